@@ -1,0 +1,53 @@
+/**
+ * TriggerKit watches views (SQL queries) and runs pipelines of actions on the
+ * rows they yield: built-ins (`run_sql`, `send_slack_message`,
+ * `http_request`), in-process functions, and sandboxed team actions.
+ *
+ * @example Register and run an action
+ * ```ts
+ * import { createRegistry } from "@triggerkit/triggerkit";
+ * import assert from "node:assert/strict";
+ *
+ * const registry = createRegistry();
+ * registry.register("count_rows", ({ data }) => ({ count: data.length }));
+ * assert.deepEqual(await registry.run("count_rows", [{ id: 1 }, { id: 2 }]), { count: 2 });
+ * await registry.close();
+ * ```
+ *
+ * @module
+ */
+export {
+  close,
+  defaultRegistry,
+  getInfo,
+  listAvailable,
+  register,
+  run,
+  unregister,
+} from "./src/default_registry.ts";
+export {
+  createRegistry,
+  Registry,
+  type RegistryOptions,
+} from "./src/registry.ts";
+export {
+  type ErrorCode,
+  isTriggerKitError,
+  TriggerKitError,
+  type TriggerKitErrorOptions,
+} from "./src/errors.ts";
+export type {
+  ActionFn,
+  ActionInfo,
+  ActionInput,
+  ActionKind,
+  ActionResult,
+  ConfigIssue,
+  ConfigSchema,
+  Permissions,
+  PermissionValue,
+  RegisterOptions,
+  Row,
+  RunOptions,
+} from "./src/types.ts";
+export type { SandboxOptions } from "./sandbox/host.ts";

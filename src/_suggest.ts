@@ -1,0 +1,52 @@
+/** Edit distance between two strings (Levenshtein, two rows). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + cost,
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/**
+ * The names closest to `name`, best first: those within a third of its
+ * length in edits, or that contain it.
+ */
+export function closestNames(
+  name: string,
+  candidates: Iterable<string>,
+  limit = 3,
+): string[] {
+  const needle = name.toLowerCase();
+  const threshold = Math.max(2, Math.ceil(name.length / 3));
+  return [...candidates]
+    .map((candidate) => {
+      const lower = candidate.toLowerCase();
+      const distance = lower.includes(needle) || needle.includes(lower)
+        ? 0.5
+        : editDistance(needle, lower);
+      return { candidate, distance };
+    })
+    .filter(({ distance }) => distance <= threshold)
+    .sort((a, b) =>
+      a.distance - b.distance || (a.candidate < b.candidate ? -1 : 1)
+    )
+    .slice(0, limit)
+    .map(({ candidate }) => candidate);
+}
+
+/** A "did you mean" clause for an error message, or "". */
+export function didYouMean(name: string, candidates: Iterable<string>): string {
+  const close = closestNames(name, candidates);
+  return close.length === 0
+    ? ""
+    : `; did you mean ${close.map((c) => `"${c}"`).join(", ")}?`;
+}

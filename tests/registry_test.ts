@@ -1,0 +1,425 @@
+import assert from "node:assert/strict";
+import { z } from "zod";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
+import {
+  createRegistry,
+  type Registry,
+  type Row,
+  TriggerKitError,
+} from "../mod.ts";
+
+function withRegistry(fn: (registry: Registry) => Promise<void> | void) {
+  return async () => {
+    const registry = createRegistry();
+    try {
+      await fn(registry);
+    } finally {
+      await registry.close();
+    }
+  };
+}
+
+async function rejectsWithCode(
+  promise: Promise<unknown>,
+  code: string,
+  message?: RegExp,
+): Promise<TriggerKitError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(
+      error instanceof TriggerKitError,
+      `expected TriggerKitError, got ${error}`,
+    );
+    assert.equal(error.code, code, error.message);
+    if (message) assert.match(error.message, message);
+    return error;
+  }
+  assert.fail(`expected a ${code} rejection`);
+}
+
+function throwsWithCode(
+  fn: () => unknown,
+  code: string,
+  message?: RegExp,
+): TriggerKitError {
+  return assert.throws(fn, (error: unknown) => {
+    assert.ok(
+      error instanceof TriggerKitError,
+      `expected TriggerKitError, got ${error}`,
+    );
+    assert.equal(error.code, code, error.message);
+    if (message) assert.match(error.message, message);
+    return true;
+  }) as unknown as TriggerKitError;
+}
+
+Deno.test(
+  "register() returns the info of a function action",
+  withRegistry((registry) => {
+    const info = registry.register(
+      "count",
+      ({ data }) => ({ n: data.length }),
+      {
+        description: "Counts rows",
+      },
+    );
+    assert.deepEqual(info, {
+      name: "count",
+      description: "Counts rows",
+      kind: "function",
+    });
+  }),
+);
+
+Deno.test(
+  "register() rejects a taken name with ACTION_EXISTS unless overwrite is set",
+  withRegistry(async (registry) => {
+    registry.register("a", () => ({ v: 1 }));
+    throwsWithCode(
+      () => registry.register("a", () => ({ v: 2 })),
+      "ACTION_EXISTS",
+      /"a".*overwrite/,
+    );
+    registry.register("a", () => ({ v: 2 }), { overwrite: true });
+    assert.deepEqual(await registry.run("a", []), { v: 2 });
+  }),
+);
+
+Deno.test(
+  "register() rejects a value that is neither a function nor a module with INVALID_ACTION",
+  withRegistry((registry) => {
+    throwsWithCode(
+      // @ts-expect-error: testing a wrong type
+      () => registry.register("x", 42),
+      "INVALID_ACTION",
+      /a function or module URL is required, received number/,
+    );
+  }),
+);
+
+Deno.test(
+  "register() rejects a bad name with INVALID_ACTION",
+  withRegistry((registry) => {
+    throwsWithCode(
+      () => registry.register("", () => ({})),
+      "INVALID_ACTION",
+      /name/,
+    );
+    throwsWithCode(
+      () => registry.register("has space", () => ({})),
+      "INVALID_ACTION",
+    );
+  }),
+);
+
+Deno.test(
+  "register() rejects a config that is not a zod schema with INVALID_ACTION",
+  withRegistry((registry) => {
+    throwsWithCode(
+      // @ts-expect-error: testing a wrong type
+      () => registry.register("x", () => ({}), { config: { type: "object" } }),
+      "INVALID_ACTION",
+      /zod schema/,
+    );
+  }),
+);
+
+Deno.test(
+  "register() refuses the run and ffi permissions with INVALID_ACTION",
+  withRegistry((registry) => {
+    const url = new URL("./fixtures/actions/echo.ts", import.meta.url);
+    throwsWithCode(
+      // @ts-expect-error: run can never be granted
+      () => registry.register("r", url, { permissions: { run: true } }),
+      "INVALID_ACTION",
+      /"run" permission can never be granted/,
+    );
+    throwsWithCode(
+      // @ts-expect-error: ffi can never be granted
+      () => registry.register("f", url, { permissions: { ffi: ["/lib.so"] } }),
+      "INVALID_ACTION",
+      /"ffi" permission/,
+    );
+    throwsWithCode(
+      // @ts-expect-error: unknown permission
+      () => registry.register("u", url, { permissions: { hrtime: true } }),
+      "INVALID_ACTION",
+      /unknown permission "hrtime"/,
+    );
+  }),
+);
+
+Deno.test(
+  "register() refuses a remote module with INVALID_ACTION",
+  withRegistry((registry) => {
+    throwsWithCode(
+      () => registry.register("remote", "https://example.com/action.ts"),
+      "INVALID_ACTION",
+      /only local modules/,
+    );
+  }),
+);
+
+Deno.test(
+  "getInfo() of an unknown name throws ACTION_NOT_FOUND naming the closest names",
+  withRegistry((registry) => {
+    registry.register("send_report", () => ({}));
+    throwsWithCode(
+      () => registry.getInfo("send_reprot"),
+      "ACTION_NOT_FOUND",
+      /Unknown action "send_reprot".*did you mean "send_report"/,
+    );
+  }),
+);
+
+Deno.test(
+  "run() of an unknown name rejects with ACTION_NOT_FOUND",
+  withRegistry(async (registry) => {
+    await rejectsWithCode(
+      registry.run("nope", []),
+      "ACTION_NOT_FOUND",
+      /Unknown action "nope"/,
+    );
+  }),
+);
+
+Deno.test(
+  "getInfo() shows the config schema as JSON Schema",
+  withRegistry((registry) => {
+    registry.register("cfg", () => ({}), {
+      config: z.object({ threshold: z.number().default(5), label: z.string() }),
+    });
+    const schema = registry.getInfo("cfg").configSchema!;
+    assert.equal(schema.type, "object");
+    assert.deepEqual(Object.keys(schema.properties as object).sort(), [
+      "label",
+      "threshold",
+    ]);
+  }),
+);
+
+Deno.test(
+  "listAvailable() is sorted by name in code-unit order and holds the built-ins",
+  withRegistry((registry) => {
+    registry.register("b", () => ({}));
+    registry.register("B", () => ({}));
+    registry.register("a_", () => ({}));
+    const names = registry.listAvailable().map((info) => info.name);
+    assert.deepEqual(names, [...names].sort());
+    assert.ok(names.indexOf("B") < names.indexOf("a_"));
+  }),
+);
+
+Deno.test("createRegistry() gives registries that share nothing", async () => {
+  const one = createRegistry();
+  const two = createRegistry();
+  one.register("only_here", () => ({}));
+  assert.throws(() => two.getInfo("only_here"), TriggerKitError);
+  await Promise.all([one.close(), two.close()]);
+});
+
+Deno.test(
+  "unregister() removes an action and says whether it existed",
+  withRegistry((registry) => {
+    registry.register("gone", () => ({}));
+    assert.equal(registry.unregister("gone"), true);
+    assert.equal(registry.unregister("gone"), false);
+    throwsWithCode(() => registry.getInfo("gone"), "ACTION_NOT_FOUND");
+  }),
+);
+
+Deno.test(
+  "run() rejects data that is not an array with INVALID_DATA",
+  withRegistry(async (registry) => {
+    registry.register("x", () => ({}));
+    await rejectsWithCode(
+      registry.run("x", { a: 1 } as unknown as Row[]),
+      "INVALID_DATA",
+      /must be an array.*received object/,
+    );
+  }),
+);
+
+Deno.test(
+  "run() rejects rows that are not plain objects with INVALID_DATA naming the index",
+  withRegistry(async (registry) => {
+    registry.register("x", () => ({}));
+    await rejectsWithCode(
+      registry.run("x", [{}, 3] as unknown as Row[]),
+      "INVALID_DATA",
+      /data\[1\].*received number/,
+    );
+    await rejectsWithCode(
+      registry.run("x", [{}, new Date() as unknown as Record<string, unknown>]),
+      "INVALID_DATA",
+      /data\[1\].*Date instance/,
+    );
+  }),
+);
+
+Deno.test(
+  "run() accepts null-prototype rows",
+  withRegistry(async (registry) => {
+    registry.register("x", ({ data }) => ({ id: data[0]!.id }));
+    const row = Object.assign(Object.create(null), { id: 7 });
+    assert.deepEqual(await registry.run("x", [row]), { id: 7 });
+  }),
+);
+
+Deno.test(
+  "run() validates config, applies defaults and names bad keys in INVALID_CONFIG",
+  withRegistry(async (registry) => {
+    registry.register("cfg", ({ config }) => ({ config }), {
+      config: z.object({
+        threshold: z.number().default(5),
+        channel: z.string(),
+        nested: z.object({ level: z.enum(["a", "b"]) }).optional(),
+      }),
+    });
+    assert.deepEqual(
+      await registry.run("cfg", [], { config: { channel: "#x" } }),
+      {
+        config: { threshold: 5, channel: "#x" },
+      },
+    );
+    const error = await rejectsWithCode(
+      registry.run("cfg", [], {
+        config: { threshold: "high", nested: { level: "c" } },
+      }),
+      "INVALID_CONFIG",
+      /threshold.*channel.*nested\.level|threshold[\s\S]*nested\.level/,
+    );
+    assert.match(error.message, /channel/);
+    assert.equal(error.issues!.length, 3);
+  }),
+);
+
+Deno.test(
+  "run() generates a UUID runId when absent and passes a given one through",
+  withRegistry(async (registry) => {
+    registry.register(
+      "id",
+      ({ runId, jobName, dryRun }) => ({ runId, jobName, dryRun }),
+    );
+    const generated = await registry.run("id", []);
+    assert.match(String(generated.runId), /^[0-9a-f-]{36}$/);
+    assert.deepEqual(
+      await registry.run("id", [], {
+        runId: "r-1",
+        jobName: "j",
+        dryRun: true,
+      }),
+      { runId: "r-1", jobName: "j", dryRun: true },
+    );
+  }),
+);
+
+Deno.test(
+  "run() passes context through so that mutations are visible to the caller",
+  withRegistry(async (registry) => {
+    registry.register("ctx", ({ context }) => {
+      context.count = ((context.count as number) ?? 0) + 1;
+      return {};
+    });
+    const context: Record<string, unknown> = {};
+    await registry.run("ctx", [], { context });
+    await registry.run("ctx", [], { context });
+    assert.equal(context.count, 2);
+  }),
+);
+
+Deno.test(
+  "run() wraps a throw as ACTION_FAILED keeping the original error as cause",
+  withRegistry(async (registry) => {
+    const original = new RangeError("boom");
+    registry.register("bad", () => {
+      throw original;
+    });
+    const error = await rejectsWithCode(
+      registry.run("bad", []),
+      "ACTION_FAILED",
+      /"bad" failed: boom/,
+    );
+    assert.equal(error.cause, original);
+  }),
+);
+
+Deno.test(
+  "run() rejects a result that is not a plain object with INVALID_RESULT",
+  withRegistry(async (registry) => {
+    // @ts-expect-error: testing a wrong type
+    registry.register("arr", () => [1]);
+    // @ts-expect-error: testing a wrong type
+    registry.register("str", () => "x");
+    registry.register(
+      "map",
+      () => new Map() as unknown as Record<string, unknown>,
+    );
+    await rejectsWithCode(
+      registry.run("arr", []),
+      "INVALID_RESULT",
+      /returned array/,
+    );
+    await rejectsWithCode(
+      registry.run("str", []),
+      "INVALID_RESULT",
+      /returned string/,
+    );
+    await rejectsWithCode(
+      registry.run("map", []),
+      "INVALID_RESULT",
+      /returned Map instance/,
+    );
+  }),
+);
+
+Deno.test(
+  "run() rejects with ACTION_TIMEOUT when its signal is aborted",
+  withRegistry(async (registry) => {
+    let seen: AbortSignal | undefined;
+    registry.register("slow", ({ signal }) => {
+      seen = signal;
+      return new Promise(() => {});
+    });
+    const controller = new AbortController();
+    const pending = registry.run("slow", [], { signal: controller.signal });
+    controller.abort();
+    await rejectsWithCode(pending, "ACTION_TIMEOUT", /"slow" was aborted/);
+    assert.equal(seen?.aborted, true);
+    await rejectsWithCode(
+      registry.run("slow", [], { signal: AbortSignal.abort() }),
+      "ACTION_TIMEOUT",
+    );
+  }),
+);
+
+Deno.test(
+  "run() logs start and end with action, job, runId, rows and outcome",
+  withRegistry(async (registry) => {
+    const records: LogRecord[] = [];
+    await configure({
+      sinks: { memory: (record) => records.push(record) },
+      loggers: [
+        { category: ["triggerkit"], sinks: ["memory"], lowestLevel: "debug" },
+        { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+      ],
+      reset: true,
+    });
+    try {
+      registry.register("logged", () => ({}));
+      await registry.run("logged", [{}, {}], { jobName: "j", runId: "r" });
+    } finally {
+      await reset();
+    }
+    assert.deepEqual(records.map((r) => r.level), ["debug", "info"]);
+    const end = records[1]!;
+    assert.deepEqual(end.category, ["triggerkit", "action"]);
+    assert.equal(end.properties.action, "logged");
+    assert.equal(end.properties.jobName, "j");
+    assert.equal(end.properties.runId, "r");
+    assert.equal(end.properties.rows, 2);
+    assert.equal(end.properties.outcome, "succeeded");
+    assert.equal(typeof end.properties.durationMs, "number");
+  }),
+);
