@@ -35,5 +35,21 @@ export function resolveModuleUrl(action: string, module: string | URL): URL {
       } module ${url.href}`,
     );
   }
+  assertExists(action, url);
   return url;
+}
+
+/** Fails early on a module file that is not there (when the host may look). */
+function assertExists(action: string, url: URL): void {
+  try {
+    Deno.statSync(url);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new TriggerKitError(
+        "INVALID_ACTION",
+        `Cannot register action "${action}": the module ${url.href} does not exist`,
+      );
+    }
+    // Without read permission the host cannot look; the sandbox will tell.
+  }
 }

@@ -1,15 +1,37 @@
 /**
- * The host side of the sandbox.
+ * The host side of the sandbox: runs sandboxed actions in permission-
+ * restricted Workers inside supervised Deno child processes.
+ *
+ * Why a process boundary: in Deno 2.9 `Worker.terminate()` cannot stop a
+ * Worker stuck in synchronous code, and a Worker's out-of-memory is fatal to
+ * its whole process. So Workers live in child processes started with the
+ * permissions their actions need and a heap limit; a stuck or exhausted
+ * process is killed and a fresh one started on the next call.
  *
  * @module
  */
+import { Buffer } from "node:buffer";
+import { deserialize, serialize } from "node:v8";
 import { TriggerKitError } from "../src/errors.ts";
 import type { ActionInput, ActionResult, Permissions } from "../src/types.ts";
+import type { CallPayload, CallReply, WireError } from "./_protocol.ts";
+import { childProfile, workerGrant } from "./_grants.ts";
+import { type Spawn, spawnDeno } from "./_spawn.ts";
+import {
+  CallFailure,
+  SandboxProcess,
+  toTriggerKitError,
+  type WorkerSlot,
+} from "./process.ts";
+import { childMain } from "./child.ts";
+import { workerRuntime } from "./worker.ts";
 
-/** Options of the sandbox: pool sizes and the in-process opt-in. */
+/** Options of the sandbox: pool sizes and how processes are started. */
 export interface SandboxOptions {
-  /** Most Workers kept per action module (default 2). */
-  maxWorkersPerModule?: number;
+  /** Most Workers kept per sandboxed action (default 2). */
+  maxWorkersPerAction?: number;
+  /** Most sandbox child processes at once (default 4); calls wait for a free one. */
+  maxProcesses?: number;
 }
 
 /** One sandboxed action as the host runs it. */
@@ -22,25 +44,299 @@ export interface SandboxedAction {
   maxResultBytes: number;
 }
 
-/** Hosts sandboxed actions. */
-export class SandboxHost {
-  constructor(_options: SandboxOptions) {}
+let entrySource: string | undefined;
 
-  /** Throws `SANDBOX_UNAVAILABLE` when this runtime cannot host sandboxed actions. */
-  assertAvailable(action: string): void {
-    throw new TriggerKitError(
-      "SANDBOX_UNAVAILABLE",
-      `Cannot register action "${action}": sandboxed module actions are not available in this version`,
-    );
+/** The child's entrypoint: its supervisor and the Worker runtime, as a `data:` URL. */
+function childEntry(): string {
+  entrySource ??= `data:application/javascript;base64,${
+    Buffer.from(
+      `(${childMain.toString()})(${JSON.stringify(workerRuntime.toString())});`,
+    ).toString("base64")
+  }`;
+  return entrySource;
+}
+
+/** What the host works out once per sandboxed action. */
+interface Prepared {
+  profile: ReturnType<typeof childProfile>;
+  grants: [ReturnType<typeof workerGrant>, ReturnType<typeof workerGrant>];
+}
+
+/** Runs sandboxed actions: a pool of child processes, Workers per action. */
+export class SandboxHost {
+  readonly #maxWorkers: number;
+  readonly #maxProcesses: number;
+  readonly #spawn: Spawn;
+  readonly #processes = new Map<string, SandboxProcess>();
+  readonly #prepared = new WeakMap<SandboxedAction, Prepared>();
+  #waiting: Array<() => void> = [];
+
+  /**
+   * @param options Pool sizes.
+   * @param spawn Starts a child process (injectable for tests).
+   */
+  constructor(options: SandboxOptions = {}, spawn: Spawn = spawnDeno) {
+    this.#maxWorkers = Math.max(1, options.maxWorkersPerAction ?? 2);
+    this.#maxProcesses = Math.max(1, options.maxProcesses ?? 4);
+    this.#spawn = spawn;
   }
 
-  /** Runs a sandboxed action. */
-  call(_action: SandboxedAction, _input: ActionInput): Promise<ActionResult> {
-    return Promise.reject(new Error("unreachable"));
+  /**
+   * Throws `SANDBOX_UNAVAILABLE` naming what is missing when this runtime
+   * cannot host sandboxed actions.
+   */
+  assertAvailable(action: string): void {
+    const missing = missingCapability();
+    if (missing) {
+      throw new TriggerKitError(
+        "SANDBOX_UNAVAILABLE",
+        `Cannot register sandboxed action "${action}": ${missing}`,
+      );
+    }
+  }
+
+  /**
+   * Runs a sandboxed action on its input. Context changes are copied back
+   * into `input.context`.
+   */
+  async call(
+    action: SandboxedAction,
+    input: ActionInput,
+  ): Promise<ActionResult> {
+    const details = { memoryMb: action.memoryMb, dryRun: input.dryRun };
+    let payload: string;
+    try {
+      const value: CallPayload = {
+        data: input.data,
+        context: input.context,
+        config: input.config,
+        runId: input.runId,
+        jobName: input.jobName ?? null,
+        dryRun: input.dryRun,
+      };
+      payload = serialize(value).toString("base64");
+    } catch (error) {
+      throw new TriggerKitError(
+        "INVALID_DATA",
+        `Cannot send data to sandboxed action "${action.name}": ${
+          (error as Error).message
+        }`,
+        { cause: error },
+      );
+    }
+    const id = SandboxProcess.nextCallId();
+    const deadline = new Deadline(action, input.signal);
+    try {
+      const reply = await deadline.race(async (onAbandon) => {
+        const prepared = this.#prepare(action);
+        const process = await this.#processFor(prepared.profile);
+        const slot = this.#slotFor(process, action, prepared, input.dryRun);
+        onAbandon((reason) => process.abort(id, slot, reason));
+        await slot.loaded;
+        return await process.call(slot, id, payload, action.maxResultBytes);
+      });
+      const { result, context } = deserialize(
+        Buffer.from(reply, "base64"),
+      ) as CallReply;
+      replaceContents(input.context, context);
+      return result;
+    } catch (error) {
+      if (error instanceof CallFailure) {
+        throw toTriggerKitError(action.name, error.wire, details);
+      }
+      throw error;
+    }
   }
 
   /** Stops every sandbox process. */
-  close(): Promise<void> {
-    return Promise.resolve();
+  async close(): Promise<void> {
+    const processes = [...this.#processes.values()];
+    this.#processes.clear();
+    await Promise.all(processes.map((process) => process.close()));
+    for (const wake of this.#waiting.splice(0)) wake();
   }
+
+  #prepare(action: SandboxedAction): Prepared {
+    let prepared = this.#prepared.get(action);
+    if (!prepared) {
+      const { permissions, module } = action;
+      prepared = {
+        profile: childProfile(
+          permissions,
+          module,
+          action.memoryMb,
+          childEntry(),
+          () => Deno.env.toObject(),
+        ),
+        grants: [
+          workerGrant(permissions, module, false),
+          workerGrant(permissions, module, true),
+        ],
+      };
+      this.#prepared.set(action, prepared);
+    }
+    return prepared;
+  }
+
+  async #processFor(profile: Prepared["profile"]): Promise<SandboxProcess> {
+    for (;;) {
+      const existing = this.#processes.get(profile.key);
+      if (existing && !existing.dead) return existing;
+      if (existing) this.#processes.delete(profile.key);
+      if (this.#processes.size < this.#maxProcesses || this.#evictIdle()) {
+        const process = new SandboxProcess(
+          profile,
+          this.#spawn,
+          () => this.#wakeOne(),
+        );
+        this.#processes.set(profile.key, process);
+        return process;
+      }
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    }
+  }
+
+  #evictIdle(): boolean {
+    let idlest: SandboxProcess | undefined;
+    for (const process of this.#processes.values()) {
+      if (process.dead) {
+        this.#processes.delete(process.key);
+        return true;
+      }
+      if (
+        process.pendingCount === 0 &&
+        (!idlest || process.lastUsed < idlest.lastUsed)
+      ) {
+        idlest = process;
+      }
+    }
+    if (!idlest) return false;
+    this.#processes.delete(idlest.key);
+    idlest.close();
+    return true;
+  }
+
+  #wakeOne(): void {
+    this.#waiting.shift()?.();
+  }
+
+  #slotFor(
+    process: SandboxProcess,
+    action: SandboxedAction,
+    prepared: Prepared,
+    dryRun: boolean,
+  ): WorkerSlot {
+    const key = dryRun ? `${action.name}\u0000dry` : action.name;
+    const slots = process.slotsOf(key);
+    let best: WorkerSlot | undefined;
+    for (const slot of slots) {
+      if (slot.inflight === 0) return slot;
+      if (!best || slot.inflight < best.inflight) best = slot;
+    }
+    if (best && slots.length >= this.#maxWorkers) return best;
+    const { grant, revokeRead } = prepared.grants[dryRun ? 1 : 0];
+    return process.load(key, action.module.href, grant, revokeRead);
+  }
+}
+
+/**
+ * A call's time limit and its signal, as one race: whichever comes first
+ * rejects the call with `ACTION_TIMEOUT` and abandons its work.
+ */
+class Deadline {
+  readonly #action: SandboxedAction;
+  readonly #signal: AbortSignal;
+
+  constructor(action: SandboxedAction, signal: AbortSignal) {
+    this.#action = action;
+    this.#signal = signal;
+  }
+
+  race<T>(
+    work: (
+      onAbandon: (abandon: (reason: WireError) => void) => void,
+    ) => Promise<T>,
+  ): Promise<T> {
+    const name = this.#action.name;
+    const timeoutMs = this.#action.timeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      let abandon: ((reason: WireError) => void) | undefined;
+      let settled = false;
+      const expire = (message: string, cause?: unknown) => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        reject(
+          new TriggerKitError("ACTION_TIMEOUT", `Action "${name}" ${message}`, {
+            cause,
+          }),
+        );
+        abandon?.({
+          code: "ACTION_FAILED",
+          name: "Error",
+          message:
+            `its sandbox process was stopped because action "${name}" on it ${message}`,
+        });
+      };
+      const timer = setTimeout(
+        () => expire(`ran past its time limit of ${timeoutMs} ms`),
+        timeoutMs,
+      );
+      const onAbort = () => expire("was aborted", this.#signal.reason);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.#signal.removeEventListener("abort", onAbort);
+      };
+      if (this.#signal.aborted) return onAbort();
+      this.#signal.addEventListener("abort", onAbort, { once: true });
+      work((callback) => {
+        abandon = callback;
+        if (settled) {
+          callback({
+            code: "ACTION_FAILED",
+            name: "Error",
+            message: "abandoned",
+          });
+        }
+      }).then(
+        (value) => {
+          if (settled) return;
+          settled = true;
+          cleanup();
+          resolve(value);
+        },
+        (error) => {
+          if (settled) return;
+          settled = true;
+          cleanup();
+          reject(error);
+        },
+      );
+    });
+  }
+}
+
+function replaceContents(
+  target: Record<string, unknown>,
+  source: Record<string, unknown>,
+): void {
+  for (const key of Object.keys(target)) {
+    if (!Object.hasOwn(source, key)) delete target[key];
+  }
+  Object.assign(target, source);
+}
+
+/** What this runtime lacks to host sandboxed actions, or `undefined`. */
+function missingCapability(): string | undefined {
+  if (typeof Worker === "undefined") {
+    return "this runtime has no Worker (as on Deno Deploy); use function actions, or built-ins";
+  }
+  const run = Deno.permissions?.querySync?.({
+    name: "run",
+    command: Deno.execPath(),
+  });
+  if (run && run.state !== "granted") {
+    return `the sandbox runs actions in a Deno child process, which needs --allow-run (at least --allow-run=${Deno.execPath()})`;
+  }
+  return undefined;
 }

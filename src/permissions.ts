@@ -53,7 +53,11 @@ export function normalizePermissions(
         `unknown permission "${key}" (known: ${GRANTABLE.join(", ")})`,
       );
     }
-    const normalized = normalizeValue(action, key, value);
+    const normalized = absolutePaths(
+      action,
+      key,
+      normalizeValue(action, key, value),
+    );
     if (normalized !== false) out[key as GrantableName] = normalized;
   }
   return out;
@@ -78,6 +82,46 @@ function normalizeValue(
       describeType(value)
     }`,
   );
+}
+
+/**
+ * Makes `read` and `write` paths absolute (from the working directory), so
+ * that they mean the same in the sandbox process. Commas cannot be passed to
+ * Deno's permission flags.
+ */
+function absolutePaths(
+  action: string,
+  key: string,
+  value: PermissionValue,
+): PermissionValue {
+  if (!Array.isArray(value)) return value;
+  for (const item of value) {
+    if (item.includes(",")) {
+      throw invalid(
+        action,
+        `permission "${key}" entry "${item}" contains a comma, which Deno's permission flags cannot carry`,
+      );
+    }
+  }
+  if (key !== "read" && key !== "write") return value;
+  return value.map((path) => {
+    if (path.startsWith("/")) {
+      return path.length > 1 ? path.replace(/\/+$/, "") : path;
+    }
+    let cwd: string;
+    try {
+      cwd = Deno.cwd();
+    } catch {
+      throw invalid(
+        action,
+        `permission "${key}" path "${path}" is relative and the working directory cannot be read; use an absolute path`,
+      );
+    }
+    return decodeURIComponent(new URL(path, `file://${cwd}/`).pathname).replace(
+      /\/+$/,
+      "",
+    );
+  });
 }
 
 function invalid(action: string, reason: string): TriggerKitError {

@@ -169,6 +169,7 @@ export class Registry {
     };
     const module = resolveModuleUrl(name, action);
     this.#getSandbox().assertAvailable(name);
+    const sandboxed = { name, module, permissions, ...limits };
     const info: ActionInfo = {
       name,
       description: options.description ?? "",
@@ -181,11 +182,7 @@ export class Registry {
     return {
       info,
       schema,
-      invoke: (input) =>
-        this.#getSandbox().call(
-          { name, module, permissions, ...limits },
-          input,
-        ),
+      invoke: (input) => this.#getSandbox().call(sandboxed, input),
     };
   }
 

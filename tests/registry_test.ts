@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { fixture, rejectsWithCode, throwsWithCode } from "./_helpers.ts";
 import {
   createRegistry,
   type Registry,
@@ -17,41 +18,6 @@ function withRegistry(fn: (registry: Registry) => Promise<void> | void) {
       await registry.close();
     }
   };
-}
-
-async function rejectsWithCode(
-  promise: Promise<unknown>,
-  code: string,
-  message?: RegExp,
-): Promise<TriggerKitError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(
-      error instanceof TriggerKitError,
-      `expected TriggerKitError, got ${error}`,
-    );
-    assert.equal(error.code, code, error.message);
-    if (message) assert.match(error.message, message);
-    return error;
-  }
-  assert.fail(`expected a ${code} rejection`);
-}
-
-function throwsWithCode(
-  fn: () => unknown,
-  code: string,
-  message?: RegExp,
-): TriggerKitError {
-  return assert.throws(fn, (error: unknown) => {
-    assert.ok(
-      error instanceof TriggerKitError,
-      `expected TriggerKitError, got ${error}`,
-    );
-    assert.equal(error.code, code, error.message);
-    if (message) assert.match(error.message, message);
-    return true;
-  }) as unknown as TriggerKitError;
 }
 
 Deno.test(
@@ -128,7 +94,7 @@ Deno.test(
 Deno.test(
   "register() refuses the run and ffi permissions with INVALID_ACTION",
   withRegistry((registry) => {
-    const url = new URL("./fixtures/actions/echo.ts", import.meta.url);
+    const url = fixture("echo.ts");
     throwsWithCode(
       // @ts-expect-error: run can never be granted
       () => registry.register("r", url, { permissions: { run: true } }),

@@ -1,0 +1,130 @@
+import assert from "node:assert/strict";
+import { TriggerKitError } from "../mod.ts";
+
+/** Asserts that `error` is a TriggerKitError with `code` (and a message matching). */
+export function assertCode(
+  error: unknown,
+  code: string,
+  message?: RegExp,
+): TriggerKitError {
+  assert.ok(
+    error instanceof TriggerKitError,
+    `expected a TriggerKitError, got ${error}`,
+  );
+  assert.equal(error.code, code, error.message);
+  if (message) assert.match(error.message, message);
+  return error;
+}
+
+/** Awaits `promise` and asserts it rejects with a TriggerKitError of `code`. */
+export async function rejectsWithCode(
+  promise: Promise<unknown>,
+  code: string,
+  message?: RegExp,
+): Promise<TriggerKitError> {
+  try {
+    await promise;
+  } catch (error) {
+    return assertCode(error, code, message);
+  }
+  assert.fail(`expected a ${code} rejection`);
+}
+
+/** Calls `fn` and asserts it throws a TriggerKitError of `code`. */
+export function throwsWithCode(
+  fn: () => unknown,
+  code: string,
+  message?: RegExp,
+): TriggerKitError {
+  try {
+    fn();
+  } catch (error) {
+    return assertCode(error, code, message);
+  }
+  assert.fail(`expected a ${code} error`);
+}
+
+/** A fixture action module's URL. */
+export function fixture(name: string): URL {
+  return new URL(`./fixtures/actions/${name}`, import.meta.url);
+}
+
+/** Starts a local HTTP server on 127.0.0.1 (port 0) and returns its port and a stop function. */
+export function serveLocal(
+  handler: (request: Request) => Response | Promise<Response>,
+): { port: number; url: string; close: () => Promise<void> } {
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: () => {},
+  }, handler);
+  const port = server.addr.port;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    close: () => server.shutdown(),
+  };
+}
+
+interface ProcStat {
+  pid: number;
+  ppid: number;
+  comm: string;
+  ticks: number;
+}
+
+/**
+ * Every process's /proc/<pid>/stat. Deno asks for --allow-all to read /proc
+ * itself, so a shell reads it for us; its own processes are left out.
+ */
+function procStats(): ProcStat[] {
+  const output = new Deno.Command("sh", {
+    args: ["-c", "cat /proc/[0-9]*/stat 2>/dev/null"],
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  const stats: ProcStat[] = [];
+  for (const line of new TextDecoder().decode(output.stdout).split("\n")) {
+    const close = line.lastIndexOf(")");
+    if (close < 0) continue;
+    const comm = line.slice(line.indexOf("(") + 1, close);
+    const fields = line.slice(close + 2).split(" ");
+    stats.push({
+      pid: Number(line.slice(0, line.indexOf(" "))),
+      ppid: Number(fields[1]),
+      comm,
+      ticks: Number(fields[11]) + Number(fields[12]),
+    });
+  }
+  return stats.filter((stat) => stat.comm !== "sh" && stat.comm !== "cat");
+}
+
+function tree(root: number, stats: ProcStat[]): ProcStat[] {
+  const found: ProcStat[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const parent = queue.pop()!;
+    for (const stat of stats) {
+      if (stat.ppid === parent) {
+        found.push(stat);
+        queue.push(stat.pid);
+      }
+    }
+  }
+  return found;
+}
+
+/** The ids of this process's descendants. */
+export function descendants(root: number = Deno.pid): number[] {
+  return tree(root, procStats()).map((stat) => stat.pid);
+}
+
+/** CPU time (utime + stime, in clock ticks) of this process and all its descendants. */
+export function treeCpuTicks(root: number = Deno.pid): number {
+  const stats = procStats();
+  const self = stats.filter((stat) => stat.pid === root);
+  return [...self, ...tree(root, stats)].reduce(
+    (total, stat) => total + stat.ticks,
+    0,
+  );
+}

@@ -1,0 +1,634 @@
+import assert from "node:assert/strict";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { createRegistry, type Registry, type Row } from "../mod.ts";
+import {
+  descendants,
+  fixture,
+  rejectsWithCode,
+  serveLocal,
+  throwsWithCode,
+  treeCpuTicks,
+} from "./_helpers.ts";
+
+const SECRET_JSON = "/tmp/triggerkit-test-secret.json";
+const SECRET_JS = "/tmp/triggerkit-test-secret.js";
+Deno.writeTextFileSync(SECRET_JSON, JSON.stringify({ secret: "json-secret" }));
+Deno.writeTextFileSync(SECRET_JS, 'export const secret = "js-secret";');
+
+function withRegistry(fn: (registry: Registry) => Promise<void>) {
+  return async () => {
+    const registry = createRegistry();
+    try {
+      await fn(registry);
+    } finally {
+      await registry.close();
+    }
+  };
+}
+
+Deno.test(
+  "sandbox: a module action runs in a Worker and returns its result",
+  withRegistry(async (registry) => {
+    const info = registry.register("echo", fixture("echo.ts"));
+    assert.equal(info.kind, "sandboxed");
+    assert.equal(info.module, fixture("echo.ts").href);
+    assert.deepEqual(info.permissions, {});
+    assert.equal(info.timeoutMs, 30000);
+    assert.equal(info.memoryMb, 128);
+    const result = await registry.run("echo", [{ id: 1 }], {
+      config: { k: "v" },
+      runId: "run-1",
+      jobName: "job",
+    });
+    assert.deepEqual(result, {
+      data: [{ id: 1 }],
+      config: { k: "v" },
+      context: {},
+      runId: "run-1",
+      dryRun: false,
+      jobName: "job",
+    });
+  }),
+);
+
+Deno.test(
+  "sandbox: relative imports inside the action's own folder work",
+  withRegistry(async (registry) => {
+    registry.register("helper", fixture("with_helper/main.ts"));
+    assert.deepEqual(await registry.run("helper", []), {
+      greeting: "hello from a helper",
+      answer: 42,
+    });
+  }),
+);
+
+Deno.test(
+  "sandbox: a module without a default export function fails with INVALID_ACTION",
+  withRegistry(async (registry) => {
+    registry.register("nodefault", fixture("no_default.ts"));
+    await rejectsWithCode(
+      registry.run("nodefault", []),
+      "INVALID_ACTION",
+      /no default export/,
+    );
+  }),
+);
+
+Deno.test(
+  "sandbox: a missing module fails with INVALID_ACTION at register time",
+  withRegistry((registry) => {
+    throwsWithCode(
+      () => registry.register("missing", fixture("does_not_exist.ts")),
+      "INVALID_ACTION",
+      /does_not_exist\.ts/,
+    );
+    return Promise.resolve();
+  }),
+);
+
+for (const kind of ["json", "js"]) {
+  Deno.test(
+    `sandbox: a literal import() of a ${kind} file outside the action's folder is PERMISSION_DENIED`,
+    withRegistry(async (registry) => {
+      registry.register("literal", fixture("literal_import.ts"));
+      await rejectsWithCode(
+        registry.run("literal", [], { config: { kind } }),
+        "PERMISSION_DENIED",
+        /denied read access to .*triggerkit-test-secret/,
+      );
+    }),
+  );
+}
+
+Deno.test(
+  "sandbox: a static import of a file outside the action's folder is PERMISSION_DENIED",
+  withRegistry(async (registry) => {
+    registry.register("static", fixture("static_outside.ts"));
+    await rejectsWithCode(
+      registry.run("static", []),
+      "PERMISSION_DENIED",
+      /read access/,
+    );
+  }),
+);
+
+Deno.test(
+  "sandbox: import() of a file is allowed when read is granted for it",
+  withRegistry(async (registry) => {
+    registry.register("literal", fixture("literal_import.ts"), {
+      permissions: { read: [SECRET_JSON, SECRET_JS] },
+    });
+    assert.deepEqual(
+      await registry.run("literal", [], { config: { kind: "json" } }),
+      {
+        value: '{"secret":"json-secret"}',
+      },
+    );
+    assert.deepEqual(
+      await registry.run("literal", [], { config: { kind: "js" } }),
+      {
+        value: "js-secret",
+      },
+    );
+  }),
+);
+
+Deno.test(
+  "sandbox: the action's folder is readable only while loading",
+  withRegistry(async (registry) => {
+    registry.register("probe", fixture("probe.ts"));
+    await rejectsWithCode(
+      registry.run("probe", [], {
+        config: { op: "read", arg: fixture("echo.ts").pathname },
+      }),
+      "PERMISSION_DENIED",
+      /read access/,
+    );
+  }),
+);
+
+const DENIED: Array<{ op: string; arg: () => string; permission: string }> = [
+  { op: "read", arg: () => SECRET_JSON, permission: "read" },
+  {
+    op: "write",
+    arg: () => "/tmp/triggerkit-test-write.txt",
+    permission: "write",
+  },
+  { op: "env", arg: () => "HOME", permission: "env" },
+  { op: "command", arg: () => "/bin/true", permission: "run" },
+  {
+    op: "ffi",
+    arg: () => "/usr/lib/x86_64-linux-gnu/libc.so.6",
+    permission: "ffi",
+  },
+  { op: "sys", arg: () => "", permission: "sys" },
+  { op: "import", arg: () => `file://${SECRET_JS}`, permission: "read" },
+];
+
+for (const { op, arg, permission } of DENIED) {
+  Deno.test(
+    `sandbox: ${op} is denied by default with PERMISSION_DENIED naming ${permission}`,
+    withRegistry(async (registry) => {
+      registry.register("probe", fixture("probe.ts"));
+      await rejectsWithCode(
+        registry.run("probe", [], { config: { op, arg: arg() } }),
+        "PERMISSION_DENIED",
+        new RegExp(`denied ${permission} access`),
+      );
+    }),
+  );
+}
+
+Deno.test(
+  "sandbox: each permission, granted alone, allows exactly its call",
+  withRegistry(async (registry) => {
+    const target = await Deno.makeTempFile();
+    Deno.env.set("TRIGGERKIT_TEST_VISIBLE", "visible");
+    const cases = [
+      { op: "read", arg: SECRET_JSON, permissions: { read: [SECRET_JSON] } },
+      { op: "write", arg: target, permissions: { write: [target] } },
+      {
+        op: "env",
+        arg: "TRIGGERKIT_TEST_VISIBLE",
+        permissions: { env: ["TRIGGERKIT_TEST_VISIBLE"] },
+      },
+      { op: "sys", arg: "", permissions: { sys: ["hostname"] } },
+    ];
+    try {
+      for (const [i, { op, arg, permissions }] of cases.entries()) {
+        registry.register(`probe_${i}`, fixture("probe.ts"), { permissions });
+        const result = await registry.run(`probe_${i}`, [], {
+          config: { op, arg },
+        });
+        assert.ok(result.value !== undefined, `${op} returned nothing`);
+      }
+      assert.equal(await Deno.readTextFile(target), "written");
+      // Granting env for one variable does not reveal another.
+      await rejectsWithCode(
+        registry.run("probe_2", [], { config: { op: "env", arg: "HOME" } }),
+        "PERMISSION_DENIED",
+        /env access to "HOME"/,
+      );
+    } finally {
+      Deno.env.delete("TRIGGERKIT_TEST_VISIBLE");
+      await Deno.remove(target);
+    }
+  }),
+);
+
+Deno.test(
+  "sandbox: net granted for one host:port reaches that server and no other",
+  withRegistry(async (registry) => {
+    const allowed = serveLocal(() => new Response("allowed"));
+    const other = serveLocal(() => new Response("other"));
+    try {
+      registry.register("probe", fixture("probe.ts"));
+      await rejectsWithCode(
+        registry.run("probe", [], {
+          config: { op: "fetch", arg: allowed.url },
+        }),
+        "PERMISSION_DENIED",
+        /denied net access/,
+      );
+      registry.register("netted", fixture("probe.ts"), {
+        permissions: { net: [`127.0.0.1:${allowed.port}`] },
+      });
+      assert.deepEqual(
+        await registry.run("netted", [], {
+          config: { op: "fetch", arg: allowed.url },
+        }),
+        { value: "allowed" },
+      );
+      await rejectsWithCode(
+        registry.run("netted", [], { config: { op: "fetch", arg: other.url } }),
+        "PERMISSION_DENIED",
+        new RegExp(`net access to "127.0.0.1:${other.port}"`),
+      );
+    } finally {
+      await Promise.all([allowed.close(), other.close()]);
+    }
+  }),
+);
+
+Deno.test(
+  "sandbox: a remote import is denied by default and allowed for a granted host",
+  withRegistry(async (registry) => {
+    const server = serveLocal(() =>
+      new Response('export default "remote-module";', {
+        headers: { "content-type": "application/javascript" },
+      })
+    );
+    try {
+      const url = `${server.url}/remote.js`;
+      registry.register("probe", fixture("probe.ts"));
+      await rejectsWithCode(
+        registry.run("probe", [], { config: { op: "import", arg: url } }),
+        "PERMISSION_DENIED",
+        /denied import access/,
+      );
+      registry.register("importer", fixture("probe.ts"), {
+        permissions: { import: [`127.0.0.1:${server.port}`] },
+      });
+      assert.deepEqual(
+        await registry.run("importer", [], {
+          config: { op: "import", arg: url },
+        }),
+        { value: '"remote-module"' },
+      );
+    } finally {
+      await server.close();
+    }
+  }),
+);
+
+Deno.test(
+  "sandbox: a dry run denies net even when the action was granted it",
+  withRegistry(async (registry) => {
+    const server = serveLocal(() => new Response("reached"));
+    try {
+      registry.register("netted", fixture("probe.ts"), {
+        permissions: { net: [`127.0.0.1:${server.port}`] },
+      });
+      const config = { op: "fetch", arg: server.url };
+      await rejectsWithCode(
+        registry.run("netted", [], { config, dryRun: true }),
+        "PERMISSION_DENIED",
+        /denied net access.*dry run/,
+      );
+      assert.deepEqual(await registry.run("netted", [], { config }), {
+        value: "reached",
+      });
+    } finally {
+      await server.close();
+    }
+  }),
+);
+
+Deno.test(
+  "sandbox: a busy loop times out within 750 ms, stops using CPU, and the next call works",
+  withRegistry(async (registry) => {
+    registry.register("spin", fixture("busy_loop.ts"), { timeoutMs: 500 });
+    registry.register("echo", fixture("echo.ts"));
+    await registry.run("echo", []); // the process is up, so only the timeout is timed
+    const started = performance.now();
+    await rejectsWithCode(registry.run("spin", []), "ACTION_TIMEOUT", /500 ms/);
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed < 750, `timed out after ${elapsed.toFixed(0)} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // let the kill land
+    const before = treeCpuTicks();
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const used = (treeCpuTicks() - before) / 100; // seconds of CPU, at 100 ticks/s
+    assert.ok(
+      used < 0.2,
+      `the process tree used ${(used / 2 * 100).toFixed(1)}% of a core`,
+    );
+    assert.deepEqual((await registry.run("echo", [{ a: 1 }])).data, [{ a: 1 }]);
+    registry.register("spin_then_ok", fixture("busy_loop.ts"), {
+      timeoutMs: 300,
+      overwrite: true,
+    });
+    await rejectsWithCode(registry.run("spin_then_ok", []), "ACTION_TIMEOUT");
+  }),
+);
+
+Deno.test(
+  "sandbox: an aborted signal stops the action with ACTION_TIMEOUT",
+  withRegistry(async (registry) => {
+    registry.register("slow", fixture("slow.ts"));
+    const controller = new AbortController();
+    const pending = registry.run("slow", [], {
+      config: { ms: 10_000 },
+      signal: controller.signal,
+    });
+    setTimeout(() => controller.abort(), 100);
+    const started = performance.now();
+    await rejectsWithCode(pending, "ACTION_TIMEOUT", /aborted/);
+    assert.ok(performance.now() - started < 1000);
+    assert.deepEqual(await registry.run("slow", [], { config: { ms: 10 } }), {
+      slept: 10,
+    });
+  }),
+);
+
+Deno.test(
+  "sandbox: a memory bomb fails with OUT_OF_MEMORY, the host survives, other actions settle",
+  withRegistry(async (registry) => {
+    registry.register("bomb", fixture("memory_bomb.ts"), {
+      memoryMb: 64,
+      timeoutMs: 20_000,
+    });
+    registry.register("neighbour", fixture("slow.ts"), { memoryMb: 64 });
+    registry.register("elsewhere", fixture("slow.ts"));
+    const neighbour = registry.run("neighbour", [], { config: { ms: 3000 } });
+    const elsewhere = registry.run("elsewhere", [], { config: { ms: 300 } });
+    await rejectsWithCode(registry.run("bomb", []), "OUT_OF_MEMORY", /64 MiB/);
+    // Same process as the bomb: it fails with a clear error; elsewhere finishes.
+    await rejectsWithCode(neighbour, "OUT_OF_MEMORY");
+    assert.deepEqual(await elsewhere, { slept: 300 });
+    assert.deepEqual(
+      await registry.run("neighbour", [], { config: { ms: 1 } }),
+      { slept: 1 },
+    );
+  }),
+);
+
+Deno.test(
+  "sandbox: a throw becomes ACTION_FAILED with the action's message and stack",
+  withRegistry(async (registry) => {
+    registry.register("throws", fixture("throws.ts"));
+    const error = await rejectsWithCode(
+      registry.run("throws", []),
+      "ACTION_FAILED",
+      /"throws" failed: bad things happened/,
+    );
+    const cause = error.cause as Error;
+    assert.equal(cause.name, "RangeError");
+    assert.equal(cause.message, "bad things happened");
+    assert.match(cause.stack ?? "", /throws\.ts/);
+  }),
+);
+
+Deno.test(
+  "sandbox: a result that is a function, holds one, or is not an object is INVALID_RESULT",
+  withRegistry(async (registry) => {
+    registry.register("fn", fixture("returns_function.ts"));
+    registry.register("num", fixture("returns_number.ts"));
+    await rejectsWithCode(
+      registry.run("fn", []),
+      "INVALID_RESULT",
+      /cannot be cloned/,
+    );
+    await rejectsWithCode(
+      registry.run("num", []),
+      "INVALID_RESULT",
+      /returned number/,
+    );
+  }),
+);
+
+Deno.test(
+  "sandbox: a result over the size cap is INVALID_RESULT",
+  withRegistry(async (registry) => {
+    registry.register("big", fixture("returns_big.ts"), {
+      maxResultBytes: 1024,
+    });
+    await rejectsWithCode(
+      registry.run("big", [], { config: { bytes: 4096 } }),
+      "INVALID_RESULT",
+      /over the cap of 1024 bytes/,
+    );
+    assert.equal(
+      ((await registry.run("big", [], { config: { bytes: 10 } }))
+        .blob as string).length,
+      10,
+    );
+  }),
+);
+
+for (const how of ["exit", "close", "process-exit"]) {
+  Deno.test(
+    `sandbox: ${how} inside the action fails promptly and the host lives on`,
+    withRegistry(async (registry) => {
+      registry.register("exits", fixture("exits.ts"), { timeoutMs: 5000 });
+      const started = performance.now();
+      await rejectsWithCode(
+        registry.run("exits", [], { config: { how } }),
+        "ACTION_FAILED",
+        /not allowed in a sandboxed action/,
+      );
+      assert.ok(performance.now() - started < 2000);
+      assert.deepEqual(
+        await registry.run("exits", [], { config: { how: "none" } }),
+        {
+          survived: true,
+        },
+      );
+    }),
+  );
+}
+
+Deno.test(
+  "sandbox: forged messages and raw stdout bytes cannot confuse the host or other calls",
+  withRegistry(async (registry) => {
+    registry.register("forger", fixture("forger.ts"));
+    registry.register("counter", fixture("counter.ts"));
+    const calls = Array.from(
+      { length: 20 },
+      (_, i) =>
+        i % 2 === 0
+          ? registry.run("forger", [{ id: i }])
+          : registry.run("counter", [{ n: i }], { config: { delayMs: 5 } }),
+    );
+    const results = await Promise.all(calls);
+    results.forEach((result, i) => {
+      if (i % 2 === 0) assert.deepEqual(result, { id: i });
+      else assert.equal(result.sum, i);
+    });
+  }),
+);
+
+Deno.test(
+  "sandbox: actions from different modules never share a realm",
+  withRegistry(async (registry) => {
+    registry.register("setter", fixture("global_setter.ts"));
+    registry.register("reader", fixture("global_reader.ts"));
+    await registry.run("setter", [], { config: { value: "s3cret" } });
+    assert.deepEqual(await registry.run("reader", []), { seen: null });
+  }),
+);
+
+Deno.test(
+  "sandbox: context changes come back, rows do not leak, rich types survive",
+  withRegistry(async (registry) => {
+    registry.register("mutator", fixture("mutator.ts"));
+    const rows: Row[] = [{
+      id: 1,
+      at: new Date(0),
+      big: 10n,
+      tags: new Map([["a", 1]]),
+    }];
+    const context: Record<string, unknown> = { keep: 1, removeMe: true };
+    const result = await registry.run("mutator", rows, { context });
+    assert.deepEqual(result, { received: 1, types: [5, 1] });
+    assert.deepEqual(rows, [{
+      id: 1,
+      at: new Date(0),
+      big: 10n,
+      tags: new Map([["a", 1]]),
+    }]);
+    assert.equal(context.step, "mutator");
+    assert.equal(context.keep, 1);
+    assert.ok(!("removeMe" in context));
+    assert.deepEqual(context.when, new Date(Date.UTC(2026, 0, 2)));
+    assert.equal(context.big, 2n ** 70n);
+    assert.deepEqual(context.map, new Map([["k", 1]]));
+    assert.deepEqual(context.bytes, new Uint8Array([1, 2, 3]));
+  }),
+);
+
+Deno.test(
+  "sandbox: rows that cannot be cloned are INVALID_DATA",
+  withRegistry(async (registry) => {
+    registry.register("echo", fixture("echo.ts"));
+    await rejectsWithCode(
+      registry.run("echo", [{ f: () => 1 }]),
+      "INVALID_DATA",
+      /Cannot send data to sandboxed action "echo"/,
+    );
+  }),
+);
+
+Deno.test(
+  "sandbox: console output reaches the host log with the action name and runId",
+  withRegistry(async (registry) => {
+    const records: LogRecord[] = [];
+    await configure({
+      sinks: { memory: (record) => records.push(record) },
+      loggers: [
+        {
+          category: ["triggerkit", "sandbox", "console"],
+          sinks: ["memory"],
+          lowestLevel: "debug",
+        },
+        { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+      ],
+      reset: true,
+    });
+    try {
+      registry.register("logger", fixture("logger.ts"));
+      await registry.run("logger", [{}, {}], { runId: "run-42" });
+    } finally {
+      await reset();
+    }
+    assert.equal(records.length, 2);
+    const [info, error] = records;
+    assert.equal(info!.level, "info");
+    assert.equal(info!.properties.action, "logger");
+    assert.equal(info!.properties.runId, "run-42");
+    assert.match(
+      String(info!.properties.message),
+      /hello from the sandbox \{ rows: 2 \}/,
+    );
+    assert.equal(error!.level, "error");
+    assert.match(String(error!.properties.message), /something went wrong/);
+  }),
+);
+
+Deno.test(
+  "sandbox: 200 concurrent calls across 4 modules complete correctly with a capped pool",
+  async () => {
+    const registry = createRegistry({
+      sandbox: { maxWorkersPerAction: 2, maxProcesses: 2 },
+    });
+    try {
+      const modules = [
+        "counter.ts",
+        "count_rows.ts",
+        "echo.ts",
+        "with_helper/main.ts",
+      ];
+      modules.forEach((module, i) =>
+        registry.register(`m${i}`, fixture(module))
+      );
+      const results = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => {
+          const which = i % 4;
+          const rows = Array.from({ length: i % 7 }, (_, n) => ({ n }));
+          return registry.run(`m${which}`, rows, { runId: `r${i}` }).then((
+            result,
+          ) => ({
+            i,
+            which,
+            rows,
+            result,
+          }));
+        }),
+      );
+      for (const { i, which, rows, result } of results) {
+        if (which === 0) {
+          assert.equal(
+            result.sum,
+            rows.reduce((t, r) => t + r.n, 0),
+          );
+        }
+        if (which === 1) assert.equal(result.n, rows.length);
+        if (which === 2) assert.equal(result.runId, `r${i}`);
+        if (which === 3) assert.equal(result.answer, 42);
+      }
+      assert.ok(
+        descendants().length <= 2,
+        `${descendants().length} sandbox processes`,
+      );
+    } finally {
+      await registry.close();
+    }
+    assert.deepEqual(descendants(), [], "processes left after close()");
+  },
+);
+
+Deno.test("sandbox: register without --allow-run fails with SANDBOX_UNAVAILABLE", async () => {
+  const script = `
+    import { createRegistry } from ${
+    JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+  };
+    try {
+      createRegistry().register("x", ${
+    JSON.stringify(fixture("echo.ts").href)
+  });
+      console.log("registered");
+    } catch (error) {
+      console.log(error.code + ": " + error.message);
+    }`;
+  const restricted = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      "--allow-read",
+      `--config=${new URL("../deno.json", import.meta.url).pathname}`,
+      `data:application/javascript,${encodeURIComponent(script)}`,
+    ],
+  }).output();
+  const text = new TextDecoder().decode(restricted.stdout) +
+    new TextDecoder().decode(restricted.stderr);
+  assert.match(text, /SANDBOX_UNAVAILABLE: .*--allow-run/);
+});
