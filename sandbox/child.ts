@@ -19,11 +19,10 @@ import type {
 
 /** Runs in the sandbox child process. `workerSource` is the Worker runtime's JS. */
 export async function childMain(workerSource: string): Promise<void> {
-  const { default: process } = await import("node:process");
-  const { Buffer } = await import("node:buffer");
-  const workerUrl = `data:application/javascript;base64,${
-    Buffer.from(`(${workerSource})();`).toString("base64")
+  const workerUrl = `data:application/javascript,${
+    encodeURIComponent(`(${workerSource})();`)
   }`;
+  const { default: process } = await import("node:process");
 
   interface Slot {
     worker: Worker;
@@ -95,7 +94,7 @@ export async function childMain(workerSource: string): Promise<void> {
           send({
             t: "done",
             id: reply.id,
-            p: Buffer.from(reply.p).toString("base64"),
+            p: new Uint8Array(reply.p).toBase64(),
           });
           break;
         case "fail":
@@ -141,11 +140,7 @@ export async function childMain(workerSource: string): Promise<void> {
         load(message);
         break;
       case "call": {
-        const bytes = Buffer.from(message.p, "base64");
-        const buffer = bytes.buffer.slice(
-          bytes.byteOffset,
-          bytes.byteOffset + bytes.byteLength,
-        );
+        const buffer = Uint8Array.fromBase64(message.p).buffer;
         if (
           post(message.wid, {
             t: "call",

@@ -10,7 +10,6 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import { deserialize, serialize } from "node:v8";
 import { TriggerKitError } from "../src/errors.ts";
 import type { ActionInput, ActionResult, Permissions } from "../src/types.ts";
@@ -48,10 +47,10 @@ let entrySource: string | undefined;
 
 /** The child's entrypoint: its supervisor and the Worker runtime, as a `data:` URL. */
 function childEntry(): string {
-  entrySource ??= `data:application/javascript;base64,${
-    Buffer.from(
+  entrySource ??= `data:application/javascript,${
+    encodeURIComponent(
       `(${childMain.toString()})(${JSON.stringify(workerRuntime.toString())});`,
-    ).toString("base64")
+    )
   }`;
   return entrySource;
 }
@@ -114,7 +113,7 @@ export class SandboxHost {
         jobName: input.jobName ?? null,
         dryRun: input.dryRun,
       };
-      payload = serialize(value).toString("base64");
+      payload = serialize(value).toBase64();
     } catch (error) {
       throw new TriggerKitError(
         "INVALID_DATA",
@@ -136,7 +135,7 @@ export class SandboxHost {
         return await process.call(slot, id, payload, action.maxResultBytes);
       });
       const { result, context } = deserialize(
-        Buffer.from(reply, "base64"),
+        Uint8Array.fromBase64(reply),
       ) as CallReply;
       replaceContents(input.context, context);
       return result;
@@ -146,6 +145,14 @@ export class SandboxHost {
       }
       throw error;
     }
+  }
+
+  /** Stops the Workers of an action that was unregistered or replaced. */
+  release(action: SandboxedAction): void {
+    for (const process of this.#processes.values()) {
+      process.release(action.name);
+    }
+    this.#prepared.delete(action);
   }
 
   /** Stops every sandbox process. */

@@ -121,6 +121,15 @@ export class SandboxProcess {
     );
   }
 
+  /** Stops the Workers of an action (its dry-run Workers too). */
+  release(action: string): void {
+    for (const slot of [...this.#slots.values()]) {
+      if (slot.action === action || slot.action === `${action}\u0000dry`) {
+        this.#dropSlot(slot.wid, new CallFailure(workerGone()));
+      }
+    }
+  }
+
   /** Starts a Worker for an action's module. */
   load(
     action: string,

@@ -46,6 +46,8 @@ interface Entry {
   info: ActionInfo;
   schema: ConfigSchema | undefined;
   invoke: (input: ActionInput) => ActionResult | Promise<ActionResult>;
+  /** Frees what the action holds (a sandboxed action's Workers). */
+  release?: () => void;
 }
 
 const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
@@ -147,6 +149,7 @@ export class Registry {
         }`,
       );
     }
+    this.#entries.get(name)?.release?.();
     this.#entries.set(name, entry);
     return this.getInfo(name);
   }
@@ -183,6 +186,7 @@ export class Registry {
       info,
       schema,
       invoke: (input) => this.#getSandbox().call(sandboxed, input),
+      release: () => this.#sandbox?.release(sandboxed),
     };
   }
 
@@ -221,6 +225,8 @@ export class Registry {
    * @returns `true` when it was registered.
    */
   unregister(name: string): boolean {
+    const entry = this.#entries.get(name);
+    entry?.release?.();
     return this.#entries.delete(name);
   }
 

@@ -128,3 +128,12 @@ export function treeCpuTicks(root: number = Deno.pid): number {
     0,
   );
 }
+
+/** How many threads a process has. */
+export function threadCount(pid: number): number {
+  const output = new Deno.Command("sh", {
+    args: ["-c", `ls /proc/${pid}/task 2>/dev/null | wc -l`],
+    stdout: "piped",
+  }).outputSync();
+  return Number(new TextDecoder().decode(output.stdout).trim());
+}

@@ -6,6 +6,7 @@ import {
   fixture,
   rejectsWithCode,
   serveLocal,
+  threadCount,
   throwsWithCode,
   treeCpuTicks,
 } from "./_helpers.ts";
@@ -632,3 +633,25 @@ Deno.test("sandbox: register without --allow-run fails with SANDBOX_UNAVAILABLE"
     new TextDecoder().decode(restricted.stderr);
   assert.match(text, /SANDBOX_UNAVAILABLE: .*--allow-run/);
 });
+
+Deno.test(
+  "sandbox: unregister() and overwrite stop the action's Workers",
+  withRegistry(async (registry) => {
+    const modules = ["count_rows.ts", "echo.ts", "counter.ts"];
+    modules.forEach((module, i) => registry.register(`a${i}`, fixture(module)));
+    for (const i of modules.keys()) await registry.run(`a${i}`, []);
+    const [child] = descendants();
+    assert.ok(child !== undefined, "no sandbox process");
+    const busy = threadCount(child);
+    for (const i of modules.keys()) registry.unregister(`a${i}`);
+    let now = busy;
+    for (let tries = 0; tries < 50 && now > busy - modules.length; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      now = threadCount(child);
+    }
+    assert.ok(
+      now <= busy - modules.length,
+      `threads: ${busy} before, ${now} after`,
+    );
+  }),
+);
