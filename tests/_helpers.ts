@@ -137,3 +137,33 @@ export function threadCount(pid: number): number {
   }).outputSync();
   return Number(new TextDecoder().decode(output.stdout).trim());
 }
+
+/**
+ * The test PostgreSQL URL from TRIGGERKIT_TEST_PG. Without it the tests that
+ * need PostgreSQL are skipped with a visible message, except under CI=true,
+ * where they must run.
+ */
+export const TEST_PG: string | undefined = Deno.env.get("TRIGGERKIT_TEST_PG");
+const IN_CI = Deno.env.get("CI") === "true";
+if (!TEST_PG && !IN_CI) {
+  console.warn("TRIGGERKIT_TEST_PG is not set: PostgreSQL tests are skipped");
+}
+
+/** Defines a test that needs PostgreSQL; it receives the URL. */
+export function pgTest(name: string, fn: (url: string) => Promise<void>): void {
+  Deno.test({
+    name: `${name} [postgres]`,
+    ignore: !TEST_PG && !IN_CI,
+    fn: () => {
+      if (!TEST_PG) {
+        throw new Error("CI=true but TRIGGERKIT_TEST_PG is not set");
+      }
+      return fn(TEST_PG);
+    },
+  });
+}
+
+/** A table name no other test uses. */
+export function uniqueTable(prefix: string): string {
+  return `${prefix}_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+}

@@ -1,0 +1,58 @@
+/**
+ * `run_sql`: runs a statement on SQLite or PostgreSQL, once per row (row
+ * fields bound as `:field` parameters) or once per run, in one transaction.
+ * A dry run executes inside a transaction that is rolled back.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { ActionFn } from "../src/types.ts";
+import type { Databases } from "../src/databases.ts";
+import { isDatabaseUrl } from "../src/databases.ts";
+import { parseNamedSql } from "../src/named_sql.ts";
+
+/** The config of `run_sql`. */
+export const runSqlConfig = z.object({
+  database: z.string().refine(isDatabaseUrl, {
+    message:
+      "Expected a database URL: sqlite:./file.db, sqlite::memory: or postgres://…",
+  }).describe("Database URL"),
+  sql: z.string().min(1).describe(
+    "One statement; :field binds a row field (each) or :rows, :count, :runId, :jobName (once)",
+  ),
+  mode: z.enum(["each", "once"]).default("each").describe(
+    "each: once per row; once: once per run",
+  ),
+});
+
+/** What `run_sql` returns. */
+export interface RunSqlResult extends Record<string, unknown> {
+  rowsAffected: number;
+  statements: number;
+  durationMs: number;
+  dryRun: boolean;
+}
+
+/** The `run_sql` action, bound to a registry's databases. */
+export function runSql(
+  databases: Databases,
+): ActionFn<z.output<typeof runSqlConfig>> {
+  return async function run_sql({ data, config, dryRun, runId, jobName }) {
+    const started = performance.now();
+    const database = databases.get(config.database);
+    const named = parseNamedSql(config.sql);
+    const params = config.mode === "each"
+      ? data
+      : [{ rows: data, count: data.length, runId, jobName: jobName ?? null }];
+    const { rowsAffected, statements } = params.length === 0
+      ? { rowsAffected: 0, statements: 0 }
+      : await database.execute(named, { params, dryRun });
+    const result: RunSqlResult = {
+      rowsAffected,
+      statements,
+      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      dryRun,
+    };
+    return result;
+  };
+}
