@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Database } from "./database.ts";
+import type { Database } from "./database.ts";
 import { describeType, TriggerKitError } from "./errors.ts";
 import { SqliteDatabase } from "./sqlite.ts";
 import { PostgresDatabase } from "./postgres.ts";

@@ -174,6 +174,10 @@ Deno.test(
     const names = registry.listAvailable().map((info) => info.name);
     assert.deepEqual(names, [...names].sort());
     assert.ok(names.indexOf("B") < names.indexOf("a_"));
+    for (const builtin of ["run_sql", "send_slack_message", "http_request"]) {
+      assert.equal(registry.getInfo(builtin).kind, "builtin");
+      assert.equal(registry.getInfo(builtin).configSchema?.type, "object");
+    }
   }),
 );
 
@@ -389,3 +393,28 @@ Deno.test(
     assert.equal(typeof end.properties.durationMs, "number");
   }),
 );
+
+Deno.test("importing mod.ts needs no permission and does no I/O", async () => {
+  const script = `
+    import { createRegistry, listAvailable } from ${
+    JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+  };
+    const names = listAvailable().map((info) => info.name);
+    await createRegistry().close();
+    console.log(JSON.stringify(names));`;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      `--config=${new URL("../deno.json", import.meta.url).pathname}`,
+      `data:application/javascript,${encodeURIComponent(script)}`,
+    ],
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, stderr);
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(output.stdout)), [
+    "http_request",
+    "run_sql",
+    "send_slack_message",
+  ]);
+});

@@ -1,0 +1,281 @@
+/**
+ * `http_request`: calls an API once per run or once per row. URL and body
+ * are templates (values URL-encoded in the URL, JSON-escaped in the body);
+ * 429, 5xx and network errors are retried with backoff honouring
+ * `Retry-After`; other 4xx fail at once.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { TriggerKitError } from "../src/errors.ts";
+import type { ActionFn, Row } from "../src/types.ts";
+import {
+  escapeJsonString,
+  escapeUrlComponent,
+  escapeView,
+  render,
+} from "./_template.ts";
+import { fetchWithRetry } from "./_http_retry.ts";
+import { type Clock, realClock } from "./_pacer.ts";
+
+const headerValue = z.union([
+  z.string(),
+  z.object({ fromEnv: z.string().min(1) }).strict(),
+]);
+
+/** The config of `http_request`. */
+export const httpRequestConfig = z.object({
+  url: z.string().min(1).describe(
+    "URL template: {{field}} values are URL-encoded",
+  ),
+  method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]).default(
+    "POST",
+  ),
+  headers: z.record(z.string(), headerValue).default({}).describe(
+    'Header values, or { fromEnv: "VAR" } to read a secret from the environment',
+  ),
+  body: z.string().min(1).default("rows").describe(
+    '"rows" (JSON array), "row" (JSON object, mode each) or a template whose values are JSON-escaped',
+  ),
+  mode: z.enum(["once", "each"]).default("once").describe(
+    "once: one request per run; each: one per row",
+  ),
+  timeoutMs: z.number().int().positive().default(10_000).describe(
+    "Time limit of one attempt",
+  ),
+  retries: z.number().int().min(0).max(10).default(3).describe(
+    "Retries on 429, 5xx and network errors",
+  ),
+  retryBaseMs: z.number().int().min(0).default(500).describe(
+    "First retry delay; doubles each retry, with jitter",
+  ),
+  allowedHosts: z.array(z.string().min(1)).optional().describe(
+    "Hosts (host or host:port) requests may go to",
+  ),
+  maxBodyBytes: z.number().int().min(0).default(65_536).describe(
+    "Response body kept in the result",
+  ),
+}).refine((config) => !(config.body === "row" && config.mode === "once"), {
+  message: 'body "row" needs mode "each"',
+  path: ["body"],
+});
+
+type Config = z.output<typeof httpRequestConfig>;
+
+/** A request as it is (or would be) sent. */
+export interface PlannedRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** Builds the requests of a run; `reveal` false masks secret header values. */
+export function planRequests(
+  config: Config,
+  rows: readonly Row[],
+  meta: { jobName: string | null; runId: string },
+  reveal: boolean,
+): PlannedRequest[] {
+  const base = { jobName: meta.jobName ?? "", runId: meta.runId };
+  const views: Array<{ view: Row; rows: readonly Row[]; row?: Row }> =
+    config.mode === "each"
+      ? rows.map((row) => ({ view: { ...row, ...base }, rows: [row], row }))
+      : [{ view: { ...base, rows, count: rows.length }, rows }];
+  const headers = resolveHeaders(config, reveal);
+  return views.map(({ view, rows, row }, i) => {
+    const where = config.mode === "each" ? `url for row ${i}` : "url";
+    const url = checkUrl(
+      config,
+      render(config.url, escapeView(view, escapeUrlComponent), where),
+      where,
+    );
+    const request: PlannedRequest = { method: config.method, url, headers };
+    if (config.method === "GET" || config.method === "HEAD") return request;
+    request.body = config.body === "rows"
+      ? toJson(rows)
+      : config.body === "row"
+      ? toJson(row)
+      : render(config.body, escapeView(view, escapeJsonString), "body");
+    return request;
+  });
+}
+
+function toJson(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_key, item) => typeof item === "bigint" ? item.toString() : item,
+  );
+}
+
+function resolveHeaders(
+  config: Config,
+  reveal: boolean,
+): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const hasBody = config.method !== "GET" && config.method !== "HEAD";
+  if (hasBody) headers["content-type"] = "application/json";
+  for (const [name, value] of Object.entries(config.headers)) {
+    if (typeof value === "string") {
+      headers[name.toLowerCase()] = value;
+      continue;
+    }
+    const secret = Deno.env.get(value.fromEnv);
+    if (secret === undefined) {
+      throw new TriggerKitError(
+        "INVALID_CONFIG",
+        `Invalid config for action "http_request": headers.${name} reads the variable ${value.fromEnv}, which is not set`,
+      );
+    }
+    headers[name.toLowerCase()] = reveal ? secret : "***";
+  }
+  return headers;
+}
+
+function checkUrl(config: Config, text: string, where: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new TriggerKitError(
+      "INVALID_CONFIG",
+      `Invalid config for action "http_request": the ${where} "${text}" is not a URL`,
+    );
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new TriggerKitError(
+      "INVALID_CONFIG",
+      `Invalid config for action "http_request": the ${where} uses ${url.protocol}; only http: and https: are allowed`,
+    );
+  }
+  if (
+    config.allowedHosts &&
+    !config.allowedHosts.some((host) =>
+      host === url.host || host === url.hostname
+    )
+  ) {
+    throw new TriggerKitError(
+      "INVALID_CONFIG",
+      `Invalid config for action "http_request": the ${where} goes to ${url.host}, which allowedHosts does not list`,
+    );
+  }
+  return url.href;
+}
+
+/** Reads at most `max` bytes of a body; JSON is parsed when it fits. */
+async function readCapped(response: Response, max: number): Promise<unknown> {
+  if (max === 0 || !response.body) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  while (size <= max) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  if (size > max) {
+    truncated = true;
+    await reader.cancel();
+  }
+  const bytes = new Uint8Array(Math.min(size, max));
+  let offset = 0;
+  for (const chunk of chunks) {
+    const part = chunk.subarray(
+      0,
+      Math.min(chunk.byteLength, bytes.length - offset),
+    );
+    bytes.set(part, offset);
+    offset += part.byteLength;
+  }
+  const text = new TextDecoder().decode(bytes);
+  if (
+    !truncated && (response.headers.get("content-type") ?? "").includes("json")
+  ) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+  return truncated ? `${text}…` : text;
+}
+
+/** What `http_request` can be given besides config (tests). */
+export interface HttpActionOptions {
+  /** The clock for retry waits. */
+  clock?: Clock;
+}
+
+/** The `http_request` action. */
+export function httpRequest(options: HttpActionOptions = {}): ActionFn<Config> {
+  const clock = options.clock ?? realClock;
+  return async function http_request(
+    { data, config, dryRun, runId, jobName, signal },
+  ) {
+    const meta = { jobName: jobName ?? null, runId };
+    if (dryRun) {
+      const planned = planRequests(config, data, meta, false);
+      return { requests: planned.length, dryRun: true, planned };
+    }
+    const planned = planRequests(config, data, meta, true);
+    const policy = {
+      retries: config.retries,
+      baseMs: config.retryBaseMs,
+      timeoutMs: config.timeoutMs,
+      clock,
+    };
+    const responses: Array<{ status: number; body?: unknown }> = [];
+    for (const [i, request] of planned.entries()) {
+      const init: RequestInit = {
+        method: request.method,
+        headers: request.headers,
+      };
+      if (request.body !== undefined) init.body = request.body;
+      const failed = (message: string, cause?: unknown) =>
+        new TriggerKitError(
+          "ACTION_FAILED",
+          `Action "http_request" failed on request ${
+            i + 1
+          } of ${planned.length} (${request.method} ${
+            new URL(request.url).origin
+          }): ${message}`,
+          cause === undefined ? {} : { cause },
+        );
+      let response: Response;
+      let attempts: number;
+      try {
+        ({ response, attempts } = await fetchWithRetry(
+          request.url,
+          init,
+          policy,
+          signal,
+        ));
+      } catch (error) {
+        if (signal.aborted) throw error;
+        throw failed(
+          `${(error as Error).message} after ${config.retries + 1} attempts`,
+          error,
+        );
+      }
+      const body = await readCapped(response, config.maxBodyBytes);
+      if (!response.ok) {
+        const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
+        const snippet = typeof body === "string"
+          ? body.slice(0, 200)
+          : JSON.stringify(body ?? "").slice(0, 200);
+        throw failed(`HTTP ${response.status}${tries}: ${snippet}`);
+      }
+      responses.push(
+        body === undefined || body === ""
+          ? { status: response.status }
+          : { status: response.status, body },
+      );
+    }
+    return { requests: planned.length, responses };
+  };
+}

@@ -1,0 +1,326 @@
+import assert from "node:assert/strict";
+import { createRegistry, type Registry } from "../mod.ts";
+import { backoffMs, retryAfterMs } from "../actions/_http_retry.ts";
+import { rejectsWithCode } from "./_helpers.ts";
+
+interface Seen {
+  method: string;
+  path: string;
+  headers: Headers;
+  body: string;
+}
+
+/** A local API: records requests, answers with injected statuses first. */
+function startApi() {
+  const seen: Seen[] = [];
+  const statuses: number[] = [];
+  const script: Array<
+    { status: number; headers?: Record<string, string>; delayMs?: number }
+  > = [];
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: () => {},
+  }, async (request) => {
+    const url = new URL(request.url);
+    const body = await request.text();
+    seen.push({
+      method: request.method,
+      path: url.pathname + url.search,
+      headers: request.headers,
+      body,
+    });
+    const next = script.shift();
+    if (next?.delayMs) {
+      await new Promise((resolve) => setTimeout(resolve, next.delayMs));
+    }
+    const status = next?.status ?? 200;
+    statuses.push(status);
+    if (status !== 200) {
+      return new Response(`status ${status}`, {
+        status,
+        headers: next?.headers ?? {},
+      });
+    }
+    return Response.json({ ok: true, echo: body ? JSON.parse(body) : null });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    host: `127.0.0.1:${server.addr.port}`,
+    seen,
+    statuses,
+    script: (...steps: typeof script) => script.push(...steps),
+    close: () => server.shutdown(),
+  };
+}
+
+async function withApi(
+  fn: (api: ReturnType<typeof startApi>, registry: Registry) => Promise<void>,
+) {
+  const api = startApi();
+  const registry = createRegistry();
+  try {
+    await fn(api, registry);
+  } finally {
+    await registry.close();
+    await api.close();
+  }
+}
+
+const ROWS = [{ id: 1, name: "a/b?c&d" }, { id: 2, name: 'say "hi"' }];
+
+Deno.test("http_request: once posts the rows as JSON and returns the response", async () => {
+  await withApi(async (api, registry) => {
+    const result = await registry.run("http_request", ROWS, {
+      config: { url: `${api.url}/ingest` },
+    });
+    assert.equal(api.seen.length, 1);
+    assert.equal(api.seen[0]!.method, "POST");
+    assert.equal(api.seen[0]!.headers.get("content-type"), "application/json");
+    assert.deepEqual(JSON.parse(api.seen[0]!.body), ROWS);
+    assert.deepEqual(result, {
+      requests: 1,
+      responses: [{ status: 200, body: { ok: true, echo: ROWS } }],
+    });
+  });
+});
+
+Deno.test("http_request: each sends one request per row, URL values encoded, body values JSON-escaped", async () => {
+  await withApi(async (api, registry) => {
+    await registry.run("http_request", ROWS, {
+      config: {
+        url: `${api.url}/items/{{id}}?name={{name}}&run={{runId}}`,
+        method: "PUT",
+        mode: "each",
+        body: '{"label": "{{name}}", "job": "{{jobName}}"}',
+      },
+      runId: "r 1",
+      jobName: "sync",
+    });
+    assert.deepEqual(api.seen.map((s) => s.path), [
+      "/items/1?name=a%2Fb%3Fc%26d&run=r%201",
+      "/items/2?name=say%20%22hi%22&run=r%201",
+    ]);
+    assert.deepEqual(api.seen.map((s) => JSON.parse(s.body)), [
+      { label: "a/b?c&d", job: "sync" },
+      { label: 'say "hi"', job: "sync" },
+    ]);
+  });
+});
+
+Deno.test("http_request: body row sends each row as a JSON object; GET sends no body", async () => {
+  await withApi(async (api, registry) => {
+    await registry.run("http_request", ROWS, {
+      config: { url: `${api.url}/r`, mode: "each", body: "row" },
+    });
+    assert.deepEqual(api.seen.map((s) => JSON.parse(s.body)), ROWS);
+    await registry.run("http_request", ROWS, {
+      config: { url: `${api.url}/g`, method: "GET" },
+    });
+    assert.equal(api.seen[2]!.method, "GET");
+    assert.equal(api.seen[2]!.body, "");
+  });
+});
+
+Deno.test("http_request: header values come from the environment by name", async () => {
+  await withApi(async (api, registry) => {
+    Deno.env.set("TK_TEST_API_TOKEN", "secret-123");
+    try {
+      await registry.run("http_request", [{}], {
+        config: {
+          url: api.url,
+          headers: {
+            Authorization: { fromEnv: "TK_TEST_API_TOKEN" },
+            "X-Plain": "p",
+          },
+        },
+      });
+      assert.equal(api.seen[0]!.headers.get("authorization"), "secret-123");
+      assert.equal(api.seen[0]!.headers.get("x-plain"), "p");
+    } finally {
+      Deno.env.delete("TK_TEST_API_TOKEN");
+    }
+  });
+});
+
+Deno.test("http_request: a missing header variable is INVALID_CONFIG naming it", async () => {
+  await withApi(async (api, registry) => {
+    await rejectsWithCode(
+      registry.run("http_request", [{}], {
+        config: {
+          url: api.url,
+          headers: { A: { fromEnv: "TK_TEST_NOT_SET" } },
+        },
+      }),
+      "INVALID_CONFIG",
+      /headers\.A reads the variable TK_TEST_NOT_SET/,
+    );
+  });
+});
+
+Deno.test("http_request: a dry run returns the requests with secrets masked and sends nothing", async () => {
+  await withApi(async (api, registry) => {
+    Deno.env.set("TK_TEST_API_TOKEN", "secret-123");
+    try {
+      const result = await registry.run("http_request", ROWS.slice(0, 1), {
+        config: {
+          url: `${api.url}/x`,
+          headers: { Authorization: { fromEnv: "TK_TEST_API_TOKEN" } },
+        },
+        dryRun: true,
+      });
+      assert.deepEqual(result, {
+        requests: 1,
+        dryRun: true,
+        planned: [{
+          method: "POST",
+          url: `${api.url}/x`,
+          headers: { "content-type": "application/json", authorization: "***" },
+          body: JSON.stringify(ROWS.slice(0, 1)),
+        }],
+      });
+      assert.equal(api.seen.length, 0);
+    } finally {
+      Deno.env.delete("TK_TEST_API_TOKEN");
+    }
+  });
+});
+
+Deno.test("http_request: 429 honours Retry-After, 5xx are retried, then it succeeds", async () => {
+  await withApi(async (api, registry) => {
+    api.script({ status: 429, headers: { "retry-after": "1" } }, {
+      status: 502,
+    }, { status: 503 });
+    const started = performance.now();
+    const result = await registry.run("http_request", [{}], {
+      config: { url: api.url, retryBaseMs: 10 },
+    });
+    assert.ok(
+      performance.now() - started >= 900,
+      "Retry-After was not honoured",
+    );
+    assert.deepEqual(api.statuses, [429, 502, 503, 200]);
+    assert.equal((result.responses as unknown[]).length, 1);
+  });
+});
+
+Deno.test("http_request: a 4xx other than 429 fails at once with ACTION_FAILED and the status", async () => {
+  await withApi(async (api, registry) => {
+    api.script({ status: 404 });
+    await rejectsWithCode(
+      registry.run("http_request", [{}], {
+        config: { url: api.url, retryBaseMs: 10 },
+      }),
+      "ACTION_FAILED",
+      /request 1 of 1 .*HTTP 404: status 404/,
+    );
+    assert.deepEqual(api.statuses, [404]);
+  });
+});
+
+Deno.test("http_request: running out of retries on 5xx is ACTION_FAILED with the status and attempts", async () => {
+  await withApi(async (api, registry) => {
+    api.script({ status: 500 }, { status: 500 }, { status: 500 });
+    await rejectsWithCode(
+      registry.run("http_request", [{}], {
+        config: { url: api.url, retries: 2, retryBaseMs: 5 },
+      }),
+      "ACTION_FAILED",
+      /HTTP 500 after 3 attempts/,
+    );
+  });
+});
+
+Deno.test("http_request: network errors and timeouts are retried, then fail with ACTION_FAILED", async () => {
+  await withApi(async (api, registry) => {
+    api.script({ status: 200, delayMs: 300 });
+    const result = await registry.run("http_request", [{}], {
+      config: { url: api.url, timeoutMs: 100, retryBaseMs: 5 },
+    });
+    assert.equal(api.seen.length, 2, "the timed-out attempt was not retried");
+    assert.equal(
+      (result.responses as Array<{ status: number }>)[0]!.status,
+      200,
+    );
+    const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (closed.addr as Deno.NetAddr).port;
+    closed.close();
+    await rejectsWithCode(
+      registry.run("http_request", [{}], {
+        config: {
+          url: `http://127.0.0.1:${port}/`,
+          retries: 1,
+          retryBaseMs: 5,
+        },
+      }),
+      "ACTION_FAILED",
+      /after 2 attempts/,
+    );
+  });
+});
+
+Deno.test("http_request: allowedHosts refuses other hosts with INVALID_CONFIG", async () => {
+  await withApi(async (api, registry) => {
+    await registry.run("http_request", [{}], {
+      config: { url: api.url, allowedHosts: [api.host] },
+    });
+    await rejectsWithCode(
+      registry.run("http_request", [{ host: "evil.example" }], {
+        config: {
+          url: "http://{{host}}/steal",
+          mode: "each",
+          allowedHosts: [api.host],
+        },
+      }),
+      "INVALID_CONFIG",
+      /goes to evil\.example, which allowedHosts does not list/,
+    );
+    assert.equal(api.seen.length, 1);
+  });
+});
+
+Deno.test("http_request: bad config is INVALID_CONFIG naming the keys", async () => {
+  await withApi(async (_api, registry) => {
+    await rejectsWithCode(
+      registry.run("http_request", [{}], {
+        config: { url: "ftp://x/", method: "BREW" },
+      }),
+      "INVALID_CONFIG",
+      /method/,
+    );
+    await rejectsWithCode(
+      registry.run("http_request", [{}], {
+        config: { url: "http://x/", body: "row" },
+      }),
+      "INVALID_CONFIG",
+      /body: body "row" needs mode "each"/,
+    );
+    await rejectsWithCode(
+      registry.run("http_request", [{}], { config: { url: "ftp://x/" } }),
+      "INVALID_CONFIG",
+      /only http: and https:/,
+    );
+  });
+});
+
+Deno.test("http_request: response bodies are capped", async () => {
+  await withApi(async (api, registry) => {
+    const result = await registry.run("http_request", [{
+      pad: "z".repeat(5000),
+    }], {
+      config: { url: api.url, maxBodyBytes: 100 },
+    });
+    const body = (result.responses as Array<{ body: string }>)[0]!.body;
+    assert.equal(typeof body, "string");
+    assert.ok(body.length <= 101 && body.endsWith("…"));
+  });
+});
+
+Deno.test("retryAfterMs() reads seconds and HTTP dates; backoffMs() doubles with jitter", () => {
+  assert.equal(retryAfterMs("2"), 2000);
+  assert.equal(retryAfterMs(new Date(10_000).toUTCString(), 4_000), 6000);
+  assert.equal(retryAfterMs("soon"), undefined);
+  assert.equal(retryAfterMs(null), undefined);
+  assert.equal(backoffMs(0, 100, () => 0), 50);
+  assert.equal(backoffMs(3, 100, () => 1), 800);
+});
