@@ -19,12 +19,35 @@
 export {
   close,
   defaultRegistry,
+  defineJob,
+  defineView,
   getInfo,
+  history,
   listAvailable,
   register,
   run,
+  runJob,
+  serve,
   unregister,
 } from "./src/default_registry.ts";
+export type {
+  Job,
+  JobDefinition,
+  JobStep,
+  ProgressEvent,
+  RunJobOptions,
+  ViewDefinition,
+} from "./src/jobs.ts";
+export type {
+  ActionOutcome,
+  HistoryOptions,
+  RunRecord,
+  RunReport,
+  RunStore,
+} from "./src/store.ts";
+export type { ServeOptions } from "./src/scheduler.ts";
+export type { Clock } from "./src/clock.ts";
+export { parseSchedule, type Schedule } from "./src/schedule.ts";
 export {
   createRegistry,
   Registry,

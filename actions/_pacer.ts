@@ -4,30 +4,9 @@
  *
  * @module
  */
+import { type Clock, realClock } from "../src/clock.ts";
 
-/** The clock a pacer reads and waits on. */
-export interface Clock {
-  now(): number;
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-/** The real clock. */
-export const realClock: Clock = {
-  now: () => performance.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const timer = setTimeout(() => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      }, ms);
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(signal!.reason);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-    }),
-};
+export { type Clock, realClock };
 
 /** Keeps at least `intervalMs` between two starts for the same key. */
 export class Pacer {

@@ -5,6 +5,14 @@
  */
 import { createRegistry, type Registry } from "./registry.ts";
 import type {
+  Job,
+  JobDefinition,
+  RunJobOptions,
+  ViewDefinition,
+} from "./jobs.ts";
+import type { HistoryOptions, RunRecord, RunReport } from "./store.ts";
+import type { ServeOptions } from "./scheduler.ts";
+import type {
   ActionFn,
   ActionInfo,
   ActionResult,
@@ -151,4 +159,107 @@ export function unregister(name: string): boolean {
  */
 export function close(): Promise<void> {
   return defaultRegistry.close();
+}
+
+/**
+ * Defines (or replaces) a view on the default registry.
+ *
+ * @param definition `{ name, database, sql, description? }`.
+ * @returns The view.
+ * @throws {TriggerKitError} `INVALID_VIEW` naming what is wrong.
+ *
+ * @example A view on an embedded database
+ * ```ts
+ * import { defineView } from "@triggerkit/triggerkit";
+ * import assert from "node:assert/strict";
+ *
+ * const view = defineView({ name: "doc_big_orders", database: "sqlite::memory:", sql: "SELECT 1 AS id" });
+ * assert.equal(view.name, "doc_big_orders");
+ * ```
+ */
+export function defineView(definition: ViewDefinition): ViewDefinition {
+  return defaultRegistry.defineView(definition);
+}
+
+/**
+ * Defines (or replaces) a job on the default registry.
+ *
+ * @param definition `{ name, view, actions, schedule?, timezone?, enabled?, when?, dedupe? }`.
+ * @returns The validated job.
+ * @throws {TriggerKitError} `INVALID_JOB`, `INVALID_SCHEDULE`, `INVALID_CONFIG`, `VIEW_NOT_FOUND`, `ACTION_NOT_FOUND`.
+ *
+ * @example A scheduled job
+ * ```ts
+ * import { defineJob, defineView, register } from "@triggerkit/triggerkit";
+ * import assert from "node:assert/strict";
+ *
+ * defineView({ name: "doc_view", database: "sqlite::memory:", sql: "SELECT 1 AS id" });
+ * register("doc_notify", ({ data }) => ({ seen: data.length }), { overwrite: true });
+ * const job = defineJob({ name: "doc_job", view: "doc_view", actions: ["doc_notify"], schedule: "every 15 minutes" });
+ * assert.equal(job.steps[0]!.action, "doc_notify");
+ * ```
+ */
+export function defineJob(definition: JobDefinition): Job {
+  return defaultRegistry.defineJob(definition);
+}
+
+/**
+ * Runs a job of the default registry once and records the run.
+ *
+ * @param name The job's name.
+ * @param options Dry run, signal, progress callback.
+ * @returns The run report; a failed run is reported, not thrown.
+ * @throws {TriggerKitError} `JOB_NOT_FOUND`.
+ *
+ * @example Running a job in a script
+ * ```ts ignore
+ * import { runJob } from "@triggerkit/triggerkit";
+ *
+ * const report = await runJob("big_orders", { dryRun: true });
+ * console.log(report.status, report.newRowCount);
+ * ```
+ */
+export function runJob(
+  name: string,
+  options?: RunJobOptions,
+): Promise<RunReport> {
+  return defaultRegistry.runJob(name, options);
+}
+
+/**
+ * Runs every enabled job of the default registry on its schedule until the
+ * signal aborts (or SIGINT/SIGTERM), then lets running jobs finish.
+ *
+ * @param options Stop signal, grace period, job subset.
+ * @returns When the scheduler has stopped.
+ *
+ * @example Serving until told to stop
+ * ```ts ignore
+ * import { serve } from "@triggerkit/triggerkit";
+ *
+ * const controller = new AbortController();
+ * await serve({ signal: controller.signal });
+ * ```
+ */
+export function serve(options?: ServeOptions): Promise<void> {
+  return defaultRegistry.serve(options);
+}
+
+/**
+ * Reads the default registry's run history, newest first.
+ *
+ * @param options `job` to filter, `limit` (default 20).
+ * @returns The runs with their action outcomes.
+ *
+ * @example The last five runs of a job
+ * ```ts ignore
+ * import { history } from "@triggerkit/triggerkit";
+ *
+ * for (const run of await history({ job: "big_orders", limit: 5 })) {
+ *   console.log(run.startedAt, run.status);
+ * }
+ * ```
+ */
+export function history(options?: HistoryOptions): Promise<RunRecord[]> {
+  return defaultRegistry.history(options);
 }

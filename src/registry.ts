@@ -11,12 +11,20 @@ import type {
   ActionKind,
   ActionResult,
   ConfigSchema,
-  Permissions,
   RegisterOptions,
   Row,
   RunOptions,
 } from "./types.ts";
 import { isPlainObject } from "./_plain.ts";
+import {
+  abortError,
+  assertRows,
+  copyInfo,
+  elapsed,
+  positiveNumber,
+  raceAbort,
+  wrapActionError,
+} from "./_action_checks.ts";
 import { didYouMean } from "./_suggest.ts";
 import { isZodSchema, parseConfig, toJsonSchema } from "./_config_schema.ts";
 import { logger } from "./logger.ts";
@@ -26,6 +34,21 @@ import { SandboxHost } from "../sandbox/host.ts";
 import { resolveModuleUrl } from "../sandbox/_module_url.ts";
 import { registerBuiltins } from "../actions/mod.ts";
 import { Databases } from "./databases.ts";
+import {
+  type Job,
+  type JobDefinition,
+  Jobs,
+  type RunJobOptions,
+  type ViewDefinition,
+} from "./jobs.ts";
+import {
+  type HistoryOptions,
+  type RunRecord,
+  type RunReport,
+  type RunStore,
+  SqlRunStore,
+} from "./store.ts";
+import { runScheduler, type ServeOptions } from "./scheduler.ts";
 
 const log = logger("action");
 
@@ -36,10 +59,17 @@ export const SANDBOX_DEFAULTS = {
   maxResultBytes: 64 * 1024 * 1024,
 } as const;
 
+/** The default run store: a SQLite file in the working directory. */
+export const DEFAULT_STORE = "sqlite:.triggerkit/state.db";
+
 /** Options of {@linkcode createRegistry}. */
 export interface RegistryOptions {
-  /** How sandboxed actions are hosted (pool sizes, opt-in to in-process Workers). */
+  /** How sandboxed actions are hosted (pool sizes). */
   sandbox?: SandboxOptions;
+  /** Where run history and dedupe state live: a database URL or a store (default `sqlite:.triggerkit/state.db`). */
+  store?: string | RunStore;
+  /** Database names usable in views and `run_sql` configs: `{ main: "postgres://…" }`. */
+  databases?: Record<string, string>;
 }
 
 interface Entry {
@@ -63,6 +93,10 @@ export class Registry {
   #sandbox: SandboxHost | undefined;
   /** Database connections shared by the built-in actions of this registry. */
   #databases = new Databases();
+  #storeOption: string | RunStore;
+  #store: RunStore | undefined;
+  #aliases: Record<string, string>;
+  #jobs: Jobs;
 
   /**
    * Creates a registry that holds the built-in actions.
@@ -71,7 +105,19 @@ export class Registry {
    */
   constructor(options: RegistryOptions = {}) {
     this.#sandboxOptions = options.sandbox ?? {};
+    this.#storeOption = options.store ?? DEFAULT_STORE;
+    this.#aliases = { ...options.databases };
     registerBuiltins(this, this.#databases);
+    this.#jobs = new Jobs({
+      hasAction: (name) => this.#entries.has(name),
+      actionNames: () => this.#entries.keys(),
+      validateConfig: (name, config) =>
+        parseConfig(name, this.#lookup(name).schema, config),
+      run: (name, data, options) => this.run(name, data, options),
+      databases: this.#databases,
+      store: () => this.#getStore(),
+      resolveDatabase: (name) => this.#aliases[name] ?? name,
+    });
   }
 
   /**
@@ -303,13 +349,101 @@ export class Registry {
   }
 
   /**
+   * Defines (or replaces) a view: a SQL query on a database.
+   *
+   * @param definition `{ name, database, sql, description? }`; `database` is a URL or a configured name.
+   * @returns The view.
+   * @throws {TriggerKitError} `INVALID_VIEW` naming what is wrong.
+   */
+  defineView(definition: ViewDefinition): ViewDefinition {
+    return this.#jobs.defineView(definition);
+  }
+
+  /**
+   * Defines (or replaces) a job: a view and the actions to run on its rows.
+   *
+   * @param definition See SPEC.md §4.
+   * @returns The validated job.
+   * @throws {TriggerKitError} `INVALID_JOB`, `INVALID_SCHEDULE`, `INVALID_CONFIG`,
+   * `VIEW_NOT_FOUND`, `ACTION_NOT_FOUND`.
+   */
+  defineJob(definition: JobDefinition): Job {
+    return this.#jobs.defineJob(definition);
+  }
+
+  /**
+   * Runs a job once and records the run. A failed run is reported, not thrown.
+   *
+   * @param name The job's name.
+   * @param options Dry run, signal, progress callback.
+   * @returns The run report.
+   * @throws {TriggerKitError} `JOB_NOT_FOUND`; `DATABASE_ERROR` when the run store fails.
+   */
+  runJob(name: string, options: RunJobOptions = {}): Promise<RunReport> {
+    return this.#jobs.runJob(name, options);
+  }
+
+  /**
+   * Lists the jobs, sorted by name.
+   *
+   * @returns The validated jobs.
+   */
+  listJobs(): Job[] {
+    return this.#jobs.listJobs();
+  }
+
+  /**
+   * Lists the views, sorted by name.
+   *
+   * @returns The views.
+   */
+  listViews(): ViewDefinition[] {
+    return this.#jobs.listViews();
+  }
+
+  /**
+   * Reads the run history, newest first.
+   *
+   * @param options `job` to filter, `limit` (default 20).
+   * @returns The runs, with their action outcomes.
+   */
+  history(options: HistoryOptions = {}): Promise<RunRecord[]> {
+    return this.#getStore().history(options);
+  }
+
+  /**
+   * Runs every enabled job on its schedule until `signal` aborts (or SIGINT
+   * or SIGTERM), then lets running jobs finish.
+   *
+   * @param options Stop signal, grace period, job subset.
+   * @returns When the scheduler has stopped.
+   */
+  serve(options: ServeOptions = {}): Promise<void> {
+    return runScheduler(this.#jobs, () => this.#getStore(), options);
+  }
+
+  /**
    * Stops sandbox processes and Workers and closes database connections, so
    * that the process can exit. Using the registry again starts them anew.
    */
   async close(): Promise<void> {
     const sandbox = this.#sandbox;
     this.#sandbox = undefined;
+    this.#store = undefined;
     await Promise.all([sandbox?.close(), this.#databases.close()]);
+  }
+
+  #getStore(): RunStore {
+    if (this.#store) return this.#store;
+    const option = this.#storeOption;
+    if (typeof option !== "string") return this.#store = option;
+    const url = this.#aliases[option] ?? option;
+    const file = /^sqlite:(?!:memory:)(.+)$/.exec(url)?.[1];
+    const dir = file?.includes("/")
+      ? file.slice(0, file.lastIndexOf("/"))
+      : undefined;
+    if (dir) Deno.mkdirSync(dir, { recursive: true });
+    return this.#store = new SqlRunStore(this.#databases.get(url));
   }
 
   #getSandbox(): SandboxHost {
@@ -348,86 +482,3 @@ export class Registry {
 export function createRegistry(options: RegistryOptions = {}): Registry {
   return new Registry(options);
 }
-
-function copyInfo(info: ActionInfo): ActionInfo {
-  const copy = { ...info };
-  if (info.permissions) copy.permissions = structuredClone(info.permissions);
-  return copy;
-}
-
-function elapsed(started: number): number {
-  return Math.round((performance.now() - started) * 1000) / 1000;
-}
-
-function positiveNumber(
-  name: string,
-  key: string,
-  value: number | undefined,
-): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new TriggerKitError(
-      "INVALID_ACTION",
-      `Cannot register action "${name}": ${key} must be a positive number, received ${
-        typeof value === "number" ? value : describeType(value)
-      }`,
-    );
-  }
-  return value;
-}
-
-function assertRows(name: string, data: unknown): asserts data is Row[] {
-  if (!Array.isArray(data)) {
-    throw new TriggerKitError(
-      "INVALID_DATA",
-      `Cannot run action "${name}": data must be an array of plain objects, received ${
-        describeType(data)
-      }`,
-    );
-  }
-  for (let i = 0; i < data.length; i++) {
-    if (!isPlainObject(data[i])) {
-      throw new TriggerKitError(
-        "INVALID_DATA",
-        `Cannot run action "${name}": data[${i}] must be a plain object, received ${
-          describeType(data[i])
-        }`,
-      );
-    }
-  }
-}
-
-function abortError(name: string, signal: AbortSignal): TriggerKitError {
-  return new TriggerKitError(
-    "ACTION_TIMEOUT",
-    `Action "${name}" was aborted`,
-    { cause: signal.reason },
-  );
-}
-
-function raceAbort<T>(
-  name: string,
-  pending: Promise<T>,
-  signal: AbortSignal,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(name, signal));
-    signal.addEventListener("abort", onAbort, { once: true });
-    pending.then(resolve, reject).finally(() =>
-      signal.removeEventListener("abort", onAbort)
-    );
-  });
-}
-
-function wrapActionError(name: string, error: unknown): TriggerKitError {
-  if (error instanceof TriggerKitError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new TriggerKitError(
-    "ACTION_FAILED",
-    `Action "${name}" failed: ${message}`,
-    { cause: error },
-  );
-}
-
-/** The permissions type, re-exported for the sandbox. */
-export type { Permissions };

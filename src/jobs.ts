@@ -1,0 +1,638 @@
+/**
+ * Views, jobs and job runs (SPEC.md §4): a view is queried once per run, its
+ * rows deduplicated, and the job's actions run on them in order with one
+ * shared context; every run is recorded.
+ *
+ * @module
+ */
+import { describeType, isTriggerKitError, TriggerKitError } from "./errors.ts";
+import { didYouMean } from "./_suggest.ts";
+import { isPlainObject } from "./_plain.ts";
+import { isDatabaseUrl } from "./databases.ts";
+import type { Databases } from "./databases.ts";
+import { parseNamedSql } from "./named_sql.ts";
+import { parseDuration, parseSchedule, type Schedule } from "./schedule.ts";
+import {
+  type ActionOutcome,
+  HEARTBEAT_MS,
+  type RunReport,
+  type RunStore,
+} from "./store.ts";
+import { logger } from "./logger.ts";
+import type { ActionResult, Row, RunOptions } from "./types.ts";
+
+const log = logger("job");
+
+/** A view: a SQL query on a database. */
+export interface ViewDefinition {
+  /** The name, unique among its kind. */
+  name: string;
+  /** A database URL, or the name of one in the config's `databases`. */
+  database: string;
+  /** The query; its rows are what the job's actions receive. */
+  sql: string;
+  /** What it is for. */
+  description?: string;
+}
+
+/** One step of a job's pipeline. */
+export interface JobStep {
+  /** The action's name. */
+  action: string;
+  /** The action's config for this step, validated against its schema. */
+  config?: Record<string, unknown>;
+  /** A failure does not stop the run. */
+  continueOnError?: boolean;
+  /** Retries on transient failures (ACTION_FAILED, ACTION_TIMEOUT, DATABASE_ERROR); default 0. */
+  retries?: number;
+  /** First retry delay in ms, doubled each retry (default 1000). */
+  retryDelayMs?: number;
+  /** Always run this step as a dry run. */
+  dryRun?: boolean;
+}
+
+/** A job: a view and the actions to run on what it yields. */
+export interface JobDefinition {
+  /** The name, unique among its kind. */
+  name: string;
+  /** The name of the view whose rows the actions receive. */
+  view: string;
+  /** The pipeline: action names, or steps with config; at least one. */
+  actions: Array<string | JobStep>;
+  /** When to run: "every 15 minutes", "hourly", "daily at 06:00", or 5-field cron. */
+  schedule?: string;
+  /** IANA time zone of wall-clock schedules (default "UTC"). */
+  timezone?: string;
+  /** Whether `serve` runs it (default true). */
+  enabled?: boolean;
+  /** "rows" (default): no rows, no actions. "always": run the actions anyway. */
+  when?: "rows" | "always";
+  /** Act only on rows whose key was not seen in an earlier successful run. */
+  dedupe?: { key: string[]; ttl?: string };
+  /** What it is for. */
+  description?: string;
+}
+
+/** A job as validated: its steps normalized, its schedule parsed. */
+export interface Job extends Omit<JobDefinition, "actions"> {
+  /** The steps, normalized from `actions`. */
+  steps: JobStep[];
+  /** The parsed schedule, when there is one. */
+  parsedSchedule?: Schedule;
+  /** How long dedupe remembers a row, in ms. */
+  dedupeTtlMs?: number;
+}
+
+/** Options of `runJob`. */
+export interface RunJobOptions {
+  /** Report what would happen, change nothing. */
+  dryRun?: boolean;
+  /** Aborting it stops the current action and skips the rest. */
+  signal?: AbortSignal;
+  /** The scheduled slot this run is for (ms), when the scheduler starts it. */
+  slot?: number;
+  /** Told as the run goes: rows fetched, each action done. */
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+/** What a run reports as it goes. */
+export type ProgressEvent =
+  | { type: "rows"; rowCount: number; newRowCount: number }
+  | {
+    type: "action";
+    action: string;
+    status: ActionOutcome["status"];
+    index: number;
+    total: number;
+  };
+
+/** What the job engine needs of its registry. */
+export interface JobHost {
+  hasAction(name: string): boolean;
+  actionNames(): Iterable<string>;
+  validateConfig(action: string, config: unknown): void;
+  run(action: string, data: Row[], options: RunOptions): Promise<ActionResult>;
+  readonly databases: Databases;
+  store(): RunStore;
+  /** Database aliases from the config. */
+  resolveDatabase(name: string): string;
+}
+
+const TRANSIENT = new Set([
+  "ACTION_FAILED",
+  "ACTION_TIMEOUT",
+  "DATABASE_ERROR",
+]);
+const NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
+
+function invalid(
+  code: "INVALID_VIEW" | "INVALID_JOB",
+  what: string,
+  name: unknown,
+  reason: string,
+): TriggerKitError {
+  const label = typeof name === "string" && name ? `"${name}"` : "(unnamed)";
+  return new TriggerKitError(code, `Invalid ${what} ${label}: ${reason}`);
+}
+
+/** The views and jobs of a registry, and how they run. */
+export class Jobs {
+  readonly #host: JobHost;
+  readonly #views = new Map<string, ViewDefinition>();
+  readonly #jobs = new Map<string, Job>();
+  readonly #running = new Set<string>();
+  readonly #sleep: (ms: number) => Promise<void>;
+
+  /**
+   * @param host The registry's actions, databases and store.
+   * @param sleep Waits between step retries (a fake clock in tests).
+   */
+  constructor(
+    host: JobHost,
+    sleep: (ms: number) => Promise<void> = (ms) =>
+      new Promise((r) => setTimeout(r, ms)),
+  ) {
+    this.#host = host;
+    this.#sleep = sleep;
+  }
+
+  /** Defines (or replaces) a view. */
+  defineView(definition: ViewDefinition): ViewDefinition {
+    if (!isPlainObject(definition)) {
+      throw invalid(
+        "INVALID_VIEW",
+        "view",
+        undefined,
+        `a definition object is required, received ${describeType(definition)}`,
+      );
+    }
+    const { name, database, sql } = definition;
+    if (typeof name !== "string" || !NAME.test(name)) {
+      throw invalid(
+        "INVALID_VIEW",
+        "view",
+        name,
+        "name must be letters, digits, _ . : - (starting with a letter or _)",
+      );
+    }
+    if (typeof sql !== "string" || sql.trim() === "") {
+      throw invalid(
+        "INVALID_VIEW",
+        "view",
+        name,
+        "sql must be a non-empty string",
+      );
+    }
+    if (typeof database !== "string" || database === "") {
+      throw invalid(
+        "INVALID_VIEW",
+        "view",
+        name,
+        "database must be a database URL or a configured database name",
+      );
+    }
+    const url = this.#host.resolveDatabase(database);
+    if (!isDatabaseUrl(url)) {
+      throw invalid(
+        "INVALID_VIEW",
+        "view",
+        name,
+        `database "${database}" is neither a database URL nor a configured database name`,
+      );
+    }
+    const view = { ...definition };
+    this.#views.set(name, view);
+    return view;
+  }
+
+  /** Defines (or replaces) a job; its view and actions must exist. */
+  defineJob(definition: JobDefinition): Job {
+    if (!isPlainObject(definition)) {
+      throw invalid(
+        "INVALID_JOB",
+        "job",
+        undefined,
+        `a definition object is required, received ${describeType(definition)}`,
+      );
+    }
+    const { name } = definition;
+    const fail = (reason: string) =>
+      invalid("INVALID_JOB", "job", name, reason);
+    if (typeof name !== "string" || !NAME.test(name)) {
+      throw fail(
+        "name must be letters, digits, _ . : - (starting with a letter or _)",
+      );
+    }
+    if (typeof definition.view !== "string") {
+      throw fail("view must be the name of a view");
+    }
+    if (!this.#views.has(definition.view)) {
+      throw new TriggerKitError(
+        "VIEW_NOT_FOUND",
+        `Invalid job "${name}": unknown view "${definition.view}"${
+          didYouMean(definition.view, this.#views.keys())
+        }`,
+      );
+    }
+    if (!Array.isArray(definition.actions) || definition.actions.length === 0) {
+      throw fail("actions must list at least one action");
+    }
+    const steps = definition.actions.map((step, i) =>
+      this.#step(name, step, i)
+    );
+    if (
+      definition.when !== undefined && definition.when !== "rows" &&
+      definition.when !== "always"
+    ) {
+      throw fail(
+        `when must be "rows" or "always", received ${
+          JSON.stringify(definition.when)
+        }`,
+      );
+    }
+    if (
+      definition.enabled !== undefined &&
+      typeof definition.enabled !== "boolean"
+    ) throw fail("enabled must be true or false");
+    const job: Job = { ...definition, steps };
+    delete (job as Partial<JobDefinition>).actions;
+    if (definition.schedule !== undefined) {
+      try {
+        job.parsedSchedule = parseSchedule(
+          definition.schedule,
+          definition.timezone ?? "UTC",
+        );
+      } catch (error) {
+        if (isTriggerKitError(error)) {
+          throw new TriggerKitError(
+            "INVALID_SCHEDULE",
+            `Invalid job "${name}": ${error.message}`,
+            { cause: error },
+          );
+        }
+        throw error;
+      }
+    } else if (definition.timezone !== undefined) {
+      parseSchedule("hourly", definition.timezone);
+    }
+    if (definition.dedupe !== undefined) {
+      const { key, ttl } = definition.dedupe ?? {};
+      if (
+        !Array.isArray(key) || key.length === 0 ||
+        !key.every((k) => typeof k === "string" && k)
+      ) {
+        throw fail("dedupe.key must list one or more column names");
+      }
+      job.dedupeTtlMs = parseDuration(ttl ?? "30d", `job "${name}" dedupe.ttl`);
+    }
+    this.#jobs.set(name, job);
+    return job;
+  }
+
+  #step(job: string, step: string | JobStep, index: number): JobStep {
+    const normalized: JobStep = typeof step === "string"
+      ? { action: step }
+      : { ...step };
+    const where = `actions[${index}]`;
+    if (!isPlainObject(normalized) || typeof normalized.action !== "string") {
+      throw invalid(
+        "INVALID_JOB",
+        "job",
+        job,
+        `${where} must be an action name or { action, config?, continueOnError? }`,
+      );
+    }
+    if (!this.#host.hasAction(normalized.action)) {
+      throw new TriggerKitError(
+        "ACTION_NOT_FOUND",
+        `Invalid job "${job}": ${where} names unknown action "${normalized.action}"${
+          didYouMean(normalized.action, this.#host.actionNames())
+        }`,
+      );
+    }
+    if (normalized.config !== undefined && !isPlainObject(normalized.config)) {
+      throw invalid(
+        "INVALID_JOB",
+        "job",
+        job,
+        `${where}.config must be an object`,
+      );
+    }
+    if (normalized.config && typeof normalized.config.database === "string") {
+      normalized.config = {
+        ...normalized.config,
+        database: this.#host.resolveDatabase(normalized.config.database),
+      };
+    }
+    try {
+      this.#host.validateConfig(normalized.action, normalized.config);
+    } catch (error) {
+      if (isTriggerKitError(error, "INVALID_CONFIG")) {
+        throw new TriggerKitError(
+          "INVALID_CONFIG",
+          `Invalid job "${job}" ${where}: ${error.message}`,
+          {
+            cause: error,
+            issues: error.issues ?? [],
+          },
+        );
+      }
+      throw error;
+    }
+    return normalized;
+  }
+
+  /** A view by name. */
+  getView(name: string): ViewDefinition {
+    const view = this.#views.get(name);
+    if (!view) {
+      throw new TriggerKitError(
+        "VIEW_NOT_FOUND",
+        `Unknown view "${name}"${didYouMean(name, this.#views.keys())}`,
+      );
+    }
+    return view;
+  }
+
+  /** A job by name. */
+  getJob(name: string): Job {
+    const job = this.#jobs.get(name);
+    if (!job) {
+      throw new TriggerKitError(
+        "JOB_NOT_FOUND",
+        `Unknown job "${name}"${didYouMean(name, this.#jobs.keys())}`,
+      );
+    }
+    return job;
+  }
+
+  /** Every job, sorted by name. */
+  listJobs(): Job[] {
+    return [...this.#jobs.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /** Every view, sorted by name. */
+  listViews(): ViewDefinition[] {
+    return [...this.#views.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /** Whether a run of the job is in progress in this process. */
+  isRunning(name: string): boolean {
+    return this.#running.has(name);
+  }
+
+  /** Queries a view. */
+  async queryView(name: string): Promise<Row[]> {
+    const view = this.getView(name);
+    const database = this.#host.databases.get(
+      this.#host.resolveDatabase(view.database),
+    );
+    return await database.query(parseNamedSql(view.sql));
+  }
+
+  /** Runs a job once and records the run. Never throws for a failed run: the report says so. */
+  async runJob(name: string, options: RunJobOptions = {}): Promise<RunReport> {
+    const job = this.getJob(name);
+    const dryRun = options.dryRun ?? false;
+    const report: RunReport = {
+      runId: crypto.randomUUID(),
+      jobName: name,
+      dryRun,
+      status: "succeeded",
+      startedAt: new Date().toISOString(),
+      finishedAt: "",
+      rowCount: 0,
+      newRowCount: 0,
+      actions: [],
+    };
+    if (options.slot !== undefined) {
+      report.slot = new Date(options.slot).toISOString();
+    }
+    if (this.#running.has(name)) {
+      return this.#finish({
+        ...report,
+        status: "skipped",
+        reason: "a run of this job is already in progress",
+      }, false);
+    }
+    this.#running.add(name);
+    const store = this.#host.store();
+    try {
+      await store.start({
+        runId: report.runId,
+        jobName: name,
+        dryRun,
+        startedAt: report.startedAt,
+        ...(report.slot ? { slot: report.slot } : {}),
+      });
+      const beat = setInterval(
+        () => store.heartbeat(report.runId).catch(() => {}),
+        HEARTBEAT_MS,
+      );
+      Deno.unrefTimer(beat);
+      let newKeys: string[];
+      try {
+        newKeys = await this.#execute(job, report, options);
+      } finally {
+        clearInterval(beat);
+      }
+      // Seen keys are saved only after success: a failed run's rows come again.
+      if (
+        report.status === "succeeded" && !dryRun &&
+        job.dedupeTtlMs !== undefined
+      ) {
+        const now = Date.now();
+        await store.remember(name, newKeys, now + job.dedupeTtlMs, now);
+      }
+      return await this.#finish(report, true);
+    } finally {
+      this.#running.delete(name);
+    }
+  }
+
+  /** Runs the job's pipeline into `report`; returns the dedupe keys of the rows it acted on. */
+  async #execute(
+    job: Job,
+    report: RunReport,
+    options: RunJobOptions,
+  ): Promise<string[]> {
+    const skipAll = (status: "skipped" | "failed", reason?: string) => {
+      report.status = status;
+      if (reason) report.reason = reason;
+      report.actions = job.steps.map((step) => ({
+        action: step.action,
+        status: "skipped",
+        durationMs: 0,
+      }));
+    };
+    let rows: Row[];
+    let newKeys: string[] = [];
+    try {
+      rows = await this.queryView(job.view);
+      report.rowCount = rows.length;
+      if (job.dedupe) {
+        const keyed = rows.map((row, i) => [rowKey(job, row, i), row] as const);
+        const seen = await this.#host.store().seen(
+          job.name,
+          keyed.map(([key]) => key),
+          Date.now(),
+        );
+        const fresh = keyed.filter(([key]) => !seen.has(key));
+        newKeys = [...new Set(fresh.map(([key]) => key))];
+        rows = fresh.map(([, row]) => row);
+      }
+    } catch (error) {
+      const wrapped = isTriggerKitError(error)
+        ? error
+        : new TriggerKitError("DATABASE_ERROR", String(error), {
+          cause: error,
+        });
+      report.error = { code: wrapped.code, message: wrapped.message };
+      skipAll("failed", `view "${job.view}" failed`);
+      return [];
+    }
+    report.newRowCount = rows.length;
+    options.onProgress?.({
+      type: "rows",
+      rowCount: report.rowCount,
+      newRowCount: report.newRowCount,
+    });
+    log.info("Job {jobName} fetched {rowCount} rows ({newRowCount} new)", {
+      jobName: job.name,
+      runId: report.runId,
+      rowCount: report.rowCount,
+      newRowCount: report.newRowCount,
+    });
+    if (rows.length === 0 && (job.when ?? "rows") === "rows") {
+      skipAll("skipped", "the view yielded no new rows");
+      return newKeys;
+    }
+    // Actions share the run's rows: freeze them so none can change what the next one sees.
+    const data = Object.freeze(rows.map((row) => Object.freeze(row))) as Row[];
+    const context: Record<string, unknown> = {};
+    let stopped = false;
+    for (const [index, step] of job.steps.entries()) {
+      if (stopped || options.signal?.aborted) {
+        report.actions.push({
+          action: step.action,
+          status: "skipped",
+          durationMs: 0,
+        });
+        continue;
+      }
+      const outcome = await this.#runStep(
+        job,
+        step,
+        data,
+        context,
+        report,
+        options,
+      );
+      report.actions.push(outcome);
+      options.onProgress?.({
+        type: "action",
+        action: step.action,
+        status: outcome.status,
+        index,
+        total: job.steps.length,
+      });
+      if (outcome.status === "failed" && !step.continueOnError) {
+        report.status = "failed";
+        stopped = true;
+      }
+    }
+    if (options.signal?.aborted && report.status === "succeeded") {
+      report.status = "failed";
+      report.reason = "the run was aborted";
+    }
+    return newKeys;
+  }
+
+  async #runStep(
+    job: Job,
+    step: JobStep,
+    data: Row[],
+    context: Record<string, unknown>,
+    report: RunReport,
+    options: RunJobOptions,
+  ): Promise<ActionOutcome> {
+    const started = performance.now();
+    const retries = Math.max(0, Math.floor(step.retries ?? 0));
+    for (let attempt = 0;; attempt++) {
+      try {
+        const result = await this.#host.run(step.action, data, {
+          context,
+          config: step.config,
+          jobName: job.name,
+          runId: report.runId,
+          dryRun: report.dryRun || step.dryRun === true,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+        return withAttempts({
+          action: step.action,
+          status: "succeeded",
+          durationMs: since(started),
+          result,
+        }, attempt);
+      } catch (error) {
+        const coded = isTriggerKitError(error)
+          ? error
+          : new TriggerKitError("ACTION_FAILED", String(error), {
+            cause: error,
+          });
+        if (
+          attempt < retries && TRANSIENT.has(coded.code) &&
+          !options.signal?.aborted
+        ) {
+          await this.#sleep((step.retryDelayMs ?? 1000) * 2 ** attempt);
+          continue;
+        }
+        return withAttempts({
+          action: step.action,
+          status: "failed",
+          durationMs: since(started),
+          error: { code: coded.code, message: coded.message },
+        }, attempt);
+      }
+    }
+  }
+
+  async #finish(report: RunReport, record: boolean): Promise<RunReport> {
+    report.finishedAt = new Date().toISOString();
+    if (record) await this.#host.store().finish(report);
+    const level = report.status === "failed" ? "warn" : "info";
+    log[level]("Job {jobName} {status}", {
+      jobName: report.jobName,
+      runId: report.runId,
+      status: report.status,
+    });
+    return report;
+  }
+}
+
+function withAttempts(outcome: ActionOutcome, attempt: number): ActionOutcome {
+  if (attempt > 0) outcome.attempts = attempt + 1;
+  return outcome;
+}
+
+function since(started: number): number {
+  return Math.round((performance.now() - started) * 1000) / 1000;
+}
+
+function rowKey(job: Job, row: Row, index: number): string {
+  const key = job.dedupe!.key.map((field) => {
+    if (!(field in row)) {
+      throw new TriggerKitError(
+        "INVALID_DATA",
+        `Job "${job.name}": row ${index} of view "${job.view}" has no column "${field}", which dedupe.key uses`,
+      );
+    }
+    const value = row[field];
+    return typeof value === "bigint"
+      ? value.toString()
+      : value instanceof Date
+      ? value.toISOString()
+      : value;
+  });
+  return JSON.stringify(key);
+}

@@ -1,0 +1,324 @@
+/**
+ * The run store: every run and its action outcomes (dry runs too), the keys
+ * dedupe has seen, and each job's last scheduled slot. One implementation in
+ * portable SQL over a {@linkcode Database}: SQLite (the default file
+ * `.triggerkit/state.db`) or PostgreSQL.
+ *
+ * @module
+ */
+import type { Database } from "./database.ts";
+import { type NamedSql, parseNamedSql } from "./named_sql.ts";
+import type { ActionResult, Row } from "./types.ts";
+
+/** The outcome of one action in a run. */
+export interface ActionOutcome {
+  /** The action's name. */
+  action: string;
+  /** The outcome. */
+  status: "succeeded" | "failed" | "skipped";
+  /** How long it took, in ms. */
+  durationMs: number;
+  /** What the action returned. */
+  result?: ActionResult;
+  /** The error's code and message, when it failed. */
+  error?: { code: string; message: string };
+  /** How many times it ran (more than 1 when a step retried). */
+  attempts?: number;
+}
+
+/** What one job run did (SPEC.md §4). */
+export interface RunReport {
+  /** One id per run, shared by its actions. */
+  runId: string;
+  /** The job's name. */
+  jobName: string;
+  /** Whether it was a dry run. */
+  dryRun: boolean;
+  /** The outcome. */
+  status: "succeeded" | "failed" | "skipped";
+  /** When it started (ISO 8601). */
+  startedAt: string;
+  /** When it finished (ISO 8601). */
+  finishedAt: string;
+  /** Rows the view yielded. */
+  rowCount: number;
+  /** Rows left after dedupe. */
+  newRowCount: number;
+  /** The pipeline: action names, or steps with config; at least one. */
+  actions: ActionOutcome[];
+  /** Why a run was skipped or failed before its actions ran. */
+  reason?: string;
+  /** The view's error, when querying it failed. */
+  error?: { code: string; message: string };
+  /** The scheduled slot the run was for (ISO 8601), when scheduled. */
+  slot?: string;
+}
+
+/** A run as the history shows it: a finished report, or one still running or cut short. */
+export interface RunRecord extends Omit<RunReport, "status"> {
+  /** The outcome. */
+  status: RunReport["status"] | "running" | "interrupted";
+}
+
+/** Options of {@linkcode RunStore.history}. */
+export interface HistoryOptions {
+  /** Only this job's runs. */
+  job?: string;
+  /** At most this many, newest first (default 20). */
+  limit?: number;
+}
+
+/** Where runs and dedupe state are kept. */
+export interface RunStore {
+  /** Records a run as running. */
+  start(
+    run: {
+      runId: string;
+      jobName: string;
+      dryRun: boolean;
+      startedAt: string;
+      slot?: string;
+    },
+  ): Promise<void>;
+  /** Tells the store a running run is alive. */
+  heartbeat(runId: string): Promise<void>;
+  /** Records a run's final report. */
+  finish(report: RunReport): Promise<void>;
+  /** Runs, newest first. */
+  history(options?: HistoryOptions): Promise<RunRecord[]>;
+  /** The keys among `keys` that a successful run of the job recorded and that have not expired. */
+  seen(
+    jobName: string,
+    keys: readonly string[],
+    now: number,
+  ): Promise<Set<string>>;
+  /** Records keys as seen until `expiresAt`, and forgets expired ones. */
+  remember(
+    jobName: string,
+    keys: readonly string[],
+    expiresAt: number,
+    now: number,
+  ): Promise<void>;
+  /** The last slot a job was run for (ms), if any. */
+  lastSlot(jobName: string): Promise<number | undefined>;
+  /** Records the last slot a job was run for. */
+  setLastSlot(jobName: string, slot: number): Promise<void>;
+}
+
+/** A running run whose heartbeat is older than this was cut short. */
+export const STALE_AFTER_MS = 60_000;
+/** How often a running run beats. */
+export const HEARTBEAT_MS = 15_000;
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS triggerkit_runs (
+    run_id TEXT PRIMARY KEY,
+    job_name TEXT NOT NULL,
+    dry_run INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    heartbeat_at BIGINT NOT NULL,
+    report TEXT
+  )`,
+  "CREATE INDEX IF NOT EXISTS triggerkit_runs_job ON triggerkit_runs (job_name, started_at)",
+  `CREATE TABLE IF NOT EXISTS triggerkit_dedupe (
+    job_name TEXT NOT NULL,
+    row_key TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (job_name, row_key)
+  )`,
+  `CREATE TABLE IF NOT EXISTS triggerkit_slots (
+    job_name TEXT PRIMARY KEY,
+    last_slot BIGINT NOT NULL
+  )`,
+];
+
+const SQL = {
+  start: parseNamedSql(
+    `INSERT INTO triggerkit_runs (run_id, job_name, dry_run, status, started_at, heartbeat_at, report)
+     VALUES (:runId, :jobName, :dryRun, 'running', :startedAt, :now, :report)`,
+  ),
+  heartbeat: parseNamedSql(
+    "UPDATE triggerkit_runs SET heartbeat_at = :now WHERE run_id = :runId AND status = 'running'",
+  ),
+  finish: parseNamedSql(
+    `UPDATE triggerkit_runs SET status = :status, finished_at = :finishedAt, heartbeat_at = :now, report = :report
+     WHERE run_id = :runId`,
+  ),
+  interrupt: parseNamedSql(
+    "UPDATE triggerkit_runs SET status = 'interrupted' WHERE status = 'running' AND heartbeat_at < :staleBefore",
+  ),
+  historyAll: parseNamedSql(
+    "SELECT status, report FROM triggerkit_runs ORDER BY started_at DESC, run_id DESC LIMIT :limit",
+  ),
+  historyJob: parseNamedSql(
+    "SELECT status, report FROM triggerkit_runs WHERE job_name = :job ORDER BY started_at DESC, run_id DESC LIMIT :limit",
+  ),
+  remember: parseNamedSql(
+    `INSERT INTO triggerkit_dedupe (job_name, row_key, expires_at) VALUES (:jobName, :key, :expiresAt)
+     ON CONFLICT (job_name, row_key) DO UPDATE SET expires_at = excluded.expires_at`,
+  ),
+  forget: parseNamedSql(
+    "DELETE FROM triggerkit_dedupe WHERE job_name = :jobName AND expires_at <= :now",
+  ),
+  lastSlot: parseNamedSql(
+    "SELECT last_slot FROM triggerkit_slots WHERE job_name = :jobName",
+  ),
+  setLastSlot: parseNamedSql(
+    `INSERT INTO triggerkit_slots (job_name, last_slot) VALUES (:jobName, :slot)
+     ON CONFLICT (job_name) DO UPDATE SET last_slot = excluded.last_slot`,
+  ),
+};
+
+/** Keys per `seen` query (well under both databases' parameter limits). */
+const SEEN_BATCH = 500;
+
+/** A {@linkcode RunStore} on a SQL database. */
+export class SqlRunStore implements RunStore {
+  readonly #db: Database;
+  readonly #now: () => number;
+  #ready: Promise<void> | undefined;
+
+  /**
+   * @param db The database (its tables are created on first use).
+   * @param now The clock, in ms.
+   */
+  constructor(db: Database, now: () => number = Date.now) {
+    this.#db = db;
+    this.#now = now;
+  }
+
+  /** Creates the tables, and marks runs whose process died as interrupted. */
+  #init(): Promise<void> {
+    this.#ready ??= (async () => {
+      for (const statement of SCHEMA) {
+        await this.#run(parseNamedSql(statement), {});
+      }
+      await this.#run(SQL.interrupt, {
+        staleBefore: this.#now() - STALE_AFTER_MS,
+      });
+    })();
+    return this.#ready;
+  }
+
+  async #run(sql: NamedSql, params: Row): Promise<void> {
+    await this.#db.execute(sql, { params: [params], dryRun: false });
+  }
+
+  async start(
+    run: {
+      runId: string;
+      jobName: string;
+      dryRun: boolean;
+      startedAt: string;
+      slot?: string;
+    },
+  ): Promise<void> {
+    await this.#init();
+    const report: RunRecord = {
+      ...run,
+      status: "running",
+      finishedAt: "",
+      rowCount: 0,
+      newRowCount: 0,
+      actions: [],
+    };
+    await this.#run(SQL.start, {
+      runId: run.runId,
+      jobName: run.jobName,
+      dryRun: run.dryRun ? 1 : 0,
+      startedAt: run.startedAt,
+      now: this.#now(),
+      report: JSON.stringify(report),
+    });
+  }
+
+  async heartbeat(runId: string): Promise<void> {
+    await this.#init();
+    await this.#run(SQL.heartbeat, { runId, now: this.#now() });
+  }
+
+  async finish(report: RunReport): Promise<void> {
+    await this.#init();
+    await this.#run(SQL.finish, {
+      runId: report.runId,
+      status: report.status,
+      finishedAt: report.finishedAt,
+      now: this.#now(),
+      report: JSON.stringify(
+        report,
+        (_key, value) => typeof value === "bigint" ? value.toString() : value,
+      ),
+    });
+  }
+
+  async history(options: HistoryOptions = {}): Promise<RunRecord[]> {
+    await this.#init();
+    await this.#run(SQL.interrupt, {
+      staleBefore: this.#now() - STALE_AFTER_MS,
+    });
+    const limit = Math.max(1, Math.floor(options.limit ?? 20));
+    const rows = options.job === undefined
+      ? await this.#db.query(SQL.historyAll, { limit })
+      : await this.#db.query(SQL.historyJob, { job: options.job, limit });
+    return rows.map((row) => {
+      const record = JSON.parse(String(row.report)) as RunRecord;
+      record.status = row.status as RunRecord["status"];
+      return record;
+    });
+  }
+
+  async seen(
+    jobName: string,
+    keys: readonly string[],
+    now: number,
+  ): Promise<Set<string>> {
+    await this.#init();
+    const found = new Set<string>();
+    for (let i = 0; i < keys.length; i += SEEN_BATCH) {
+      const batch = keys.slice(i, i + SEEN_BATCH);
+      const params: Row = { jobName, now };
+      const names = batch.map((key, j) => {
+        params[`k${j}`] = key;
+        return `:k${j}`;
+      });
+      const rows = await this.#db.query(
+        parseNamedSql(
+          `SELECT row_key FROM triggerkit_dedupe WHERE job_name = :jobName AND expires_at > :now AND row_key IN (${
+            names.join(", ")
+          })`,
+        ),
+        params,
+      );
+      for (const row of rows) found.add(String(row.row_key));
+    }
+    return found;
+  }
+
+  async remember(
+    jobName: string,
+    keys: readonly string[],
+    expiresAt: number,
+    now: number,
+  ): Promise<void> {
+    await this.#init();
+    await this.#run(SQL.forget, { jobName, now });
+    if (keys.length === 0) return;
+    await this.#db.execute(SQL.remember, {
+      params: keys.map((key) => ({ jobName, key, expiresAt })),
+      dryRun: false,
+    });
+  }
+
+  async lastSlot(jobName: string): Promise<number | undefined> {
+    await this.#init();
+    const [row] = await this.#db.query(SQL.lastSlot, { jobName });
+    return row === undefined ? undefined : Number(row.last_slot);
+  }
+
+  async setLastSlot(jobName: string, slot: number): Promise<void> {
+    await this.#init();
+    await this.#run(SQL.setLastSlot, { jobName, slot });
+  }
+}
