@@ -49,6 +49,12 @@ export type { ServeOptions } from "./src/scheduler.ts";
 export type { Clock } from "./src/clock.ts";
 export { parseSchedule, type Schedule } from "./src/schedule.ts";
 export {
+  type ConfigModuleAction,
+  defineConfig,
+  loadConfig,
+  type TriggerKitConfig,
+} from "./src/config.ts";
+export {
   createRegistry,
   Registry,
   type RegistryOptions,

@@ -2,115 +2,54 @@
  * The TriggerKit command line:
  * `deno run -A jsr:@triggerkit/triggerkit/cli <command>`.
  *
+ * Commands: `run <job> [--dry-run]`, `serve`, `jobs`, `actions`,
+ * `info <action>`, `history [--job NAME] [--limit N]`, `validate`,
+ * `exec <action> --data FILE --config JSON [--dry-run]`. Every command takes
+ * `--help` and `--json`; jobs, views and actions come from
+ * `triggerkit.config.ts` or `triggerkit.toml` (or `--config FILE`).
+ *
  * Exit codes: 0 on success, 1 on a failed run, 2 on bad usage or invalid
  * configuration.
- *
- * @example Listing actions as JSON
- * ```ts ignore
- * import { main } from "@triggerkit/triggerkit/cli";
- *
- * const code = await main(["actions", "--json"]);
- * ```
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { configure, getConsoleSink } from "@logtape/logtape";
 import { createRegistry, type Registry } from "./registry.ts";
-import { isTriggerKitError, TriggerKitError } from "./errors.ts";
-import { isPlainObject } from "./_plain.ts";
-import type { Row } from "./types.ts";
+import { isTriggerKitError } from "./errors.ts";
+import { findConfigFile, loadConfig } from "./config.ts";
+import {
+  type CliIo,
+  type Command,
+  COMMANDS,
+  UsageError,
+} from "./_cli_commands.ts";
+import { colourful, paint } from "./_cli_format.ts";
 
-/** Where the CLI writes; injectable for tests. */
-export interface CliIo {
-  /** Writes a line of normal output. */
-  out: (line: string) => void;
-  /** Writes a line of error output. */
-  err: (line: string) => void;
-}
+export type { CliIo } from "./_cli_commands.ts";
 
-interface Command {
-  summary: string;
-  usage: string;
-  options: Record<string, { type: "string" | "boolean"; short?: string }>;
-  run: (context: CommandContext) => Promise<number>;
-}
+/** Exit code 2: bad usage or invalid configuration. */
+const USAGE_CODES = new Set([
+  "ACTION_NOT_FOUND",
+  "INVALID_CONFIG",
+  "INVALID_DATA",
+  "INVALID_ACTION",
+  "VIEW_NOT_FOUND",
+  "JOB_NOT_FOUND",
+  "INVALID_VIEW",
+  "INVALID_JOB",
+  "INVALID_SCHEDULE",
+  "SANDBOX_UNAVAILABLE",
+]);
 
-interface CommandContext {
-  registry: Registry;
-  positionals: string[];
-  values: Record<string, string | boolean | undefined>;
-  json: boolean;
-  io: CliIo;
-}
-
-const COMMANDS: Record<string, Command> = {
-  actions: {
-    summary: "List the registered actions",
-    usage: "actions [--json]",
-    options: {},
-    run({ registry, json, io }) {
-      const infos = registry.listAvailable();
-      if (json) {
-        io.out(JSON.stringify(infos, null, 2));
-      } else {
-        io.out(table(
-          ["NAME", "KIND", "DESCRIPTION"],
-          infos.map((info) => [info.name, info.kind, info.description]),
-        ));
-      }
-      return Promise.resolve(0);
-    },
-  },
-  info: {
-    summary: "Describe one action",
-    usage: "info <action> [--json]",
-    options: {},
-    run({ registry, positionals, json, io }) {
-      const name = required(positionals[0], "an action name");
-      const info = registry.getInfo(name);
-      io.out(json ? JSON.stringify(info, null, 2) : describe({ ...info }));
-      return Promise.resolve(0);
-    },
-  },
-  exec: {
-    summary: "Run one action on rows from a JSON file",
-    usage: "exec <action> --data FILE [--config JSON] [--dry-run] [--json]",
-    options: {
-      data: { type: "string" },
-      config: { type: "string" },
-      "dry-run": { type: "boolean" },
-    },
-    async run({ registry, positionals, values, json, io }) {
-      const name = required(positionals[0], "an action name");
-      const dataFile = required(
-        values.data as string | undefined,
-        "--data FILE",
-      );
-      const data = parseJson(
-        await Deno.readTextFile(dataFile),
-        `--data ${dataFile}`,
-      );
-      const config = values.config === undefined
-        ? undefined
-        : parseJson(values.config as string, "--config");
-      const rows = (Array.isArray(data) ? data : [data]) as Row[];
-      const result = await registry.run(name, rows, {
-        config,
-        dryRun: values["dry-run"] === true,
-      });
-      io.out(
-        json
-          ? JSON.stringify(result, null, 2)
-          : JSON.stringify(result, null, 2),
-      );
-      return 0;
-    },
-  },
-};
-
-class UsageError extends Error {
-  override name = "UsageError";
+/** Options of {@linkcode main}. */
+export interface MainOptions {
+  /** Where to write (default: the console). */
+  io?: CliIo;
+  /** Use this registry instead of loading a config file. */
+  registry?: Registry;
+  /** Colours (default: when stdout is a terminal and NO_COLOR is unset). */
+  colour?: boolean;
 }
 
 /**
@@ -133,12 +72,13 @@ class UsageError extends Error {
  */
 export async function main(
   args: string[],
-  options: { io?: CliIo; registry?: Registry } = {},
+  options: MainOptions = {},
 ): Promise<number> {
-  const io = options.io ?? {
-    out: (line: string) => console.log(line),
-    err: (line: string) => console.error(line),
-  };
+  const io = options.io ??
+    {
+      out: (line: string) => console.log(line),
+      err: (line: string) => console.error(line),
+    };
   const [name, ...rest] = args;
   if (
     name === undefined || name === "--help" || name === "-h" || name === "help"
@@ -151,6 +91,7 @@ export async function main(
     io.err(`Unknown command "${name}"\n\n${globalHelp()}`);
     return 2;
   }
+  const configOption = name === "exec" ? "config-file" : "config";
   let parsed;
   try {
     parsed = parseArgs({
@@ -159,6 +100,7 @@ export async function main(
       strict: true,
       options: {
         ...command.options,
+        [configOption]: { type: "string" },
         help: { type: "boolean", short: "h" },
         json: { type: "boolean" },
       },
@@ -172,8 +114,20 @@ export async function main(
     io.out(`${command.summary}\n\nUsage: triggerkit ${command.usage}`);
     return 0;
   }
-  const registry = options.registry ?? createRegistry();
   const json = values.json === true;
+  let loaded: Promise<Registry> | undefined;
+  let file: string | undefined;
+  const registry = () =>
+    loaded ??= (async () => {
+      if (options.registry) return options.registry;
+      const path = values[configOption] as string | undefined;
+      if (
+        !path && !command.needsConfig && !hasConfigFile()
+      ) return createRegistry();
+      const result = await loadConfig(path);
+      file = result.file;
+      return result.registry;
+    })();
   try {
     return await command.run({
       registry,
@@ -181,11 +135,24 @@ export async function main(
       values,
       json,
       io,
+      paint: paint(options.colour ?? colourful()),
+      configFile: () => file,
     });
   } catch (error) {
     return report(error, json, io, command);
   } finally {
-    if (!options.registry) await registry.close();
+    if (loaded && !options.registry) {
+      await (await loaded.catch(() => undefined))?.close();
+    }
+  }
+}
+
+function hasConfigFile(): boolean {
+  try {
+    findConfigFile();
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -209,36 +176,6 @@ function report(
   return isTriggerKitError(error) && USAGE_CODES.has(error.code) ? 2 : 1;
 }
 
-const USAGE_CODES = new Set([
-  "ACTION_NOT_FOUND",
-  "INVALID_CONFIG",
-  "INVALID_DATA",
-  "INVALID_ACTION",
-  "VIEW_NOT_FOUND",
-  "JOB_NOT_FOUND",
-  "INVALID_VIEW",
-  "INVALID_JOB",
-  "INVALID_SCHEDULE",
-]);
-
-function required(value: string | undefined, what: string): string {
-  if (value === undefined || value === "") {
-    throw new UsageError(`Missing ${what}`);
-  }
-  return value;
-}
-
-function parseJson(text: string, where: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new TriggerKitError(
-      "INVALID_DATA",
-      `Cannot parse ${where} as JSON: ${(error as Error).message}`,
-    );
-  }
-}
-
 function globalHelp(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
   return [
@@ -251,37 +188,46 @@ function globalHelp(): string {
       `  ${name.padEnd(width)}  ${command.summary}`
     ),
     "",
-    "Every command takes --help and --json.",
+    "Every command takes --help and --json; --config FILE picks the config",
+    "(default: triggerkit.config.ts or triggerkit.toml in this directory).",
   ].join("\n");
 }
 
-function describe(info: Record<string, unknown>): string {
-  return Object.entries(info)
-    .map(([key, value]) =>
-      `${key}: ${
-        isPlainObject(value) || Array.isArray(value)
-          ? JSON.stringify(value)
-          : value
-      }`
-    )
-    .join("\n");
-}
-
-/** Renders rows as an aligned text table. */
-export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((header, i) =>
-    Math.max(header.length, ...rows.map((row) => (row[i] ?? "").length))
-  );
-  const line = (cells: string[]) =>
-    cells.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd();
-  return [line(headers), ...rows.map(line)].join("\n");
-}
-
-if (import.meta.main) {
+/**
+ * Configures LogTape as the command line does: warnings and errors to the
+ * console, and what sandboxed actions print (tagged with action and run).
+ *
+ * @returns When logging is configured.
+ *
+ * @example In a script that runs jobs
+ * ```ts ignore
+ * import { configureCliLogging } from "@triggerkit/triggerkit/cli";
+ *
+ * await configureCliLogging();
+ * ```
+ */
+export async function configureCliLogging(): Promise<void> {
   await configure({
-    sinks: { console: getConsoleSink() },
+    // Logs go to stderr, so that --json output on stdout stays parseable.
+    sinks: {
+      console: getConsoleSink({
+        levelMap: {
+          trace: "error",
+          debug: "error",
+          info: "error",
+          warning: "error",
+          error: "error",
+          fatal: "error",
+        },
+      }),
+    },
     loggers: [
       { category: ["triggerkit"], sinks: ["console"], lowestLevel: "warning" },
+      {
+        category: ["triggerkit", "sandbox", "console"],
+        sinks: ["console"],
+        lowestLevel: "info",
+      },
       {
         category: ["logtape", "meta"],
         sinks: ["console"],
@@ -289,5 +235,9 @@ if (import.meta.main) {
       },
     ],
   });
+}
+
+if (import.meta.main) {
+  await configureCliLogging();
   Deno.exit(await main(Deno.args));
 }

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import {
   createRegistry,
-  type JobDefinition,
   type Registry,
   type Row,
   TriggerKitError,

@@ -1,0 +1,111 @@
+/**
+ * `deno task demo`: makes an embedded SQLite database of sensor readings
+ * (once), then runs the demo job end to end through the command line and
+ * shows the run history. Run it twice: the second run finds no new
+ * anomalies (dedupe) and writes no new alert.
+ *
+ * `deno task demo --reset` starts again from fresh data.
+ */
+import { DatabaseSync } from "node:sqlite";
+import { configureCliLogging, main } from "../src/cli.ts";
+import { loadConfig } from "../src/config.ts";
+
+const dbPath = Deno.env.get("TRIGGERKIT_DEMO_DB") ?? ".triggerkit/demo.db";
+const statePath = Deno.env.get("TRIGGERKIT_DEMO_STATE") ??
+  ".triggerkit/state.db";
+const config = new URL("./triggerkit.config.ts", import.meta.url).pathname;
+
+if (Deno.args.includes("--reset")) {
+  for (const path of [dbPath, statePath]) {
+    await Deno.remove(path).catch(() => {});
+  }
+}
+await Deno.mkdir(dbPath.slice(0, dbPath.lastIndexOf("/") + 1) || ".", {
+  recursive: true,
+});
+seed(dbPath);
+
+await configureCliLogging();
+console.log(`Demo database: ${dbPath}\n`);
+const code = await main(["run", "temperature_alerts", "--config", config]);
+await showSlackMessage();
+console.log("\nRun history:");
+await main([
+  "history",
+  "--job",
+  "temperature_alerts",
+  "--limit",
+  "5",
+  "--config",
+  config,
+]);
+const db = new DatabaseSync(dbPath);
+const alerts = db.prepare("SELECT COUNT(*) AS n FROM alerts").get() as {
+  n: number;
+};
+db.close();
+console.log(
+  `\nAlerts table: ${alerts.n} rows. Run \`deno task demo\` again: dedupe finds nothing new.`,
+);
+Deno.exitCode = code;
+
+/** Prints the Slack message of the last run when it was a dry run (no SLACK_BOT_TOKEN). */
+async function showSlackMessage(): Promise<void> {
+  const { registry } = await loadConfig(config);
+  try {
+    const [last] = await registry.history({
+      job: "temperature_alerts",
+      limit: 1,
+    });
+    const slack = last?.actions.find((action) =>
+      action.action === "send_slack_message"
+    );
+    const result = slack?.result as {
+      dryRun?: boolean;
+      messages?: Array<{ channel: string; text: string }>;
+    } | undefined;
+    if (!result?.dryRun) return;
+    console.log(
+      "\nSLACK_BOT_TOKEN is not set, so Slack was a dry run. The message would be:",
+    );
+    for (const message of result.messages ?? []) {
+      console.log(`\n[${message.channel}]\n${message.text}`);
+    }
+  } finally {
+    await registry.close();
+  }
+}
+
+/** Creates the readings (with a few anomalies) and the alerts table, once. */
+function seed(path: string): void {
+  const db = new DatabaseSync(path);
+  db.exec(`CREATE TABLE IF NOT EXISTS readings (
+             id INTEGER PRIMARY KEY, sensor TEXT NOT NULL, celsius REAL NOT NULL, taken_at TEXT NOT NULL);
+           CREATE TABLE IF NOT EXISTS alerts (
+             reading_id INTEGER PRIMARY KEY, sensor TEXT NOT NULL, celsius REAL NOT NULL,
+             created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)`);
+  const { n } = db.prepare("SELECT COUNT(*) AS n FROM readings").get() as {
+    n: number;
+  };
+  if (n === 0) {
+    const insert = db.prepare(
+      "INSERT INTO readings (sensor, celsius, taken_at) VALUES (?, ?, ?)",
+    );
+    const start = Date.UTC(2026, 10, 27, 6, 0);
+    const spikes: Record<number, number> = { 17: 58, 42: 71, 77: 64, 95: 49 };
+    db.exec("BEGIN");
+    for (let i = 0; i < 120; i++) {
+      const sensor = ["boiler-room", "server-rack", "cold-store"][i % 3]!;
+      const base = {
+        "boiler-room": 30,
+        "server-rack": 24,
+        "cold-store": 4,
+      }[sensor]!;
+      const celsius = spikes[i] ??
+        Math.round((base + Math.sin(i) * 2) * 10) / 10;
+      insert.run(sensor, celsius, new Date(start + i * 60_000).toISOString());
+    }
+    db.exec("COMMIT");
+  }
+  db.close();
+}

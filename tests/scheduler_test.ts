@@ -1,0 +1,247 @@
+import assert from "node:assert/strict";
+import {
+  type Clock,
+  createRegistry,
+  type Registry,
+  type RunReport,
+} from "../mod.ts";
+
+/** A clock that moves only when told; sleepers wake as it passes their time. */
+class FakeClock implements Clock {
+  #now: number;
+  #sleepers: Array<{ at: number; resolve: () => void }> = [];
+
+  constructor(start: number) {
+    this.#now = start;
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const sleeper = { at: this.#now + ms, resolve };
+      this.#sleepers.push(sleeper);
+      signal?.addEventListener("abort", () => {
+        this.#sleepers = this.#sleepers.filter((s) => s !== sleeper);
+        reject(signal.reason);
+      }, { once: true });
+    });
+  }
+
+  /** Moves time forward minute by minute, letting due work run at each step. */
+  async advance(ms: number, step = 60_000): Promise<void> {
+    const end = this.#now + ms;
+    while (this.#now < end) {
+      this.#now = Math.min(end, this.#now + step);
+      const due = this.#sleepers.filter((s) => s.at <= this.#now);
+      this.#sleepers = this.#sleepers.filter((s) => s.at > this.#now);
+      for (const sleeper of due) sleeper.resolve();
+      await settle();
+    }
+  }
+}
+
+/** Lets promises and I/O (the in-memory store) settle. */
+async function settle() {
+  for (let i = 0; i < 5; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+const START = Date.parse("2026-03-01T10:00:30Z");
+
+async function withScheduler(
+  fn: (
+    registry: Registry,
+    clock: FakeClock,
+    runs: RunReport[],
+    stop: () => Promise<void>,
+  ) => Promise<void>,
+  options: {
+    setup?: (registry: Registry) => Promise<void> | void;
+    graceMs?: number;
+  } = {},
+) {
+  const registry = createRegistry({ store: "sqlite::memory:" });
+  const clock = new FakeClock(START);
+  const runs: RunReport[] = [];
+  const controller = new AbortController();
+  try {
+    registry.defineView({
+      name: "one",
+      database: "sqlite::memory:",
+      sql: "SELECT 1 AS id",
+    });
+    await options.setup?.(registry);
+    const serving = registry.serve({
+      signal: controller.signal,
+      clock,
+      handleSignals: false,
+      onRun: (report) => runs.push(report),
+      ...(options.graceMs === undefined ? {} : { graceMs: options.graceMs }),
+    });
+    await settle();
+    await fn(registry, clock, runs, async () => {
+      controller.abort();
+      await serving;
+    });
+    controller.abort();
+    await serving;
+  } finally {
+    await registry.close();
+  }
+}
+
+Deno.test("serve() runs an enabled job once per slot, and not a disabled one", async () => {
+  await withScheduler(async (_registry, clock, runs) => {
+    await clock.advance(3 * 60_000);
+    assert.deepEqual(
+      runs.filter((r) => r.jobName === "every_minute").map((r) => r.slot),
+      [
+        "2026-03-01T10:01:00.000Z",
+        "2026-03-01T10:02:00.000Z",
+        "2026-03-01T10:03:00.000Z",
+      ],
+    );
+    assert.equal(runs.filter((r) => r.jobName === "off").length, 0);
+  }, {
+    setup: (registry) => {
+      registry.register("noop", () => ({}));
+      registry.defineJob({
+        name: "every_minute",
+        view: "one",
+        actions: ["noop"],
+        schedule: "every minute",
+      });
+      registry.defineJob({
+        name: "off",
+        view: "one",
+        actions: ["noop"],
+        schedule: "every minute",
+        enabled: false,
+      });
+    },
+  });
+});
+
+Deno.test("serve() never runs two runs of a job at once", async () => {
+  let release!: () => void;
+  let started = 0;
+  await withScheduler(async (_registry, clock, runs) => {
+    await clock.advance(60_000); // first slot: starts, and hangs
+    await clock.advance(2 * 60_000); // two more slots while it runs
+    assert.equal(started, 1);
+    release();
+    await settle();
+    assert.equal(runs.length, 1);
+    await clock.advance(60_000);
+    assert.equal(started, 2);
+    release();
+  }, {
+    setup: (registry) => {
+      registry.register("slow", () => {
+        started++;
+        return new Promise((resolve) => release = () => resolve({}));
+      });
+      registry.defineJob({
+        name: "slow_job",
+        view: "one",
+        actions: ["slow"],
+        schedule: "every minute",
+      });
+    },
+    graceMs: 0,
+  });
+});
+
+Deno.test("serve() runs a missed slot once after downtime, not once per missed slot", async () => {
+  let calls = 0;
+  await withScheduler(async (_registry, _clock, runs) => {
+    await settle();
+    assert.equal(calls, 1);
+    assert.deepEqual(runs.map((r) => r.slot), ["2026-03-01T09:00:00.000Z"]);
+  }, {
+    setup: async (registry) => {
+      registry.register("count", () => ({ calls: ++calls }));
+      registry.defineJob({
+        name: "quarterly",
+        view: "one",
+        actions: ["count"],
+        schedule: "every 15 minutes",
+      });
+      // It last ran for 08:45; 09:00 through 10:00 passed while down.
+      await registry.run("run_sql", [{}], {
+        config: {
+          database: "sqlite::memory:",
+          sql:
+            `CREATE TABLE IF NOT EXISTS triggerkit_slots (job_name TEXT PRIMARY KEY, last_slot BIGINT NOT NULL)`,
+        },
+      });
+      await registry.run("run_sql", [{
+        slot: Date.parse("2026-03-01T08:45:00Z"),
+      }], {
+        config: {
+          database: "sqlite::memory:",
+          sql: "INSERT INTO triggerkit_slots VALUES ('quarterly', :slot)",
+        },
+      });
+    },
+  });
+});
+
+Deno.test("serve() stops taking runs on abort and lets running ones finish", async () => {
+  let release!: () => void;
+  let finished = false;
+  await withScheduler(async (_registry, clock, runs, stop) => {
+    await clock.advance(60_000);
+    const stopping = stop();
+    await settle();
+    assert.equal(finished, false);
+    release();
+    await stopping;
+    assert.equal(finished, true);
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0]!.status, "succeeded");
+  }, {
+    setup: (registry) => {
+      registry.register("slow", async () => {
+        await new Promise<void>((resolve) => release = resolve);
+        finished = true;
+        return {};
+      });
+      registry.defineJob({
+        name: "slow_job",
+        view: "one",
+        actions: ["slow"],
+        schedule: "every minute",
+      });
+    },
+  });
+});
+
+Deno.test("serve() aborts runs that outlast the grace period", async () => {
+  await withScheduler(async (_registry, clock, runs, stop) => {
+    await clock.advance(60_000);
+    const stopping = stop();
+    await settle();
+    await clock.advance(5_000, 1_000);
+    await stopping;
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0]!.status, "failed");
+    assert.equal(runs[0]!.actions[0]!.error?.code, "ACTION_TIMEOUT");
+  }, {
+    setup: (registry) => {
+      registry.register("stuck", () => new Promise(() => {}));
+      registry.defineJob({
+        name: "stuck_job",
+        view: "one",
+        actions: ["stuck"],
+        schedule: "every minute",
+      });
+    },
+    graceMs: 3_000,
+  });
+});
