@@ -192,6 +192,12 @@ export class SqlRunStore implements RunStore {
   /** Creates the tables, and marks runs whose process died as interrupted. */
   #init(): Promise<void> {
     this.#ready ??= (async () => {
+      if (this.#db.kind === "sqlite") {
+        // The store is TriggerKit's own file: WAL and NORMAL sync make a run's
+        // two small writes cheap and still survive a crash of the process.
+        await this.#db.query(parseNamedSql("PRAGMA journal_mode = WAL"));
+        await this.#db.query(parseNamedSql("PRAGMA synchronous = NORMAL"));
+      }
       for (const statement of SCHEMA) {
         await this.#run(parseNamedSql(statement), {});
       }

@@ -191,3 +191,51 @@ Deno.test("cli: invalid configuration exits 2 naming the file and key", async ()
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli: serve runs scheduled jobs and stops cleanly on SIGTERM", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "triggerkit-serve-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/triggerkit.toml`,
+      [
+        `store = "sqlite:${dir}/state.db"`,
+        `[views.tick]\ndatabase = "sqlite::memory:"\nsql = "SELECT 1 AS id"`,
+        `[jobs.ticker]\nview = "tick"\nschedule = "every 1 second"`,
+        `actions = [{ action = "http_request", dryRun = true, config = { url = "http://127.0.0.1/tick" } }]`,
+      ].join("\n"),
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        `--config=${DENO_JSON}`,
+        CLI,
+        "serve",
+        "--json",
+      ],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let seen = "";
+    while (!seen.includes('"jobName":"ticker"')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    child.kill("SIGTERM");
+    const stopped = performance.now();
+    const status = await child.status;
+    reader.releaseLock();
+    await child.stdout.cancel().catch(() => {});
+    await child.stderr.cancel();
+    assert.equal(status.code, 0);
+    assert.ok(performance.now() - stopped < 5000);
+    assert.equal(JSON.parse(seen.split("\n")[0]!).status, "succeeded");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
