@@ -97,8 +97,14 @@ export function childProfile(
   memoryMb: number,
   entry: string,
   hostEnv: () => Record<string, string>,
+  lanePort: number,
 ): ChildProfile {
   const { grant } = workerGrant(permissions, module, false);
+  // The process and its Workers dial the host's lane port; nothing else of
+  // the host's is reachable.
+  const net = grant.net === true
+    ? true
+    : [...(grant.net || []), `127.0.0.1:${lanePort}`];
   const args = [
     "run",
     "--quiet",
@@ -110,7 +116,7 @@ export function childProfile(
     `--import-map=data:application/json;base64,${btoa(IMPORT_MAP)}`,
     ...flag("read", grant.read),
     ...flag("write", grant.write),
-    ...flag("net", grant.net),
+    ...flag("net", net),
     ...flag("env", grant.env),
     ...flag("sys", grant.sys),
     ...(grant.import === false

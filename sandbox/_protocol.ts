@@ -1,8 +1,13 @@
 /**
- * The sandbox's two wire protocols, each a discriminated union on `t`:
- * host ↔ child process (JSON over the IPC channel, payloads as base64 of
- * v8-serialized values) and child ↔ Worker (over a private MessagePort,
- * payloads as transferred ArrayBuffers). Every call has an `id`.
+ * The sandbox's messages, each a discriminated union on `t`, carried as JSON
+ * frames on lanes (see `_lane.ts`); calls and replies are binary frames
+ * keyed by a call id.
+ *
+ * - Control lane, host ↔ sandbox process: loading and dropping Workers.
+ * - Worker lane, host ↔ one Worker: calls, replies, logs, liveness.
+ *
+ * Every lane starts with a `hello` carrying a one-time token the host made
+ * for it; a connection without a valid token is closed.
  *
  * @module
  */
@@ -32,8 +37,14 @@ export interface WorkerGrant {
   ffi: false;
 }
 
-/** What the host asks a child process to do. */
-export type HostMessage =
+/** The first message on every lane. */
+export interface Hello {
+  t: "hello";
+  token: string;
+}
+
+/** Host → sandbox process, on the control lane. */
+export type ControlMessage =
   | {
     t: "load";
     wid: number;
@@ -41,52 +52,49 @@ export type HostMessage =
     grant: WorkerGrant;
     /** A read grant added only to load the module, revoked once it is loaded. */
     revokeRead: string | null;
+    /** The token the Worker's lane will say hello with. */
+    token: string;
   }
-  | { t: "call"; wid: number; id: number; max: number; p: string }
-  | { t: "abort"; wid: number; id: number }
-  | { t: "ping"; wid: number; id: number }
   | { t: "drop"; wid: number };
 
-/** What a child process tells the host. */
-export type ChildMessage =
-  | { t: "ready" }
-  | { t: "loaded"; wid: number }
-  | { t: "loadFailed"; wid: number; error: WireError }
-  | { t: "done"; id: number; p: string }
-  | { t: "fail"; id: number; error: WireError }
-  | {
-    t: "log";
-    wid: number;
-    runId: string | null;
-    level: LogLevel;
-    message: string;
-  }
-  | { t: "pong"; id: number }
-  | { t: "died"; wid: number; error: WireError };
+/** Sandbox process → host, on the control lane. */
+export type ProcessMessage = Hello | {
+  t: "died";
+  wid: number;
+  error: WireError;
+};
 
-/** Console levels mapped to LogTape's. */
-export type LogLevel = "debug" | "info" | "warning" | "error";
+/** Host → Worker, on its lane (besides call frames). */
+export type ToWorker = { t: "abort"; id: number } | { t: "ping"; id: number };
 
-/** What a child process sends its Worker over the private port. */
-export type ToWorker =
-  | { t: "call"; id: number; max: number; p: ArrayBuffer }
-  | { t: "abort"; id: number }
-  | { t: "ping"; id: number };
-
-/** What a Worker sends its child process over the private port. */
+/** Worker → host, on its lane (besides reply frames). */
 export type FromWorker =
+  | Hello
   | { t: "loaded" }
   | { t: "loadFailed"; error: WireError }
-  | { t: "done"; id: number; p: ArrayBuffer }
   | { t: "fail"; id: number; error: WireError }
   | { t: "log"; runId: string | null; level: LogLevel; message: string }
   | { t: "pong"; id: number };
 
-/** The first message a Worker receives, on its global channel. */
+/** Console levels mapped to LogTape's. */
+export type LogLevel = "debug" | "info" | "warning" | "error";
+
+/** The first (and only) message a Worker gets on its global channel. */
 export interface WorkerInit {
-  port: MessagePort;
+  /** The host's lane port on 127.0.0.1. */
+  port: number;
+  /** The token of this Worker's lane. */
+  token: string;
   module: string;
   revokeRead: string | null;
+  /** The net grant for the lane, revoked once connected (null: the action has it anyway). */
+  revokeNet: string | null;
+}
+
+/** What the sandbox process reads from stdin before it starts any Worker. */
+export interface ProcessInit {
+  port: number;
+  token: string;
 }
 
 /** The value a call carries to the Worker (v8-serialized). */

@@ -1,65 +1,91 @@
 /**
- * Starting a sandbox child process: the only place that spawns one, behind a
- * small interface so that tests can inject a spawner.
+ * Starting a sandbox process: the only place that spawns one, behind a small
+ * interface so that tests can inject a spawner.
  *
  * @module
  */
-import { spawn } from "node:child_process";
-import type { ChildMessage, HostMessage } from "./_protocol.ts";
 
-/** How a child process ended. */
+/** How a process ended. */
 export interface ChildExit {
   code: number | null;
   signal: string | null;
 }
 
-/** A running child process as the host sees it. */
+/** A running sandbox process as the host sees it. */
 export interface SpawnedChild {
-  readonly pid: number | undefined;
-  send(message: HostMessage): void;
-  onMessage(listener: (message: ChildMessage) => void): void;
+  readonly pid: number;
+  /** Settles when the process has ended. */
+  readonly status: Promise<ChildExit>;
   onStdout(listener: (text: string) => void): void;
   onStderr(listener: (text: string) => void): void;
-  onExit(listener: (exit: ChildExit) => void): void;
   /** Ends the process at once (SIGKILL). */
   kill(): void;
 }
 
-/** Starts a child process from Deno's executable with these arguments and environment. */
+/**
+ * Starts `Deno.execPath()` with these arguments, only this environment, and
+ * `stdin` written to its standard input, which is then closed.
+ */
 export type Spawn = (
   args: string[],
   env: Record<string, string>,
+  stdin: string,
 ) => SpawnedChild;
 
-/** Spawns `Deno.execPath()` with an IPC channel (Node's `child_process`). */
+/** Spawns a Deno process with `Deno.Command`. */
 export function spawnDeno(
   args: string[],
   env: Record<string, string>,
+  stdin: string,
 ): SpawnedChild {
-  const child = spawn(Deno.execPath(), args, {
-    stdio: ["ignore", "pipe", "pipe", "ipc"],
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
     env,
-    serialization: "json",
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  writer.write(new TextEncoder().encode(stdin)).then(() => writer.close())
+    .catch(() => {});
+  const listeners = {
+    stdout: [] as Array<(text: string) => void>,
+    stderr: [] as Array<(text: string) => void>,
+  };
+  const pump = async (
+    stream: ReadableStream<Uint8Array>,
+    targets: Array<(text: string) => void>,
+  ) => {
+    try {
+      for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+        for (const target of targets) target(text);
+      }
+    } catch {
+      // The process is gone.
+    }
+  };
+  const pumped = Promise.all([
+    pump(child.stdout, listeners.stdout),
+    pump(child.stderr, listeners.stderr),
+  ]);
+  const status = child.status.then(async (status) => {
+    await pumped;
+    return {
+      code: status.signal ? null : status.code,
+      signal: status.signal ?? null,
+    };
   });
-  child.stdout!.setEncoding("utf8");
-  child.stderr!.setEncoding("utf8");
   return {
     pid: child.pid,
-    send: (message) => {
-      if (child.connected) child.send(message);
-    },
-    onMessage: (listener) =>
-      child.on("message", listener as (message: unknown) => void),
-    onStdout: (listener) => child.stdout!.on("data", listener),
-    onStderr: (listener) => child.stderr!.on("data", listener),
-    onExit: (listener) =>
-      child.once(
-        "exit",
-        (code, signal) => listener({ code, signal: signal ?? null }),
-      ),
+    status,
+    onStdout: (listener) => listeners.stdout.push(listener),
+    onStderr: (listener) => listeners.stderr.push(listener),
     kill: () => {
-      if (child.exitCode === null && child.signalCode === null) {
+      try {
         child.kill("SIGKILL");
+      } catch {
+        // Already ended.
       }
     },
   };

@@ -1,180 +1,110 @@
 /**
- * The child-process side of the sandbox: the supervisor that hosts Workers.
+ * The sandbox process's main: it starts and stops the Workers the host asks
+ * for. Calls do not pass through it: each Worker has its own lane to the host.
  *
- * {@linkcode childMain} is shipped as source text (`Function.prototype.toString`)
- * in a `data:` URL entrypoint, so it must be self-contained. It talks to the
- * host over the Node-style IPC channel, a private file descriptor that code in
- * its Workers cannot reach (unlike stdin/stdout, which any action can use).
- * It relays payloads as bytes and never deserializes them.
+ * {@linkcode childMain} is shipped as source text in a `data:` URL
+ * entrypoint, so it must be self-contained. It reads its lane token from
+ * stdin before any Worker exists (the host then closes stdin), so no action
+ * can learn it; its control lane lives in this isolate, out of every
+ * Worker's reach.
  *
  * @module
  */
-import type {
-  ChildMessage,
-  FromWorker,
-  HostMessage,
-  ToWorker,
-  WorkerInit,
-} from "./_protocol.ts";
+import type { OpenLane } from "./_lane.ts";
+import type { ControlMessage, ProcessInit, WorkerInit } from "./_protocol.ts";
 
-/** Runs in the sandbox child process. `workerSource` is the Worker runtime's JS. */
-export async function childMain(workerSource: string): Promise<void> {
-  const workerUrl = `data:application/javascript,${
-    encodeURIComponent(`(${workerSource})();`)
-  }`;
-  const { default: process } = await import("node:process");
-
-  interface Slot {
-    worker: Worker;
-    port: MessagePort;
-    calls: Set<number>;
+/**
+ * Runs in the sandbox process.
+ *
+ * @param openLane The lane implementation.
+ * @param workerUrl The Worker runtime's `data:` URL.
+ */
+export async function childMain(
+  openLane: OpenLane,
+  workerUrl: string,
+): Promise<void> {
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const chunk of Deno.stdin.readable) {
+    text += decoder.decode(chunk, { stream: true });
+    if (text.includes("\n")) break;
   }
-  const slots = new Map<number, Slot>();
-  const send = (message: ChildMessage) => process.send!(message);
+  const init = JSON.parse(text.slice(0, text.indexOf("\n"))) as ProcessInit;
+  const laneHost = `127.0.0.1:${init.port}`;
+  const workers = new Map<number, Worker>();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: init.port });
+  conn.setNoDelay(true);
 
+  const covers = (net: boolean | string[]) =>
+    net === true ||
+    (Array.isArray(net) &&
+      net.some((host) => host === laneHost || host === "127.0.0.1"));
   const died = (wid: number, message: string) => {
-    const slot = slots.get(wid);
-    if (!slot) return;
-    slots.delete(wid);
-    slot.port.close();
-    slot.worker.terminate();
-    send({
+    const worker = workers.get(wid);
+    if (!worker) return;
+    workers.delete(wid);
+    worker.terminate();
+    lane.json({
       t: "died",
       wid,
       error: { code: "ACTION_FAILED", name: "Error", message },
-    });
+    }).catch(() => {});
   };
-
-  const load = (message: Extract<HostMessage, { t: "load" }>) => {
-    const { wid } = message;
+  const load = (message: Extract<ControlMessage, { t: "load" }>) => {
+    const { wid, grant } = message;
+    // The Worker dials its own lane: grant it the host's port until it has.
+    const revokeNet = covers(grant.net) ? null : laneHost;
+    const net = revokeNet
+      ? [...(Array.isArray(grant.net) ? grant.net : []), laneHost]
+      : grant.net;
     let worker: Worker;
     try {
       worker = new Worker(workerUrl, {
         type: "module",
         name: `triggerkit-action-${wid}`,
-        deno: { permissions: message.grant },
+        deno: { permissions: { ...grant, net } },
       } as WorkerOptions);
     } catch (error) {
-      send({
-        t: "loadFailed",
+      lane.json({
+        t: "died",
         wid,
         error: {
           code: "SANDBOX_UNAVAILABLE",
           name: "Error",
           message: String(error),
         },
-      });
+      }).catch(() => {});
       return;
     }
-    const channel = new MessageChannel();
-    const slot: Slot = { worker, port: channel.port1, calls: new Set() };
-    slots.set(wid, slot);
-    // Messages an action posts on its global channel are not the protocol's:
-    // the protocol runs on the private port. They are dropped.
+    workers.set(wid, worker);
+    // What an action posts on its global channel is not the protocol: dropped.
     worker.onmessage = () => {};
     worker.onmessageerror = () => {};
     worker.onerror = (event) => {
       event.preventDefault();
-      died(wid, `The action's Worker stopped: ${event.message}`);
+      died(wid, `its Worker stopped: ${event.message}`);
     };
-    channel.port1.onmessage = (event: MessageEvent<FromWorker>) => {
-      const reply = event.data;
-      switch (reply.t) {
-        case "loaded":
-          send({ t: "loaded", wid });
-          break;
-        case "loadFailed":
-          send({ t: "loadFailed", wid, error: reply.error });
-          slots.delete(wid);
-          channel.port1.close();
-          worker.terminate();
-          break;
-        case "done":
-          slot.calls.delete(reply.id);
-          send({
-            t: "done",
-            id: reply.id,
-            p: new Uint8Array(reply.p).toBase64(),
-          });
-          break;
-        case "fail":
-          slot.calls.delete(reply.id);
-          send({ t: "fail", id: reply.id, error: reply.error });
-          break;
-        case "log":
-          send({
-            t: "log",
-            wid,
-            runId: reply.runId,
-            level: reply.level,
-            message: reply.message,
-          });
-          break;
-        case "pong":
-          send({ t: "pong", id: reply.id });
-          break;
-      }
-    };
-    const init: WorkerInit = {
-      port: channel.port2,
+    const workerInit: WorkerInit = {
+      port: init.port,
+      token: message.token,
       module: message.module,
       revokeRead: message.revokeRead,
+      revokeNet,
     };
-    worker.postMessage(init, [channel.port2]);
+    worker.postMessage(workerInit);
   };
 
-  const post = (
-    wid: number,
-    message: ToWorker,
-    transfer: Transferable[] = [],
-  ) => {
-    const slot = slots.get(wid);
-    if (!slot) return false;
-    slot.port.postMessage(message, transfer);
-    return true;
-  };
-
-  process.on("message", (message: HostMessage) => {
-    switch (message.t) {
-      case "load":
-        load(message);
-        break;
-      case "call": {
-        const buffer = Uint8Array.fromBase64(message.p).buffer;
-        if (
-          post(message.wid, {
-            t: "call",
-            id: message.id,
-            max: message.max,
-            p: buffer,
-          }, [buffer])
-        ) {
-          slots.get(message.wid)!.calls.add(message.id);
-        } else {
-          send({
-            t: "fail",
-            id: message.id,
-            error: {
-              code: "ACTION_FAILED",
-              name: "Error",
-              message: "The action's Worker is gone",
-            },
-          });
-        }
-        break;
+  const lane = openLane(conn, {
+    onJson(message) {
+      const control = message as ControlMessage;
+      if (control.t === "load") load(control);
+      else if (control.t === "drop") {
+        workers.get(control.wid)?.terminate();
+        workers.delete(control.wid);
       }
-      case "abort":
-        post(message.wid, { t: "abort", id: message.id });
-        break;
-      case "ping":
-        post(message.wid, { t: "ping", id: message.id });
-        break;
-      case "drop":
-        died(message.wid, "The action's Worker was stopped by the host");
-        break;
-    }
-  });
-  // The host is gone: nothing is left to serve.
-  process.on("disconnect", () => Deno.exit(0));
-  send({ t: "ready" });
+    },
+    // The host is gone: nothing is left to serve.
+    onClose: () => Deno.exit(0),
+  }, { maxFrame: 16 * 1024 * 1024 });
+  await lane.json({ t: "hello", token: init.token });
 }

@@ -24,6 +24,8 @@ import {
 } from "./process.ts";
 import { childMain } from "./child.ts";
 import { workerRuntime } from "./worker.ts";
+import { laneFactory } from "./_lane.ts";
+import { LaneServer } from "./lanes.ts";
 
 /** Options of the sandbox: pool sizes and how processes are started. */
 export interface SandboxOptions {
@@ -45,11 +47,19 @@ export interface SandboxedAction {
 
 let entrySource: string | undefined;
 
-/** The child's entrypoint: its supervisor and the Worker runtime, as a `data:` URL. */
+/**
+ * The sandbox process's entrypoint, as a `data:` URL: its main, the Worker
+ * runtime, and the lane code both share.
+ */
 function childEntry(): string {
-  entrySource ??= `data:application/javascript,${
+  if (entrySource) return entrySource;
+  const lanes = `(${laneFactory.toString()})()`;
+  const workerUrl = `data:application/javascript,${
+    encodeURIComponent(`(${workerRuntime.toString()})(${lanes});`)
+  }`;
+  entrySource = `data:application/javascript,${
     encodeURIComponent(
-      `(${childMain.toString()})(${JSON.stringify(workerRuntime.toString())});`,
+      `(${childMain.toString()})(${lanes}, ${JSON.stringify(workerUrl)});`,
     )
   }`;
   return entrySource;
@@ -57,6 +67,8 @@ function childEntry(): string {
 
 /** What the host works out once per sandboxed action. */
 interface Prepared {
+  /** The lane port the profile was made for. */
+  port: number;
   profile: ReturnType<typeof childProfile>;
   grants: [ReturnType<typeof workerGrant>, ReturnType<typeof workerGrant>];
 }
@@ -67,6 +79,7 @@ export class SandboxHost {
   readonly #maxProcesses: number;
   readonly #spawn: Spawn;
   readonly #processes = new Map<string, SandboxProcess>();
+  #lanes: LaneServer | undefined;
   readonly #prepared = new WeakMap<SandboxedAction, Prepared>();
   #waiting: Array<() => void> = [];
 
@@ -103,7 +116,7 @@ export class SandboxHost {
     input: ActionInput,
   ): Promise<ActionResult> {
     const details = { memoryMb: action.memoryMb, dryRun: input.dryRun };
-    let payload: string;
+    let payload: Uint8Array;
     try {
       const value: CallPayload = {
         data: input.data,
@@ -113,7 +126,7 @@ export class SandboxHost {
         jobName: input.jobName ?? null,
         dryRun: input.dryRun,
       };
-      payload = serialize(value).toBase64();
+      payload = serialize(value);
     } catch (error) {
       throw new TriggerKitError(
         "INVALID_DATA",
@@ -134,9 +147,7 @@ export class SandboxHost {
         await slot.loaded;
         return await process.call(slot, id, payload, action.maxResultBytes);
       });
-      const { result, context } = deserialize(
-        Uint8Array.fromBase64(reply),
-      ) as CallReply;
+      const { result, context } = deserialize(reply) as CallReply;
       replaceContents(input.context, context);
       return result;
     } catch (error) {
@@ -155,17 +166,36 @@ export class SandboxHost {
     this.#prepared.delete(action);
   }
 
-  /** Stops every sandbox process. */
+  /** Stops every sandbox process, and the lane listener. */
   async close(): Promise<void> {
     const processes = [...this.#processes.values()];
     this.#processes.clear();
     await Promise.all(processes.map((process) => process.close()));
+    this.#lanes?.close();
+    this.#lanes = undefined;
     for (const wake of this.#waiting.splice(0)) wake();
   }
 
+  /** The lane listener, opened on first use. */
+  #laneServer(): LaneServer {
+    if (this.#lanes) return this.#lanes;
+    try {
+      return this.#lanes = new LaneServer();
+    } catch (error) {
+      throw new TriggerKitError(
+        "SANDBOX_UNAVAILABLE",
+        `The sandbox talks to its processes over 127.0.0.1, which needs --allow-net=127.0.0.1: ${
+          (error as Error).message
+        }`,
+        { cause: error },
+      );
+    }
+  }
+
   #prepare(action: SandboxedAction): Prepared {
+    const port = this.#laneServer().port;
     let prepared = this.#prepared.get(action);
-    if (!prepared) {
+    if (!prepared || prepared.port !== port) {
       const { permissions, module } = action;
       prepared = {
         profile: childProfile(
@@ -174,7 +204,9 @@ export class SandboxHost {
           action.memoryMb,
           childEntry(),
           () => Deno.env.toObject(),
+          port,
         ),
+        port,
         grants: [
           workerGrant(permissions, module, false),
           workerGrant(permissions, module, true),
@@ -194,6 +226,7 @@ export class SandboxHost {
         const process = new SandboxProcess(
           profile,
           this.#spawn,
+          this.#laneServer(),
           () => this.#wakeOne(),
         );
         this.#processes.set(profile.key, process);
@@ -242,7 +275,13 @@ export class SandboxHost {
     }
     if (best && slots.length >= this.#maxWorkers) return best;
     const { grant, revokeRead } = prepared.grants[dryRun ? 1 : 0];
-    return process.load(key, action.module.href, grant, revokeRead);
+    return process.load(
+      key,
+      action.module.href,
+      grant,
+      revokeRead,
+      action.maxResultBytes,
+    );
   }
 }
 
@@ -338,12 +377,18 @@ function missingCapability(): string | undefined {
   if (typeof Worker === "undefined") {
     return "this runtime has no Worker (as on Deno Deploy); use function actions, or built-ins";
   }
-  const run = Deno.permissions?.querySync?.({
-    name: "run",
-    command: Deno.execPath(),
-  });
-  if (run && run.state !== "granted") {
-    return `the sandbox runs actions in a Deno child process, which needs --allow-run (at least --allow-run=${Deno.execPath()})`;
+  const granted = (descriptor: Deno.PermissionDescriptor) =>
+    Deno.permissions?.querySync?.(descriptor).state !== "prompt" &&
+    Deno.permissions?.querySync?.(descriptor).state !== "denied";
+  const missing: string[] = [];
+  if (!granted({ name: "run", command: Deno.execPath() })) {
+    missing.push(`--allow-run=${Deno.execPath()}`);
   }
-  return undefined;
+  if (!granted({ name: "net", host: "127.0.0.1" })) {
+    missing.push("--allow-net=127.0.0.1");
+  }
+  if (missing.length === 0) return undefined;
+  return `sandboxed actions run in Deno child processes that talk to this one over 127.0.0.1, which needs ${
+    missing.join(" and ")
+  } (or -A)`;
 }

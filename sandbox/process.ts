@@ -1,22 +1,36 @@
 /**
- * One supervised sandbox child process and the Workers in it. Every pending
- * call has a deadline and is settled when the process dies, so nothing hangs.
+ * One supervised sandbox process and the Workers in it. The process has a
+ * control lane; each Worker has its own lane for calls. Every pending call
+ * is settled when its Worker's lane closes or the process dies, so nothing
+ * hangs.
  *
  * @module
  */
 import { TriggerKitError } from "../src/errors.ts";
 import { logger } from "../src/logger.ts";
-import type { ChildMessage, WireError, WorkerGrant } from "./_protocol.ts";
+import type { Lane } from "./_lane.ts";
+import type {
+  ControlMessage,
+  FromWorker,
+  ProcessMessage,
+  WireError,
+  WorkerGrant,
+} from "./_protocol.ts";
 import type { ChildExit, Spawn, SpawnedChild } from "./_spawn.ts";
 import type { ChildProfile } from "./_grants.ts";
+import type { LaneServer } from "./lanes.ts";
 
 const log = logger("sandbox");
 const consoleLog = logger("sandbox", "console");
 
 /** How long a Worker may take to answer a ping before it counts as stuck. */
 const PING_TIMEOUT_MS = 100;
-/** How much of a child's stderr is kept for error reports. */
+/** How long a process may take to dial its control lane. */
+const START_TIMEOUT_MS = 15_000;
+/** How much of a process's stderr is kept for error reports. */
 const STDERR_TAIL = 8192;
+/** When a Worker's lane closes, how long to wait for news of the whole process first. */
+const LANE_CLOSE_GRACE_MS = 100;
 
 /** An error a call failed with, before the host gives it its final wording. */
 export class CallFailure extends Error {
@@ -28,7 +42,7 @@ export class CallFailure extends Error {
   }
 }
 
-/** A Worker for one action in a child process. */
+/** A Worker for one action in a sandbox process. */
 export interface WorkerSlot {
   readonly wid: number;
   readonly action: string;
@@ -38,54 +52,68 @@ export interface WorkerSlot {
   dead: boolean;
 }
 
+interface Slot extends WorkerSlot {
+  lane: Lane | undefined;
+  token: string;
+  settle: (error?: Error) => void;
+}
+
 interface Pending {
-  slot: WorkerSlot;
-  resolve: (payload: string) => void;
+  slot: Slot;
+  resolve: (bytes: Uint8Array) => void;
   reject: (error: Error) => void;
 }
 
 let nextId = 1;
 
-/** A supervised child process hosting Workers. */
+function wire(code: WireError["code"], message: string): WireError {
+  return { code, name: "Error", message };
+}
+
+/** A supervised sandbox process hosting Workers. */
 export class SandboxProcess {
   readonly key: string;
   readonly #child: SpawnedChild;
-  readonly #ready: Promise<void>;
+  readonly #lanes: LaneServer;
+  readonly #control: Promise<Lane>;
   readonly #pending = new Map<number, Pending>();
   readonly #pongs = new Map<number, () => void>();
-  readonly #slots = new Map<
-    number,
-    WorkerSlot & { settle: (error?: Error) => void }
-  >();
+  readonly #slots = new Map<number, Slot>();
   readonly #onIdle: () => void;
+  readonly #exitedPromise: Promise<void>;
   #stderr = "";
   #killReason: WireError | undefined;
   #exited = false;
-  #exitedPromise: Promise<void>;
   /** When the last call ended, for idle eviction. */
   lastUsed: number = performance.now();
 
   /**
-   * Starts the child process.
+   * Starts the process.
    *
    * @param profile Its flags, environment and key.
    * @param spawn How to start it.
+   * @param lanes The host's lane server.
    * @param onIdle Called when it has no pending call.
    */
-  constructor(profile: ChildProfile, spawn: Spawn, onIdle: () => void) {
+  constructor(
+    profile: ChildProfile,
+    spawn: Spawn,
+    lanes: LaneServer,
+    onIdle: () => void,
+  ) {
     this.key = profile.key;
+    this.#lanes = lanes;
     this.#onIdle = onIdle;
-    this.#child = spawn(profile.args, profile.env);
-    let ready!: () => void;
-    let failed!: (error: Error) => void;
-    this.#ready = new Promise<void>((resolve, reject) => {
-      ready = resolve;
-      failed = reject;
-    });
-    this.#ready.catch(() => {});
-    let exited!: () => void;
-    this.#exitedPromise = new Promise((resolve) => exited = resolve);
-    this.#child.onMessage((message) => this.#handle(message, ready));
+    const control = lanes.expect({
+      onJson: (message) =>
+        this.#fromProcess(message as unknown as ProcessMessage),
+      onClose: () => {},
+    }, 1024 * 1024);
+    this.#child = spawn(
+      profile.args,
+      profile.env,
+      `${JSON.stringify({ port: lanes.port, token: control.token })}\n`,
+    );
     this.#child.onStdout((text) =>
       log.warn("Raw output from a sandbox process: {text}", {
         pid: this.#child.pid,
@@ -95,13 +123,31 @@ export class SandboxProcess {
     this.#child.onStderr((text) => {
       this.#stderr = (this.#stderr + text).slice(-STDERR_TAIL);
     });
-    this.#child.onExit((exit) => {
+    this.#exitedPromise = this.#child.status.then((exit) => {
       this.#exited = true;
-      const error = this.#deathError(exit);
-      failed(new CallFailure(error));
-      this.#failAll(error);
-      exited();
+      lanes.forget(control.token);
+      this.#failAll(this.#deathError(exit));
     });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    this.#control = Promise.race([
+      control.lane,
+      this.#exitedPromise.then(() =>
+        Promise.reject(
+          new CallFailure(this.#killReason ?? this.#deathError(null)),
+        )
+      ),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const reason = wire(
+            "SANDBOX_UNAVAILABLE",
+            "its sandbox process did not start in time",
+          );
+          this.kill(reason);
+          reject(new CallFailure(reason));
+        }, START_TIMEOUT_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    this.#control.catch(() => {});
   }
 
   /** Whether the process is gone. */
@@ -121,21 +167,13 @@ export class SandboxProcess {
     );
   }
 
-  /** Stops the Workers of an action (its dry-run Workers too). */
-  release(action: string): void {
-    for (const slot of [...this.#slots.values()]) {
-      if (slot.action === action || slot.action === `${action}\u0000dry`) {
-        this.#dropSlot(slot.wid, new CallFailure(workerGone()));
-      }
-    }
-  }
-
   /** Starts a Worker for an action's module. */
   load(
     action: string,
     module: string,
     grant: WorkerGrant,
     revokeRead: string | null,
+    maxResultBytes: number,
   ): WorkerSlot {
     const wid = nextId++;
     let settle!: (error?: Error) => void;
@@ -143,13 +181,61 @@ export class SandboxProcess {
       settle = (error) => error ? reject(error) : resolve();
     });
     loaded.catch(() => {});
-    const slot = { wid, action, loaded, inflight: 0, dead: false, settle };
+    const { token, lane } = this.#lanes.expect({
+      onJson: (message) =>
+        this.#fromWorker(slot, message as unknown as FromWorker),
+      onReply: (id, bytes) => this.#settle(id, slot)?.resolve(bytes),
+      onClose: (reason) => this.#workerClosed(slot, reason),
+    }, maxResultBytes + 1024 * 1024);
+    const slot: Slot = {
+      wid,
+      action,
+      loaded,
+      inflight: 0,
+      dead: false,
+      lane: undefined,
+      token,
+      settle,
+    };
     this.#slots.set(wid, slot);
-    this.#ready.then(
-      () => this.#child.send({ t: "load", wid, module, grant, revokeRead }),
-      (error) => this.#dropSlot(wid, error),
+    lane.then((open) => slot.lane = open);
+    this.#control.then(
+      (control) =>
+        control.json(
+          {
+            t: "load",
+            wid,
+            module,
+            grant,
+            revokeRead,
+            token,
+          } satisfies ControlMessage,
+        ),
+      (error) => this.#dropSlot(slot, error),
+    ).catch((error) =>
+      this.#dropSlot(
+        slot,
+        new CallFailure(wire("ACTION_FAILED", String(error))),
+      )
     );
     return slot;
+  }
+
+  /** Stops the Workers of an action (its dry-run Workers too). */
+  release(action: string): void {
+    for (const slot of [...this.#slots.values()]) {
+      if (slot.action === action || slot.action === `${action}\u0000dry`) {
+        this.#dropSlot(
+          slot,
+          new CallFailure(wire("ACTION_FAILED", "its Worker was released")),
+        );
+      }
+    }
+  }
+
+  /** A fresh call id. */
+  static nextCallId(): number {
+    return nextId++;
   }
 
   /**
@@ -159,29 +245,23 @@ export class SandboxProcess {
   call(
     slot: WorkerSlot,
     id: number,
-    payload: string,
+    payload: Uint8Array,
     maxResultBytes: number,
-  ): Promise<string> {
-    return new Promise<string>((resolve, reject) => {
-      if (this.#exited || slot.dead) {
-        reject(new CallFailure(this.#killReason ?? workerGone()));
+  ): Promise<Uint8Array> {
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const own = this.#slots.get(slot.wid);
+      if (this.#exited || !own?.lane || own.dead) {
+        reject(
+          new CallFailure(
+            this.#killReason ?? wire("ACTION_FAILED", "its Worker is gone"),
+          ),
+        );
         return;
       }
-      slot.inflight++;
-      this.#pending.set(id, { slot, resolve, reject });
-      this.#child.send({
-        t: "call",
-        wid: slot.wid,
-        id,
-        max: maxResultBytes,
-        p: payload,
-      });
+      own.inflight++;
+      this.#pending.set(id, { slot: own, resolve, reject });
+      own.lane.call(id, maxResultBytes, payload).catch(() => {});
     });
-  }
-
-  /** A fresh call id. */
-  static nextCallId(): number {
-    return nextId++;
   }
 
   /**
@@ -191,12 +271,11 @@ export class SandboxProcess {
    * process is killed.
    */
   async abort(id: number, slot: WorkerSlot, reason: WireError): Promise<void> {
-    const pending = this.#pending.get(id);
-    if (pending) this.#settle(id);
-    if (this.#exited) return;
-    this.#child.send({ t: "abort", wid: slot.wid, id });
-    const alive = await this.#ping(slot);
-    if (!alive && !this.#exited) this.kill(reason);
+    const own = this.#slots.get(slot.wid);
+    this.#settle(id);
+    if (this.#exited || !own?.lane) return;
+    own.lane.json({ t: "abort", id }).catch(() => {});
+    if (!(await this.#ping(own)) && !this.#exited) this.kill(reason);
   }
 
   /** Ends the process at once; pending calls fail with `reason`. */
@@ -207,16 +286,12 @@ export class SandboxProcess {
 
   /** Ends the process and waits for it to be gone. */
   async close(): Promise<void> {
-    this.kill({
-      code: "ACTION_FAILED",
-      name: "Error",
-      message: "The sandbox was closed",
-    });
+    this.kill(wire("ACTION_FAILED", "the sandbox was closed"));
     await this.#exitedPromise;
   }
 
-  #ping(slot: WorkerSlot): Promise<boolean> {
-    if (slot.dead) return Promise.resolve(true);
+  #ping(slot: Slot): Promise<boolean> {
+    if (slot.dead || !slot.lane) return Promise.resolve(true);
     const id = nextId++;
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
@@ -228,45 +303,33 @@ export class SandboxProcess {
         this.#pongs.delete(id);
         resolve(true);
       });
-      this.#child.send({ t: "ping", wid: slot.wid, id });
+      slot.lane!.json({ t: "ping", id }).catch(() => {});
     });
   }
 
-  #handle(message: ChildMessage, ready: () => void): void {
+  #fromProcess(message: ProcessMessage): void {
+    if (message.t !== "died") return;
+    const slot = this.#slots.get(message.wid);
+    if (slot) this.#dropSlot(slot, new CallFailure(message.error));
+  }
+
+  #fromWorker(slot: Slot, message: FromWorker): void {
     switch (message.t) {
-      case "ready":
-        ready();
-        break;
       case "loaded":
-        this.#slots.get(message.wid)?.settle();
+        slot.settle();
         break;
       case "loadFailed":
-        this.#dropSlot(message.wid, new CallFailure(message.error));
-        break;
-      case "died": {
-        const slot = this.#slots.get(message.wid);
-        if (!slot) break;
-        this.#dropSlot(message.wid, new CallFailure(message.error));
-        for (const [id, pending] of this.#pending) {
-          if (pending.slot === slot) {
-            this.#settle(id)?.reject(new CallFailure(message.error));
-          }
-        }
-        break;
-      }
-      case "done":
-        this.#settle(message.id)?.resolve(message.p);
+        this.#dropSlot(slot, new CallFailure(message.error));
         break;
       case "fail":
-        this.#settle(message.id)?.reject(new CallFailure(message.error));
+        this.#settle(message.id, slot)?.reject(new CallFailure(message.error));
         break;
       case "pong":
         this.#pongs.get(message.id)?.();
         break;
       case "log": {
-        const action = this.#slots.get(message.wid)?.action ?? "(unknown)";
         const properties = {
-          action,
+          action: slot.action.replace("\u0000dry", ""),
           runId: message.runId,
           message: message.message,
         };
@@ -280,9 +343,23 @@ export class SandboxProcess {
     }
   }
 
-  #settle(id: number): Pending | undefined {
+  /** A Worker's lane closed: the Worker is gone (or broke the protocol). */
+  #workerClosed(slot: Slot, reason: string | null): void {
+    if (slot.dead) return;
+    // If the whole process is dying, its exit says why; wait for it a moment.
+    setTimeout(() => {
+      if (this.#exited || slot.dead) return;
+      const message = reason
+        ? `its Worker broke the protocol (${reason})`
+        : "its Worker stopped";
+      this.#dropSlot(slot, new CallFailure(wire("ACTION_FAILED", message)));
+    }, LANE_CLOSE_GRACE_MS);
+  }
+
+  #settle(id: number, slot?: Slot): Pending | undefined {
     const pending = this.#pending.get(id);
-    if (!pending) return undefined;
+    // A reply counts only on the lane of the Worker the call went to.
+    if (!pending || (slot && pending.slot !== slot)) return undefined;
     this.#pending.delete(id);
     pending.slot.inflight--;
     this.lastUsed = performance.now();
@@ -290,18 +367,28 @@ export class SandboxProcess {
     return pending;
   }
 
-  #dropSlot(wid: number, error: Error): void {
-    const slot = this.#slots.get(wid);
-    if (!slot) return;
+  #dropSlot(slot: Slot, error: Error): void {
+    if (!this.#slots.has(slot.wid)) return;
     slot.dead = true;
-    this.#slots.delete(wid);
+    this.#slots.delete(slot.wid);
+    this.#lanes.forget(slot.token);
     slot.settle(error);
-    if (!this.#exited) this.#child.send({ t: "drop", wid });
+    for (const [id, pending] of this.#pending) {
+      if (pending.slot === slot) this.#settle(id)?.reject(error);
+    }
+    slot.lane?.close();
+    if (!this.#exited) {
+      this.#control.then((control) =>
+        control.json({ t: "drop", wid: slot.wid } satisfies ControlMessage)
+      ).catch(
+        () => {},
+      );
+    }
   }
 
   #failAll(error: WireError): void {
-    for (const wid of [...this.#slots.keys()]) {
-      this.#dropSlot(wid, new CallFailure(error));
+    for (const slot of [...this.#slots.values()]) {
+      this.#dropSlot(slot, new CallFailure(error));
     }
     for (const id of [...this.#pending.keys()]) {
       this.#settle(id)?.reject(new CallFailure(error));
@@ -309,92 +396,77 @@ export class SandboxProcess {
     for (const pong of this.#pongs.values()) pong();
   }
 
-  #deathError(exit: ChildExit): WireError {
+  #deathError(exit: ChildExit | null): WireError {
     if (/out of memory|heap limit/i.test(this.#stderr)) {
-      return {
-        code: "OUT_OF_MEMORY",
-        name: "Error",
-        message:
-          "ran out of memory (its sandbox process passed its heap limit)",
-      };
+      return wire(
+        "OUT_OF_MEMORY",
+        "ran out of memory (its sandbox process passed its heap limit)",
+      );
     }
     if (this.#killReason) return this.#killReason;
-    const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
+    const how = exit
+      ? (exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`)
+      : "before it started";
     const tail = this.#stderr.trim().split("\n").slice(-5).join("\n");
-    return {
-      code: "ACTION_FAILED",
-      name: "Error",
-      message: `its sandbox process exited unexpectedly (${how})${
+    return wire(
+      "ACTION_FAILED",
+      `its sandbox process exited unexpectedly (${how})${
         tail ? `: ${tail}` : ""
       }`,
-    };
+    );
   }
-}
-
-function workerGone(): WireError {
-  return {
-    code: "ACTION_FAILED",
-    name: "Error",
-    message: "its Worker is gone",
-  };
 }
 
 /** Maps a sandbox error to the error `run()` throws. */
 export function toTriggerKitError(
   action: string,
-  wire: WireError,
+  error: WireError,
   details: { memoryMb: number; dryRun: boolean },
 ): TriggerKitError {
-  const cause = Object.assign(new Error(wire.message), { name: wire.name });
-  if (wire.stack) cause.stack = wire.stack;
-  switch (wire.code) {
+  const cause = Object.assign(new Error(error.message), { name: error.name });
+  if (error.stack) cause.stack = error.stack;
+  switch (error.code) {
     case "PERMISSION_DENIED": {
-      const dryRun = details.dryRun &&
-          ["net", "write", "sys"].includes(wire.permission ?? "")
+      const hint = details.dryRun &&
+          ["net", "write", "sys"].includes(error.permission ?? "")
         ? " (a dry run denies net, write and sys whatever the action declared)"
-        : `; grant it with register("${action}", module, { permissions: { ${wire.permission}: [...] } })`;
+        : `; grant it with register("${action}", module, { permissions: { ${error.permission}: [...] } })`;
       return new TriggerKitError(
         "PERMISSION_DENIED",
-        `Action "${action}" was denied ${wire.permission} access to ${wire.target}${dryRun}`,
+        `Action "${action}" was denied ${error.permission} access to ${error.target}${hint}`,
         { cause },
       );
     }
     case "OUT_OF_MEMORY":
       return new TriggerKitError(
         "OUT_OF_MEMORY",
-        `Action "${action}" ${wire.message} of ${details.memoryMb} MiB (memoryMb)`,
+        `Action "${action}" ${error.message} of ${details.memoryMb} MiB (memoryMb)`,
         { cause },
       );
     case "INVALID_ACTION":
       return new TriggerKitError(
         "INVALID_ACTION",
-        `Cannot load action "${action}": ${wire.message}`,
-        {
-          cause,
-        },
+        `Cannot load action "${action}": ${error.message}`,
+        { cause },
       );
     case "INVALID_RESULT":
       return new TriggerKitError(
         "INVALID_RESULT",
-        `Action "${action}" ${wire.message}`,
-        { cause },
-      );
-    case "ACTION_TIMEOUT":
-      return new TriggerKitError(
-        "ACTION_TIMEOUT",
-        `Action "${action}" ${wire.message}`,
+        `Action "${action}" ${error.message}`,
         { cause },
       );
     case "SANDBOX_UNAVAILABLE":
       return new TriggerKitError(
         "SANDBOX_UNAVAILABLE",
-        `Cannot run action "${action}" in a sandbox: ${wire.message}`,
-        { cause },
+        `Cannot run action "${action}" in a sandbox: ${error.message}`,
+        {
+          cause,
+        },
       );
     default:
       return new TriggerKitError(
         "ACTION_FAILED",
-        `Action "${action}" failed: ${wire.message}`,
+        `Action "${action}" failed: ${error.message}`,
         { cause },
       );
   }

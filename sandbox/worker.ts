@@ -1,13 +1,14 @@
 /**
  * The Worker side of the sandbox: the runtime that loads one action module
- * and runs calls on it.
+ * and serves calls on it over its own lane to the host.
  *
- * {@linkcode workerRuntime} is shipped to the child process as source text
+ * {@linkcode workerRuntime} is shipped to the sandbox process as source text
  * (`Function.prototype.toString`), so it must be self-contained: it may use
- * only globals and what it imports dynamically, never module-level names.
+ * only globals, its parameter, and what it imports dynamically.
  *
  * @module
  */
+import type { Lane, OpenLane } from "./_lane.ts";
 import type {
   CallPayload,
   FromWorker,
@@ -17,13 +18,20 @@ import type {
   WorkerInit,
 } from "./_protocol.ts";
 
-/** Runs inside a permission-restricted Worker, before any action code. */
-export async function workerRuntime(): Promise<void> {
+/**
+ * Runs inside a permission-restricted Worker, before any action code: dials
+ * its lane to the host, loads the action module, then serves calls.
+ *
+ * @param openLane The lane implementation.
+ */
+export async function workerRuntime(openLane: OpenLane): Promise<void> {
   const { serialize, deserialize } = await import("node:v8");
   const { AsyncLocalStorage } = await import("node:async_hooks");
 
   // An action must not end its Worker behind the host's back: a Worker that
-  // calls Deno.exit() or close() vanishes without an event.
+  // calls Deno.exit() or close() vanishes without an event. (Were it to find
+  // another way out, its lane would close and its calls fail at once.)
+  const closeWorker = globalThis.close.bind(globalThis);
   const forbid = (what: string) => () => {
     throw new Error(`${what} is not allowed in a sandboxed action`);
   };
@@ -51,16 +59,31 @@ export async function workerRuntime(): Promise<void> {
       resolve(event.data);
     };
   });
-  const port = init.port;
-  const send = (message: FromWorker, transfer: Transferable[] = []) =>
-    port.postMessage(message, transfer);
+
+  let serve: (id: number, max: number, bytes: Uint8Array) => void = () => {};
+  let control: (message: ToWorker) => void = () => {};
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: init.port });
+  conn.setNoDelay(true);
+  // Connected: the action itself gets no way back to the host's port.
+  if (init.revokeNet) {
+    Deno.permissions.revokeSync({ name: "net", host: init.revokeNet });
+  }
+  const lane: Lane = openLane(conn, {
+    onJson: (message) => control(message as unknown as ToWorker),
+    onCall: (id, max, bytes) => serve(id, max, bytes),
+    // The host dropped this Worker, or is gone.
+    onClose: () => closeWorker(),
+  });
+  const send = (message: FromWorker) => {
+    lane.json(message as unknown as Record<string, unknown>).catch(() => {});
+  };
+  send({ t: "hello", token: init.token });
 
   const currentRun = new AsyncLocalStorage<string>();
   const format = (args: unknown[]) =>
     args.map((arg) =>
       typeof arg === "string" ? arg : Deno.inspect(arg, { depth: 4 })
-    )
-      .join(" ");
+    ).join(" ");
   const levels: Record<string, LogLevel> = {
     log: "info",
     info: "info",
@@ -77,7 +100,7 @@ export async function workerRuntime(): Promise<void> {
         t: "log",
         runId: currentRun.getStore() ?? null,
         level,
-        message: format(args),
+        message: format(args).slice(0, 65_536),
       });
   }
   const logStray = (what: string, error: unknown) =>
@@ -189,11 +212,11 @@ export async function workerRuntime(): Promise<void> {
       : typeof value;
   const controllers = new Map<number, AbortController>();
 
-  const runCall = async (id: number, max: number, bytes: ArrayBuffer) => {
+  const runCall = async (id: number, max: number, bytes: Uint8Array) => {
     const controller = new AbortController();
     controllers.set(id, controller);
     try {
-      const input = deserialize(new Uint8Array(bytes)) as CallPayload;
+      const input = deserialize(bytes) as CallPayload;
       const actionInput: Record<string, unknown> = {
         data: input.data,
         context: input.context,
@@ -230,11 +253,7 @@ export async function workerRuntime(): Promise<void> {
           `returned ${reply.byteLength} bytes serialized, over the cap of ${max} bytes`,
         );
       }
-      const buffer =
-        reply.byteOffset === 0 && reply.byteLength === reply.buffer.byteLength
-          ? reply.buffer as ArrayBuffer
-          : reply.slice().buffer as ArrayBuffer;
-      send({ t: "done", id, p: buffer }, [buffer]);
+      await lane.reply(id, reply);
     } catch (error) {
       send({ t: "fail", id, error: toWire(error) });
     } finally {
@@ -242,24 +261,15 @@ export async function workerRuntime(): Promise<void> {
     }
   };
 
-  port.onmessage = (event: MessageEvent<ToWorker>) => {
-    const message = event.data;
-    switch (message.t) {
-      case "call":
-        runCall(message.id, message.max, message.p);
-        break;
-      case "abort":
-        controllers.get(message.id)?.abort(
-          new DOMException(
-            "The action ran past its time limit",
-            "TimeoutError",
-          ),
-        );
-        break;
-      case "ping":
-        send({ t: "pong", id: message.id });
-        break;
+  control = (message) => {
+    if (message.t === "abort") {
+      controllers.get(message.id)?.abort(
+        new DOMException("The action ran past its time limit", "TimeoutError"),
+      );
+    } else if (message.t === "ping") {
+      send({ t: "pong", id: message.id });
     }
   };
+  serve = (id, max, bytes) => void runCall(id, max, bytes);
   send({ t: "loaded" });
 }

@@ -631,7 +631,10 @@ Deno.test("sandbox: register without --allow-run fails with SANDBOX_UNAVAILABLE"
   }).output();
   const text = new TextDecoder().decode(restricted.stdout) +
     new TextDecoder().decode(restricted.stderr);
-  assert.match(text, /SANDBOX_UNAVAILABLE: .*--allow-run/);
+  assert.match(
+    text,
+    /SANDBOX_UNAVAILABLE: .*needs --allow-run=\S+ and --allow-net=127\.0\.0\.1/,
+  );
 });
 
 Deno.test(
