@@ -43,6 +43,7 @@ export type {
   HistoryOptions,
   RunRecord,
   RunReport,
+  RunStart,
   RunStore,
 } from "./src/store.ts";
 export type { ServeOptions } from "./src/scheduler.ts";

@@ -1,3 +1,5 @@
+import { type ErrorCode, TriggerKitError } from "./errors.ts";
+
 /** Edit distance between two strings (Levenshtein, two rows). */
 function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
@@ -49,4 +51,24 @@ export function didYouMean(name: string, candidates: Iterable<string>): string {
   return close.length === 0
     ? ""
     : `; did you mean ${close.map((c) => `"${c}"`).join(", ")}?`;
+}
+
+/**
+ * The entry of `name`, or a `code` error saying it is unknown and naming the
+ * closest names.
+ */
+export function lookup<T>(
+  entries: Map<string, T>,
+  name: string,
+  code: ErrorCode,
+  what: string,
+): T {
+  const entry = entries.get(name);
+  if (entry !== undefined) return entry;
+  throw new TriggerKitError(
+    code,
+    `Unknown ${what} "${String(name)}"${
+      didYouMean(String(name), entries.keys())
+    }`,
+  );
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import { describeType, isTriggerKitError, TriggerKitError } from "./errors.ts";
-import { didYouMean } from "./_suggest.ts";
+import { didYouMean, lookup } from "./_suggest.ts";
 import { isPlainObject } from "./_plain.ts";
 import { isDatabaseUrl } from "./databases.ts";
 import type { Databases } from "./databases.ts";
@@ -344,26 +344,12 @@ export class Jobs {
 
   /** A view by name. */
   getView(name: string): ViewDefinition {
-    const view = this.#views.get(name);
-    if (!view) {
-      throw new TriggerKitError(
-        "VIEW_NOT_FOUND",
-        `Unknown view "${name}"${didYouMean(name, this.#views.keys())}`,
-      );
-    }
-    return view;
+    return lookup(this.#views, name, "VIEW_NOT_FOUND", "view");
   }
 
   /** A job by name. */
   getJob(name: string): Job {
-    const job = this.#jobs.get(name);
-    if (!job) {
-      throw new TriggerKitError(
-        "JOB_NOT_FOUND",
-        `Unknown job "${name}"${didYouMean(name, this.#jobs.keys())}`,
-      );
-    }
-    return job;
+    return lookup(this.#jobs, name, "JOB_NOT_FOUND", "job");
   }
 
   /** Every job, sorted by name. */

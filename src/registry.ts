@@ -25,7 +25,7 @@ import {
   raceAbort,
   wrapActionError,
 } from "./_action_checks.ts";
-import { didYouMean } from "./_suggest.ts";
+import { lookup } from "./_suggest.ts";
 import { isZodSchema, parseConfig, toJsonSchema } from "./_config_schema.ts";
 import { logger } from "./logger.ts";
 import { normalizePermissions } from "./permissions.ts";
@@ -451,14 +451,7 @@ export class Registry {
   }
 
   #lookup(name: string): Entry {
-    const entry = this.#entries.get(name);
-    if (entry) return entry;
-    throw new TriggerKitError(
-      "ACTION_NOT_FOUND",
-      `Unknown action "${String(name)}"${
-        didYouMean(String(name), this.#entries.keys())
-      }`,
-    );
+    return lookup(this.#entries, name, "ACTION_NOT_FOUND", "action");
   }
 }
 

@@ -68,18 +68,24 @@ export interface HistoryOptions {
   limit?: number;
 }
 
+/** A run as it starts. */
+export interface RunStart {
+  /** One id per run. */
+  runId: string;
+  /** The job's name. */
+  jobName: string;
+  /** Whether it is a dry run. */
+  dryRun: boolean;
+  /** When it started (ISO 8601). */
+  startedAt: string;
+  /** The scheduled slot it is for (ISO 8601), when scheduled. */
+  slot?: string;
+}
+
 /** Where runs and dedupe state are kept. */
 export interface RunStore {
   /** Records a run as running. */
-  start(
-    run: {
-      runId: string;
-      jobName: string;
-      dryRun: boolean;
-      startedAt: string;
-      slot?: string;
-    },
-  ): Promise<void>;
+  start(run: RunStart): Promise<void>;
   /** Tells the store a running run is alive. */
   heartbeat(runId: string): Promise<void>;
   /** Records a run's final report. */
@@ -212,15 +218,7 @@ export class SqlRunStore implements RunStore {
     await this.#db.execute(sql, { params: [params], dryRun: false });
   }
 
-  async start(
-    run: {
-      runId: string;
-      jobName: string;
-      dryRun: boolean;
-      startedAt: string;
-      slot?: string;
-    },
-  ): Promise<void> {
+  async start(run: RunStart): Promise<void> {
     await this.#init();
     const report: RunRecord = {
       ...run,

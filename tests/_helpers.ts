@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { TriggerKitError } from "../mod.ts";
+import { createRegistry, type Registry, TriggerKitError } from "../mod.ts";
 
 /** Asserts that `error` is a TriggerKitError with `code` (and a message matching). */
 export function assertCode(
@@ -166,4 +166,18 @@ export function pgTest(name: string, fn: (url: string) => Promise<void>): void {
 /** A table name no other test uses. */
 export function uniqueTable(prefix: string): string {
   return `${prefix}_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+}
+
+/** A test body that gets a fresh registry, closed afterwards. */
+export function withRegistry(
+  fn: (registry: Registry) => Promise<void> | void,
+): () => Promise<void> {
+  return async () => {
+    const registry = createRegistry();
+    try {
+      await fn(registry);
+    } finally {
+      await registry.close();
+    }
+  };
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createRegistry, type Registry } from "../mod.ts";
 import { backoffMs, retryAfterMs } from "../actions/_http_retry.ts";
-import { rejectsWithCode } from "./_helpers.ts";
+import { rejectsWithCode, serveLocal } from "./_helpers.ts";
 
 interface Seen {
   method: string;
@@ -17,11 +17,7 @@ function startApi() {
   const script: Array<
     { status: number; headers?: Record<string, string>; delayMs?: number }
   > = [];
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen: () => {},
-  }, async (request) => {
+  const server = serveLocal(async (request) => {
     const url = new URL(request.url);
     const body = await request.text();
     seen.push({
@@ -45,12 +41,12 @@ function startApi() {
     return Response.json({ ok: true, echo: body ? JSON.parse(body) : null });
   });
   return {
-    url: `http://127.0.0.1:${server.addr.port}`,
-    host: `127.0.0.1:${server.addr.port}`,
+    url: server.url,
+    host: `127.0.0.1:${server.port}`,
     seen,
     statuses,
     script: (...steps: typeof script) => script.push(...steps),
-    close: () => server.shutdown(),
+    close: server.close,
   };
 }
 

@@ -1,24 +1,13 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
-import { fixture, rejectsWithCode, throwsWithCode } from "./_helpers.ts";
 import {
-  createRegistry,
-  type Registry,
-  type Row,
-  TriggerKitError,
-} from "../mod.ts";
-
-function withRegistry(fn: (registry: Registry) => Promise<void> | void) {
-  return async () => {
-    const registry = createRegistry();
-    try {
-      await fn(registry);
-    } finally {
-      await registry.close();
-    }
-  };
-}
+  fixture,
+  rejectsWithCode,
+  throwsWithCode,
+  withRegistry,
+} from "./_helpers.ts";
+import { createRegistry, type Row, TriggerKitError } from "../mod.ts";
 
 Deno.test(
   "register() returns the info of a function action",

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
-import { createRegistry, type Registry, type Row } from "../mod.ts";
+import { createRegistry, type Row } from "../mod.ts";
 import {
   descendants,
   fixture,
@@ -9,23 +9,13 @@ import {
   threadCount,
   throwsWithCode,
   treeCpuTicks,
+  withRegistry,
 } from "./_helpers.ts";
 
 const SECRET_JSON = "/tmp/triggerkit-test-secret.json";
 const SECRET_JS = "/tmp/triggerkit-test-secret.js";
 Deno.writeTextFileSync(SECRET_JSON, JSON.stringify({ secret: "json-secret" }));
 Deno.writeTextFileSync(SECRET_JS, 'export const secret = "js-secret";');
-
-function withRegistry(fn: (registry: Registry) => Promise<void>) {
-  return async () => {
-    const registry = createRegistry();
-    try {
-      await fn(registry);
-    } finally {
-      await registry.close();
-    }
-  };
-}
 
 Deno.test(
   "sandbox: a module action runs in a Worker and returns its result",
