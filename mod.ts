@@ -41,6 +41,7 @@ export type {
 export type {
   ActionOutcome,
   HistoryOptions,
+  Lease,
   RunRecord,
   RunReport,
   RunStart,
@@ -80,4 +81,4 @@ export type {
   Row,
   RunOptions,
 } from "./src/types.ts";
-export type { SandboxOptions } from "./sandbox/host.ts";
+export type { SandboxOptions, SandboxProcessInfo } from "./sandbox/host.ts";

@@ -35,6 +35,16 @@ export interface SandboxOptions {
   maxProcesses?: number;
 }
 
+/** A running sandbox process, for monitoring. */
+export interface SandboxProcessInfo {
+  /** Its process id. */
+  pid: number;
+  /** Workers alive in it. */
+  workers: number;
+  /** Calls waiting for an answer. */
+  pending: number;
+}
+
 /** One sandboxed action as the host runs it. */
 export interface SandboxedAction {
   name: string;
@@ -156,6 +166,17 @@ export class SandboxHost {
       }
       throw error;
     }
+  }
+
+  /** The sandbox processes running now. */
+  processes(): SandboxProcessInfo[] {
+    return [...this.#processes.values()].filter((process) => !process.dead).map(
+      (process) => ({
+        pid: process.pid,
+        workers: process.workerCount,
+        pending: process.pendingCount,
+      }),
+    );
   }
 
   /** Stops the Workers of an action that was unregistered or replaced. */

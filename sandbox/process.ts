@@ -150,6 +150,16 @@ export class SandboxProcess {
     this.#control.catch(() => {});
   }
 
+  /** The process id. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** How many Workers are alive in it. */
+  get workerCount(): number {
+    return [...this.#slots.values()].filter((slot) => !slot.dead).length;
+  }
+
   /** Whether the process is gone. */
   get dead(): boolean {
     return this.#exited;

@@ -39,6 +39,8 @@ export interface TriggerKitConfig {
   store?: string;
   /** Sandbox pool sizes. */
   sandbox?: SandboxOptions;
+  /** `serve` defaults: `leaseMs` (how soon another instance takes over a dead one's run), `graceMs`. */
+  serve?: { leaseMs?: number; graceMs?: number };
   /** Team actions: functions (in-process) or modules (sandboxed). */
   actions?: Record<string, ActionFn | string | ConfigModuleAction>;
   /** Views, as a list or by name. */
@@ -212,6 +214,7 @@ export async function loadConfig(
     ...(config.sandbox ? { sandbox: config.sandbox } : {}),
     ...(config.store ? { store: config.store } : {}),
     ...(config.databases ? { databases: config.databases } : {}),
+    ...(config.serve ? { serve: config.serve } : {}),
   });
   try {
     applyConfig(registry, config, file);

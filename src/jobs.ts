@@ -91,6 +91,8 @@ export interface RunJobOptions {
   signal?: AbortSignal;
   /** The scheduled slot this run is for (ms), when the scheduler starts it. */
   slot?: number;
+  /** 2 or more: this slot's earlier run was cut short (its instance died). */
+  attempt?: number;
   /** Told as the run goes: rows fetched, each action done. */
   onProgress?: (event: ProgressEvent) => void;
 }
@@ -394,6 +396,7 @@ export class Jobs {
     if (options.slot !== undefined) {
       report.slot = new Date(options.slot).toISOString();
     }
+    if ((options.attempt ?? 1) > 1) report.attempt = options.attempt!;
     if (this.#running.has(name)) {
       return this.#finish({
         ...report,

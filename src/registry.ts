@@ -29,7 +29,7 @@ import { lookup } from "./_suggest.ts";
 import { isZodSchema, parseConfig, toJsonSchema } from "./_config_schema.ts";
 import { logger } from "./logger.ts";
 import { normalizePermissions } from "./permissions.ts";
-import type { SandboxOptions } from "../sandbox/host.ts";
+import type { SandboxOptions, SandboxProcessInfo } from "../sandbox/host.ts";
 import { SandboxHost } from "../sandbox/host.ts";
 import { resolveModuleUrl } from "../sandbox/_module_url.ts";
 import { registerBuiltins } from "../actions/mod.ts";
@@ -70,6 +70,8 @@ export interface RegistryOptions {
   store?: string | RunStore;
   /** Database names usable in views and `run_sql` configs: `{ main: "postgres://…" }`. */
   databases?: Record<string, string>;
+  /** Defaults of `serve()`: lease and grace period. */
+  serve?: Pick<ServeOptions, "leaseMs" | "graceMs">;
 }
 
 interface Entry {
@@ -96,6 +98,7 @@ export class Registry {
   #storeOption: string | RunStore;
   #store: RunStore | undefined;
   #aliases: Record<string, string>;
+  #serveDefaults: Pick<ServeOptions, "leaseMs" | "graceMs">;
   #jobs: Jobs;
 
   /**
@@ -107,6 +110,7 @@ export class Registry {
     this.#sandboxOptions = options.sandbox ?? {};
     this.#storeOption = options.store ?? DEFAULT_STORE;
     this.#aliases = { ...options.databases };
+    this.#serveDefaults = { ...options.serve };
     registerBuiltins(this, this.#databases);
     this.#jobs = new Jobs({
       hasAction: (name) => this.#entries.has(name),
@@ -349,6 +353,16 @@ export class Registry {
   }
 
   /**
+   * The sandbox processes running now, for monitoring: pid, live Workers,
+   * pending calls.
+   *
+   * @returns One entry per sandbox process.
+   */
+  sandboxProcesses(): SandboxProcessInfo[] {
+    return this.#sandbox?.processes() ?? [];
+  }
+
+  /**
    * Defines (or replaces) a view: a SQL query on a database.
    *
    * @param definition `{ name, database, sql, description? }`; `database` is a URL or a configured name.
@@ -419,7 +433,10 @@ export class Registry {
    * @returns When the scheduler has stopped.
    */
   serve(options: ServeOptions = {}): Promise<void> {
-    return runScheduler(this.#jobs, () => this.#getStore(), options);
+    return runScheduler(this.#jobs, () => this.#getStore(), {
+      ...this.#serveDefaults,
+      ...options,
+    });
   }
 
   /**

@@ -1,7 +1,10 @@
 /**
  * The scheduler behind `serve()`: runs every enabled scheduled job on its
- * schedule, never two runs of one job at once, one catch-up run for slots
- * missed while it was down, and a graceful stop.
+ * schedule. Several `serve` instances may share one store: each slot of each
+ * job is claimed through the store by one instance, under a lease it renews
+ * while the run lasts; a run whose instance died is taken over once its
+ * lease runs out, and recorded as a retry. A job never overlaps itself, a
+ * missed slot runs once after downtime, and a stop is graceful.
  *
  * @module
  */
@@ -18,6 +21,13 @@ export interface ServeOptions {
   signal?: AbortSignal;
   /** How long running runs may take to finish after a stop, in ms (default 30000). */
   graceMs?: number;
+  /**
+   * How long a claimed run stays this instance's without renewal, in ms
+   * (default 60000). A run whose instance died is taken over after it.
+   */
+  leaseMs?: number;
+  /** This instance's name in the store (default: pid and a random suffix). */
+  instance?: string;
   /** Stop on SIGINT and SIGTERM too (default true). */
   handleSignals?: boolean;
   /** Only these jobs (default: every enabled job with a schedule). */
@@ -37,8 +47,8 @@ interface Planned {
  * Runs scheduled jobs until stopped.
  *
  * @param jobs The registry's jobs.
- * @param store Where each job's last slot is kept.
- * @param options Stop signal, grace period, clock.
+ * @param store Where slots are claimed and runs recorded.
+ * @param options Stop signal, grace period, lease, clock.
  */
 export async function runScheduler(
   jobs: Jobs,
@@ -46,6 +56,9 @@ export async function runScheduler(
   options: ServeOptions = {},
 ): Promise<void> {
   const clock = options.clock ?? realClock;
+  const leaseMs = options.leaseMs ?? 60_000;
+  const instance = options.instance ??
+    `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   const stop = new AbortController();
   const runAbort = new AbortController();
   const onStop = () => stop.abort();
@@ -57,29 +70,81 @@ export async function runScheduler(
   for (const signal of signals) Deno.addSignalListener(signal, onStop);
   const running = new Set<Promise<unknown>>();
 
+  /** Runs a claimed slot, renewing its lease until the run ends. */
+  const execute = async (job: Job, slot: number, attempt: number) => {
+    const done = new AbortController();
+    const renewing = (async () => {
+      while (!done.signal.aborted) {
+        await clock.sleep(leaseMs / 3, done.signal).catch(() => {});
+        if (done.signal.aborted) break;
+        if (!(await store().renew(job.name, instance, clock.now() + leaseMs))) {
+          log.error("Job {jobName} lost its lease on slot {slot}", {
+            jobName: job.name,
+            slot: iso(slot),
+          });
+        }
+      }
+    })();
+    try {
+      const report = await jobs.runJob(job.name, {
+        slot,
+        attempt,
+        signal: runAbort.signal,
+      });
+      options.onRun?.(report);
+    } finally {
+      done.abort();
+      await renewing;
+      await store().release(job.name, instance);
+    }
+  };
+  const track = (work: Promise<void>, jobName: string) => {
+    const run = work.catch((error) =>
+      log.error("Job {jobName} could not run: {error}", { jobName, error })
+    );
+    running.add(run);
+    run.finally(() => running.delete(run));
+  };
   const start = (job: Job, slot: number) => {
     if (jobs.isRunning(job.name)) {
       log.warn("Job {jobName} is still running: slot {slot} skipped", {
         jobName: job.name,
-        slot: new Date(slot).toISOString(),
+        slot: iso(slot),
       });
       return;
     }
-    const run = (async () => {
-      await store().setLastSlot(job.name, slot);
-      const report = await jobs.runJob(job.name, {
-        slot,
-        signal: runAbort.signal,
-      });
-      options.onRun?.(report);
-    })().catch((error) =>
-      log.error("Job {jobName} could not run: {error}", {
-        jobName: job.name,
-        error,
-      })
+    track(
+      (async () => {
+        if (
+          await store().claim(job.name, slot, instance, clock.now() + leaseMs)
+        ) await execute(job, slot, 1);
+      })(),
+      job.name,
     );
-    running.add(run);
-    run.finally(() => running.delete(run));
+  };
+  const rescue = (job: Job) => {
+    if (jobs.isRunning(job.name)) return;
+    track(
+      (async () => {
+        const lease = await store().takeOver(
+          job.name,
+          instance,
+          clock.now() + leaseMs,
+          clock.now(),
+        );
+        if (!lease) return;
+        log.warn(
+          "Job {jobName}: taking over slot {slot} from a stopped instance",
+          {
+            jobName: job.name,
+            slot: iso(lease.slot),
+            attempt: lease.attempt,
+          },
+        );
+        await execute(job, lease.slot, lease.attempt);
+      })(),
+      job.name,
+    );
   };
 
   try {
@@ -91,17 +156,21 @@ export async function runScheduler(
         (wanted && !wanted.has(job.name))
       ) continue;
       const now = clock.now();
-      const last = await store().lastSlot(job.name);
-      if (last !== undefined) {
-        const missed = job.parsedSchedule.next(last);
+      const lease = await store().lease(job.name);
+      if (lease?.done) {
+        const missed = job.parsedSchedule.next(lease.slot);
         // Down while slots passed: run once for them, not once per slot.
         if (missed <= now) start(job, missed);
       }
       planned.push({ job, next: job.parsedSchedule.next(now) });
     }
-    log.info("Scheduler started with {count} jobs", { count: planned.length });
+    log.info("Scheduler {instance} started with {count} jobs", {
+      instance,
+      count: planned.length,
+    });
+    let nextRescue = clock.now();
     while (!stop.signal.aborted && planned.length > 0) {
-      const due = Math.min(...planned.map((plan) => plan.next));
+      const due = Math.min(nextRescue, ...planned.map((plan) => plan.next));
       const wait = due - clock.now();
       if (wait > 0) {
         try {
@@ -111,6 +180,10 @@ export async function runScheduler(
         }
       }
       const now = clock.now();
+      if (now >= nextRescue) {
+        for (const plan of planned) rescue(plan.job);
+        nextRescue = now + leaseMs / 2;
+      }
       for (const plan of planned) {
         if (plan.next > now) continue;
         start(plan.job, plan.next);
@@ -135,4 +208,8 @@ export async function runScheduler(
       grace.abort();
     }
   }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
 }

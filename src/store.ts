@@ -52,6 +52,8 @@ export interface RunReport {
   error?: { code: string; message: string };
   /** The scheduled slot the run was for (ISO 8601), when scheduled. */
   slot?: string;
+  /** 2 or more when this run retries a slot whose first run was cut short. */
+  attempt?: number;
 }
 
 /** A run as the history shows it: a finished report, or one still running or cut short. */
@@ -105,10 +107,48 @@ export interface RunStore {
     expiresAt: number,
     now: number,
   ): Promise<void>;
-  /** The last slot a job was run for (ms), if any. */
-  lastSlot(jobName: string): Promise<number | undefined>;
-  /** Records the last slot a job was run for. */
-  setLastSlot(jobName: string, slot: number): Promise<void>;
+  /** A job's lease: the slot it last began, where, until when. */
+  lease(jobName: string): Promise<Lease | undefined>;
+  /**
+   * Claims a slot for an instance: only when no run of the job is
+   * unfinished and the slot is later than the last one begun. Atomic: of
+   * several instances claiming one slot, one wins.
+   */
+  claim(
+    jobName: string,
+    slot: number,
+    instance: string,
+    leaseUntil: number,
+  ): Promise<boolean>;
+  /** Takes over an unfinished run whose lease expired (its instance died); returns the new lease. */
+  takeOver(
+    jobName: string,
+    instance: string,
+    leaseUntil: number,
+    now: number,
+  ): Promise<Lease | undefined>;
+  /** Extends the lease of a run in progress; false when the instance lost it. */
+  renew(
+    jobName: string,
+    instance: string,
+    leaseUntil: number,
+  ): Promise<boolean>;
+  /** Marks the instance's run of the job finished. */
+  release(jobName: string, instance: string): Promise<void>;
+}
+
+/** Which instance runs which slot of a job, until when. */
+export interface Lease {
+  /** The slot (ms since the epoch). */
+  slot: number;
+  /** The instance that holds or held it. */
+  instance: string;
+  /** When the lease runs out unless renewed (ms since the epoch). */
+  leaseUntil: number;
+  /** Whether that run finished. */
+  done: boolean;
+  /** 1, or more when the slot was taken over after its instance died. */
+  attempt: number;
 }
 
 /** A running run whose heartbeat is older than this was cut short. */
@@ -134,9 +174,13 @@ const SCHEMA = [
     expires_at BIGINT NOT NULL,
     PRIMARY KEY (job_name, row_key)
   )`,
-  `CREATE TABLE IF NOT EXISTS triggerkit_slots (
+  `CREATE TABLE IF NOT EXISTS triggerkit_leases (
     job_name TEXT PRIMARY KEY,
-    last_slot BIGINT NOT NULL
+    slot BIGINT NOT NULL,
+    instance TEXT NOT NULL,
+    lease_until BIGINT NOT NULL,
+    done INTEGER NOT NULL,
+    attempt INTEGER NOT NULL
   )`,
 ];
 
@@ -168,12 +212,26 @@ const SQL = {
   forget: parseNamedSql(
     "DELETE FROM triggerkit_dedupe WHERE job_name = :jobName AND expires_at <= :now",
   ),
-  lastSlot: parseNamedSql(
-    "SELECT last_slot FROM triggerkit_slots WHERE job_name = :jobName",
+  lease: parseNamedSql(
+    "SELECT slot, instance, lease_until, done, attempt FROM triggerkit_leases WHERE job_name = :jobName",
   ),
-  setLastSlot: parseNamedSql(
-    `INSERT INTO triggerkit_slots (job_name, last_slot) VALUES (:jobName, :slot)
-     ON CONFLICT (job_name) DO UPDATE SET last_slot = excluded.last_slot`,
+  claimNew: parseNamedSql(
+    `INSERT INTO triggerkit_leases (job_name, slot, instance, lease_until, done, attempt)
+     VALUES (:jobName, :slot, :instance, :leaseUntil, 0, 1) ON CONFLICT (job_name) DO NOTHING`,
+  ),
+  claimNext: parseNamedSql(
+    `UPDATE triggerkit_leases SET slot = :slot, instance = :instance, lease_until = :leaseUntil, done = 0, attempt = 1
+     WHERE job_name = :jobName AND done = 1 AND slot < :slot`,
+  ),
+  takeOver: parseNamedSql(
+    `UPDATE triggerkit_leases SET instance = :instance, lease_until = :leaseUntil, attempt = attempt + 1
+     WHERE job_name = :jobName AND done = 0 AND lease_until < :now AND instance = :previous AND attempt = :attempt`,
+  ),
+  renew: parseNamedSql(
+    "UPDATE triggerkit_leases SET lease_until = :leaseUntil WHERE job_name = :jobName AND instance = :instance AND done = 0",
+  ),
+  release: parseNamedSql(
+    "UPDATE triggerkit_leases SET done = 1 WHERE job_name = :jobName AND instance = :instance AND done = 0",
   ),
 };
 
@@ -205,13 +263,30 @@ export class SqlRunStore implements RunStore {
         await this.#db.query(parseNamedSql("PRAGMA synchronous = NORMAL"));
       }
       for (const statement of SCHEMA) {
-        await this.#run(parseNamedSql(statement), {});
+        await this.#create(parseNamedSql(statement));
       }
       await this.#run(SQL.interrupt, {
         staleBefore: this.#now() - STALE_AFTER_MS,
       });
     })();
     return this.#ready;
+  }
+
+  /**
+   * Runs a `CREATE … IF NOT EXISTS`. Instances starting together can race
+   * on it in PostgreSQL ("duplicate key … pg_type"): the loser retries.
+   */
+  async #create(sql: NamedSql): Promise<void> {
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await this.#run(sql, {});
+      } catch (error) {
+        if (attempt >= 4) throw error;
+        await new Promise((resolve) =>
+          setTimeout(resolve, 20 + Math.random() * 80)
+        );
+      }
+    }
   }
 
   async #run(sql: NamedSql, params: Row): Promise<void> {
@@ -315,14 +390,71 @@ export class SqlRunStore implements RunStore {
     });
   }
 
-  async lastSlot(jobName: string): Promise<number | undefined> {
+  async lease(jobName: string): Promise<Lease | undefined> {
     await this.#init();
-    const [row] = await this.#db.query(SQL.lastSlot, { jobName });
-    return row === undefined ? undefined : Number(row.last_slot);
+    const [row] = await this.#db.query(SQL.lease, { jobName });
+    if (row === undefined) return undefined;
+    return {
+      slot: Number(row.slot),
+      instance: String(row.instance),
+      leaseUntil: Number(row.lease_until),
+      done: Number(row.done) === 1,
+      attempt: Number(row.attempt),
+    };
   }
 
-  async setLastSlot(jobName: string, slot: number): Promise<void> {
+  async claim(
+    jobName: string,
+    slot: number,
+    instance: string,
+    leaseUntil: number,
+  ): Promise<boolean> {
     await this.#init();
-    await this.#run(SQL.setLastSlot, { jobName, slot });
+    const params = { jobName, slot, instance, leaseUntil };
+    if (await this.#changes(SQL.claimNew, params)) return true;
+    return await this.#changes(SQL.claimNext, params);
+  }
+
+  async takeOver(
+    jobName: string,
+    instance: string,
+    leaseUntil: number,
+    now: number,
+  ): Promise<Lease | undefined> {
+    const lease = await this.lease(jobName);
+    if (!lease || lease.done || lease.leaseUntil >= now) return undefined;
+    const won = await this.#changes(SQL.takeOver, {
+      jobName,
+      instance,
+      leaseUntil,
+      now,
+      previous: lease.instance,
+      attempt: lease.attempt,
+    });
+    return won
+      ? { ...lease, instance, leaseUntil, attempt: lease.attempt + 1 }
+      : undefined;
+  }
+
+  async renew(
+    jobName: string,
+    instance: string,
+    leaseUntil: number,
+  ): Promise<boolean> {
+    await this.#init();
+    return await this.#changes(SQL.renew, { jobName, instance, leaseUntil });
+  }
+
+  async release(jobName: string, instance: string): Promise<void> {
+    await this.#init();
+    await this.#run(SQL.release, { jobName, instance });
+  }
+
+  async #changes(sql: NamedSql, params: Row): Promise<boolean> {
+    const { rowsAffected } = await this.#db.execute(sql, {
+      params: [params],
+      dryRun: false,
+    });
+    return rowsAffected > 0;
   }
 }

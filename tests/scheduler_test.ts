@@ -177,7 +177,8 @@ Deno.test("serve() runs a missed slot once after downtime, not once per missed s
         config: {
           database: "sqlite::memory:",
           sql:
-            `CREATE TABLE IF NOT EXISTS triggerkit_slots (job_name TEXT PRIMARY KEY, last_slot BIGINT NOT NULL)`,
+            `CREATE TABLE IF NOT EXISTS triggerkit_leases (job_name TEXT PRIMARY KEY, slot BIGINT NOT NULL,
+               instance TEXT NOT NULL, lease_until BIGINT NOT NULL, done INTEGER NOT NULL, attempt INTEGER NOT NULL)`,
         },
       });
       await registry.run("run_sql", [{
@@ -185,7 +186,8 @@ Deno.test("serve() runs a missed slot once after downtime, not once per missed s
       }], {
         config: {
           database: "sqlite::memory:",
-          sql: "INSERT INTO triggerkit_slots VALUES ('quarterly', :slot)",
+          sql:
+            "INSERT INTO triggerkit_leases VALUES ('quarterly', :slot, 'old', 0, 1, 1)",
         },
       });
     },
@@ -244,4 +246,95 @@ Deno.test("serve() aborts runs that outlast the grace period", async () => {
     },
     graceMs: 3_000,
   });
+});
+
+/** Two registries (two "instances") sharing one store file and one fake clock. */
+async function withInstances(
+  fn: (clock: FakeClock, runs: RunReport[], store: string) => Promise<void>,
+  leaseMs: number,
+) {
+  const dir = await Deno.makeTempDir({ prefix: "triggerkit-instances-" });
+  const store = `sqlite:${dir}/state.db`;
+  const clock = new FakeClock(START);
+  const runs: RunReport[] = [];
+  const controller = new AbortController();
+  const registries = [createRegistry({ store }), createRegistry({ store })];
+  try {
+    const serving = registries.map((registry, i) => {
+      registry.defineView({
+        name: "one",
+        database: "sqlite::memory:",
+        sql: "SELECT 1 AS id",
+      });
+      registry.register("noop", () => ({ by: i }));
+      registry.defineJob({
+        name: "shared",
+        view: "one",
+        actions: ["noop"],
+        schedule: "every minute",
+      });
+      return registry.serve({
+        signal: controller.signal,
+        clock,
+        leaseMs,
+        instance: `instance-${i}`,
+        handleSignals: false,
+        onRun: (report) => runs.push(report),
+      });
+    });
+    await settle();
+    await fn(clock, runs, store);
+    controller.abort();
+    await Promise.all(serving);
+  } finally {
+    await Promise.all(registries.map((registry) => registry.close()));
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("serve(): instances sharing a store run each slot once", async () => {
+  await withInstances(async (clock, runs) => {
+    await clock.advance(5 * 60_000);
+    await settle();
+    const slots = runs.map((r) => r.slot).sort();
+    assert.deepEqual(slots, [
+      "2026-03-01T10:01:00.000Z",
+      "2026-03-01T10:02:00.000Z",
+      "2026-03-01T10:03:00.000Z",
+      "2026-03-01T10:04:00.000Z",
+      "2026-03-01T10:05:00.000Z",
+    ]);
+  }, 30_000);
+});
+
+Deno.test("serve(): a run whose instance died is taken over after its lease, as a retry", async () => {
+  const { SqlRunStore } = await import("../src/store.ts");
+  const { SqliteDatabase } = await import("../src/sqlite.ts");
+  await withInstances(async (clock, runs, store) => {
+    // An instance that died holding 10:01: its claim is never renewed or released.
+    const db = new SqliteDatabase(store.slice("sqlite:".length), store);
+    const dead = new SqlRunStore(db);
+    const slot = Date.parse("2026-03-01T10:01:00Z");
+    assert.equal(
+      await dead.claim(
+        "shared",
+        slot,
+        "dead-instance",
+        Date.parse("2026-03-01T10:01:20Z"),
+      ),
+      true,
+    );
+    await db.close();
+    await clock.advance(40_000, 10_000); // 10:01:10: 10:01 is held by the dead instance
+    assert.equal(
+      runs.filter((r) => r.slot === "2026-03-01T10:01:00.000Z").length,
+      0,
+    );
+    await clock.advance(30_000, 10_000); // 10:01:40: its lease ran out at 10:01:20: taken over
+    await settle();
+    const retried = runs.filter((r) => r.slot === "2026-03-01T10:01:00.000Z");
+    assert.equal(retried.length, 1);
+    assert.equal(retried[0]!.attempt, 2);
+    assert.equal(retried[0]!.status, "succeeded");
+  }, 20_000);
 });

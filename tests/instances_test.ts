@@ -1,0 +1,136 @@
+/**
+ * Several `serve` processes sharing one PostgreSQL store: every slot of a
+ * job runs once, none twice, and a run whose instance is killed is taken
+ * over once its lease runs out.
+ */
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { pgTest, uniqueTable } from "./_helpers.ts";
+
+const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
+const MOD = new URL("../mod.ts", import.meta.url).href;
+const DENO_JSON = new URL("../deno.json", import.meta.url).pathname;
+const RUN_FOR_MS = 60_000;
+const LEASE_MS = 3_000;
+
+const config = (job: string) => `
+import { defineConfig } from ${JSON.stringify(MOD)};
+
+export default defineConfig({
+  store: Deno.env.get("TK_PG"),
+  serve: { leaseMs: ${LEASE_MS}, graceMs: 5000 },
+  actions: {
+    tick: async () => {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      return { pid: Deno.pid };
+    },
+  },
+  views: [{ name: "one", database: "sqlite::memory:", sql: "SELECT 1 AS id" }],
+  jobs: [{ name: ${
+  JSON.stringify(job)
+}, view: "one", schedule: "every 1 second", actions: ["tick"] }],
+});
+`;
+
+pgTest(
+  "instances: 3 serve processes, one killed midway: every slot once, none twice",
+  async (pg) => {
+    const job = uniqueTable("tk_tick");
+    const dir = await Deno.makeTempDir({ prefix: "triggerkit-instances-" });
+    const sql = postgres(pg, { onnotice: () => {} });
+    await Deno.writeTextFile(`${dir}/triggerkit.config.ts`, config(job));
+    const spawn = () =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", `--config=${DENO_JSON}`, CLI, "serve"],
+        cwd: dir,
+        env: { TK_PG: pg, NO_COLOR: "1" },
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+    const servers = [spawn(), spawn(), spawn()];
+    const started = Date.now();
+    let killedPid: number | undefined;
+    let killedSlot: number | undefined;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, RUN_FOR_MS / 3));
+      // Kill the instance that is in the middle of a run.
+      while (killedPid === undefined && Date.now() - started < RUN_FOR_MS / 2) {
+        const [lease] = await sql.unsafe(
+          "SELECT instance, slot FROM triggerkit_leases WHERE job_name = $1 AND done = 0",
+          [job],
+        );
+        const pid = lease ? Number(String(lease.instance).split("-")[0]) : NaN;
+        const victim = servers.find((server) => server.pid === pid);
+        if (victim) {
+          victim.kill("SIGKILL");
+          killedPid = pid;
+          killedSlot = Number(lease!.slot);
+        } else {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+      assert.ok(killedPid !== undefined, "no instance was caught mid-run");
+      await new Promise((resolve) =>
+        setTimeout(resolve, RUN_FOR_MS - (Date.now() - started))
+      );
+    } finally {
+      for (const server of servers) {
+        if (server.pid !== killedPid) server.kill("SIGTERM");
+      }
+      await Promise.all(servers.map((server) => server.status));
+    }
+    try {
+      const rows = await sql.unsafe(
+        "SELECT status, report FROM triggerkit_runs WHERE job_name = $1",
+        [job],
+      );
+      const runs = rows.map((row) => ({
+        ...JSON.parse(String(row.report)),
+        status: row.status,
+      }));
+      const succeeded = runs.filter((run) => run.status === "succeeded");
+      const bySlot = new Map<string, number>();
+      for (const run of succeeded) {
+        bySlot.set(run.slot, (bySlot.get(run.slot) ?? 0) + 1);
+      }
+      const twice = [...bySlot].filter(([, count]) => count > 1);
+      assert.deepEqual(twice, [], "a slot ran twice");
+
+      const retried = succeeded.find((run) =>
+        Date.parse(run.slot) === killedSlot
+      );
+      assert.ok(retried, "the killed instance's slot was not taken over");
+      assert.equal(retried.attempt, 2);
+
+      const slots = [...bySlot.keys()].map(Date.parse).sort((a, b) => a - b);
+      const first = slots[0]!;
+      const last = slots.at(-1)!;
+      assert.ok(
+        last - first >= RUN_FOR_MS * 0.75,
+        `ran from ${first} to ${last} only`,
+      );
+      const lost: number[] = [];
+      for (let slot = first; slot <= last; slot += 1000) {
+        if (!bySlot.has(new Date(slot).toISOString())) lost.push(slot);
+      }
+      // Slots that came while the dead instance's lease held the job may be lost; no others.
+      const beyondLease = lost.filter((slot) =>
+        slot < killedSlot! || slot > killedSlot! + LEASE_MS + 1000
+      );
+      assert.deepEqual(
+        beyondLease.map((slot) => new Date(slot).toISOString()),
+        [],
+        "slots lost beyond the lease",
+      );
+    } finally {
+      await sql.unsafe("DELETE FROM triggerkit_runs WHERE job_name = $1", [
+        job,
+      ]);
+      await sql.unsafe("DELETE FROM triggerkit_leases WHERE job_name = $1", [
+        job,
+      ]);
+      await sql.end();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
