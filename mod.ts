@@ -47,7 +47,7 @@ export type {
   RunStart,
   RunStore,
 } from "./src/store.ts";
-export type { ServeOptions } from "./src/scheduler.ts";
+export type { DenoCron, ServeOptions } from "./src/scheduler.ts";
 export type { Clock } from "./src/clock.ts";
 export { parseSchedule, type Schedule } from "./src/schedule.ts";
 export {

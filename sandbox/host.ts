@@ -33,6 +33,13 @@ export interface SandboxOptions {
   maxWorkersPerAction?: number;
   /** Most sandbox child processes at once (default 4); calls wait for a free one. */
   maxProcesses?: number;
+  /**
+   * Where no sandbox can run (Deno Deploy: no Worker, no subprocess), load
+   * module actions in this process instead of refusing them. They then run
+   * with the host's permissions, no time limit that stops them, no memory
+   * cap: for code you trust as much as your own. Default false.
+   */
+  trustedInProcess?: boolean;
 }
 
 /** A running sandbox process, for monitoring. */
@@ -108,7 +115,7 @@ export class SandboxHost {
    * cannot host sandboxed actions.
    */
   assertAvailable(action: string): void {
-    const missing = missingCapability();
+    const missing = this.missing();
     if (missing) {
       throw new TriggerKitError(
         "SANDBOX_UNAVAILABLE",
@@ -166,6 +173,11 @@ export class SandboxHost {
       }
       throw error;
     }
+  }
+
+  /** What this runtime lacks to host sandboxed actions, or `undefined`. */
+  missing(): string | undefined {
+    return missingCapability();
   }
 
   /** The sandbox processes running now. */

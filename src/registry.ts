@@ -49,6 +49,7 @@ import {
   SqlRunStore,
 } from "./store.ts";
 import { runScheduler, type ServeOptions } from "./scheduler.ts";
+import { openKvStore } from "./store_kv.ts";
 
 const log = logger("action");
 
@@ -221,6 +222,9 @@ export class Registry {
           SANDBOX_DEFAULTS.maxResultBytes,
     };
     const module = resolveModuleUrl(name, action);
+    if (this.#sandboxOptions.trustedInProcess && this.#getSandbox().missing()) {
+      return trustedEntry(name, module, options.description ?? "", schema);
+    }
     this.#getSandbox().assertAvailable(name);
     const sandboxed = { name, module, permissions, ...limits };
     const info: ActionInfo = {
@@ -445,9 +449,14 @@ export class Registry {
    */
   async close(): Promise<void> {
     const sandbox = this.#sandbox;
+    const store = this.#store;
     this.#sandbox = undefined;
     this.#store = undefined;
-    await Promise.all([sandbox?.close(), this.#databases.close()]);
+    await Promise.all([
+      sandbox?.close(),
+      this.#databases.close(),
+      store?.close?.(),
+    ]);
   }
 
   #getStore(): RunStore {
@@ -455,11 +464,24 @@ export class Registry {
     const option = this.#storeOption;
     if (typeof option !== "string") return this.#store = option;
     const url = this.#aliases[option] ?? option;
+    if (url.startsWith("kv:")) return this.#store = openKvStore(url);
     const file = /^sqlite:(?!:memory:)(.+)$/.exec(url)?.[1];
     const dir = file?.includes("/")
       ? file.slice(0, file.lastIndexOf("/"))
       : undefined;
-    if (dir) Deno.mkdirSync(dir, { recursive: true });
+    if (dir) {
+      try {
+        Deno.mkdirSync(dir, { recursive: true });
+      } catch (error) {
+        throw new TriggerKitError(
+          "INVALID_CONFIG",
+          `The run store ${url} needs its folder ${dir}, which cannot be created (${
+            (error as Error).message
+          }); give --allow-write for it, or use another store (kv: on Deno Deploy)`,
+          { cause: error },
+        );
+      }
+    }
     return this.#store = new SqlRunStore(this.#databases.get(url));
   }
 
@@ -470,6 +492,37 @@ export class Registry {
   #lookup(name: string): Entry {
     return lookup(this.#entries, name, "ACTION_NOT_FOUND", "action");
   }
+}
+
+/**
+ * A module action loaded into this process, by explicit opt-in where no
+ * sandbox can run: it is as trusted as a function action.
+ */
+function trustedEntry(
+  name: string,
+  module: URL,
+  description: string,
+  schema: ConfigSchema | undefined,
+): Entry {
+  let loaded: Promise<ActionFn> | undefined;
+  const load = () =>
+    loaded ??= import(module.href).then((imported) => {
+      if (typeof imported.default !== "function") {
+        throw new TriggerKitError(
+          "INVALID_ACTION",
+          `Cannot load action "${name}": the module ${module.href} has no default export that is a function`,
+        );
+      }
+      return imported.default as ActionFn;
+    }).catch((error) => {
+      loaded = undefined;
+      throw error;
+    });
+  return {
+    info: { name, description, kind: "function", module: module.href },
+    schema,
+    invoke: async (input) => (await load())(input),
+  };
 }
 
 /**

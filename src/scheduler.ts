@@ -1,17 +1,22 @@
 /**
- * The scheduler behind `serve()`: runs every enabled scheduled job on its
- * schedule. Several `serve` instances may share one store: each slot of each
- * job is claimed through the store by one instance, under a lease it renews
- * while the run lasts; a run whose instance died is taken over once its
- * lease runs out, and recorded as a retry. A job never overlaps itself, a
- * missed slot runs once after downtime, and a stop is graceful.
+ * `serve()`: runs every enabled scheduled job on its schedule. Several
+ * instances may share one store: each slot of each job is claimed by one
+ * instance, under a lease it renews while the run lasts; a run whose
+ * instance died is taken over once its lease runs out, and recorded as a
+ * retry. A job never overlaps itself, a missed slot runs once after
+ * downtime, and a stop is graceful.
+ *
+ * Two drivers: `timer` (default) wakes for each slot; `deno-cron` lets
+ * `Deno.cron` wake it every minute (Deno Deploy).
  *
  * @module
  */
 import { type Clock, realClock } from "./clock.ts";
 import type { Job, Jobs } from "./jobs.ts";
 import type { RunReport, RunStore } from "./store.ts";
+import { TriggerKitError } from "./errors.ts";
 import { logger } from "./logger.ts";
+import { SlotRunner } from "./_slot_runner.ts";
 
 const log = logger("scheduler");
 
@@ -28,7 +33,9 @@ export interface ServeOptions {
   leaseMs?: number;
   /** This instance's name in the store (default: pid and a random suffix). */
   instance?: string;
-  /** Stop on SIGINT and SIGTERM too (default true). */
+  /** `timer` (default): wake for each slot. `deno-cron`: `Deno.cron` wakes it every minute. */
+  driver?: "timer" | "deno-cron";
+  /** Stop on SIGINT and SIGTERM too (default true; not with `deno-cron`). */
   handleSignals?: boolean;
   /** Only these jobs (default: every enabled job with a schedule). */
   jobs?: string[];
@@ -36,19 +43,24 @@ export interface ServeOptions {
   onRun?: (report: RunReport) => void;
   /** The clock (tests pass a fake one). */
   clock?: Clock;
+  /** `Deno.cron`, for the `deno-cron` driver (tests pass a fake one). */
+  cron?: DenoCron;
 }
 
-interface Planned {
-  job: Job;
-  next: number;
-}
+/** The cron function of Deno Deploy (`--unstable-cron` elsewhere). */
+export type DenoCron = (
+  name: string,
+  schedule: string,
+  options: { signal?: AbortSignal },
+  handler: () => Promise<void>,
+) => Promise<void>;
 
 /**
  * Runs scheduled jobs until stopped.
  *
  * @param jobs The registry's jobs.
  * @param store Where slots are claimed and runs recorded.
- * @param options Stop signal, grace period, lease, clock.
+ * @param options Stop signal, grace period, lease, driver, clock.
  */
 export async function runScheduler(
   jobs: Jobs,
@@ -59,157 +71,131 @@ export async function runScheduler(
   const leaseMs = options.leaseMs ?? 60_000;
   const instance = options.instance ??
     `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const runner = new SlotRunner(jobs, store, {
+    clock,
+    leaseMs,
+    instance,
+    ...(options.onRun ? { onRun: options.onRun } : {}),
+  });
+  const wanted = options.jobs ? new Set(options.jobs) : undefined;
+  const scheduled = jobs.listJobs().filter((job) =>
+    job.parsedSchedule && job.enabled !== false &&
+    (!wanted || wanted.has(job.name))
+  );
   const stop = new AbortController();
-  const runAbort = new AbortController();
   const onStop = () => stop.abort();
   options.signal?.addEventListener("abort", onStop, { once: true });
   if (options.signal?.aborted) stop.abort();
-  const signals: Deno.Signal[] = options.handleSignals === false
+  const cron = options.driver === "deno-cron";
+  const signals: Deno.Signal[] = cron || options.handleSignals === false
     ? []
     : ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, onStop);
-  const running = new Set<Promise<unknown>>();
-
-  /** Runs a claimed slot, renewing its lease until the run ends. */
-  const execute = async (job: Job, slot: number, attempt: number) => {
-    const done = new AbortController();
-    const renewing = (async () => {
-      while (!done.signal.aborted) {
-        await clock.sleep(leaseMs / 3, done.signal).catch(() => {});
-        if (done.signal.aborted) break;
-        if (!(await store().renew(job.name, instance, clock.now() + leaseMs))) {
-          log.error("Job {jobName} lost its lease on slot {slot}", {
-            jobName: job.name,
-            slot: iso(slot),
-          });
-        }
-      }
-    })();
-    try {
-      const report = await jobs.runJob(job.name, {
-        slot,
-        attempt,
-        signal: runAbort.signal,
-      });
-      options.onRun?.(report);
-    } finally {
-      done.abort();
-      await renewing;
-      await store().release(job.name, instance);
-    }
-  };
-  const track = (work: Promise<void>, jobName: string) => {
-    const run = work.catch((error) =>
-      log.error("Job {jobName} could not run: {error}", { jobName, error })
-    );
-    running.add(run);
-    run.finally(() => running.delete(run));
-  };
-  const start = (job: Job, slot: number) => {
-    if (jobs.isRunning(job.name)) {
-      log.warn("Job {jobName} is still running: slot {slot} skipped", {
-        jobName: job.name,
-        slot: iso(slot),
-      });
-      return;
-    }
-    track(
-      (async () => {
-        if (
-          await store().claim(job.name, slot, instance, clock.now() + leaseMs)
-        ) await execute(job, slot, 1);
-      })(),
-      job.name,
-    );
-  };
-  const rescue = (job: Job) => {
-    if (jobs.isRunning(job.name)) return;
-    track(
-      (async () => {
-        const lease = await store().takeOver(
-          job.name,
-          instance,
-          clock.now() + leaseMs,
-          clock.now(),
-        );
-        if (!lease) return;
-        log.warn(
-          "Job {jobName}: taking over slot {slot} from a stopped instance",
-          {
-            jobName: job.name,
-            slot: iso(lease.slot),
-            attempt: lease.attempt,
-          },
-        );
-        await execute(job, lease.slot, lease.attempt);
-      })(),
-      job.name,
-    );
-  };
-
   try {
-    const wanted = options.jobs ? new Set(options.jobs) : undefined;
-    const planned: Planned[] = [];
-    for (const job of jobs.listJobs()) {
-      if (
-        !job.parsedSchedule || job.enabled === false ||
-        (wanted && !wanted.has(job.name))
-      ) continue;
-      const now = clock.now();
-      const lease = await store().lease(job.name);
-      if (lease?.done) {
-        const missed = job.parsedSchedule.next(lease.slot);
-        // Down while slots passed: run once for them, not once per slot.
-        if (missed <= now) start(job, missed);
-      }
-      planned.push({ job, next: job.parsedSchedule.next(now) });
+    for (const job of scheduled) {
+      const missed = await runner.missed(job);
+      // Down while slots passed: run once for them, not once per slot.
+      if (missed !== undefined) runner.start(job, missed);
     }
     log.info("Scheduler {instance} started with {count} jobs", {
       instance,
-      count: planned.length,
+      count: scheduled.length,
     });
-    let nextRescue = clock.now();
-    while (!stop.signal.aborted && planned.length > 0) {
-      const due = Math.min(nextRescue, ...planned.map((plan) => plan.next));
-      const wait = due - clock.now();
-      if (wait > 0) {
-        try {
-          await clock.sleep(wait, stop.signal);
-        } catch {
-          break;
-        }
-      }
-      const now = clock.now();
-      if (now >= nextRescue) {
-        for (const plan of planned) rescue(plan.job);
-        nextRescue = now + leaseMs / 2;
-      }
-      for (const plan of planned) {
-        if (plan.next > now) continue;
-        start(plan.job, plan.next);
-        plan.next = plan.job.parsedSchedule!.next(Math.max(plan.next, now));
-      }
-    }
+    if (cron) {
+      const denoCron = options.cron ??
+        (Deno as unknown as { cron?: DenoCron }).cron;
+      await cronDriver(scheduled, runner, clock, stop.signal, denoCron);
+    } else await timerDriver(scheduled, runner, clock, leaseMs, stop.signal);
   } finally {
     for (const signal of signals) Deno.removeSignalListener(signal, onStop);
     options.signal?.removeEventListener("abort", onStop);
-    if (running.size > 0) {
-      log.info("Scheduler stopping: waiting for {count} running jobs", {
-        count: running.size,
-      });
-      const grace = new AbortController();
-      const settled = Promise.all(running).then(() => true);
-      const timedOut = clock.sleep(options.graceMs ?? 30_000, grace.signal)
-        .then(() => false, () => true);
-      if (!(await Promise.race([settled, timedOut]))) {
-        runAbort.abort(new Error("The scheduler stopped"));
-        await settled;
+    await runner.drain(options.graceMs ?? 30_000);
+  }
+}
+
+/** Wakes for each job's next slot, and every half lease to rescue dead instances' runs. */
+async function timerDriver(
+  jobs: Job[],
+  runner: SlotRunner,
+  clock: Clock,
+  leaseMs: number,
+  stop: AbortSignal,
+) {
+  const planned = jobs.map((job) => ({
+    job,
+    next: job.parsedSchedule!.next(clock.now()),
+  }));
+  let nextRescue = clock.now();
+  while (!stop.aborted && planned.length > 0) {
+    const due = Math.min(nextRescue, ...planned.map((plan) => plan.next));
+    const wait = due - clock.now();
+    if (wait > 0) {
+      try {
+        await clock.sleep(wait, stop);
+      } catch {
+        return;
       }
-      grace.abort();
+    }
+    const now = clock.now();
+    if (now >= nextRescue) {
+      for (const plan of planned) runner.rescue(plan.job);
+      nextRescue = now + leaseMs / 2;
+    }
+    for (const plan of planned) {
+      if (plan.next > now) continue;
+      runner.start(plan.job, plan.next);
+      plan.next = plan.job.parsedSchedule!.next(Math.max(plan.next, now));
     }
   }
 }
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
+/**
+ * Lets `Deno.cron` wake the scheduler every minute (its finest grain): each
+ * tick runs every slot that came since the last tick. Schedules finer than a
+ * minute cannot be driven this way.
+ */
+async function cronDriver(
+  jobs: Job[],
+  runner: SlotRunner,
+  clock: Clock,
+  stop: AbortSignal,
+  cron: DenoCron | undefined,
+) {
+  if (typeof cron !== "function") {
+    throw new TriggerKitError(
+      "INVALID_CONFIG",
+      'serve({ driver: "deno-cron" }) needs Deno.cron: on Deno Deploy it is built in; elsewhere run with --unstable-cron',
+    );
+  }
+  for (const job of jobs) {
+    const schedule = job.parsedSchedule!;
+    const first = schedule.next(0);
+    if (schedule.next(first) - first < 60_000) {
+      throw new TriggerKitError(
+        "INVALID_SCHEDULE",
+        `Invalid job "${job.name}": Deno.cron runs at most once a minute, so "${schedule.source}" cannot be driven by it`,
+      );
+    }
+  }
+  const ticks = jobs.map((job) => {
+    let last = clock.now();
+    return cron(`triggerkit ${job.name}`, "* * * * *", { signal: stop }, () => {
+      const now = clock.now();
+      runner.rescue(job);
+      let slot: number | undefined;
+      for (
+        let next = job.parsedSchedule!.next(last);
+        next <= now;
+        next = job.parsedSchedule!.next(next)
+      ) slot = next;
+      last = now;
+      if (slot !== undefined) runner.start(job, slot);
+      return Promise.resolve();
+    });
+  });
+  await new Promise<void>((resolve) => {
+    if (stop.aborted) return resolve();
+    stop.addEventListener("abort", () => resolve(), { once: true });
+  });
+  await Promise.allSettled(ticks);
 }

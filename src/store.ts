@@ -135,6 +135,8 @@ export interface RunStore {
   ): Promise<boolean>;
   /** Marks the instance's run of the job finished. */
   release(jobName: string, instance: string): Promise<void>;
+  /** Closes what the store holds open of its own (a SQL store's database is closed with the registry's). */
+  close?(): Promise<void>;
 }
 
 /** Which instance runs which slot of a job, until when. */

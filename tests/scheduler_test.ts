@@ -338,3 +338,88 @@ Deno.test("serve(): a run whose instance died is taken over after its lease, as 
     assert.equal(retried[0]!.status, "succeeded");
   }, 20_000);
 });
+
+Deno.test("serve({ driver: 'deno-cron' }) runs due slots on each Deno.cron tick", async () => {
+  const handlers: Array<() => Promise<void>> = [];
+  const cron = (
+    _name: string,
+    _schedule: string,
+    options: { signal?: AbortSignal },
+    handler: () => Promise<void>,
+  ) => {
+    handlers.push(handler);
+    return new Promise<void>((resolve) =>
+      options.signal?.addEventListener("abort", () => resolve())
+    );
+  };
+  try {
+    const registry = createRegistry({ store: "sqlite::memory:" });
+    const clock = new FakeClock(START);
+    const runs: RunReport[] = [];
+    const controller = new AbortController();
+    try {
+      registry.defineView({
+        name: "one",
+        database: "sqlite::memory:",
+        sql: "SELECT 1 AS id",
+      });
+      registry.register("noop", () => ({}));
+      registry.defineJob({
+        name: "five",
+        view: "one",
+        actions: ["noop"],
+        schedule: "*/5 * * * *",
+      });
+      const serving = registry.serve({
+        driver: "deno-cron",
+        cron,
+        clock,
+        signal: controller.signal,
+        onRun: (r) => runs.push(r),
+      });
+      await settle();
+      assert.equal(handlers.length, 1);
+      for (let minute = 0; minute < 11; minute++) {
+        await clock.advance(60_000);
+        await handlers[0]!();
+        await settle();
+      }
+      assert.deepEqual(runs.map((r) => r.slot), [
+        "2026-03-01T10:05:00.000Z",
+        "2026-03-01T10:10:00.000Z",
+      ]);
+      controller.abort();
+      await serving;
+    } finally {
+      await registry.close();
+    }
+  } finally {
+    handlers.length = 0;
+  }
+});
+
+Deno.test("serve({ driver: 'deno-cron' }) refuses schedules finer than a minute", async () => {
+  const registry = createRegistry({ store: "sqlite::memory:" });
+  try {
+    registry.defineView({
+      name: "one",
+      database: "sqlite::memory:",
+      sql: "SELECT 1 AS id",
+    });
+    registry.register("noop", () => ({}));
+    registry.defineJob({
+      name: "fast",
+      view: "one",
+      actions: ["noop"],
+      schedule: "every 30 seconds",
+    });
+    await assert.rejects(
+      registry.serve({ driver: "deno-cron", handleSignals: false }),
+      (error: Error & { code?: string }) =>
+        error.code === "INVALID_SCHEDULE" &&
+        /at most once a minute/.test(error.message),
+    );
+  } finally {
+    await registry.close();
+  }
+});
