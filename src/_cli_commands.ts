@@ -6,6 +6,7 @@
 import { TriggerKitError } from "./errors.ts";
 import { isPlainObject } from "./_plain.ts";
 import type { Registry } from "./registry.ts";
+import type { ProgressEvent } from "./jobs.ts";
 import type { Row } from "./types.ts";
 import {
   formatHistory,
@@ -83,6 +84,13 @@ function positiveInteger(
   return number;
 }
 
+/** A progress line for people. */
+function progress(event: ProgressEvent): string {
+  return event.type === "rows"
+    ? `… ${event.rowCount} rows fetched, ${event.newRowCount} new`
+    : `… ${event.index + 1}/${event.total} ${event.action} ${event.status}`;
+}
+
 const json = (value: unknown) =>
   JSON.stringify(
     value,
@@ -103,15 +111,11 @@ export const COMMANDS: Record<string, Command> = {
         name,
         {
           dryRun: values["dry-run"] === true,
-          onProgress: asJson ? undefined : (event) =>
-            io.err(paint.dim(
-              event.type === "rows"
-                ? `… ${event.rowCount} rows fetched, ${event.newRowCount} new`
-                : `… ${
-                  event.index + 1
-                }/${event.total} ${event.action} ${event.status}`,
-            )),
-        } as Parameters<Registry["runJob"]>[1],
+          ...(asJson ? {} : {
+            onProgress: (event: ProgressEvent) =>
+              io.err(paint.dim(progress(event))),
+          }),
+        },
       );
       io.out(asJson ? json(report) : formatReport(report, paint));
       return report.status === "failed" ? 1 : 0;

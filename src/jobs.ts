@@ -5,13 +5,10 @@
  *
  * @module
  */
-import { describeType, isTriggerKitError, TriggerKitError } from "./errors.ts";
-import { didYouMean, lookup } from "./_suggest.ts";
-import { isPlainObject } from "./_plain.ts";
-import { isDatabaseUrl } from "./databases.ts";
+import { isTriggerKitError, TriggerKitError } from "./errors.ts";
+import { lookup } from "./_suggest.ts";
 import type { Databases } from "./databases.ts";
 import { parseNamedSql } from "./named_sql.ts";
-import { parseDuration, parseSchedule, type Schedule } from "./schedule.ts";
 import {
   type ActionOutcome,
   HEARTBEAT_MS,
@@ -20,68 +17,23 @@ import {
 } from "./store.ts";
 import { logger } from "./logger.ts";
 import type { ActionResult, Row, RunOptions } from "./types.ts";
+import {
+  checkJob,
+  checkView,
+  type Job,
+  type JobDefinition,
+  type JobStep,
+  type ViewDefinition,
+} from "./job_definitions.ts";
+
+export type {
+  Job,
+  JobDefinition,
+  JobStep,
+  ViewDefinition,
+} from "./job_definitions.ts";
 
 const log = logger("job");
-
-/** A view: a SQL query on a database. */
-export interface ViewDefinition {
-  /** The name, unique among its kind. */
-  name: string;
-  /** A database URL, or the name of one in the config's `databases`. */
-  database: string;
-  /** The query; its rows are what the job's actions receive. */
-  sql: string;
-  /** What it is for. */
-  description?: string;
-}
-
-/** One step of a job's pipeline. */
-export interface JobStep {
-  /** The action's name. */
-  action: string;
-  /** The action's config for this step, validated against its schema. */
-  config?: Record<string, unknown>;
-  /** A failure does not stop the run. */
-  continueOnError?: boolean;
-  /** Retries on transient failures (ACTION_FAILED, ACTION_TIMEOUT, DATABASE_ERROR); default 0. */
-  retries?: number;
-  /** First retry delay in ms, doubled each retry (default 1000). */
-  retryDelayMs?: number;
-  /** Always run this step as a dry run. */
-  dryRun?: boolean;
-}
-
-/** A job: a view and the actions to run on what it yields. */
-export interface JobDefinition {
-  /** The name, unique among its kind. */
-  name: string;
-  /** The name of the view whose rows the actions receive. */
-  view: string;
-  /** The pipeline: action names, or steps with config; at least one. */
-  actions: Array<string | JobStep>;
-  /** When to run: "every 15 minutes", "hourly", "daily at 06:00", or 5-field cron. */
-  schedule?: string;
-  /** IANA time zone of wall-clock schedules (default "UTC"). */
-  timezone?: string;
-  /** Whether `serve` runs it (default true). */
-  enabled?: boolean;
-  /** "rows" (default): no rows, no actions. "always": run the actions anyway. */
-  when?: "rows" | "always";
-  /** Act only on rows whose key was not seen in an earlier successful run. */
-  dedupe?: { key: string[]; ttl?: string };
-  /** What it is for. */
-  description?: string;
-}
-
-/** A job as validated: its steps normalized, its schedule parsed. */
-export interface Job extends Omit<JobDefinition, "actions"> {
-  /** The steps, normalized from `actions`. */
-  steps: JobStep[];
-  /** The parsed schedule, when there is one. */
-  parsedSchedule?: Schedule;
-  /** How long dedupe remembers a row, in ms. */
-  dedupeTtlMs?: number;
-}
 
 /** Options of `runJob`. */
 export interface RunJobOptions {
@@ -125,18 +77,6 @@ const TRANSIENT = new Set([
   "ACTION_TIMEOUT",
   "DATABASE_ERROR",
 ]);
-const NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
-
-function invalid(
-  code: "INVALID_VIEW" | "INVALID_JOB",
-  what: string,
-  name: unknown,
-  reason: string,
-): TriggerKitError {
-  const label = typeof name === "string" && name ? `"${name}"` : "(unnamed)";
-  return new TriggerKitError(code, `Invalid ${what} ${label}: ${reason}`);
-}
-
 /** The views and jobs of a registry, and how they run. */
 export class Jobs {
   readonly #host: JobHost;
@@ -160,188 +100,16 @@ export class Jobs {
 
   /** Defines (or replaces) a view. */
   defineView(definition: ViewDefinition): ViewDefinition {
-    if (!isPlainObject(definition)) {
-      throw invalid(
-        "INVALID_VIEW",
-        "view",
-        undefined,
-        `a definition object is required, received ${describeType(definition)}`,
-      );
-    }
-    const { name, database, sql } = definition;
-    if (typeof name !== "string" || !NAME.test(name)) {
-      throw invalid(
-        "INVALID_VIEW",
-        "view",
-        name,
-        "name must be letters, digits, _ . : - (starting with a letter or _)",
-      );
-    }
-    if (typeof sql !== "string" || sql.trim() === "") {
-      throw invalid(
-        "INVALID_VIEW",
-        "view",
-        name,
-        "sql must be a non-empty string",
-      );
-    }
-    if (typeof database !== "string" || database === "") {
-      throw invalid(
-        "INVALID_VIEW",
-        "view",
-        name,
-        "database must be a database URL or a configured database name",
-      );
-    }
-    const url = this.#host.resolveDatabase(database);
-    if (!isDatabaseUrl(url)) {
-      throw invalid(
-        "INVALID_VIEW",
-        "view",
-        name,
-        `database "${database}" is neither a database URL nor a configured database name`,
-      );
-    }
-    const view = { ...definition };
-    this.#views.set(name, view);
+    const view = checkView(definition, this.#host.resolveDatabase);
+    this.#views.set(view.name, view);
     return view;
   }
 
   /** Defines (or replaces) a job; its view and actions must exist. */
   defineJob(definition: JobDefinition): Job {
-    if (!isPlainObject(definition)) {
-      throw invalid(
-        "INVALID_JOB",
-        "job",
-        undefined,
-        `a definition object is required, received ${describeType(definition)}`,
-      );
-    }
-    const { name } = definition;
-    const fail = (reason: string) =>
-      invalid("INVALID_JOB", "job", name, reason);
-    if (typeof name !== "string" || !NAME.test(name)) {
-      throw fail(
-        "name must be letters, digits, _ . : - (starting with a letter or _)",
-      );
-    }
-    if (typeof definition.view !== "string") {
-      throw fail("view must be the name of a view");
-    }
-    if (!this.#views.has(definition.view)) {
-      throw new TriggerKitError(
-        "VIEW_NOT_FOUND",
-        `Invalid job "${name}": unknown view "${definition.view}"${
-          didYouMean(definition.view, this.#views.keys())
-        }`,
-      );
-    }
-    if (!Array.isArray(definition.actions) || definition.actions.length === 0) {
-      throw fail("actions must list at least one action");
-    }
-    const steps = definition.actions.map((step, i) =>
-      this.#step(name, step, i)
-    );
-    if (
-      definition.when !== undefined && definition.when !== "rows" &&
-      definition.when !== "always"
-    ) {
-      throw fail(
-        `when must be "rows" or "always", received ${
-          JSON.stringify(definition.when)
-        }`,
-      );
-    }
-    if (
-      definition.enabled !== undefined &&
-      typeof definition.enabled !== "boolean"
-    ) throw fail("enabled must be true or false");
-    const job: Job = { ...definition, steps };
-    delete (job as Partial<JobDefinition>).actions;
-    if (definition.schedule !== undefined) {
-      try {
-        job.parsedSchedule = parseSchedule(
-          definition.schedule,
-          definition.timezone ?? "UTC",
-        );
-      } catch (error) {
-        if (isTriggerKitError(error)) {
-          throw new TriggerKitError(
-            "INVALID_SCHEDULE",
-            `Invalid job "${name}": ${error.message}`,
-            { cause: error },
-          );
-        }
-        throw error;
-      }
-    } else if (definition.timezone !== undefined) {
-      parseSchedule("hourly", definition.timezone);
-    }
-    if (definition.dedupe !== undefined) {
-      const { key, ttl } = definition.dedupe ?? {};
-      if (
-        !Array.isArray(key) || key.length === 0 ||
-        !key.every((k) => typeof k === "string" && k)
-      ) {
-        throw fail("dedupe.key must list one or more column names");
-      }
-      job.dedupeTtlMs = parseDuration(ttl ?? "30d", `job "${name}" dedupe.ttl`);
-    }
-    this.#jobs.set(name, job);
+    const job = checkJob(definition, { ...this.#host, views: this.#views });
+    this.#jobs.set(job.name, job);
     return job;
-  }
-
-  #step(job: string, step: string | JobStep, index: number): JobStep {
-    const normalized: JobStep = typeof step === "string"
-      ? { action: step }
-      : { ...step };
-    const where = `actions[${index}]`;
-    if (!isPlainObject(normalized) || typeof normalized.action !== "string") {
-      throw invalid(
-        "INVALID_JOB",
-        "job",
-        job,
-        `${where} must be an action name or { action, config?, continueOnError? }`,
-      );
-    }
-    if (!this.#host.hasAction(normalized.action)) {
-      throw new TriggerKitError(
-        "ACTION_NOT_FOUND",
-        `Invalid job "${job}": ${where} names unknown action "${normalized.action}"${
-          didYouMean(normalized.action, this.#host.actionNames())
-        }`,
-      );
-    }
-    if (normalized.config !== undefined && !isPlainObject(normalized.config)) {
-      throw invalid(
-        "INVALID_JOB",
-        "job",
-        job,
-        `${where}.config must be an object`,
-      );
-    }
-    if (normalized.config && typeof normalized.config.database === "string") {
-      normalized.config = {
-        ...normalized.config,
-        database: this.#host.resolveDatabase(normalized.config.database),
-      };
-    }
-    try {
-      this.#host.validateConfig(normalized.action, normalized.config);
-    } catch (error) {
-      if (isTriggerKitError(error, "INVALID_CONFIG")) {
-        throw new TriggerKitError(
-          "INVALID_CONFIG",
-          `Invalid job "${job}" ${where}: ${error.message}`,
-          {
-            cause: error,
-            issues: error.issues ?? [],
-          },
-        );
-      }
-      throw error;
-    }
-    return normalized;
   }
 
   /** A view by name. */

@@ -21,7 +21,6 @@ import {
   assertRows,
   copyInfo,
   elapsed,
-  positiveNumber,
   raceAbort,
   wrapActionError,
 } from "./_action_checks.ts";
@@ -33,6 +32,14 @@ import type { SandboxOptions, SandboxProcessInfo } from "../sandbox/host.ts";
 import { SandboxHost } from "../sandbox/host.ts";
 import { resolveModuleUrl } from "../sandbox/_module_url.ts";
 import { registerBuiltins } from "../actions/mod.ts";
+import {
+  type Entry,
+  SANDBOX_DEFAULTS,
+  sandboxLimits,
+  trustedEntry,
+} from "./_entries.ts";
+
+export { SANDBOX_DEFAULTS };
 import { Databases } from "./databases.ts";
 import {
   type Job,
@@ -53,13 +60,6 @@ import { openKvStore } from "./store_kv.ts";
 
 const log = logger("action");
 
-/** Sandboxed action defaults (SPEC.md §1). */
-export const SANDBOX_DEFAULTS = {
-  timeoutMs: 30_000,
-  memoryMb: 128,
-  maxResultBytes: 64 * 1024 * 1024,
-} as const;
-
 /** The default run store: a SQLite file in the working directory. */
 export const DEFAULT_STORE = "sqlite:.triggerkit/state.db";
 
@@ -73,14 +73,6 @@ export interface RegistryOptions {
   databases?: Record<string, string>;
   /** Defaults of `serve()`: lease and grace period. */
   serve?: Pick<ServeOptions, "leaseMs" | "graceMs">;
-}
-
-interface Entry {
-  info: ActionInfo;
-  schema: ConfigSchema | undefined;
-  invoke: (input: ActionInput) => ActionResult | Promise<ActionResult>;
-  /** Frees what the action holds (a sandboxed action's Workers). */
-  release?: () => void;
 }
 
 const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
@@ -212,15 +204,7 @@ export class Registry {
     schema: ConfigSchema | undefined,
   ): Entry {
     const permissions = normalizePermissions(name, options.permissions);
-    const limits = {
-      timeoutMs: positiveNumber(name, "timeoutMs", options.timeoutMs) ??
-        SANDBOX_DEFAULTS.timeoutMs,
-      memoryMb: positiveNumber(name, "memoryMb", options.memoryMb) ??
-        SANDBOX_DEFAULTS.memoryMb,
-      maxResultBytes:
-        positiveNumber(name, "maxResultBytes", options.maxResultBytes) ??
-          SANDBOX_DEFAULTS.maxResultBytes,
-    };
+    const limits = sandboxLimits(name, options);
     const module = resolveModuleUrl(name, action);
     if (this.#sandboxOptions.trustedInProcess && this.#getSandbox().missing()) {
       return trustedEntry(name, module, options.description ?? "", schema);
@@ -492,37 +476,6 @@ export class Registry {
   #lookup(name: string): Entry {
     return lookup(this.#entries, name, "ACTION_NOT_FOUND", "action");
   }
-}
-
-/**
- * A module action loaded into this process, by explicit opt-in where no
- * sandbox can run: it is as trusted as a function action.
- */
-function trustedEntry(
-  name: string,
-  module: URL,
-  description: string,
-  schema: ConfigSchema | undefined,
-): Entry {
-  let loaded: Promise<ActionFn> | undefined;
-  const load = () =>
-    loaded ??= import(module.href).then((imported) => {
-      if (typeof imported.default !== "function") {
-        throw new TriggerKitError(
-          "INVALID_ACTION",
-          `Cannot load action "${name}": the module ${module.href} has no default export that is a function`,
-        );
-      }
-      return imported.default as ActionFn;
-    }).catch((error) => {
-      loaded = undefined;
-      throw error;
-    });
-  return {
-    info: { name, description, kind: "function", module: module.href },
-    schema,
-    invoke: async (input) => (await load())(input),
-  };
 }
 
 /**
