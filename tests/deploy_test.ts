@@ -26,6 +26,15 @@ Deno.test("deploy: built-ins, function actions, jobs, KV history and Deno.cron w
     const trusting = createRegistry({ store: "kv::memory:", sandbox: { trustedInProcess: true } });
     trusting.register("echo", ${JSON.stringify(fixture("echo.ts").href)});
     out.trusted = [trusting.getInfo("echo").kind, (await trusting.run("echo", [{ a: 1 }])).data];
+    trusting.register("nodefault", ${
+    JSON.stringify(fixture("no_default.ts").href)
+  });
+    try {
+      await trusting.run("nodefault", []);
+      out.noDefault = "ran";
+    } catch (error) {
+      out.noDefault = error.code;
+    }
     registry.defineView({ name: "v", database: "sqlite::memory:", sql: "SELECT 1 AS id UNION SELECT 2" });
     registry.defineJob({
       name: "j",
@@ -72,6 +81,7 @@ Deno.test("deploy: built-ins, function actions, jobs, KV history and Deno.cron w
     /^SANDBOX_UNAVAILABLE: .*no Worker \(as on Deno Deploy\)/,
   );
   assert.deepEqual(out.trusted, ["function", [{ a: 1 }]]);
+  assert.equal(out.noDefault, "INVALID_ACTION");
   assert.deepEqual(out.runs, ["succeeded", 2, "skipped", 0]);
   assert.deepEqual(out.history, ["skipped", "succeeded"]);
   assert.equal(out.cron, "stopped");
