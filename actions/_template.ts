@@ -8,6 +8,7 @@
 // @ts-types="@types/mustache"
 import Mustache from "mustache";
 import { TriggerKitError } from "../src/errors.ts";
+import { toJson } from "../src/_json.ts";
 
 /** How a value becomes text in a destination. */
 export type Escaper = (text: string) => string;
@@ -28,10 +29,7 @@ export function toText(value: unknown): string {
   if (value === null || value === undefined) return "";
   if (value instanceof Date) return value.toISOString();
   if (typeof value === "object") {
-    return JSON.stringify(
-      value,
-      (_key, item) => typeof item === "bigint" ? item.toString() : item,
-    );
+    return toJson(value);
   }
   return String(value);
 }

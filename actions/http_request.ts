@@ -16,6 +16,7 @@ import {
   render,
 } from "./_template.ts";
 import { fetchWithRetry } from "./_http_retry.ts";
+import { toJson } from "../src/_json.ts";
 import { type Clock, realClock } from "./_pacer.ts";
 
 const headerValue = z.union([
@@ -99,13 +100,6 @@ export function planRequests(
       : render(config.body, escapeView(view, escapeJsonString), "body");
     return request;
   });
-}
-
-function toJson(value: unknown): string {
-  return JSON.stringify(
-    value,
-    (_key, item) => typeof item === "bigint" ? item.toString() : item,
-  );
 }
 
 function resolveHeaders(

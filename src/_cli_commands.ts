@@ -14,6 +14,7 @@ import {
   type Paint,
   table,
 } from "./_cli_format.ts";
+import { toJson } from "./_json.ts";
 
 /** Where the CLI writes; injectable for tests. */
 export interface CliIo {
@@ -91,12 +92,7 @@ function progress(event: ProgressEvent): string {
     : `… ${event.index + 1}/${event.total} ${event.action} ${event.status}`;
 }
 
-const json = (value: unknown) =>
-  JSON.stringify(
-    value,
-    (_key, item) => typeof item === "bigint" ? item.toString() : item,
-    2,
-  );
+const json = (value: unknown) => toJson(value, 2);
 
 /** Every command, by name. */
 export const COMMANDS: Record<string, Command> = {

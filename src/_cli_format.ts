@@ -5,6 +5,7 @@
  * @module
  */
 import type { RunRecord, RunReport } from "./store.ts";
+import { toJson } from "./_json.ts";
 
 /** Colours for a stream: codes on a terminal, plain text elsewhere. */
 export interface Paint {
@@ -113,9 +114,6 @@ export function formatHistory(records: RunRecord[], p: Paint): string {
 
 function summarize(result: unknown): string {
   if (result === undefined) return "";
-  const text = JSON.stringify(
-    result,
-    (_key, value) => typeof value === "bigint" ? value.toString() : value,
-  );
+  const text = toJson(result);
   return text.length > 80 ? `${text.slice(0, 79)}…` : text;
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { TriggerKitError } from "./errors.ts";
+import { toJson } from "./_json.ts";
 import type { Row } from "./types.ts";
 import type { NamedSql } from "./named_sql.ts";
 
@@ -44,12 +45,8 @@ export function toParameter(value: unknown): unknown {
   if (value === undefined || value === null) return null;
   if (value instanceof Date) return value.toISOString();
   if (value instanceof Uint8Array) return value;
-  if (typeof value === "object") return JSON.stringify(value, jsonReplacer);
+  if (typeof value === "object") return toJson(value);
   return value;
-}
-
-function jsonReplacer(_key: string, value: unknown): unknown {
-  return typeof value === "bigint" ? value.toString() : value;
 }
 
 /**

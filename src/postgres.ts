@@ -12,6 +12,7 @@ import {
   databaseError,
   type ExecuteOptions,
   type ExecuteResult,
+  toParameter,
 } from "./database.ts";
 import { type NamedSql, splitInsertValues, toNumbered } from "./named_sql.ts";
 import type { Row } from "./types.ts";
@@ -28,18 +29,9 @@ class Rollback extends Error {
   }
 }
 
+/** A value as a PostgreSQL parameter: as everywhere, but bigints as text (postgres.js casts them). */
 function pgParameter(value: unknown): unknown {
-  if (value === undefined || value === null) return null;
-  if (value instanceof Date) return value.toISOString();
-  if (typeof value === "bigint") return value.toString();
-  if (value instanceof Uint8Array) return value;
-  if (typeof value === "object") {
-    return JSON.stringify(
-      value,
-      (_k, v) => typeof v === "bigint" ? v.toString() : v,
-    );
-  }
-  return value;
+  return typeof value === "bigint" ? value.toString() : toParameter(value);
 }
 
 /**

@@ -9,6 +9,7 @@
 import type { Database } from "./database.ts";
 import { type NamedSql, parseNamedSql } from "./named_sql.ts";
 import type { ActionResult, Row } from "./types.ts";
+import { toJson } from "./_json.ts";
 
 /** The outcome of one action in a run. */
 export interface ActionOutcome {
@@ -327,10 +328,7 @@ export class SqlRunStore implements RunStore {
       status: report.status,
       finishedAt: report.finishedAt,
       now: this.#now(),
-      report: JSON.stringify(
-        report,
-        (_key, value) => typeof value === "bigint" ? value.toString() : value,
-      ),
+      report: toJson(report),
     });
   }
 

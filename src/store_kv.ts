@@ -15,6 +15,7 @@ import {
   type RunStore,
   STALE_AFTER_MS,
 } from "./store.ts";
+import { toJson } from "./_json.ts";
 
 type KvKey = readonly (string | number | bigint | boolean)[];
 
@@ -130,10 +131,7 @@ export class KvRunStore implements RunStore {
     const stored: StoredRun = {
       status: report.status,
       heartbeatAt: this.#now(),
-      report: JSON.stringify(
-        report,
-        (_key, value) => typeof value === "bigint" ? value.toString() : value,
-      ),
+      report: toJson(report),
     };
     await kv.set([ROOT, "runs", report.runId], stored);
   }
