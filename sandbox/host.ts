@@ -299,8 +299,7 @@ export class SandboxHost {
     prepared: Prepared,
     dryRun: boolean,
   ): WorkerSlot {
-    const key = dryRun ? `${action.name}\u0000dry` : action.name;
-    const slots = process.slotsOf(key);
+    const slots = process.slotsOf(action.name, dryRun);
     let best: WorkerSlot | undefined;
     for (const slot of slots) {
       if (slot.inflight === 0) return slot;
@@ -308,13 +307,13 @@ export class SandboxHost {
     }
     if (best && slots.length >= this.#maxWorkers) return best;
     const { grant, revokeRead } = prepared.grants[dryRun ? 1 : 0];
-    return process.load(
-      key,
-      action.module.href,
+    return process.load(action.name, {
+      dryRun,
+      module: action.module.href,
       grant,
       revokeRead,
-      action.maxResultBytes,
-    );
+      maxResultBytes: action.maxResultBytes,
+    });
   }
 }
 

@@ -46,6 +46,8 @@ export class CallFailure extends Error {
 export interface WorkerSlot {
   readonly wid: number;
   readonly action: string;
+  /** A dry-run Worker: net, write and sys denied whatever the action declared. */
+  readonly dryRun: boolean;
   /** Settles when the action's module is loaded (or fails to load). */
   readonly loaded: Promise<void>;
   inflight: number;
@@ -170,20 +172,23 @@ export class SandboxProcess {
     return this.#pending.size;
   }
 
-  /** Live Workers of an action. */
-  slotsOf(action: string): WorkerSlot[] {
+  /** Live Workers of an action, for real runs or for dry runs. */
+  slotsOf(action: string, dryRun: boolean): WorkerSlot[] {
     return [...this.#slots.values()].filter((slot) =>
-      slot.action === action && !slot.dead
+      slot.action === action && slot.dryRun === dryRun && !slot.dead
     );
   }
 
   /** Starts a Worker for an action's module. */
   load(
     action: string,
-    module: string,
-    grant: WorkerGrant,
-    revokeRead: string | null,
-    maxResultBytes: number,
+    { dryRun, module, grant, revokeRead, maxResultBytes }: {
+      dryRun: boolean;
+      module: string;
+      grant: WorkerGrant;
+      revokeRead: string | null;
+      maxResultBytes: number;
+    },
   ): WorkerSlot {
     const wid = nextId++;
     let settle!: (error?: Error) => void;
@@ -200,6 +205,7 @@ export class SandboxProcess {
     const slot: Slot = {
       wid,
       action,
+      dryRun,
       loaded,
       inflight: 0,
       dead: false,
@@ -234,7 +240,7 @@ export class SandboxProcess {
   /** Stops the Workers of an action (its dry-run Workers too). */
   release(action: string): void {
     for (const slot of [...this.#slots.values()]) {
-      if (slot.action === action || slot.action === `${action}\u0000dry`) {
+      if (slot.action === action) {
         this.#dropSlot(
           slot,
           new CallFailure(wire("ACTION_FAILED", "its Worker was released")),
@@ -339,7 +345,7 @@ export class SandboxProcess {
         break;
       case "log": {
         const properties = {
-          action: slot.action.replace("\u0000dry", ""),
+          action: slot.action,
           runId: message.runId,
           message: message.message,
         };

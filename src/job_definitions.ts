@@ -6,6 +6,7 @@
  */
 import { describeType, isTriggerKitError, TriggerKitError } from "./errors.ts";
 import { didYouMean } from "./_suggest.ts";
+import { isName, NAME_RULE } from "./_names.ts";
 import { isPlainObject } from "./_plain.ts";
 import { isDatabaseUrl } from "./databases.ts";
 import { parseDuration, parseSchedule, type Schedule } from "./schedule.ts";
@@ -79,15 +80,13 @@ export interface JobContext {
   resolveDatabase(name: string): string;
 }
 
-const NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
-
 function invalid(
-  code: "INVALID_VIEW" | "INVALID_JOB",
-  what: string,
+  what: "view" | "job",
   name: unknown,
   reason: string,
 ): TriggerKitError {
   const label = typeof name === "string" && name ? `"${name}"` : "(unnamed)";
+  const code = what === "view" ? "INVALID_VIEW" : "INVALID_JOB";
   return new TriggerKitError(code, `Invalid ${what} ${label}: ${reason}`);
 }
 
@@ -102,32 +101,20 @@ export function checkView(
 ): ViewDefinition {
   if (!isPlainObject(definition)) {
     throw invalid(
-      "INVALID_VIEW",
       "view",
       undefined,
       `a definition object is required, received ${describeType(definition)}`,
     );
   }
   const { name, database, sql } = definition;
-  if (typeof name !== "string" || !NAME.test(name)) {
-    throw invalid(
-      "INVALID_VIEW",
-      "view",
-      name,
-      "name must be letters, digits, _ . : - (starting with a letter or _)",
-    );
+  if (!isName(name)) {
+    throw invalid("view", name, `name must be ${NAME_RULE}`);
   }
   if (typeof sql !== "string" || sql.trim() === "") {
-    throw invalid(
-      "INVALID_VIEW",
-      "view",
-      name,
-      "sql must be a non-empty string",
-    );
+    throw invalid("view", name, "sql must be a non-empty string");
   }
   if (typeof database !== "string" || database === "") {
     throw invalid(
-      "INVALID_VIEW",
       "view",
       name,
       "database must be a database URL or a configured database name",
@@ -136,7 +123,6 @@ export function checkView(
   const url = resolveDatabase(database);
   if (!isDatabaseUrl(url)) {
     throw invalid(
-      "INVALID_VIEW",
       "view",
       name,
       `database "${database}" is neither a database URL nor a configured database name`,
@@ -154,17 +140,16 @@ export function checkView(
 export function checkJob(definition: JobDefinition, context: JobContext): Job {
   if (!isPlainObject(definition)) {
     throw invalid(
-      "INVALID_JOB",
       "job",
       undefined,
       `a definition object is required, received ${describeType(definition)}`,
     );
   }
   const { name } = definition;
-  const fail = (reason: string) => invalid("INVALID_JOB", "job", name, reason);
-  if (typeof name !== "string" || !NAME.test(name)) {
+  const fail = (reason: string) => invalid("job", name, reason);
+  if (!isName(name)) {
     throw fail(
-      "name must be letters, digits, _ . : - (starting with a letter or _)",
+      `name must be ${NAME_RULE}`,
     );
   }
   if (typeof definition.view !== "string") {
@@ -244,7 +229,6 @@ function checkStep(
   const where = `actions[${index}]`;
   if (!isPlainObject(normalized) || typeof normalized.action !== "string") {
     throw invalid(
-      "INVALID_JOB",
       "job",
       job,
       `${where} must be an action name or { action, config?, continueOnError? }`,
@@ -259,12 +243,7 @@ function checkStep(
     );
   }
   if (normalized.config !== undefined && !isPlainObject(normalized.config)) {
-    throw invalid(
-      "INVALID_JOB",
-      "job",
-      job,
-      `${where}.config must be an object`,
-    );
+    throw invalid("job", job, `${where}.config must be an object`);
   }
   if (normalized.config && typeof normalized.config.database === "string") {
     normalized.config = {

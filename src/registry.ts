@@ -25,6 +25,7 @@ import {
   wrapActionError,
 } from "./_action_checks.ts";
 import { lookup } from "./_suggest.ts";
+import { isName, NAME_RULE } from "./_names.ts";
 import { isZodSchema, parseConfig, toJsonSchema } from "./_config_schema.ts";
 import { logger } from "./logger.ts";
 import { normalizePermissions } from "./permissions.ts";
@@ -75,7 +76,6 @@ export interface RegistryOptions {
   serve?: Pick<ServeOptions, "leaseMs" | "graceMs">;
 }
 
-const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
 const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 
 /**
@@ -150,12 +150,12 @@ export class Registry {
     options: RegisterOptions<C>,
     functionKind: ActionKind,
   ): ActionInfo {
-    if (typeof name !== "string" || !NAME_PATTERN.test(name)) {
+    if (!isName(name)) {
       throw new TriggerKitError(
         "INVALID_ACTION",
         `Cannot register action ${
           typeof name === "string" ? `"${name}"` : describeType(name)
-        }: a name of letters, digits, "_", ".", ":" or "-" (starting with a letter or "_") is required`,
+        }: a name of ${NAME_RULE} is required`,
       );
     }
     if (this.#entries.has(name) && options.overwrite !== true) {
