@@ -4,6 +4,7 @@ import {
   createRegistry,
   type Registry,
   type RunReport,
+  type ServeOptions,
 } from "../mod.ts";
 
 /** A clock that moves only when told; sleepers wake as it passes their time. */
@@ -63,6 +64,7 @@ async function withScheduler(
   options: {
     setup?: (registry: Registry) => Promise<void> | void;
     graceMs?: number;
+    serve?: Pick<ServeOptions, "driver" | "cron">;
   } = {},
 ) {
   const registry = createRegistry({ store: "sqlite::memory:" });
@@ -82,6 +84,7 @@ async function withScheduler(
       handleSignals: false,
       onRun: (report) => runs.push(report),
       ...(options.graceMs === undefined ? {} : { graceMs: options.graceMs }),
+      ...options.serve,
     });
     await settle();
     await fn(registry, clock, runs, async () => {
@@ -340,29 +343,31 @@ Deno.test("serve(): a run whose instance died is taken over after its lease, as 
 });
 
 Deno.test("serve({ driver: 'deno-cron' }) runs due slots on each Deno.cron tick", async () => {
-  const handlers: Array<() => Promise<void>> = [];
+  const ticks: Array<() => Promise<void>> = [];
   const cron = (
     _name: string,
     _schedule: string,
     options: { signal?: AbortSignal },
     handler: () => Promise<void>,
   ) => {
-    handlers.push(handler);
+    ticks.push(handler);
     return new Promise<void>((resolve) =>
       options.signal?.addEventListener("abort", () => resolve())
     );
   };
-  try {
-    const registry = createRegistry({ store: "sqlite::memory:" });
-    const clock = new FakeClock(START);
-    const runs: RunReport[] = [];
-    const controller = new AbortController();
-    try {
-      registry.defineView({
-        name: "one",
-        database: "sqlite::memory:",
-        sql: "SELECT 1 AS id",
-      });
+  await withScheduler(async (_registry, clock, runs) => {
+    assert.equal(ticks.length, 1);
+    for (let minute = 0; minute < 11; minute++) {
+      await clock.advance(60_000);
+      await ticks[0]!();
+      await settle();
+    }
+    assert.deepEqual(runs.map((r) => r.slot), [
+      "2026-03-01T10:05:00.000Z",
+      "2026-03-01T10:10:00.000Z",
+    ]);
+  }, {
+    setup: (registry) => {
       registry.register("noop", () => ({}));
       registry.defineJob({
         name: "five",
@@ -370,32 +375,9 @@ Deno.test("serve({ driver: 'deno-cron' }) runs due slots on each Deno.cron tick"
         actions: ["noop"],
         schedule: "*/5 * * * *",
       });
-      const serving = registry.serve({
-        driver: "deno-cron",
-        cron,
-        clock,
-        signal: controller.signal,
-        onRun: (r) => runs.push(r),
-      });
-      await settle();
-      assert.equal(handlers.length, 1);
-      for (let minute = 0; minute < 11; minute++) {
-        await clock.advance(60_000);
-        await handlers[0]!();
-        await settle();
-      }
-      assert.deepEqual(runs.map((r) => r.slot), [
-        "2026-03-01T10:05:00.000Z",
-        "2026-03-01T10:10:00.000Z",
-      ]);
-      controller.abort();
-      await serving;
-    } finally {
-      await registry.close();
-    }
-  } finally {
-    handlers.length = 0;
-  }
+    },
+    serve: { driver: "deno-cron", cron },
+  });
 });
 
 Deno.test("serve({ driver: 'deno-cron' }) refuses schedules finer than a minute", async () => {
