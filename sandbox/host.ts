@@ -154,16 +154,19 @@ export class SandboxHost {
       );
     }
     const id = SandboxProcess.nextCallId();
-    const deadline = new Deadline(action, input.signal);
     try {
-      const reply = await deadline.race(async (onAbandon) => {
-        const prepared = this.#prepare(action);
-        const process = await this.#processFor(prepared.profile);
-        const slot = this.#slotFor(process, action, prepared, input.dryRun);
-        onAbandon((reason) => process.abort(id, slot, reason));
-        await slot.loaded;
-        return await process.call(slot, id, payload, action.maxResultBytes);
-      });
+      const reply = await withDeadline(
+        action,
+        input.signal,
+        async (onAbandon) => {
+          const prepared = this.#prepare(action);
+          const process = await this.#processFor(prepared.profile);
+          const slot = this.#slotFor(process, action, prepared, input.dryRun);
+          onAbandon((reason) => process.abort(id, slot, reason));
+          await slot.loaded;
+          return await process.call(slot, id, payload, action.maxResultBytes);
+        },
+      );
       const { result, context } = deserialize(reply) as CallReply;
       replaceContents(input.context, context);
       return result;
@@ -318,80 +321,67 @@ export class SandboxHost {
 }
 
 /**
- * A call's time limit and its signal, as one race: whichever comes first
- * rejects the call with `ACTION_TIMEOUT` and abandons its work.
+ * Runs a call's work against its time limit and its signal: whichever comes
+ * first rejects with `ACTION_TIMEOUT`, and the work is told to abandon
+ * (with the reason its process would be killed for).
  */
-class Deadline {
-  readonly #action: SandboxedAction;
-  readonly #signal: AbortSignal;
-
-  constructor(action: SandboxedAction, signal: AbortSignal) {
-    this.#action = action;
-    this.#signal = signal;
-  }
-
-  race<T>(
-    work: (
-      onAbandon: (abandon: (reason: WireError) => void) => void,
-    ) => Promise<T>,
-  ): Promise<T> {
-    const name = this.#action.name;
-    const timeoutMs = this.#action.timeoutMs;
-    return new Promise<T>((resolve, reject) => {
-      let abandon: ((reason: WireError) => void) | undefined;
-      let settled = false;
-      const expire = (message: string, cause?: unknown) => {
+function withDeadline<T>(
+  action: SandboxedAction,
+  signal: AbortSignal,
+  work: (
+    onAbandon: (abandon: (reason: WireError) => void) => void,
+  ) => Promise<T>,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let abandon: ((reason: WireError) => void) | undefined;
+    let abandoned: WireError | undefined;
+    let settled = false;
+    const settle = () => {
+      settled = true;
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+    };
+    const expire = (message: string, cause?: unknown) => {
+      if (settled) return;
+      settle();
+      reject(
+        new TriggerKitError(
+          "ACTION_TIMEOUT",
+          `Action "${action.name}" ${message}`,
+          { cause },
+        ),
+      );
+      abandoned = {
+        code: "ACTION_FAILED",
+        name: "Error",
+        message:
+          `its sandbox process was stopped because action "${action.name}" on it ${message}`,
+      };
+      abandon?.(abandoned);
+    };
+    const onAbort = () => expire("was aborted", signal.reason);
+    const timer = setTimeout(
+      () => expire(`ran past its time limit of ${action.timeoutMs} ms`),
+      action.timeoutMs,
+    );
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    work((callback) => {
+      abandon = callback;
+      if (abandoned) callback(abandoned);
+    }).then(
+      (value) => {
         if (settled) return;
-        settled = true;
-        cleanup();
-        reject(
-          new TriggerKitError("ACTION_TIMEOUT", `Action "${name}" ${message}`, {
-            cause,
-          }),
-        );
-        abandon?.({
-          code: "ACTION_FAILED",
-          name: "Error",
-          message:
-            `its sandbox process was stopped because action "${name}" on it ${message}`,
-        });
-      };
-      const timer = setTimeout(
-        () => expire(`ran past its time limit of ${timeoutMs} ms`),
-        timeoutMs,
-      );
-      const onAbort = () => expire("was aborted", this.#signal.reason);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.#signal.removeEventListener("abort", onAbort);
-      };
-      if (this.#signal.aborted) return onAbort();
-      this.#signal.addEventListener("abort", onAbort, { once: true });
-      work((callback) => {
-        abandon = callback;
-        if (settled) {
-          callback({
-            code: "ACTION_FAILED",
-            name: "Error",
-            message: "abandoned",
-          });
-        }
-      }).then(
-        (value) => {
-          if (settled) return;
-          settled = true;
-          cleanup();
-          resolve(value);
-        },
-        (error) => {
-          if (settled) return;
-          settled = true;
-          cleanup();
-          reject(error);
-        },
-      );
-    });
-  }
+        settle();
+        resolve(value);
+      },
+      (error) => {
+        if (settled) return;
+        settle();
+        reject(error);
+      },
+    );
+  });
 }
 
 function replaceContents(
@@ -409,9 +399,10 @@ function missingCapability(): string | undefined {
   if (typeof Worker === "undefined") {
     return "this runtime has no Worker (as on Deno Deploy); use function actions, or built-ins";
   }
-  const granted = (descriptor: Deno.PermissionDescriptor) =>
-    Deno.permissions?.querySync?.(descriptor).state !== "prompt" &&
-    Deno.permissions?.querySync?.(descriptor).state !== "denied";
+  const granted = (descriptor: Deno.PermissionDescriptor) => {
+    const state = Deno.permissions?.querySync?.(descriptor).state;
+    return state === undefined || state === "granted";
+  };
   const missing: string[] = [];
   if (!granted({ name: "run", command: Deno.execPath() })) {
     missing.push(`--allow-run=${Deno.execPath()}`);
