@@ -68,6 +68,14 @@ interface Pending {
 
 let nextId = 1;
 
+/** The LogTape method for each console level an action uses. */
+const LOG_METHOD = {
+  debug: "debug",
+  info: "info",
+  warning: "warn",
+  error: "error",
+} as const;
+
 function wire(code: WireError["code"], message: string): WireError {
   return { code, name: "Error", message };
 }
@@ -349,11 +357,10 @@ export class SandboxProcess {
           runId: message.runId,
           message: message.message,
         };
-        const text = "{action} [{runId}]: {message}";
-        if (message.level === "debug") consoleLog.debug(text, properties);
-        else if (message.level === "info") consoleLog.info(text, properties);
-        else if (message.level === "warning") consoleLog.warn(text, properties);
-        else consoleLog.error(text, properties);
+        consoleLog[LOG_METHOD[message.level]](
+          "{action} [{runId}]: {message}",
+          properties,
+        );
         break;
       }
     }
@@ -403,11 +410,9 @@ export class SandboxProcess {
   }
 
   #failAll(error: WireError): void {
+    // Every pending call belongs to a slot: dropping the slots rejects them.
     for (const slot of [...this.#slots.values()]) {
       this.#dropSlot(slot, new CallFailure(error));
-    }
-    for (const id of [...this.#pending.keys()]) {
-      this.#settle(id)?.reject(new CallFailure(error));
     }
     for (const pong of this.#pongs.values()) pong();
   }
