@@ -33,14 +33,8 @@ import type { SandboxOptions, SandboxProcessInfo } from "../sandbox/host.ts";
 import { SandboxHost } from "../sandbox/host.ts";
 import { resolveModuleUrl } from "../sandbox/_module_url.ts";
 import { registerBuiltins } from "../actions/mod.ts";
-import {
-  type Entry,
-  SANDBOX_DEFAULTS,
-  sandboxLimits,
-  trustedEntry,
-} from "./_entries.ts";
+import { type Entry, sandboxLimits, trustedEntry } from "./_entries.ts";
 
-export { SANDBOX_DEFAULTS };
 import { Databases } from "./databases.ts";
 import {
   type Job,
