@@ -165,23 +165,26 @@ export class Jobs {
       report.slot = new Date(options.slot).toISOString();
     }
     if ((options.attempt ?? 1) > 1) report.attempt = options.attempt!;
+    const store = this.#host.store();
+    const start = {
+      runId: report.runId,
+      jobName: name,
+      dryRun,
+      startedAt: report.startedAt,
+      ...(report.slot ? { slot: report.slot } : {}),
+    };
     if (this.#running.has(name)) {
+      // Refused, and recorded so: the history says why this run did nothing.
+      await store.start(start);
       return this.#finish({
         ...report,
         status: "skipped",
         reason: "a run of this job is already in progress",
-      }, false);
+      });
     }
     this.#running.add(name);
-    const store = this.#host.store();
     try {
-      await store.start({
-        runId: report.runId,
-        jobName: name,
-        dryRun,
-        startedAt: report.startedAt,
-        ...(report.slot ? { slot: report.slot } : {}),
-      });
+      await store.start(start);
       const beat = setInterval(
         () => store.heartbeat(report.runId).catch(() => {}),
         HEARTBEAT_MS,
@@ -201,7 +204,7 @@ export class Jobs {
         const now = Date.now();
         await store.remember(name, newKeys, now + job.dedupeTtlMs, now);
       }
-      return await this.#finish(report, true);
+      return await this.#finish(report);
     } finally {
       this.#running.delete(name);
     }
@@ -354,9 +357,9 @@ export class Jobs {
     }
   }
 
-  async #finish(report: RunReport, record: boolean): Promise<RunReport> {
+  async #finish(report: RunReport): Promise<RunReport> {
     report.finishedAt = new Date().toISOString();
-    if (record) await this.#host.store().finish(report);
+    await this.#host.store().finish(report);
     const level = report.status === "failed" ? "warn" : "info";
     log[level]("Job {jobName} {status}", {
       jobName: report.jobName,

@@ -465,6 +465,15 @@ Deno.test("runJob(): a job never overlaps itself", async () => {
     ]);
     release();
     assert.equal((await first).status, "succeeded");
+    const recorded = await registry.history({ job: "o" });
+    assert.deepEqual(recorded.map((run) => run.status).sort(), [
+      "skipped",
+      "succeeded",
+    ]);
+    assert.equal(
+      recorded.find((run) => run.status === "skipped")!.reason,
+      "a run of this job is already in progress",
+    );
   });
 });
 
