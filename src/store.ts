@@ -154,6 +154,18 @@ export interface Lease {
   attempt: number;
 }
 
+/** The record of a run that has just started. */
+export function runningRecord(run: RunStart): RunRecord {
+  return {
+    ...run,
+    status: "running",
+    finishedAt: "",
+    rowCount: 0,
+    newRowCount: 0,
+    actions: [],
+  };
+}
+
 /** A running run whose heartbeat is older than this was cut short. */
 export const STALE_AFTER_MS = 60_000;
 /** How often a running run beats. */
@@ -203,10 +215,10 @@ const SQL = {
     "UPDATE triggerkit_runs SET status = 'interrupted' WHERE status = 'running' AND heartbeat_at < :staleBefore",
   ),
   historyAll: parseNamedSql(
-    "SELECT status, report FROM triggerkit_runs ORDER BY started_at DESC, run_id DESC LIMIT :limit",
+    "SELECT CASE WHEN status = 'running' AND heartbeat_at < :staleBefore THEN 'interrupted' ELSE status END AS status, report FROM triggerkit_runs ORDER BY started_at DESC, run_id DESC LIMIT :limit",
   ),
   historyJob: parseNamedSql(
-    "SELECT status, report FROM triggerkit_runs WHERE job_name = :job ORDER BY started_at DESC, run_id DESC LIMIT :limit",
+    "SELECT CASE WHEN status = 'running' AND heartbeat_at < :staleBefore THEN 'interrupted' ELSE status END AS status, report FROM triggerkit_runs WHERE job_name = :job ORDER BY started_at DESC, run_id DESC LIMIT :limit",
   ),
   remember: parseNamedSql(
     `INSERT INTO triggerkit_dedupe (job_name, row_key, expires_at) VALUES (:jobName, :key, :expiresAt)
@@ -298,21 +310,13 @@ export class SqlRunStore implements RunStore {
 
   async start(run: RunStart): Promise<void> {
     await this.#init();
-    const report: RunRecord = {
-      ...run,
-      status: "running",
-      finishedAt: "",
-      rowCount: 0,
-      newRowCount: 0,
-      actions: [],
-    };
     await this.#run(SQL.start, {
       runId: run.runId,
       jobName: run.jobName,
       dryRun: run.dryRun ? 1 : 0,
       startedAt: run.startedAt,
       now: this.#now(),
-      report: JSON.stringify(report),
+      report: JSON.stringify(runningRecord(run)),
     });
   }
 
@@ -334,13 +338,15 @@ export class SqlRunStore implements RunStore {
 
   async history(options: HistoryOptions = {}): Promise<RunRecord[]> {
     await this.#init();
-    await this.#run(SQL.interrupt, {
-      staleBefore: this.#now() - STALE_AFTER_MS,
-    });
     const limit = Math.max(1, Math.floor(options.limit ?? 20));
+    const staleBefore = this.#now() - STALE_AFTER_MS;
     const rows = options.job === undefined
-      ? await this.#db.query(SQL.historyAll, { limit })
-      : await this.#db.query(SQL.historyJob, { job: options.job, limit });
+      ? await this.#db.query(SQL.historyAll, { limit, staleBefore })
+      : await this.#db.query(SQL.historyJob, {
+        job: options.job,
+        limit,
+        staleBefore,
+      });
     return rows.map((row) => {
       const record = JSON.parse(String(row.report)) as RunRecord;
       record.status = row.status as RunRecord["status"];

@@ -9,6 +9,7 @@ import { TriggerKitError } from "./errors.ts";
 import {
   type HistoryOptions,
   type Lease,
+  runningRecord,
   type RunRecord,
   type RunReport,
   type RunStart,
@@ -93,18 +94,10 @@ export class KvRunStore implements RunStore {
 
   async start(run: RunStart): Promise<void> {
     const kv = await this.#kv;
-    const report: RunRecord = {
-      ...run,
-      status: "running",
-      finishedAt: "",
-      rowCount: 0,
-      newRowCount: 0,
-      actions: [],
-    };
     const stored: StoredRun = {
       status: "running",
       heartbeatAt: this.#now(),
-      report: JSON.stringify(report),
+      report: JSON.stringify(runningRecord(run)),
     };
     await kv.atomic()
       .set([ROOT, "runs", run.runId], stored)
