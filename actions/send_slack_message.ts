@@ -165,30 +165,24 @@ export function sendSlackMessage(
     });
     if (dryRun) return { sent: 0, dryRun: true, messages };
     const post = poster(config, { clock, gate, signal });
-    const byChannel = Map.groupBy(
-      messages.map((message, index) => ({ message, index })),
-      (m) => m.message.channel,
-    );
-    const results = new Array<{ channel: string; ts: string | null }>(
-      messages.length,
-    );
-    await Promise.all([...byChannel.values()].map(async (queue) => {
-      for (const { message, index } of queue) {
-        await pacer.wait(message.channel, config.minIntervalMs, signal);
-        try {
-          results[index] = await post(message);
-        } catch (error) {
-          throw new TriggerKitError(
-            "ACTION_FAILED",
-            `Slack delivery failed after ${
-              results.filter(Boolean).length
-            } of ${messages.length} messages: ${(error as Error).message}`,
-            { cause: error },
-          );
-        }
+    // One channel a run: its messages go in order, paced with every other
+    // run's messages to that channel.
+    const delivered: Array<{ channel: string; ts: string | null }> = [];
+    for (const message of messages) {
+      await pacer.wait(message.channel, config.minIntervalMs, signal);
+      try {
+        delivered.push(await post(message));
+      } catch (error) {
+        throw new TriggerKitError(
+          "ACTION_FAILED",
+          `Slack delivery failed after ${delivered.length} of ${messages.length} messages: ${
+            (error as Error).message
+          }`,
+          { cause: error },
+        );
       }
-    }));
-    return { sent: results.length, messages: results };
+    }
+    return { sent: delivered.length, messages: delivered };
   };
 }
 
