@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Clock } from "./_pacer.ts";
+import type { Clock } from "../src/clock.ts";
 
 /** How requests are retried. */
 export interface RetryPolicy {

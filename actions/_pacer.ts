@@ -6,8 +6,6 @@
  */
 import { type Clock, realClock } from "../src/clock.ts";
 
-export { type Clock, realClock };
-
 /** Keeps at least `intervalMs` between two starts for the same key. */
 export class Pacer {
   readonly #clock: Clock;

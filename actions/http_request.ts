@@ -17,7 +17,7 @@ import {
 } from "./_template.ts";
 import { fetchWithRetry } from "./_http_retry.ts";
 import { toJson } from "../src/_json.ts";
-import { type Clock, realClock } from "./_pacer.ts";
+import { type Clock, realClock } from "../src/clock.ts";
 
 const headerValue = z.union([
   z.string(),

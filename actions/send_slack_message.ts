@@ -20,7 +20,8 @@ import {
   tableChunks,
   tableLines,
 } from "./_slack_format.ts";
-import { type Clock, Pacer, RateGate, realClock } from "./_pacer.ts";
+import { Pacer, RateGate } from "./_pacer.ts";
+import { type Clock, realClock } from "../src/clock.ts";
 import { fetchWithRetry, retryAfterMs } from "./_http_retry.ts";
 
 const log = logger("slack");
