@@ -90,3 +90,62 @@ Deno.test("deploy: built-ins, function actions, jobs, KV history and Deno.cron w
     /^INVALID_CONFIG: .*needs its folder \.triggerkit.*kv: on Deno Deploy/,
   );
 });
+
+Deno.test("deploy: without Deno KV or Deno.cron, kv: stores and the deno-cron driver say what is missing", async () => {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+  );
+  const dir = await Deno.makeTempDir({ prefix: "triggerkit-no-unstable-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/deno.json`,
+      JSON.stringify({ imports: config.imports, unstable: ["worker-options"] }),
+    );
+    const script = `
+      const { createRegistry } = await import(${
+      JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+    });
+      const out = {};
+      try {
+        await createRegistry({ store: "kv:" }).history();
+        out.kv = "opened";
+      } catch (error) {
+        out.kv = error.code + ": " + error.message;
+      }
+      const registry = createRegistry({ store: "sqlite::memory:" });
+      registry.defineView({ name: "v", database: "sqlite::memory:", sql: "SELECT 1 AS id" });
+      registry.register("noop", () => ({}));
+      registry.defineJob({ name: "j", view: "v", actions: ["noop"], schedule: "hourly" });
+      try {
+        await registry.serve({ driver: "deno-cron" });
+        out.cron = "served";
+      } catch (error) {
+        out.cron = error.code + ": " + error.message;
+      }
+      await registry.close();
+      console.log(JSON.stringify(out));`;
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        "--no-lock",
+        "--allow-read",
+        "--allow-env",
+        `--config=${dir}/deno.json`,
+        `data:application/javascript,${encodeURIComponent(script)}`,
+      ],
+    }).output();
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    const out = JSON.parse(new TextDecoder().decode(output.stdout));
+    assert.match(
+      out.kv,
+      /^INVALID_CONFIG: The store "kv:" needs Deno KV.*--unstable-kv/,
+    );
+    assert.match(
+      out.cron,
+      /^INVALID_CONFIG: .*needs Deno\.cron.*--unstable-cron/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
