@@ -181,3 +181,36 @@ export function withRegistry(
     }
   };
 }
+
+const REPO_CONFIG = new URL("../deno.json", import.meta.url).pathname;
+
+/** The `deno` arguments that run JavaScript `script` with `flags` and a config (the repo's by default). */
+export function scriptArgs(
+  script: string,
+  flags: string[],
+  config: string = REPO_CONFIG,
+): string[] {
+  return [
+    "run",
+    ...flags,
+    `--config=${config}`,
+    `data:application/javascript,${encodeURIComponent(script)}`,
+  ];
+}
+
+/** Runs JavaScript `script` in a Deno subprocess: its exit code and output. */
+export async function runScript(
+  script: string,
+  flags: string[],
+  config?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: scriptArgs(script, flags, config),
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}

@@ -4,7 +4,7 @@
  * schedules.
  */
 import assert from "node:assert/strict";
-import { fixture } from "./_helpers.ts";
+import { fixture, runScript } from "./_helpers.ts";
 
 Deno.test("deploy: built-ins, function actions, jobs, KV history and Deno.cron work under Deploy's limits", async () => {
   const script = `
@@ -62,20 +62,14 @@ Deno.test("deploy: built-ins, function actions, jobs, KV history and Deno.cron w
     await registry.close();
     await trusting.close();
     console.log(JSON.stringify(out));`;
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-prompt",
-      "--allow-read",
-      "--allow-env",
-      "--allow-net=127.0.0.1",
-      `--config=${new URL("../deno.json", import.meta.url).pathname}`,
-      `data:application/javascript,${encodeURIComponent(script)}`,
-    ],
-  }).output();
-  const stderr = new TextDecoder().decode(output.stderr);
-  assert.equal(output.code, 0, stderr);
-  const out = JSON.parse(new TextDecoder().decode(output.stdout));
+  const output = await runScript(script, [
+    "--no-prompt",
+    "--allow-read",
+    "--allow-env",
+    "--allow-net=127.0.0.1",
+  ]);
+  assert.equal(output.code, 0, output.stderr);
+  const out = JSON.parse(output.stdout);
   assert.match(
     out.refused,
     /^SANDBOX_UNAVAILABLE: .*no Worker \(as on Deno Deploy\)/,
@@ -124,19 +118,13 @@ Deno.test("deploy: without Deno KV or Deno.cron, kv: stores and the deno-cron dr
       }
       await registry.close();
       console.log(JSON.stringify(out));`;
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--no-prompt",
-        "--no-lock",
-        "--allow-read",
-        "--allow-env",
-        `--config=${dir}/deno.json`,
-        `data:application/javascript,${encodeURIComponent(script)}`,
-      ],
-    }).output();
-    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-    const out = JSON.parse(new TextDecoder().decode(output.stdout));
+    const output = await runScript(
+      script,
+      ["--no-prompt", "--no-lock", "--allow-read", "--allow-env"],
+      `${dir}/deno.json`,
+    );
+    assert.equal(output.code, 0, output.stderr);
+    const out = JSON.parse(output.stdout);
     assert.match(
       out.kv,
       /^INVALID_CONFIG: The store "kv:" needs Deno KV.*--unstable-kv/,

@@ -4,6 +4,7 @@ import { configure, type LogRecord, reset } from "@logtape/logtape";
 import {
   fixture,
   rejectsWithCode,
+  runScript,
   throwsWithCode,
   withRegistry,
 } from "./_helpers.ts";
@@ -391,17 +392,9 @@ Deno.test("importing mod.ts needs no permission and does no I/O", async () => {
     const names = listAvailable().map((info) => info.name);
     await createRegistry().close();
     console.log(JSON.stringify(names));`;
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-prompt",
-      `--config=${new URL("../deno.json", import.meta.url).pathname}`,
-      `data:application/javascript,${encodeURIComponent(script)}`,
-    ],
-  }).output();
-  const stderr = new TextDecoder().decode(output.stderr);
-  assert.equal(output.code, 0, stderr);
-  assert.deepEqual(JSON.parse(new TextDecoder().decode(output.stdout)), [
+  const output = await runScript(script, ["--no-prompt"]);
+  assert.equal(output.code, 0, output.stderr);
+  assert.deepEqual(JSON.parse(output.stdout), [
     "http_request",
     "run_sql",
     "send_slack_message",

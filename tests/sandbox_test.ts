@@ -5,6 +5,8 @@ import {
   descendants,
   fixture,
   rejectsWithCode,
+  runScript,
+  scriptArgs,
   serveLocal,
   threadCount,
   throwsWithCode,
@@ -321,12 +323,7 @@ Deno.test(
       console.log(JSON.stringify({ again: again.data }));
       await registry.close();`;
     const host = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        `--config=${new URL("../deno.json", import.meta.url).pathname}`,
-        `data:application/javascript,${encodeURIComponent(script)}`,
-      ],
+      args: scriptArgs(script, ["--allow-all"]),
       stdout: "piped",
     }).spawn();
     const lines = host.stdout.pipeThrough(new TextDecoderStream()).getReader();
@@ -645,17 +642,8 @@ Deno.test("sandbox: register without --allow-run fails with SANDBOX_UNAVAILABLE"
     } catch (error) {
       console.log(error.code + ": " + error.message);
     }`;
-  const restricted = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-prompt",
-      "--allow-read",
-      `--config=${new URL("../deno.json", import.meta.url).pathname}`,
-      `data:application/javascript,${encodeURIComponent(script)}`,
-    ],
-  }).output();
-  const text = new TextDecoder().decode(restricted.stdout) +
-    new TextDecoder().decode(restricted.stderr);
+  const restricted = await runScript(script, ["--no-prompt", "--allow-read"]);
+  const text = restricted.stdout + restricted.stderr;
   assert.match(
     text,
     /SANDBOX_UNAVAILABLE: .*needs --allow-run=\S+ and --allow-net=127\.0\.0\.1/,
