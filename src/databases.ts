@@ -6,8 +6,11 @@
  */
 import type { Database } from "./database.ts";
 import { describeType, TriggerKitError } from "./errors.ts";
-import { SqliteDatabase } from "./sqlite.ts";
-import { PostgresDatabase } from "./postgres.ts";
+import { SqliteDatabase, type SqliteOptions } from "./sqlite.ts";
+import { PostgresDatabase, type PostgresOptions } from "./postgres.ts";
+
+/** How the databases of a registry are opened. */
+export interface DatabaseOptions extends SqliteOptions, PostgresOptions {}
 
 /** A database URL with its password masked. */
 export function redactUrl(url: string): string {
@@ -29,6 +32,15 @@ export function isDatabaseUrl(url: unknown): url is string {
 /** Database connections by URL, closed together. */
 export class Databases {
   #open = new Map<string, Database>();
+  readonly #options: DatabaseOptions;
+
+  /**
+   * @param options SQLite's lock wait (`busyTimeoutMs`, 5000) and
+   * PostgreSQL's connect deadline (`connectTimeoutMs`, 10000).
+   */
+  constructor(options: DatabaseOptions = {}) {
+    this.#options = options;
+  }
 
   /**
    * The database of a URL, opened on first use.
@@ -50,8 +62,12 @@ export class Databases {
     }
     const label = redactUrl(url);
     database = url.startsWith("sqlite:")
-      ? new SqliteDatabase(url.slice("sqlite:".length) || ":memory:", label)
-      : new PostgresDatabase(url, label);
+      ? new SqliteDatabase(
+        url.slice("sqlite:".length) || ":memory:",
+        label,
+        this.#options,
+      )
+      : new PostgresDatabase(url, label, this.#options);
     this.#open.set(url, database);
     return database;
   }

@@ -1,122 +1,265 @@
 /**
  * SQLite through `node:sqlite` (no FFI, no native download). Rows come back
- * as plain objects; booleans bind as 1/0, `undefined` as NULL.
+ * as plain objects, integers as numbers (bigints past 2^53); values are
+ * checked against their column's declared type before they are bound.
+ *
+ * Many processes may share one file: every connection opens in WAL mode and
+ * waits for a lock up to `busyTimeoutMs`. The wait is asynchronous (SQLite
+ * waits at most {@linkcode BUSY_SLICE_MS} at a time, then the event loop
+ * runs), and one call at a time uses the connection.
  *
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import {
+  type Binder,
+  bindersFor,
   bindRow,
+  type CallOptions,
   type Database,
   databaseError,
   type ExecuteOptions,
   type ExecuteResult,
-  toParameter,
+  unlimited,
+  withDeadline,
 } from "./database.ts";
-import { type NamedSql, toNumbered } from "./named_sql.ts";
+import { type ColumnKind, sqliteKind } from "./_db_values.ts";
+import { type NamedSql, parameterColumns, toNumbered } from "./named_sql.ts";
 import type { Row } from "./types.ts";
 import { TriggerKitError } from "./errors.ts";
 
-function sqliteParameter(value: unknown): unknown {
-  if (typeof value === "boolean") return value ? 1 : 0;
-  return toParameter(value) as never;
+/** The longest SQLite itself blocks the event loop waiting for a lock. */
+export const BUSY_SLICE_MS = 25;
+/** How long a call waits for other connections' locks, by default. */
+export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
+
+/** Options of {@linkcode SqliteDatabase}. */
+export interface SqliteOptions {
+  /** How long a call waits for another connection's lock before `DATABASE_ERROR` [5000]. */
+  busyTimeoutMs?: number;
 }
+
+interface Prepared {
+  statement: StatementSync;
+  /** Binders for `query`: the checks that hold for every column. */
+  anyBinders?: Binder[];
+  /** Binders for `execute`, from the columns the parameters are stored in. */
+  binders?: Binder[];
+}
+
+const BUSY = /database (?:table |schema )?is locked/;
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** A row with safe-integer bigints as numbers: read with bigints, every integer is one. */
+function plainRow(row: Row): Row {
+  const out: Row = {};
+  for (const key in row) {
+    const value = row[key];
+    out[key] = typeof value === "bigint" && value >= MIN_SAFE &&
+        value <= MAX_SAFE
+      ? Number(value)
+      : value;
+  }
+  return out;
+}
+
+const pause = (ms: number) =>
+  new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A SQLite database file, or `:memory:`. */
 export class SqliteDatabase implements Database {
   readonly kind = "sqlite" as const;
   readonly label: string;
   readonly #db: DatabaseSync;
-  readonly #statements = new Map<string, StatementSync>();
+  readonly #memory: boolean;
+  readonly #busyTimeoutMs: number;
+  readonly #statements = new Map<string, Prepared>();
+  /** The call in progress: calls take turns on the one connection. */
+  #turn: Promise<unknown> = Promise.resolve();
+  #ready = false;
 
   /**
    * @param path A file path or `:memory:`.
    * @param label The URL, for messages.
+   * @param options The lock wait.
    */
-  constructor(path: string, label: string) {
+  constructor(path: string, label: string, options: SqliteOptions = {}) {
     this.label = label;
+    this.#memory = path === ":memory:" || path === "";
+    this.#busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     try {
       this.#db = new DatabaseSync(path);
+      this.#db.exec(
+        `PRAGMA busy_timeout = ${
+          Math.min(BUSY_SLICE_MS, Math.max(0, this.#busyTimeoutMs))
+        }`,
+      );
     } catch (error) {
       throw databaseError(label, error);
     }
   }
 
   /** A prepared statement, `:name` rewritten as `?N`: binding by position is twice as fast. */
-  #prepare(sql: NamedSql): StatementSync {
-    let statement = this.#statements.get(sql.sql);
-    if (!statement) {
-      statement = this.#db.prepare(toNumbered(sql, 0, "?"));
+  #prepare(sql: NamedSql): Prepared {
+    let prepared = this.#statements.get(sql.sql);
+    if (!prepared) {
+      const statement = this.#db.prepare(toNumbered(sql, 0, "?"));
+      statement.setReadBigInts(true);
+      prepared = { statement };
       if (this.#statements.size > 100) this.#statements.clear();
-      this.#statements.set(sql.sql, statement);
+      this.#statements.set(sql.sql, prepared);
     }
-    return statement;
+    return prepared;
   }
 
-  query(sql: NamedSql, params: Row = {}): Promise<Row[]> {
-    try {
-      const statement = this.#prepare(sql);
-      const bound = bindRow(sql.names, params, 0, sqliteParameter) as never[];
-      let rows: Row[];
-      try {
-        rows = statement.all(...bound) as Row[];
-      } catch (error) {
-        // An integer past 2^53 cannot be a number: read it as a bigint.
-        if (!(error instanceof RangeError)) throw error;
-        statement.setReadBigInts(true);
-        try {
-          rows = statement.all(...bound) as Row[];
-        } finally {
-          statement.setReadBigInts(false);
-        }
-      }
-      return Promise.resolve(rows.map((row) => ({ ...row })));
-    } catch (error) {
-      return Promise.reject(
-        error instanceof TriggerKitError
-          ? error
-          : databaseError(this.label, error),
+  /** The declared type of the column each parameter is stored in. */
+  #binders(sql: NamedSql, prepared: Prepared): Binder[] {
+    if (prepared.binders) return prepared.binders;
+    const target = parameterColumns(sql);
+    let kinds = new Map<string, ColumnKind>();
+    if (target) {
+      const columns = this.#db.prepare(
+        target.schema === undefined
+          ? "SELECT name, type, hidden FROM pragma_table_xinfo(?)"
+          : "SELECT name, type, hidden FROM pragma_table_xinfo(?, ?)",
+      ).all(
+        ...(target.schema === undefined
+          ? [target.table]
+          : [target.table, target.schema]),
+      ) as Array<{ name: string; type: string; hidden: number | bigint }>;
+      const byName = new Map(
+        columns.map((column) => [column.name.toLowerCase(), column.type]),
       );
+      const stored = columns.filter((column) => Number(column.hidden) === 0);
+      kinds = new Map();
+      for (const [param, column] of target.columns) {
+        const type = byName.get(column.toLowerCase());
+        if (type !== undefined) kinds.set(param, sqliteKind(type));
+      }
+      for (const [param, position] of target.positions) {
+        const column = stored[position];
+        if (column) kinds.set(param, sqliteKind(column.type));
+      }
     }
+    prepared.binders = bindersFor(
+      sql.names,
+      (name) => kinds.get(name) ?? "any",
+      "sqlite",
+    );
+    return prepared.binders;
+  }
+
+  /**
+   * Runs `work` on the connection when the calls before it are done, and
+   * again after a pause while another connection holds a lock, until
+   * `busyTimeoutMs` has passed or the call's deadline stops it.
+   */
+  #take<T>(work: () => T, options: CallOptions): Promise<T> {
+    let stopped: TriggerKitError | undefined;
+    const attempt = async (): Promise<T> => {
+      const until = performance.now() + this.#busyTimeoutMs;
+      for (let round = 0;; round++) {
+        if (stopped) throw stopped;
+        try {
+          if (!this.#ready) this.#open();
+          return work();
+        } catch (error) {
+          const busy = error instanceof Error && BUSY.test(error.message);
+          if (!busy) throw error;
+          if (performance.now() >= until) {
+            throw new Error(
+              `${error.message}: another connection held the lock for longer than busyTimeoutMs (${this.#busyTimeoutMs} ms)`,
+              { cause: error },
+            );
+          }
+        }
+        await pause(Math.min(5 * 2 ** Math.min(round, 3), 40) * Math.random());
+      }
+    };
+    const run = this.#turn.then(attempt, attempt);
+    this.#turn = run.catch(() => {});
+    if (unlimited(options)) return run;
+    return withDeadline(this.label, options, () => run, (error) => {
+      stopped = error;
+    });
+  }
+
+  /**
+   * WAL lets the readers and the one writer of other processes work at
+   * once. A file that cannot switch (read-only, on a network share) keeps
+   * its journal mode; waiting for locks still holds.
+   */
+  #open(): void {
+    if (!this.#memory) {
+      try {
+        this.#db.exec("PRAGMA journal_mode = WAL");
+      } catch (error) {
+        if (error instanceof Error && BUSY.test(error.message)) throw error;
+      }
+    }
+    this.#ready = true;
+  }
+
+  query(sql: NamedSql, params: Row = {}, options: CallOptions = {}): Promise<
+    Row[]
+  > {
+    return this.#take(() => {
+      const prepared = this.#prepare(sql);
+      prepared.anyBinders ??= bindersFor(sql.names, () => "any", "sqlite");
+      const bound = bindRow(sql.names, params, 0, prepared.anyBinders);
+      return (prepared.statement.all(...bound as never[]) as Row[]).map(
+        plainRow,
+      );
+    }, options).catch((error) => {
+      throw error instanceof TriggerKitError
+        ? error
+        : databaseError(this.label, error);
+    });
   }
 
   execute(sql: NamedSql, options: ExecuteOptions): Promise<ExecuteResult> {
-    let rowsAffected = 0;
-    let index = 0;
-    try {
+    let index: number | undefined;
+    return this.#take(() => {
       this.#db.exec("BEGIN IMMEDIATE");
-    } catch (error) {
-      return Promise.reject(databaseError(this.label, error));
-    }
+      return this.#transaction(sql, options, (i) => (index = i));
+    }, options).catch((error) => {
+      throw error instanceof TriggerKitError ? error : databaseError(
+        this.label,
+        error,
+        index === undefined ? {} : { row: index },
+      );
+    });
+  }
+
+  /** The statement once per parameter set, inside the open transaction. */
+  #transaction(
+    sql: NamedSql,
+    options: ExecuteOptions,
+    at: (index: number) => void,
+  ): ExecuteResult {
+    let rowsAffected = 0;
     try {
-      const statement = this.#prepare(sql);
-      for (; index < options.params.length; index++) {
-        const values = bindRow(
-          sql.names,
-          options.params[index]!,
-          index,
-          sqliteParameter,
-        );
+      const prepared = this.#prepare(sql);
+      const binders = this.#binders(sql, prepared);
+      const { statement } = prepared;
+      const { params } = options;
+      for (let index = 0; index < params.length; index++) {
+        at(index);
+        const values = bindRow(sql.names, params[index]!, index, binders);
         rowsAffected += Number(statement.run(...values as never[]).changes);
       }
       this.#db.exec(options.dryRun ? "ROLLBACK" : "COMMIT");
-      return Promise.resolve({
-        rowsAffected,
-        statements: options.params.length,
-      });
     } catch (error) {
-      this.#db.exec("ROLLBACK");
-      return Promise.reject(
-        error instanceof TriggerKitError
-          ? error
-          : databaseError(this.label, error, { row: index }),
-      );
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw error;
     }
+    return { rowsAffected, statements: options.params.length };
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.#turn;
     this.#statements.clear();
     if (this.#db.isOpen) this.#db.close();
-    return Promise.resolve();
   }
 }

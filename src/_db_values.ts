@@ -1,0 +1,482 @@
+/**
+ * How a row's value becomes a database parameter, for SQLite and
+ * PostgreSQL alike: a value is stored so that a view reads it back equal,
+ * or it is refused. Where the column a parameter goes into is known (its
+ * declared type on SQLite, the type PostgreSQL infers for the parameter),
+ * the value is checked against it. docs/builtins.md has the table.
+ *
+ * @module
+ */
+
+/**
+ * What a column holds, as far as binding a value goes. `any` is a column of
+ * unknown or unchecked type (and every parameter used in an expression on
+ * SQLite): only the checks that hold for every column apply.
+ */
+export type ColumnKind =
+  | "any"
+  | "integer"
+  | "int2"
+  | "int4"
+  | "real"
+  | "float4"
+  | "numeric"
+  | "text"
+  | "boolean"
+  | "json"
+  | "bytes"
+  | "date"
+  | "timestamp";
+
+/** The database a value is bound for. */
+export type Dialect = "sqlite" | "postgres";
+
+/** A value a column cannot take unchanged; the binder names the row and field. */
+export class RefusedValue extends Error {
+  override name = "RefusedValue";
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const RANGES: Partial<Record<ColumnKind, readonly [bigint, bigint]>> = {
+  integer: [INT64_MIN, INT64_MAX],
+  int4: [-(2n ** 31n), 2n ** 31n - 1n],
+  int2: [-32768n, 32767n],
+};
+const CANONICAL_INTEGER = /^-?(?:0|[1-9][0-9]*)$/;
+/** What SQLite's NUMERIC affinity converts to a number (it ignores spaces around it). */
+const NUMERIC_LOOKING =
+  /^\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*$/;
+
+const KIND_NAMES: Record<ColumnKind, string> = {
+  any: "",
+  integer: "an integer",
+  int2: "a smallint",
+  int4: "an integer",
+  real: "a floating-point",
+  float4: "a real (float4)",
+  numeric: "a numeric",
+  text: "a text",
+  boolean: "a boolean",
+  json: "a JSON",
+  bytes: "a binary",
+  date: "a date",
+  timestamp: "a timestamp",
+};
+
+function refuse(what: string, kind: ColumnKind, why: string): never {
+  const into = kind === "any" ? "" : ` into ${KIND_NAMES[kind]} column`;
+  throw new RefusedValue(`${what}${into}: ${why}`);
+}
+
+/** The SQLite column kind of a declared type, by SQLite's affinity rules. */
+export function sqliteKind(declared: string | null | undefined): ColumnKind {
+  const type = (declared ?? "").toUpperCase();
+  if (type.includes("INT")) return "integer";
+  if (/CHAR|CLOB|TEXT/.test(type)) return "text";
+  if (type === "" || type.includes("BLOB")) return "any";
+  if (/REAL|FLOA|DOUB/.test(type)) return "real";
+  return "numeric";
+}
+
+/** The column kind of a PostgreSQL parameter type (its OID). */
+export function postgresKind(oid: number): ColumnKind {
+  switch (oid) {
+    case 20:
+      return "integer";
+    case 21:
+      return "int2";
+    case 23:
+      return "int4";
+    case 700:
+      return "float4";
+    case 701:
+      return "real";
+    case 1700:
+      return "numeric";
+    case 16:
+      return "boolean";
+    case 25:
+    case 1042:
+    case 1043:
+    case 19:
+      return "text";
+    case 114:
+    case 3802:
+      return "json";
+    case 17:
+      return "bytes";
+    case 1082:
+      return "date";
+    case 1114:
+    case 1184:
+      return "timestamp";
+    default:
+      return "any";
+  }
+}
+
+/** Why a string cannot be stored unchanged in any database, or `undefined`. */
+function textProblem(text: string): string | undefined {
+  if (text.includes("\0")) {
+    return "text containing a NUL character (U+0000) cannot be stored: SQLite cuts it there and PostgreSQL refuses it";
+  }
+  if (!text.isWellFormed()) {
+    return "text containing a lone UTF-16 surrogate cannot be stored: it would become U+FFFD";
+  }
+  return undefined;
+}
+
+/**
+ * JSON text of an object or array, refusing what JSON would silently drop
+ * or change: non-finite numbers, functions, symbols, invalid dates, binary
+ * data, Maps, Sets and other class instances. Bigints become decimal
+ * strings; dates their ISO text.
+ */
+export function strictJson(value: unknown): string {
+  try {
+    return JSON.stringify(
+      value,
+      function check(this: unknown, key: string, item: unknown) {
+        const original = (this as Record<string, unknown> | undefined)?.[key];
+        const at = key === "" ? "" : ` at key "${key}"`;
+        switch (typeof item) {
+          case "bigint":
+            return item.toString();
+          case "number":
+            if (!Number.isFinite(item)) {
+              throw new RefusedValue(
+                `the number${at} is ${item}, which JSON cannot hold`,
+              );
+            }
+            return item;
+          case "string":
+            return item;
+          case "function":
+          case "symbol":
+            throw new RefusedValue(`a ${typeof item}${at} cannot be stored`);
+          case "object": {
+            if (item === null) {
+              if (original instanceof Date) {
+                throw new RefusedValue(`the date${at} is invalid`);
+              }
+              return item;
+            }
+            if (Array.isArray(item)) return item;
+            const proto = Object.getPrototypeOf(item);
+            if (proto !== Object.prototype && proto !== null) {
+              const name = (proto as { constructor?: { name?: string } })
+                ?.constructor?.name ?? "object";
+              throw new RefusedValue(
+                `a ${name}${at} has no JSON form that reads back the same`,
+              );
+            }
+            return item;
+          }
+          default:
+            return item;
+        }
+      },
+    );
+  } catch (error) {
+    // JSON.stringify's own TypeError: a cycle.
+    if (error instanceof TypeError) {
+      throw new RefusedValue("an object that contains itself cannot be stored");
+    }
+    throw error;
+  }
+}
+
+function bindString(text: string, kind: ColumnKind, dialect: Dialect): unknown {
+  const problem = textProblem(text);
+  if (problem) refuse("a string", kind, problem.replace(/^text/, "it"));
+  switch (kind) {
+    case "integer":
+    case "int2":
+    case "int4": {
+      if (!CANONICAL_INTEGER.test(text)) {
+        refuse(
+          "a string",
+          kind,
+          "it is not an integer in plain decimal (like 42 or -7)",
+        );
+      }
+      const integer = BigInt(text);
+      inRange(integer, kind, "a string");
+      return dialect === "sqlite" ? integer : text;
+    }
+    case "real":
+    case "float4": {
+      const number = Number(text);
+      if (!Number.isFinite(number) || String(number) !== text) {
+        refuse(
+          "a string",
+          kind,
+          "only a number written as JavaScript writes it (like 1.5) is stored unchanged",
+        );
+      }
+      return bindNumber(number, kind, dialect);
+    }
+    case "numeric":
+      if (dialect === "sqlite" && NUMERIC_LOOKING.test(text)) {
+        if (CANONICAL_INTEGER.test(text)) {
+          const integer = BigInt(text);
+          if (integer >= INT64_MIN && integer <= INT64_MAX) return integer;
+        } else if (String(Number(text)) === text) {
+          return Number(text);
+        }
+        refuse(
+          "a string",
+          kind,
+          "SQLite would store the number it spells, not the text",
+        );
+      }
+      return text;
+    case "boolean":
+      refuse("a string", kind, "pass true or false");
+      break;
+    case "bytes":
+      refuse("a string", kind, "pass a Uint8Array");
+      break;
+    case "json":
+      return JSON.stringify(text);
+  }
+  return text;
+}
+
+function inRange(integer: bigint, kind: ColumnKind, what: string): void {
+  const [min, max] = RANGES[kind] ?? RANGES.integer!;
+  if (integer < min || integer > max) {
+    refuse(what, kind, `it is outside the column's range ${min} to ${max}`);
+  }
+}
+
+/** Whether PostgreSQL's shortest text for the float4 nearest `value` reads back as `value`. */
+function float4Exact(value: number): boolean {
+  const single = Math.fround(value);
+  for (let digits = 1; digits <= 9; digits++) {
+    const text = single.toPrecision(digits);
+    if (Math.fround(Number(text)) === single) return Number(text) === value;
+  }
+  return single === value;
+}
+
+function bindNumber(
+  number: number,
+  kind: ColumnKind,
+  dialect: Dialect,
+): unknown {
+  if (!Number.isFinite(number)) {
+    refuse(
+      `the number ${number}`,
+      kind,
+      "SQLite stores NaN as NULL and JSON has no NaN or Infinity; TriggerKit refuses both on every database",
+    );
+  }
+  switch (kind) {
+    case "integer":
+    case "int2":
+    case "int4":
+      if (!Number.isInteger(number)) {
+        refuse("a fractional number", kind, "it would be rounded or refused");
+      }
+      if (!Number.isSafeInteger(number)) {
+        refuse(
+          "an integer number past 2^53",
+          kind,
+          "it may already have been rounded; pass a bigint or a digit string",
+        );
+      }
+      inRange(BigInt(number), kind, "a number");
+      return number;
+    case "float4":
+      if (!float4Exact(number)) {
+        refuse(
+          "a number",
+          kind,
+          "float4 keeps about 7 digits and would round it",
+        );
+      }
+      return number;
+    case "text":
+      // node:sqlite binds every number as REAL, which a TEXT column would
+      // write as "5.0": bind the text JavaScript writes, as PostgreSQL does.
+      return String(number);
+    case "json":
+      return JSON.stringify(number);
+    case "boolean":
+    case "bytes":
+    case "date":
+    case "timestamp":
+      refuse("a number", kind, "pass the column's own type");
+  }
+  return number;
+}
+
+function bindBigint(
+  integer: bigint,
+  kind: ColumnKind,
+  dialect: Dialect,
+): unknown {
+  switch (kind) {
+    case "integer":
+    case "int2":
+    case "int4":
+      inRange(integer, kind, "a bigint");
+      return dialect === "sqlite" ? integer : integer.toString();
+    case "real":
+    case "float4":
+      if (BigInt(Number(integer)) !== integer) {
+        refuse("a bigint", kind, "a floating-point column would round it");
+      }
+      return bindNumber(Number(integer), kind, dialect);
+    case "text":
+    case "json":
+      return kind === "json"
+        ? JSON.stringify(integer.toString())
+        : integer.toString();
+    case "boolean":
+    case "bytes":
+    case "date":
+    case "timestamp":
+      refuse("a bigint", kind, "pass the column's own type");
+  }
+  if (dialect === "postgres") return integer.toString();
+  if (integer < INT64_MIN || integer > INT64_MAX) {
+    refuse("a bigint", kind, "SQLite integers are 64-bit");
+  }
+  return integer;
+}
+
+function bindBoolean(
+  value: boolean,
+  kind: ColumnKind,
+  dialect: Dialect,
+): unknown {
+  switch (kind) {
+    case "boolean":
+    case "any":
+      return dialect === "sqlite" ? (value ? 1 : 0) : value;
+    case "integer":
+    case "numeric":
+      // SQLite has no boolean type: 1 and 0 are its booleans.
+      if (dialect === "sqlite") return value ? 1 : 0;
+      break;
+    case "json":
+      return JSON.stringify(value);
+  }
+  refuse(
+    "a boolean",
+    kind,
+    dialect === "sqlite"
+      ? "SQLite would store 1 or 0 in it; use an INTEGER or BOOLEAN column"
+      : "use a boolean column",
+  );
+}
+
+function bindDate(date: Date, kind: ColumnKind, dialect: Dialect): unknown {
+  if (Number.isNaN(date.getTime())) {
+    refuse("an invalid date", kind, "it has no time");
+  }
+  const iso = date.toISOString();
+  switch (kind) {
+    case "date":
+      if (!iso.endsWith("T00:00:00.000Z")) {
+        refuse(
+          "a date with a time of day",
+          kind,
+          "the column would drop the time",
+        );
+      }
+      return iso.slice(0, 10);
+    case "integer":
+    case "int2":
+    case "int4":
+    case "real":
+    case "float4":
+    case "boolean":
+    case "bytes":
+      refuse(
+        "a date",
+        kind,
+        "dates are stored as ISO 8601 text or a timestamp",
+      );
+      break;
+    case "numeric":
+      if (dialect === "postgres") {
+        refuse(
+          "a date",
+          kind,
+          "dates are stored as ISO 8601 text or a timestamp",
+        );
+      }
+      break;
+    case "json":
+      return JSON.stringify(iso);
+  }
+  return iso;
+}
+
+function bindObject(
+  value: object,
+  kind: ColumnKind,
+  dialect: Dialect,
+): unknown {
+  if (value instanceof Uint8Array) {
+    if (dialect === "postgres" && kind !== "bytes" && kind !== "any") {
+      refuse("binary data", kind, "use a bytea column");
+    }
+    return value;
+  }
+  switch (kind) {
+    case "integer":
+    case "int2":
+    case "int4":
+    case "real":
+    case "float4":
+    case "boolean":
+    case "bytes":
+    case "date":
+    case "timestamp":
+      refuse(
+        Array.isArray(value) ? "an array" : "an object",
+        kind,
+        "objects and arrays are stored as JSON text",
+      );
+      break;
+    case "numeric":
+      if (dialect === "postgres") {
+        refuse("an object", kind, "objects and arrays are stored as JSON text");
+      }
+  }
+  return strictJson(value);
+}
+
+/**
+ * A value as a parameter of `dialect` for a column of `kind`, or a
+ * {@linkcode RefusedValue} saying why it would not read back the same.
+ */
+export function bindValue(
+  value: unknown,
+  kind: ColumnKind,
+  dialect: Dialect,
+): unknown {
+  switch (typeof value) {
+    case "string":
+      return bindString(value, kind, dialect);
+    case "number":
+      return bindNumber(value, kind, dialect);
+    case "bigint":
+      return bindBigint(value, kind, dialect);
+    case "boolean":
+      return bindBoolean(value, kind, dialect);
+    case "undefined":
+      return null;
+    case "object":
+      if (value === null) return null;
+      if (value instanceof Date) return bindDate(value, kind, dialect);
+      return bindObject(value, kind, dialect);
+    default:
+      refuse(`a ${typeof value}`, kind, "it cannot be stored");
+  }
+}
