@@ -215,7 +215,7 @@ function bindString(text: string, kind: ColumnKind, dialect: Dialect): unknown {
           "only a number written as JavaScript writes it (like 1.5) is stored unchanged",
         );
       }
-      return bindNumber(number, kind, dialect);
+      return bindNumber(number, kind);
     }
     case "numeric":
       if (dialect === "sqlite" && NUMERIC_LOOKING.test(text)) {
@@ -261,11 +261,13 @@ function float4Exact(value: number): boolean {
   return single === value;
 }
 
-function bindNumber(
-  number: number,
-  kind: ColumnKind,
-  dialect: Dialect,
-): unknown {
+/** The ranges of PostgreSQL's smaller integer columns, as numbers. */
+const SMALL_RANGES: Partial<Record<ColumnKind, readonly [number, number]>> = {
+  int4: [-(2 ** 31), 2 ** 31 - 1],
+  int2: [-32768, 32767],
+};
+
+function bindNumber(number: number, kind: ColumnKind): unknown {
   if (!Number.isFinite(number)) {
     refuse(
       `the number ${number}`,
@@ -273,6 +275,8 @@ function bindNumber(
       "SQLite stores NaN as NULL and JSON has no NaN or Infinity; TriggerKit refuses both on every database",
     );
   }
+  // The common cases first: this runs for every value of every row.
+  if (kind === "real" || kind === "any" || kind === "numeric") return number;
   switch (kind) {
     case "integer":
     case "int2":
@@ -287,7 +291,13 @@ function bindNumber(
           "it may already have been rounded; pass a bigint or a digit string",
         );
       }
-      inRange(BigInt(number), kind, "a number");
+      // Every safe integer fits int8; smaller columns are checked.
+      if (kind !== "integer") {
+        const [min, max] = SMALL_RANGES[kind]!;
+        if (number < min || number > max) {
+          inRange(BigInt(number), kind, "a number");
+        }
+      }
       return number;
     case "float4":
       if (!float4Exact(number)) {
@@ -329,7 +339,7 @@ function bindBigint(
       if (BigInt(Number(integer)) !== integer) {
         refuse("a bigint", kind, "a floating-point column would round it");
       }
-      return bindNumber(Number(integer), kind, dialect);
+      return bindNumber(Number(integer), kind);
     case "text":
     case "json":
       return kind === "json"
@@ -465,7 +475,7 @@ export function bindValue(
     case "string":
       return bindString(value, kind, dialect);
     case "number":
-      return bindNumber(value, kind, dialect);
+      return bindNumber(value, kind);
     case "bigint":
       return bindBigint(value, kind, dialect);
     case "boolean":

@@ -65,32 +65,35 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** Binds one value of a parameter; throws {@linkcode RefusedValue} to refuse it. */
-export type Binder = (value: unknown) => unknown;
+/** How the parameters of one statement are bound: the column kind of each. */
+export interface Binding {
+  readonly kinds: readonly ColumnKind[];
+  readonly dialect: Dialect;
+}
 
-/** A binder per parameter name, from each parameter's column kind. */
-export function bindersFor(
+/** The binding of a statement's parameters, from each one's column kind. */
+export function bindingFor(
   names: readonly string[],
   kindOf: (name: string, index: number) => ColumnKind,
   dialect: Dialect,
-): Binder[] {
-  return names.map((name, index) => {
-    const kind = kindOf(name, index);
-    return (value: unknown) => bindValue(value, kind, dialect);
-  });
+): Binding {
+  return { kinds: names.map(kindOf), dialect };
 }
 
 /**
  * The parameter values of one statement run, in `names` order, or
- * `INVALID_DATA` naming the row and the missing or refused field.
+ * `INVALID_DATA` naming the row and the missing or refused field. They are
+ * written into `values` from `offset` (a multi-row statement's array).
  */
 export function bindRow(
   names: readonly string[],
   row: Row,
   index: number,
-  binders: readonly Binder[],
+  binding: Binding,
+  values: unknown[] = new Array<unknown>(names.length),
+  offset = 0,
 ): unknown[] {
-  const values = new Array<unknown>(names.length);
+  const { kinds, dialect } = binding;
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
     if (!(name in row)) {
@@ -100,7 +103,7 @@ export function bindRow(
       );
     }
     try {
-      values[i] = binders[i]!(row[name]);
+      values[offset + i] = bindValue(row[name], kinds[i]!, dialect);
     } catch (error) {
       if (!(error instanceof RefusedValue)) throw error;
       throw new TriggerKitError(

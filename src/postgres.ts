@@ -15,8 +15,8 @@
 import postgres from "postgres";
 import net from "node:net";
 import {
-  type Binder,
-  bindersFor,
+  type Binding,
+  bindingFor,
   bindRow,
   type CallOptions,
   type Database,
@@ -94,7 +94,7 @@ export class PostgresDatabase implements Database {
   readonly #url: string;
   readonly #secrets: string[];
   readonly #connectTimeoutMs: number;
-  readonly #binders = new Map<string, Binder[]>();
+  readonly #binding = new Map<string, Binding>();
   /** Pools being destroyed and cancels in flight; `close()` waits for them. */
   readonly #cleanups = new Set<Promise<unknown>>();
   #pool: Pool | undefined;
@@ -237,30 +237,30 @@ export class PostgresDatabase implements Database {
   }
 
   /**
-   * The binders of a statement's parameters, from the types the server
+   * The binding of a statement's parameters, from the types the server
    * infers for them (described once per statement text).
    */
-  async #bindersOf(
+  async #bindingOf(
     sql: postgres.Sql | postgres.TransactionSql,
     running: Running,
     text: string,
     names: readonly string[],
-  ): Promise<Binder[]> {
-    let binders = this.#binders.get(text);
-    if (binders) return binders;
-    if (names.length === 0) return [];
+  ): Promise<Binding> {
+    let binding = this.#binding.get(text);
+    if (binding) return binding;
+    if (names.length === 0) return { kinds: [], dialect: "postgres" };
     const { types } = await track(
       running,
       sql.unsafe(text, [], { prepare: true }).describe() as never,
     ) as { types: number[] };
-    binders = bindersFor(
+    binding = bindingFor(
       names,
       (_name, index) => postgresKind(types[index] ?? 0),
       "postgres",
     );
-    if (this.#binders.size > 100) this.#binders.clear();
-    this.#binders.set(text, binders);
-    return binders;
+    if (this.#binding.size > 100) this.#binding.clear();
+    this.#binding.set(text, binding);
+    return binding;
   }
 
   #error(
@@ -282,8 +282,8 @@ export class PostgresDatabase implements Database {
     try {
       const text = toNumbered(sql);
       return await this.#call(options, async (pool, running) => {
-        const binders = await this.#bindersOf(pool, running, text, sql.names);
-        const values = bindRow(sql.names, params, 0, binders);
+        const binding = await this.#bindingOf(pool, running, text, sql.names);
+        const values = bindRow(sql.names, params, 0, binding);
         const rows = await this.#start(pool, running, text, values);
         return rows.map((row) => ({ ...row }));
       });
@@ -353,11 +353,11 @@ export class PostgresDatabase implements Database {
     params: Row[],
   ): Promise<ExecuteResult> {
     const text = toNumbered(sql);
-    const binders = await this.#bindersOf(tx, running, text, sql.names);
+    const binding = await this.#bindingOf(tx, running, text, sql.names);
     // Every row is bound before any is sent: a refused value stops the
     // call before a statement is in flight.
     const bound = params.map((row, index) =>
-      bindRow(sql.names, row, index, binders)
+      bindRow(sql.names, row, index, binding)
     );
     const pending = bound.map((values, index) =>
       this.#start(tx, running, text, values).catch((error) => {
@@ -387,7 +387,7 @@ export class PostgresDatabase implements Database {
   ): Promise<ExecuteResult> {
     const names = insert.tuple.names;
     const batch = batchRows(names.length);
-    const binders = await this.#bindersOf(
+    const binding = await this.#bindingOf(
       tx,
       running,
       insertText(insert, 1),
@@ -398,11 +398,9 @@ export class PostgresDatabase implements Database {
     for (let start = 0; start < until; start += batch) {
       const end = Math.min(until, start + batch);
       const values: unknown[] = new Array((end - start) * names.length);
-      let k = 0;
       for (let index = start; index < end; index++) {
-        for (const value of bindRow(names, params[index]!, index, binders)) {
-          values[k++] = value;
-        }
+        const offset = (index - start) * names.length;
+        bindRow(names, params[index]!, index, binding, values, offset);
       }
       try {
         const result = await this.#start(
@@ -437,7 +435,7 @@ export class PostgresDatabase implements Database {
     await this.#transaction(pool, true, async (tx) => {
       await this.#insertBatches(tx, running, insert, params, failed.start);
       const text = insertText(insert, 1);
-      const binders = await this.#bindersOf(
+      const binding = await this.#bindingOf(
         tx,
         running,
         text,
@@ -448,7 +446,7 @@ export class PostgresDatabase implements Database {
           insert.tuple.names,
           params[index]!,
           index,
-          binders,
+          binding,
         );
         try {
           await this.#start(tx, running, text, values);

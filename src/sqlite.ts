@@ -12,8 +12,8 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import {
-  type Binder,
-  bindersFor,
+  type Binding,
+  bindingFor,
   bindRow,
   type CallOptions,
   type Database,
@@ -42,9 +42,9 @@ export interface SqliteOptions {
 interface Prepared {
   statement: StatementSync;
   /** Binders for `query`: the checks that hold for every column. */
-  anyBinders?: Binder[];
+  anyBinding?: Binding;
   /** Binders for `execute`, from the columns the parameters are stored in. */
-  binders?: Binder[];
+  binding?: Binding;
 }
 
 const BUSY = /database (?:table |schema )?is locked/;
@@ -66,6 +66,13 @@ function plainRow(row: Row): Row {
 
 const pause = (ms: number) =>
   new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A statement that failed on one row of `execute`. */
+class FailedRow extends Error {
+  constructor(readonly row: number, override readonly cause: unknown) {
+    super("row failed");
+  }
+}
 
 /** A SQLite database file, or `:memory:`. */
 export class SqliteDatabase implements Database {
@@ -105,7 +112,6 @@ export class SqliteDatabase implements Database {
     let prepared = this.#statements.get(sql.sql);
     if (!prepared) {
       const statement = this.#db.prepare(toNumbered(sql, 0, "?"));
-      statement.setReadBigInts(true);
       prepared = { statement };
       if (this.#statements.size > 100) this.#statements.clear();
       this.#statements.set(sql.sql, prepared);
@@ -114,8 +120,8 @@ export class SqliteDatabase implements Database {
   }
 
   /** The declared type of the column each parameter is stored in. */
-  #binders(sql: NamedSql, prepared: Prepared): Binder[] {
-    if (prepared.binders) return prepared.binders;
+  #binding(sql: NamedSql, prepared: Prepared): Binding {
+    if (prepared.binding) return prepared.binding;
     const target = parameterColumns(sql);
     let kinds = new Map<string, ColumnKind>();
     if (target) {
@@ -142,12 +148,12 @@ export class SqliteDatabase implements Database {
         if (column) kinds.set(param, sqliteKind(column.type));
       }
     }
-    prepared.binders = bindersFor(
+    prepared.binding = bindingFor(
       sql.names,
       (name) => kinds.get(name) ?? "any",
       "sqlite",
     );
-    return prepared.binders;
+    return prepared.binding;
   }
 
   /**
@@ -201,13 +207,18 @@ export class SqliteDatabase implements Database {
     this.#ready = true;
   }
 
-  query(sql: NamedSql, params: Row = {}, options: CallOptions = {}): Promise<
-    Row[]
-  > {
+  query(
+    sql: NamedSql,
+    params: Row = {},
+    options: CallOptions = {},
+  ): Promise<Row[]> {
     return this.#take(() => {
       const prepared = this.#prepare(sql);
-      prepared.anyBinders ??= bindersFor(sql.names, () => "any", "sqlite");
-      const bound = bindRow(sql.names, params, 0, prepared.anyBinders);
+      prepared.anyBinding ??= bindingFor(sql.names, () => "any", "sqlite");
+      const bound = bindRow(sql.names, params, 0, prepared.anyBinding);
+      // Read as bigints, every integer is one: no RangeError half-way
+      // through a statement that may have written; safe ones become numbers.
+      prepared.statement.setReadBigInts(true);
       return (prepared.statement.all(...bound as never[]) as Row[]).map(
         plainRow,
       );
@@ -219,40 +230,43 @@ export class SqliteDatabase implements Database {
   }
 
   execute(sql: NamedSql, options: ExecuteOptions): Promise<ExecuteResult> {
-    let index: number | undefined;
     return this.#take(() => {
       this.#db.exec("BEGIN IMMEDIATE");
-      return this.#transaction(sql, options, (i) => (index = i));
+      return this.#transaction(sql, options);
     }, options).catch((error) => {
-      throw error instanceof TriggerKitError ? error : databaseError(
-        this.label,
-        error,
-        index === undefined ? {} : { row: index },
-      );
+      if (error instanceof FailedRow) {
+        throw error.cause instanceof TriggerKitError
+          ? error.cause
+          : databaseError(this.label, error.cause, { row: error.row });
+      }
+      throw error instanceof TriggerKitError
+        ? error
+        : databaseError(this.label, error);
     });
   }
 
   /** The statement once per parameter set, inside the open transaction. */
-  #transaction(
-    sql: NamedSql,
-    options: ExecuteOptions,
-    at: (index: number) => void,
-  ): ExecuteResult {
+  #transaction(sql: NamedSql, options: ExecuteOptions): ExecuteResult {
     let rowsAffected = 0;
+    let index = -1;
     try {
       const prepared = this.#prepare(sql);
-      const binders = this.#binders(sql, prepared);
+      const binding = this.#binding(sql, prepared);
       const { statement } = prepared;
+      // run() reads no rows; its counts stay numbers (cheaper).
+      statement.setReadBigInts(false);
       const { params } = options;
-      for (let index = 0; index < params.length; index++) {
-        at(index);
-        const values = bindRow(sql.names, params[index]!, index, binders);
-        rowsAffected += Number(statement.run(...values as never[]).changes);
+      for (index = 0; index < params.length; index++) {
+        const values = bindRow(sql.names, params[index]!, index, binding);
+        rowsAffected += statement.run(...values as never[]).changes as number;
       }
+      index = -1;
       this.#db.exec(options.dryRun ? "ROLLBACK" : "COMMIT");
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
-      throw error;
+      // A busy COMMIT is retried whole by #take; a row's failure is final.
+      const busy = error instanceof Error && BUSY.test(error.message);
+      throw index < 0 || busy ? error : new FailedRow(index, error);
     }
     return { rowsAffected, statements: options.params.length };
   }
