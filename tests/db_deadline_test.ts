@@ -316,6 +316,108 @@ Deno.test("SQLite: an aborted signal ends a call waiting for a lock", async () =
   });
 });
 
+/** A read-only statement that keeps SQLite busy for about `seconds` on this machine. */
+function slowQuery(seconds: number) {
+  return parseNamedSql(
+    `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${
+      Math.round(seconds * 3_000_000)
+    }) SELECT count(*) AS n FROM c`,
+  );
+}
+
+Deno.test("SQLite: a long query ends at its deadline, and the event loop runs meanwhile", async () => {
+  await withSqliteFile(async (path) => {
+    await withDb(new SqliteDatabase(path, `sqlite:${path}`), async (db) => {
+      await db.query(SELECT_1);
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 10);
+      try {
+        await failsWithin(
+          db.query(slowQuery(2), {}, { timeoutMs: 300 }),
+          1_000,
+          /timed out after 300 ms/,
+        );
+        assert.ok(ticks >= 15, `the event loop ran only ${ticks} times`);
+      } finally {
+        clearInterval(ticker);
+      }
+      assert.deepEqual(
+        await db.query(SELECT_1, {}, { timeoutMs: 5_000 }),
+        [{ one: 1 }],
+      );
+    });
+  });
+});
+
+Deno.test("SQLite: an aborted signal ends a long query", async () => {
+  await withSqliteFile(async (path) => {
+    await withDb(new SqliteDatabase(path, `sqlite:${path}`), async (db) => {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 150);
+      await failsWithin(
+        db.query(slowQuery(2), {}, { signal: controller.signal }),
+        1_000,
+        /aborted/,
+      );
+    });
+  });
+});
+
+Deno.test("SQLite: a query with a deadline reads the same rows as one without", async () => {
+  await withSqliteFile(async (path) => {
+    await withDb(new SqliteDatabase(path, `sqlite:${path}`), async (db) => {
+      await db.execute(
+        parseNamedSql("CREATE TABLE n (id INTEGER, i INTEGER, t TEXT, b BLOB)"),
+        { params: [{}], dryRun: false },
+      );
+      await db.execute(
+        parseNamedSql("INSERT INTO n VALUES (:id, :i, :t, :b)"),
+        {
+          params: [
+            { id: 1, i: 1, t: "one", b: new Uint8Array([1]) },
+            { id: 2, i: 9007199254740993n, t: null, b: null },
+          ],
+          dryRun: false,
+        },
+      );
+      const select = parseNamedSql(
+        "SELECT * FROM n WHERE id >= :min ORDER BY id",
+      );
+      const plain = await db.query(select, { min: 1 });
+      assert.deepEqual(plain, [
+        { id: 1, i: 1, t: "one", b: new Uint8Array([1]) },
+        { id: 2, i: 9007199254740993n, t: null, b: null },
+      ]);
+      assert.deepEqual(
+        await db.query(select, { min: 1 }, { timeoutMs: 5_000 }),
+        plain,
+      );
+    });
+  });
+});
+
+Deno.test("SQLite: a statement with a deadline that writes runs on the host's connection", async () => {
+  await withSqliteFile(async (path) => {
+    await withDb(new SqliteDatabase(path, `sqlite:${path}`), async (db) => {
+      await db.execute(parseNamedSql("CREATE TABLE w1 (x INTEGER)"), {
+        params: [{}],
+        dryRun: false,
+      });
+      const rows = await db.query(
+        parseNamedSql(
+          "WITH v(x) AS (SELECT :x) INSERT INTO w1 SELECT x FROM v RETURNING x",
+        ),
+        { x: 7 },
+        { timeoutMs: 5_000 },
+      );
+      assert.deepEqual(rows, [{ x: 7 }]);
+      assert.deepEqual(await db.query(parseNamedSql("SELECT x FROM w1")), [{
+        x: 7,
+      }]);
+    });
+  });
+});
+
 Deno.test("SQLite: every connection opens in WAL mode", async () => {
   await withSqliteFile(async (path) => {
     await withDb(new SqliteDatabase(path, `sqlite:${path}`), async (db) => {
