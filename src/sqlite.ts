@@ -116,7 +116,9 @@ export class SqliteDatabase implements Database {
   constructor(path: string, label: string, options: SqliteOptions = {}) {
     this.label = label;
     this.#memory = path === ":memory:" || path === "";
-    this.#path = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+    this.#path = this.#memory || path.startsWith("/")
+      ? path
+      : `${Deno.cwd()}/${path}`;
     this.#busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     try {
       this.#db = new DatabaseSync(path);

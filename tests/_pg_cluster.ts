@@ -22,9 +22,19 @@ export interface PgCluster {
   stop(): Promise<void>;
   /** Starts it again and waits until it accepts connections. */
   start(): Promise<void>;
+  /**
+   * Freezes the server (SIGSTOP to the postmaster and its backends): it
+   * still accepts TCP connections, through the kernel, and answers nothing —
+   * a hung host. Queries in flight hang.
+   */
+  pause(): void;
+  /** Lets a paused server run again (SIGCONT). */
+  resume(): void;
   /** Stops it and removes its data and configuration. Safe to call twice. */
   drop(): Promise<void>;
 }
+
+import { descendants } from "./_helpers.ts";
 
 const PREFIX = "tk_";
 
@@ -177,6 +187,14 @@ export async function startPgCluster(): Promise<PgCluster> {
     }
   }
   let dropped = false;
+  let paused: number[] = [];
+  const signalAll = (signal: Deno.Signal, pids: number[]) => {
+    for (const pid of pids) {
+      try {
+        Deno.kill(pid, signal);
+      } catch { /* gone */ }
+    }
+  };
   const cluster: PgCluster = {
     name,
     port,
@@ -211,9 +229,21 @@ export async function startPgCluster(): Promise<PgCluster> {
       ]);
       await waitReady(port);
     },
+    pause() {
+      const postmaster = Number(
+        Deno.readTextFileSync(`${dir}/data/postmaster.pid`).split("\n")[0],
+      );
+      paused = [postmaster, ...descendants(postmaster)];
+      signalAll("SIGSTOP", paused);
+    },
+    resume() {
+      signalAll("SIGCONT", paused);
+      paused = [];
+    },
     async drop() {
       if (dropped) return;
       dropped = true;
+      cluster.resume();
       await run("pg_dropcluster", [version, name, "--stop"], {
         allowFailure: true,
       });

@@ -14,7 +14,7 @@ import { parseNamedSql } from "../src/named_sql.ts";
 import type { Database } from "../src/database.ts";
 import { pgTest, rejectsWithCode, runScript, TEST_PG } from "./_helpers.ts";
 import { startHungServer } from "./_hung_server.ts";
-import { startPgCluster } from "./_pg_cluster.ts";
+import { type PgCluster, startPgCluster } from "./_pg_cluster.ts";
 
 const SELECT_1 = parseNamedSql("SELECT 1 AS one");
 
@@ -79,6 +79,26 @@ Deno.test("PostgreSQL: without a call deadline, connecting gives up after connec
       );
       assert.ok(!error.message.includes("hung-secret-pw"), error.message);
       assert.match(error.message, /\*\*\*/);
+      await server.allClosed();
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("PostgreSQL: a transaction on a host that never answers fails at its deadline, leaving no connection", async () => {
+  const server = startHungServer();
+  try {
+    await withDb(postgresDb(server.postgresUrl), async (db) => {
+      await failsWithin(
+        db.execute(parseNamedSql("INSERT INTO t (x) VALUES (:x)"), {
+          params: [{ x: 1 }, { x: 2 }],
+          dryRun: false,
+          timeoutMs: 300,
+        }),
+        2_000,
+        /timed out after 300 ms/,
+      );
       await server.allClosed();
     });
   } finally {
@@ -175,39 +195,76 @@ pgTest(
   },
 );
 
-Deno.test({
-  name:
-    "PostgreSQL: a server that goes down fails calls with DATABASE_ERROR, and the pool reconnects when it is back [private cluster]",
-  ignore: !TEST_PG && Deno.env.get("CI") !== "true",
-  fn: async () => {
-    const cluster = await startPgCluster();
-    try {
-      assert.ok(cluster.port >= 20_000 && cluster.port <= 60_000);
-      assert.notEqual(cluster.port, 5432);
-      await withDb(postgresDb(cluster.url, 2_000), async (db) => {
-        assert.deepEqual(await db.query(SELECT_1), [{ one: 1 }]);
-        await cluster.stop();
-        await failsWithin(
-          db.query(SELECT_1, {}, { timeoutMs: 5_000 }),
-          5_000,
-          /Statement failed|ECONNREFUSED|terminat|closed/i,
-        );
-        await cluster.start();
-        assert.deepEqual(
-          await db.query(SELECT_1, {}, { timeoutMs: 5_000 }),
-          [{ one: 1 }],
-        );
-      });
-    } finally {
-      await cluster.drop();
-    }
-    const listed = new TextDecoder().decode(
-      (await new Deno.Command("pg_lsclusters", { stdout: "piped" }).output())
-        .stdout,
-    );
-    assert.ok(!listed.includes(cluster.name), "the cluster was dropped");
+/** A test on a private PostgreSQL cluster (tests/_pg_cluster.ts), dropped afterwards. */
+function clusterTest(name: string, fn: (cluster: PgCluster) => Promise<void>) {
+  Deno.test({
+    name: `${name} [private cluster]`,
+    ignore: !TEST_PG && Deno.env.get("CI") !== "true",
+    fn: async () => {
+      const cluster = await startPgCluster();
+      try {
+        await fn(cluster);
+      } finally {
+        await cluster.drop();
+      }
+      const listed = new TextDecoder().decode(
+        (await new Deno.Command("pg_lsclusters", { stdout: "piped" }).output())
+          .stdout,
+      );
+      assert.ok(!listed.includes(cluster.name), "the cluster was dropped");
+    },
+  });
+}
+
+clusterTest(
+  "PostgreSQL: a server that goes down fails calls with DATABASE_ERROR, and the pool reconnects when it is back",
+  async (cluster) => {
+    assert.ok(cluster.port >= 20_000 && cluster.port <= 60_000);
+    assert.notEqual(cluster.port, 5432);
+    await withDb(postgresDb(cluster.url, 2_000), async (db) => {
+      assert.deepEqual(await db.query(SELECT_1), [{ one: 1 }]);
+      await cluster.stop();
+      await failsWithin(
+        db.query(SELECT_1, {}, { timeoutMs: 5_000 }),
+        5_000,
+        /Statement failed|ECONNREFUSED|terminat|closed/i,
+      );
+      await cluster.start();
+      assert.deepEqual(
+        await db.query(SELECT_1, {}, { timeoutMs: 5_000 }),
+        [{ one: 1 }],
+      );
+    });
   },
-});
+);
+
+clusterTest(
+  "PostgreSQL: a server that hangs with connections open fails calls at their deadline, and the pool recovers",
+  async (cluster) => {
+    await withDb(postgresDb(cluster.url, 1_000), async (db) => {
+      assert.deepEqual(await db.query(SELECT_1), [{ one: 1 }]);
+      cluster.pause();
+      try {
+        await failsWithin(
+          db.query(SELECT_1, {}, { timeoutMs: 300 }),
+          1_000,
+          /timed out after 300 ms/,
+        );
+        await failsWithin(
+          db.execute(SELECT_1, { params: [{}], dryRun: false, timeoutMs: 300 }),
+          1_000,
+          /timed out after 300 ms/,
+        );
+      } finally {
+        cluster.resume();
+      }
+      assert.deepEqual(
+        await db.query(SELECT_1, {}, { timeoutMs: 5_000 }),
+        [{ one: 1 }],
+      );
+    });
+  },
+);
 
 async function withSqliteFile(
   fn: (path: string) => Promise<void>,

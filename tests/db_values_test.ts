@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { createRegistry, type Registry, type Row } from "../mod.ts";
+import { canonicalKey } from "../src/_key.ts";
 import { pgTest, rejectsWithCode, uniqueTable } from "./_helpers.ts";
 
 type Case = readonly [column: string, value: unknown, readBack: unknown];
@@ -465,6 +466,77 @@ pgTest(
         }),
         "INVALID_DATA",
         /^Row 1234, field "b": a string into a boolean column/,
+      );
+    });
+  },
+);
+
+Deno.test("canonicalKey: an integer is one key as a number, a bigint or a digit string", () => {
+  const forms = [[1], [1n], ["1"]];
+  assert.equal(new Set(forms.map(canonicalKey)).size, 1);
+  assert.equal(canonicalKey([1]), "[1]", "unchanged for keys stored before");
+  assert.equal(
+    canonicalKey([9007199254740993n]),
+    canonicalKey(["9007199254740993"]),
+  );
+  assert.equal(canonicalKey([-7n]), canonicalKey(["-7"]));
+  assert.equal(canonicalKey([2 ** 60]), canonicalKey([2n ** 60n]));
+});
+
+Deno.test("canonicalKey: text that is not a plain integer stays text", () => {
+  for (const text of ["01", "+1", "1.0", " 1", "-0", "1e3", "abc", ""]) {
+    assert.notEqual(canonicalKey([text]), canonicalKey([Number(text)]), text);
+    assert.equal(canonicalKey([text]), JSON.stringify([text]));
+  }
+  assert.equal(canonicalKey(["a", 2]), JSON.stringify(["a", 2]));
+});
+
+Deno.test("canonicalKey: keys of several values keep their order and their boundaries", () => {
+  assert.notEqual(canonicalKey([1, 23]), canonicalKey([12, 3]));
+  assert.notEqual(canonicalKey(["1,2"]), canonicalKey([1, 2]));
+  assert.equal(
+    canonicalKey([1n, "x", null]),
+    canonicalKey(["1", "x", undefined]),
+  );
+  const date = new Date(Date.UTC(2026, 0, 1));
+  assert.equal(canonicalKey([date]), canonicalKey([date.toISOString()]));
+  assert.equal(canonicalKey([1.5]), "[1.5]");
+});
+
+Deno.test("canonicalKey: a SQLite view's integers give the same keys before and after one passes 2^53", async () => {
+  await withSqlite(async (registry, database) => {
+    await registry.run("run_sql", [{ id: 1, i: 1 }], {
+      config: { database, sql: "INSERT INTO v (id, i) VALUES (:id, :i)" },
+    });
+    const sql = "SELECT id, i FROM v ORDER BY id";
+    const before = (await readView(registry, database, sql)).map((row) =>
+      canonicalKey([row.id, row.i])
+    );
+    await registry.run("run_sql", [{ id: 2, i: 9007199254740993n }], {
+      config: { database, sql: "INSERT INTO v (id, i) VALUES (:id, :i)" },
+    });
+    const after = (await readView(registry, database, sql)).map((row) =>
+      canonicalKey([row.id, row.i])
+    );
+    assert.deepEqual(after, [...before, "[2,9007199254740993]"]);
+  });
+});
+
+pgTest(
+  "canonicalKey: a PostgreSQL int8 digit string gives the key of the same integer from SQLite",
+  async (url) => {
+    await withPostgres(url, async (registry, table) => {
+      await registry.run("run_sql", [{ i: 9007199254740993n, id: 1 }], {
+        config: {
+          database: url,
+          sql: `INSERT INTO ${table} (id, i) VALUES (:id, :i)`,
+        },
+      });
+      const [row] = await readView(registry, url, `SELECT id, i FROM ${table}`);
+      assert.equal(typeof row!.i, "string");
+      assert.equal(
+        canonicalKey([row!.id, row!.i]),
+        canonicalKey([1, 9007199254740993n]),
       );
     });
   },
