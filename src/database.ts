@@ -157,7 +157,9 @@ export function withDeadline<T>(
     };
     const onAbort = () => expire(abortedError(label, signal!));
     signal?.addEventListener("abort", onAbort, { once: true });
-    if (timeoutMs !== undefined && timeoutMs !== Infinity) {
+    // Past setTimeout's longest delay (~24.8 days) a timer would fire at
+    // once: such a deadline is no deadline.
+    if (timeoutMs !== undefined && timeoutMs <= 2 ** 31 - 1) {
       timer = setTimeout(
         () =>
           expire(

@@ -36,6 +36,8 @@ const MAX_PARAMETERS = 65_535;
 const MAX_BATCH_ROWS = 1_000;
 /** How long a connection may go without a first answer from the server, by default. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** setTimeout's longest delay; a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How long a cancelled call may take to end before its pool is destroyed. */
 const CANCEL_GRACE_MS = 1_000;
 
@@ -94,7 +96,7 @@ export class PostgresDatabase implements Database {
   readonly #url: string;
   readonly #secrets: string[];
   readonly #connectTimeoutMs: number;
-  readonly #binding = new Map<string, Binding>();
+  readonly #bindings = new Map<string, Binding>();
   /** Pools being destroyed and cancels in flight; `close()` waits for them. */
   readonly #cleanups = new Set<Promise<unknown>>();
   #pool: Pool | undefined;
@@ -148,7 +150,9 @@ export class PostgresDatabase implements Database {
         socket.destroy(
           new Error(`the server did not answer within ${ms} ms of connecting`),
         );
-      const timer = setTimeout(silent, ms);
+      const timer = ms > 0 && ms <= MAX_TIMER_MS
+        ? setTimeout(silent, ms)
+        : undefined;
       const onError = (error: Error) => {
         clearTimeout(timer);
         reject(error);
@@ -164,11 +168,11 @@ export class PostgresDatabase implements Database {
         socket.once("data", () => clearTimeout(timer));
         resolve(socket);
       });
-      if (options.path) socket.connect(options.path);
-      else {socket.connect(
-          options.port[0] ?? 5432,
-          options.host[0] ?? "localhost",
-        );}
+      if (options.path) {
+        socket.connect(options.path);
+      } else {
+        socket.connect(options.port[0] ?? 5432, options.host[0] ?? "localhost");
+      }
     });
   }
 
@@ -246,7 +250,7 @@ export class PostgresDatabase implements Database {
     text: string,
     names: readonly string[],
   ): Promise<Binding> {
-    let binding = this.#binding.get(text);
+    let binding = this.#bindings.get(text);
     if (binding) return binding;
     if (names.length === 0) return { kinds: [], dialect: "postgres" };
     const { types } = await track(
@@ -258,8 +262,8 @@ export class PostgresDatabase implements Database {
       (_name, index) => postgresKind(types[index] ?? 0),
       "postgres",
     );
-    if (this.#binding.size > 100) this.#binding.clear();
-    this.#binding.set(text, binding);
+    if (this.#bindings.size > 100) this.#bindings.clear();
+    this.#bindings.set(text, binding);
     return binding;
   }
 

@@ -116,7 +116,8 @@ export class SqliteDatabase implements Database {
   constructor(path: string, label: string, options: SqliteOptions = {}) {
     this.label = label;
     this.#memory = path === ":memory:" || path === "";
-    this.#path = this.#memory || path.startsWith("/")
+    // The reader Workers open the same file: by an absolute path.
+    this.#path = this.#memory || /^(?:\/|[A-Za-z]:[\\/])/.test(path)
       ? path
       : `${Deno.cwd()}/${path}`;
     this.#busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
@@ -148,7 +149,7 @@ export class SqliteDatabase implements Database {
   #binding(sql: NamedSql, prepared: Prepared): Binding {
     if (prepared.binding) return prepared.binding;
     const target = parameterColumns(sql);
-    let kinds = new Map<string, ColumnKind>();
+    const kinds = new Map<string, ColumnKind>();
     if (target) {
       const columns = this.#db.prepare(
         target.schema === undefined
@@ -163,7 +164,6 @@ export class SqliteDatabase implements Database {
         columns.map((column) => [column.name.toLowerCase(), column.type]),
       );
       const stored = columns.filter((column) => Number(column.hidden) === 0);
-      kinds = new Map();
       for (const [param, column] of target.columns) {
         const type = byName.get(column.toLowerCase());
         if (type !== undefined) kinds.set(param, sqliteKind(type));

@@ -475,6 +475,29 @@ Deno.test("SQLite: a statement with a deadline that writes runs on the host's co
   });
 });
 
+Deno.test("A deadline longer than a timer can hold is no deadline; a non-positive one is refused", async () => {
+  await withDb(
+    new SqliteDatabase(":memory:", "sqlite::memory:"),
+    async (db) => {
+      assert.deepEqual(
+        await db.query(SELECT_1, {}, { timeoutMs: 1e12 }),
+        [{ one: 1 }],
+      );
+      assert.deepEqual(
+        await db.query(SELECT_1, {}, { timeoutMs: Infinity }),
+        [{ one: 1 }],
+      );
+      for (const timeoutMs of [0, -1, NaN]) {
+        await rejectsWithCode(
+          db.query(SELECT_1, {}, { timeoutMs }),
+          "DATABASE_ERROR",
+          /Invalid timeoutMs/,
+        );
+      }
+    },
+  );
+});
+
 Deno.test("SQLite: every connection opens in WAL mode", async () => {
   await withSqliteFile(async (path) => {
     await withDb(new SqliteDatabase(path, `sqlite:${path}`), async (db) => {
