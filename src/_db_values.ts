@@ -261,6 +261,20 @@ function float4Exact(value: number): boolean {
   return single === value;
 }
 
+/** Columns that take no number: a number would be read as something else. */
+const OWN_TYPE_ONLY: ReadonlySet<ColumnKind> = new Set([
+  "boolean",
+  "bytes",
+  "date",
+  "timestamp",
+]);
+
+function refuseIfOwnTypeOnly(what: string, kind: ColumnKind): void {
+  if (OWN_TYPE_ONLY.has(kind)) {
+    refuse(what, kind, "pass the column's own type");
+  }
+}
+
 /** The ranges of PostgreSQL's smaller integer columns, as numbers. */
 const SMALL_RANGES: Partial<Record<ColumnKind, readonly [number, number]>> = {
   int4: [-(2 ** 31), 2 ** 31 - 1],
@@ -314,12 +328,8 @@ function bindNumber(number: number, kind: ColumnKind): unknown {
       return String(number);
     case "json":
       return JSON.stringify(number);
-    case "boolean":
-    case "bytes":
-    case "date":
-    case "timestamp":
-      refuse("a number", kind, "pass the column's own type");
   }
+  refuseIfOwnTypeOnly("a number", kind);
   return number;
 }
 
@@ -341,16 +351,11 @@ function bindBigint(
       }
       return bindNumber(Number(integer), kind);
     case "text":
+      return integer.toString();
     case "json":
-      return kind === "json"
-        ? JSON.stringify(integer.toString())
-        : integer.toString();
-    case "boolean":
-    case "bytes":
-    case "date":
-    case "timestamp":
-      refuse("a bigint", kind, "pass the column's own type");
+      return JSON.stringify(integer.toString());
   }
+  refuseIfOwnTypeOnly("a bigint", kind);
   if (dialect === "postgres") return integer.toString();
   if (integer < INT64_MIN || integer > INT64_MAX) {
     refuse("a bigint", kind, "SQLite integers are 64-bit");

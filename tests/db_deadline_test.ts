@@ -50,80 +50,79 @@ async function withDb<T extends Database>(
   }
 }
 
-Deno.test("PostgreSQL: a query to a host that accepts and never answers fails at its deadline, leaving no connection", async () => {
+/**
+ * A PostgreSQL database on a host that accepts connections and never
+ * answers; after `fn`, every connection it opened must be closed already.
+ */
+async function withHungPostgres(
+  fn: (db: PostgresDatabase) => Promise<void>,
+  connectTimeoutMs?: number,
+): Promise<void> {
   const server = startHungServer();
   try {
-    await withDb(postgresDb(server.postgresUrl), async (db) => {
-      const error = await failsWithin(
-        db.query(SELECT_1, {}, { timeoutMs: 300 }),
-        2_000,
-        /timed out after 300 ms/,
-      );
-      assert.ok(!error.message.includes("hung-secret-pw"), error.message);
-      assert.ok(server.accepted >= 1, "it did connect");
-      await server.allClosed();
-    });
+    await withDb(
+      postgresDb(server.postgresUrl, connectTimeoutMs),
+      async (db) => {
+        await fn(db);
+        assert.ok(server.accepted >= 1, "it did connect");
+        // Closed by the failed call itself, before close().
+        await server.allClosed();
+      },
+    );
   } finally {
     await server.close();
   }
+}
+
+Deno.test("PostgreSQL: a query to a host that accepts and never answers fails at its deadline, leaving no connection", async () => {
+  await withHungPostgres(async (db) => {
+    const error = await failsWithin(
+      db.query(SELECT_1, {}, { timeoutMs: 300 }),
+      2_000,
+      /timed out after 300 ms/,
+    );
+    assert.ok(!error.message.includes("hung-secret-pw"), error.message);
+  });
 });
 
 Deno.test("PostgreSQL: without a call deadline, connecting gives up after connectTimeoutMs", async () => {
-  const server = startHungServer();
-  try {
-    await withDb(postgresDb(server.postgresUrl, 300), async (db) => {
-      const error = await failsWithin(
-        db.execute(SELECT_1, { params: [{}], dryRun: false }),
-        2_000,
-        /did not answer within 300 ms of connecting/,
-      );
-      assert.ok(!error.message.includes("hung-secret-pw"), error.message);
-      assert.match(error.message, /\*\*\*/);
-      await server.allClosed();
-    });
-  } finally {
-    await server.close();
-  }
+  await withHungPostgres(async (db) => {
+    const error = await failsWithin(
+      db.execute(SELECT_1, { params: [{}], dryRun: false }),
+      2_000,
+      /did not answer within 300 ms of connecting/,
+    );
+    assert.ok(!error.message.includes("hung-secret-pw"), error.message);
+    assert.match(error.message, /\*\*\*/);
+  }, 300);
 });
 
 Deno.test("PostgreSQL: a transaction on a host that never answers fails at its deadline, leaving no connection", async () => {
-  const server = startHungServer();
-  try {
-    await withDb(postgresDb(server.postgresUrl), async (db) => {
-      await failsWithin(
-        db.execute(parseNamedSql("INSERT INTO t (x) VALUES (:x)"), {
-          params: [{ x: 1 }, { x: 2 }],
-          dryRun: false,
-          timeoutMs: 300,
-        }),
-        2_000,
-        /timed out after 300 ms/,
-      );
-      await server.allClosed();
-    });
-  } finally {
-    await server.close();
-  }
+  await withHungPostgres(async (db) => {
+    await failsWithin(
+      db.execute(parseNamedSql("INSERT INTO t (x) VALUES (:x)"), {
+        params: [{ x: 1 }, { x: 2 }],
+        dryRun: false,
+        timeoutMs: 300,
+      }),
+      2_000,
+      /timed out after 300 ms/,
+    );
+  });
 });
 
 Deno.test("PostgreSQL: an aborted signal ends a hung call at once", async () => {
-  const server = startHungServer();
-  try {
-    await withDb(postgresDb(server.postgresUrl), async (db) => {
-      const controller = new AbortController();
-      const pending = db.query(SELECT_1, {}, { signal: controller.signal });
-      setTimeout(() => controller.abort(new Error("run cancelled")), 100);
-      await failsWithin(pending, 1_000, /aborted/);
-      await rejectsWithCode(
-        db.query(SELECT_1, {}, { signal: controller.signal }),
-        "DATABASE_ERROR",
-        /aborted/,
-      );
-      await server.allClosed();
-    });
-  } finally {
-    await server.close();
-  }
+  await withHungPostgres(async (db) => {
+    const controller = new AbortController();
+    const pending = db.query(SELECT_1, {}, { signal: controller.signal });
+    setTimeout(() => controller.abort(new Error("run cancelled")), 100);
+    await failsWithin(pending, 1_000, /aborted/);
+    await rejectsWithCode(
+      db.query(SELECT_1, {}, { signal: controller.signal }),
+      "DATABASE_ERROR",
+      /aborted/,
+    );
+  });
 });
 
 pgTest(
