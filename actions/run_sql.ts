@@ -7,23 +7,29 @@
  */
 import { z } from "zod";
 import type { ActionFn } from "../src/types.ts";
-import type { Databases } from "../src/databases.ts";
-import { isDatabaseUrl } from "../src/databases.ts";
-import { parseNamedSql } from "../src/named_sql.ts";
+import type { Databases } from "../src/db/databases.ts";
+import { parseNamedSql } from "../src/db/named_sql.ts";
 
-/** The config of `run_sql`. */
-export const runSqlConfig = z.object({
-  database: z.string().refine(isDatabaseUrl, {
-    message:
-      "Expected a database URL: sqlite:./file.db, sqlite::memory: or postgres://…",
-  }).describe("Database URL"),
-  sql: z.string().min(1).describe(
-    "One statement; :field binds a row field (each) or :rows, :count, :runId, :jobName (once)",
-  ),
-  mode: z.enum(["each", "once"]).default("each").describe(
-    "each: once per row; once: once per run",
-  ),
-});
+/**
+ * The config of `run_sql` on a registry: `database` is a URL or one of the
+ * registry's configured database names.
+ */
+export function runSqlConfig(databases: Databases) {
+  return z.object({
+    database: z.string().refine((name) => databases.has(name), {
+      message:
+        "Expected a database URL (sqlite:./file.db, sqlite::memory:, postgres://…) or a configured database name",
+    }).describe("Database URL or configured database name"),
+    sql: z.string().min(1).describe(
+      "One statement; :field binds a row field (each) or :rows, :count, :runId, :jobName (once)",
+    ),
+    mode: z.enum(["each", "once"]).default("each").describe(
+      "each: once per row; once: once per run",
+    ),
+  });
+}
+
+type Config = z.output<ReturnType<typeof runSqlConfig>>;
 
 /** What `run_sql` returns. */
 export interface RunSqlResult extends Record<string, unknown> {
@@ -34,9 +40,7 @@ export interface RunSqlResult extends Record<string, unknown> {
 }
 
 /** The `run_sql` action, bound to a registry's databases. */
-export function runSql(
-  databases: Databases,
-): ActionFn<z.output<typeof runSqlConfig>> {
+export function runSql(databases: Databases): ActionFn<Config> {
   return async function run_sql({ data, config, dryRun, runId, jobName }) {
     const started = performance.now();
     const database = databases.get(config.database);

@@ -6,8 +6,9 @@ import {
   type Row,
   TriggerKitError,
 } from "../mod.ts";
-import { SqlRunStore } from "../src/store.ts";
-import { SqliteDatabase } from "../src/sqlite.ts";
+import { SqlRunStore } from "../src/store/sql.ts";
+import { SqliteDatabase } from "../src/db/sqlite.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import {
   fixture,
   pgTest,
@@ -528,19 +529,19 @@ Deno.test("views read integers past 2^53 as bigint", async () => {
 });
 
 Deno.test("history: a run cut short by a crash shows as interrupted", async () => {
-  let now = 1_000_000;
+  const clock = new FakeClock(1_000_000);
   const db = new SqliteDatabase(":memory:", "sqlite::memory:");
-  const store = new SqlRunStore(db, () => now);
+  const store = new SqlRunStore(db, { clock });
   await store.start({
     runId: "r1",
     jobName: "j",
     dryRun: false,
-    startedAt: new Date(now).toISOString(),
+    startedAt: new Date(clock.now()).toISOString(),
   });
   assert.equal((await store.history())[0]!.status, "running");
-  now += 61_000;
+  clock.tick(61_000);
   assert.equal(
-    (await new SqlRunStore(db, () => now).history())[0]!.status,
+    (await new SqlRunStore(db, { clock }).history())[0]!.status,
     "interrupted",
   );
   await db.close();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseDuration, parseSchedule } from "../src/schedule.ts";
+import { parseDuration, parseSchedule } from "../src/jobs/schedule.ts";
 import { throwsWithCode } from "./_helpers.ts";
 
 const at = (iso: string) => Date.parse(iso);

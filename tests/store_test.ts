@@ -1,48 +1,49 @@
 /** One contract, every run store: SQLite, Deno KV, PostgreSQL. */
 import assert from "node:assert/strict";
-import type { RunReport, RunStore } from "../mod.ts";
-import { SqlRunStore } from "../src/store.ts";
-import { type KvLike, KvRunStore } from "../src/store_kv.ts";
-import { SqliteDatabase } from "../src/sqlite.ts";
-import { PostgresDatabase } from "../src/postgres.ts";
+import type { Clock, RunReport, RunStore } from "../mod.ts";
+import { FakeClock } from "./_fake_clock.ts";
+import { SqlRunStore } from "../src/store/sql.ts";
+import { type KvLike, KvRunStore } from "../src/store/kv.ts";
+import { SqliteDatabase } from "../src/db/sqlite.ts";
+import { PostgresDatabase } from "../src/db/postgres.ts";
 import { TEST_PG, uniqueTable } from "./_helpers.ts";
 
 interface Subject {
   name: string;
   ignore?: boolean;
   open(
-    now: () => number,
+    clock: Clock,
   ): Promise<{ store: RunStore; close: () => Promise<void> }>;
 }
 
 const SUBJECTS: Subject[] = [
   {
     name: "sqlite",
-    open: (now) => {
+    open: (clock) => {
       const db = new SqliteDatabase(":memory:", "sqlite::memory:");
       return Promise.resolve({
-        store: new SqlRunStore(db, now),
+        store: new SqlRunStore(db, { clock }),
         close: () => db.close(),
       });
     },
   },
   {
     name: "kv",
-    open: async (now) => {
+    open: async (clock) => {
       const kv =
         await (Deno as unknown as { openKv(path: string): Promise<KvLike> })
           .openKv(":memory:");
-      const store = new KvRunStore(Promise.resolve(kv), now);
+      const store = new KvRunStore(Promise.resolve(kv), { clock });
       return { store, close: () => store.close() };
     },
   },
   {
     name: "postgres",
     ignore: !TEST_PG && Deno.env.get("CI") !== "true",
-    open: (now) => {
+    open: (clock) => {
       const db = new PostgresDatabase(TEST_PG!, "postgres");
       return Promise.resolve({
-        store: new SqlRunStore(db, now),
+        store: new SqlRunStore(db, { clock }),
         close: () => db.close(),
       });
     },
@@ -76,14 +77,14 @@ function report(
 for (const subject of SUBJECTS) {
   const test = (
     name: string,
-    fn: (store: RunStore, clock: { now: number }, job: string) => Promise<void>,
+    fn: (store: RunStore, clock: FakeClock, job: string) => Promise<void>,
   ) =>
     Deno.test({
       name: `store [${subject.name}]: ${name}`,
       ignore: subject.ignore ?? false,
       fn: async () => {
-        const clock = { now: 1_000_000 };
-        const { store, close } = await subject.open(() => clock.now);
+        const clock = new FakeClock(1_000_000);
+        const { store, close } = await subject.open(clock);
         try {
           await fn(store, clock, uniqueTable("job"));
         } finally {
@@ -141,11 +142,11 @@ for (const subject of SUBJECTS) {
         dryRun: false,
         startedAt: "2026-01-01T00:00:00.000Z",
       });
-      clock.now += 30_000;
+      clock.tick(30_000);
       await store.heartbeat(`${job}-x`);
-      clock.now += 59_000;
+      clock.tick(59_000);
       assert.equal((await store.history({ job }))[0]!.status, "running");
-      clock.now += 2_000;
+      clock.tick(2_000);
       assert.equal((await store.history({ job }))[0]!.status, "interrupted");
     },
   );

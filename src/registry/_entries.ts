@@ -3,8 +3,7 @@
  *
  * @module
  */
-import { TriggerKitError } from "./errors.ts";
-import { positiveNumber } from "./_action_checks.ts";
+import { describeType, TriggerKitError } from "../errors.ts";
 import type {
   ActionFn,
   ActionInfo,
@@ -12,9 +11,9 @@ import type {
   ActionResult,
   ConfigSchema,
   RegisterOptions,
-} from "./types.ts";
+} from "../types.ts";
 
-/** Sandboxed action defaults (SPEC.md §1). */
+/** Sandboxed action defaults: time limit, heap limit, result size cap. */
 export const SANDBOX_DEFAULTS = {
   timeoutMs: 30_000,
   memoryMb: 128,
@@ -75,4 +74,28 @@ export function trustedEntry(
     schema,
     invoke: async (input) => (await load())(input),
   };
+}
+
+/** A copy of an action's info that callers cannot use to change the registry. */
+export function copyInfo(info: ActionInfo): ActionInfo {
+  const copy = { ...info };
+  if (info.permissions) copy.permissions = structuredClone(info.permissions);
+  return copy;
+}
+
+export function positiveNumber(
+  name: string,
+  key: string,
+  value: number | undefined,
+): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new TriggerKitError(
+      "INVALID_ACTION",
+      `Cannot register action "${name}": ${key} must be a positive number, received ${
+        typeof value === "number" ? value : describeType(value)
+      }`,
+    );
+  }
+  return value;
 }

@@ -1,37 +1,15 @@
 /**
- * Checks and wrappers around one action run, used by the registry.
+ * Checks and wrappers around one action run: its rows, its abort signal,
+ * its errors, its duration.
  *
  * @module
  */
-import { describeType, TriggerKitError } from "./errors.ts";
-import { isPlainObject } from "./_plain.ts";
-import type { ActionInfo, Row } from "./types.ts";
-
-export function copyInfo(info: ActionInfo): ActionInfo {
-  const copy = { ...info };
-  if (info.permissions) copy.permissions = structuredClone(info.permissions);
-  return copy;
-}
+import { describeType, TriggerKitError } from "../errors.ts";
+import { isPlainObject } from "../_plain.ts";
+import type { Row } from "../types.ts";
 
 export function elapsed(started: number): number {
   return Math.round((performance.now() - started) * 1000) / 1000;
-}
-
-export function positiveNumber(
-  name: string,
-  key: string,
-  value: number | undefined,
-): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new TriggerKitError(
-      "INVALID_ACTION",
-      `Cannot register action "${name}": ${key} must be a positive number, received ${
-        typeof value === "number" ? value : describeType(value)
-      }`,
-    );
-  }
-  return value;
 }
 
 export function assertRows(name: string, data: unknown): asserts data is Row[] {

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { TriggerKitError } from "./errors.ts";
-import type { ConfigSchema } from "./types.ts";
+import { TriggerKitError } from "../errors.ts";
+import type { ConfigSchema } from "../types.ts";
 
 /** Whether a value looks like a zod schema. */
 export function isZodSchema(value: unknown): value is ConfigSchema {

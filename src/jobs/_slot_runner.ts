@@ -5,10 +5,11 @@
  *
  * @module
  */
-import type { Clock } from "./clock.ts";
-import type { Job, Jobs } from "./jobs.ts";
-import type { RunReport, RunStore } from "./store.ts";
-import { logger } from "./logger.ts";
+import type { Clock } from "../clock.ts";
+import type { Job } from "./definitions.ts";
+import type { Jobs } from "./engine.ts";
+import type { RunReport, RunStore } from "../store/contract.ts";
+import { logger } from "../logger.ts";
 
 const log = logger("scheduler");
 

@@ -3,18 +3,13 @@
  *
  * @module
  */
-import { TriggerKitError } from "./errors.ts";
-import { isPlainObject } from "./_plain.ts";
-import type { Registry } from "./registry.ts";
-import type { ProgressEvent } from "./jobs.ts";
-import type { Row } from "./types.ts";
-import {
-  formatHistory,
-  formatReport,
-  type Paint,
-  table,
-} from "./_cli_format.ts";
-import { toJson } from "./_json.ts";
+import { TriggerKitError } from "../errors.ts";
+import { isPlainObject } from "../_plain.ts";
+import type { Registry } from "../registry/registry.ts";
+import type { ProgressEvent } from "../jobs/engine.ts";
+import type { Row } from "../types.ts";
+import { formatHistory, formatReport, type Paint, table } from "./_format.ts";
+import { toJson } from "../_json.ts";
 
 /** Where the CLI writes; injectable for tests. */
 export interface CliIo {

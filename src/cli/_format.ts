@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { RunRecord, RunReport } from "./store.ts";
-import { toJson } from "./_json.ts";
+import type { RunRecord, RunReport } from "../store/contract.ts";
+import { toJson } from "../_json.ts";
 
 /** Colours for a stream: codes on a terminal, plain text elsewhere. */
 export interface Paint {

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { TriggerKitError } from "./errors.ts";
-import { toJson } from "./_json.ts";
-import type { Row } from "./types.ts";
+import { TriggerKitError } from "../errors.ts";
+import { toJson } from "../_json.ts";
+import type { Row } from "../types.ts";
 import type { NamedSql } from "./named_sql.ts";
 
 /** How `execute` runs a statement. */

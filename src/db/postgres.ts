@@ -13,10 +13,10 @@ import {
   type ExecuteOptions,
   type ExecuteResult,
   toParameter,
-} from "./database.ts";
+} from "./contract.ts";
 import { type NamedSql, splitInsertValues, toNumbered } from "./named_sql.ts";
-import type { Row } from "./types.ts";
-import { TriggerKitError } from "./errors.ts";
+import type { Row } from "../types.ts";
+import { TriggerKitError } from "../errors.ts";
 
 /** PostgreSQL's limit on parameters in one statement. */
 const MAX_PARAMETERS = 65_535;

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { TriggerKitError } from "./errors.ts";
+import { TriggerKitError } from "../errors.ts";
 
 /** A parsed schedule. */
 export interface Schedule {

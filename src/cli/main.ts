@@ -15,18 +15,14 @@
  */
 import { parseArgs } from "node:util";
 import { configure, getConsoleSink } from "@logtape/logtape";
-import { createRegistry, type Registry } from "./registry.ts";
-import { isTriggerKitError } from "./errors.ts";
-import { findConfigFile, loadConfig } from "./config.ts";
-import {
-  type CliIo,
-  type Command,
-  COMMANDS,
-  UsageError,
-} from "./_cli_commands.ts";
-import { colourful, paint } from "./_cli_format.ts";
+import { createRegistry, type Registry } from "../registry/registry.ts";
+import { isTriggerKitError } from "../errors.ts";
+import { findConfigFile } from "../config/read.ts";
+import { loadConfig } from "../config/apply.ts";
+import { type CliIo, type Command, COMMANDS, UsageError } from "./_commands.ts";
+import { colourful, paint } from "./_format.ts";
 
-export type { CliIo } from "./_cli_commands.ts";
+export type { CliIo } from "./_commands.ts";
 
 /** Exit code 2: bad usage or invalid configuration. */
 const USAGE_CODES = new Set([

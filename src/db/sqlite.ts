@@ -12,10 +12,10 @@ import {
   type ExecuteOptions,
   type ExecuteResult,
   toParameter,
-} from "./database.ts";
+} from "./contract.ts";
 import { type NamedSql, toNumbered } from "./named_sql.ts";
-import type { Row } from "./types.ts";
-import { TriggerKitError } from "./errors.ts";
+import type { Row } from "../types.ts";
+import { TriggerKitError } from "../errors.ts";
 
 function sqliteParameter(value: unknown): unknown {
   if (typeof value === "boolean") return value ? 1 : 0;

@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { describeType, TriggerKitError } from "./errors.ts";
-import type { Permissions, PermissionValue } from "./types.ts";
+import { describeType, TriggerKitError } from "../errors.ts";
+import type { Permissions, PermissionValue } from "../types.ts";
 
 /** The permissions a sandboxed action may be granted. */
 export const GRANTABLE = [

@@ -7,11 +7,15 @@ import { createRegistry, type Registry } from "./registry.ts";
 import type {
   Job,
   JobDefinition,
-  RunJobOptions,
   ViewDefinition,
-} from "./jobs.ts";
-import type { HistoryOptions, RunRecord, RunReport } from "./store.ts";
-import type { ServeOptions } from "./scheduler.ts";
+} from "../jobs/definitions.ts";
+import type { RunJobOptions } from "../jobs/engine.ts";
+import type {
+  HistoryOptions,
+  RunRecord,
+  RunReport,
+} from "../store/contract.ts";
+import type { ServeOptions } from "../jobs/serve.ts";
 import type {
   ActionFn,
   ActionInfo,
@@ -19,7 +23,7 @@ import type {
   RegisterOptions,
   Row,
   RunOptions,
-} from "./types.ts";
+} from "../types.ts";
 
 /** The registry the module-level functions use. */
 export const defaultRegistry: Registry = createRegistry();

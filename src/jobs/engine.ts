@@ -1,37 +1,31 @@
 /**
- * Views, jobs and job runs (SPEC.md §4): a view is queried once per run, its
- * rows deduplicated, and the job's actions run on them in order with one
- * shared context; every run is recorded.
+ * The job engine: views and jobs by name, and how one run goes — the view is
+ * queried once, its rows deduplicated, the job's steps run on them in order
+ * with one shared context, and the run recorded in the store.
  *
  * @module
  */
-import { isTriggerKitError, TriggerKitError } from "./errors.ts";
-import { lookup } from "./_suggest.ts";
-import type { Databases } from "./databases.ts";
-import { parseNamedSql } from "./named_sql.ts";
+import { isTriggerKitError, TriggerKitError } from "../errors.ts";
+import { lookup } from "../_suggest.ts";
+import { type Clock, repeat } from "../clock.ts";
+import type { Databases } from "../db/databases.ts";
+import { parseNamedSql } from "../db/named_sql.ts";
 import {
   type ActionOutcome,
   HEARTBEAT_MS,
   type RunReport,
   type RunStore,
-} from "./store.ts";
-import { logger } from "./logger.ts";
-import type { ActionResult, Row, RunOptions } from "./types.ts";
+} from "../store/contract.ts";
+import { logger } from "../logger.ts";
+import type { Row } from "../types.ts";
+import { runStep, type StepHost } from "./_step.ts";
 import {
   checkJob,
   checkView,
   type Job,
   type JobDefinition,
-  type JobStep,
   type ViewDefinition,
-} from "./job_definitions.ts";
-
-export type {
-  Job,
-  JobDefinition,
-  JobStep,
-  ViewDefinition,
-} from "./job_definitions.ts";
+} from "./definitions.ts";
 
 const log = logger("job");
 
@@ -61,46 +55,35 @@ export type ProgressEvent =
   };
 
 /** What the job engine needs of its registry. */
-export interface JobHost {
+export interface JobHost extends StepHost {
   hasAction(name: string): boolean;
   actionNames(): Iterable<string>;
   validateConfig(action: string, config: unknown): void;
-  run(action: string, data: Row[], options: RunOptions): Promise<ActionResult>;
+  /** Databases by URL or configured name. */
   readonly databases: Databases;
   store(): RunStore;
-  /** Database aliases from the config. */
-  resolveDatabase(name: string): string;
+  /** The registry's clock: run times, dedupe expiry, heartbeats, retry delays. */
+  readonly clock: Clock;
 }
 
-const TRANSIENT = new Set([
-  "ACTION_FAILED",
-  "ACTION_TIMEOUT",
-  "DATABASE_ERROR",
-]);
 /** The views and jobs of a registry, and how they run. */
 export class Jobs {
   readonly #host: JobHost;
   readonly #views = new Map<string, ViewDefinition>();
   readonly #jobs = new Map<string, Job>();
   readonly #running = new Set<string>();
-  readonly #sleep: (ms: number) => Promise<void>;
 
   /**
-   * @param host The registry's actions, databases and store.
-   * @param sleep Waits between step retries (a fake clock in tests).
+   * @param host The registry's actions, databases, store and clock.
    */
-  constructor(
-    host: JobHost,
-    sleep: (ms: number) => Promise<void> = (ms) =>
-      new Promise((r) => setTimeout(r, ms)),
-  ) {
+  constructor(host: JobHost) {
     this.#host = host;
-    this.#sleep = sleep;
   }
 
   /** Defines (or replaces) a view. */
   defineView(definition: ViewDefinition): ViewDefinition {
-    const view = checkView(definition, this.#host.resolveDatabase);
+    const databases = this.#host.databases;
+    const view = checkView(definition, (name) => databases.has(name));
     this.#views.set(view.name, view);
     return view;
   }
@@ -140,36 +123,20 @@ export class Jobs {
   /** Queries a view. */
   async queryView(name: string): Promise<Row[]> {
     const view = this.getView(name);
-    const database = this.#host.databases.get(
-      this.#host.resolveDatabase(view.database),
-    );
+    const database = this.#host.databases.get(view.database);
     return await database.query(parseNamedSql(view.sql));
   }
 
   /** Runs a job once and records the run. Never throws for a failed run: the report says so. */
   async runJob(name: string, options: RunJobOptions = {}): Promise<RunReport> {
     const job = this.getJob(name);
-    const dryRun = options.dryRun ?? false;
-    const report: RunReport = {
-      runId: crypto.randomUUID(),
-      jobName: name,
-      dryRun,
-      status: "succeeded",
-      startedAt: new Date().toISOString(),
-      finishedAt: "",
-      rowCount: 0,
-      newRowCount: 0,
-      actions: [],
-    };
-    if (options.slot !== undefined) {
-      report.slot = new Date(options.slot).toISOString();
-    }
-    if ((options.attempt ?? 1) > 1) report.attempt = options.attempt!;
+    const { clock } = this.#host;
+    const report = newReport(name, options, clock.now());
     const store = this.#host.store();
     const start = {
       runId: report.runId,
       jobName: name,
-      dryRun,
+      dryRun: report.dryRun,
       startedAt: report.startedAt,
       ...(report.slot ? { slot: report.slot } : {}),
     };
@@ -185,23 +152,26 @@ export class Jobs {
     this.#running.add(name);
     try {
       await store.start(start);
-      const beat = setInterval(
-        () => store.heartbeat(report.runId).catch(() => {}),
+      const beating = new AbortController();
+      const heartbeat = repeat(
+        clock,
         HEARTBEAT_MS,
+        () => store.heartbeat(report.runId),
+        beating.signal,
       );
-      Deno.unrefTimer(beat);
       let newKeys: string[];
       try {
         newKeys = await this.#execute(job, report, options);
       } finally {
-        clearInterval(beat);
+        beating.abort();
+        await heartbeat;
       }
       // Seen keys are saved only after success: a failed run's rows come again.
       if (
-        report.status === "succeeded" && !dryRun &&
+        report.status === "succeeded" && !report.dryRun &&
         job.dedupeTtlMs !== undefined
       ) {
-        const now = Date.now();
+        const now = clock.now();
         await store.remember(name, newKeys, now + job.dedupeTtlMs, now);
       }
       return await this.#finish(report);
@@ -216,41 +186,9 @@ export class Jobs {
     report: RunReport,
     options: RunJobOptions,
   ): Promise<string[]> {
-    const skipAll = (status: "skipped" | "failed", reason?: string) => {
-      report.status = status;
-      if (reason) report.reason = reason;
-      report.actions = job.steps.map((step) => ({
-        action: step.action,
-        status: "skipped",
-        durationMs: 0,
-      }));
-    };
-    let rows: Row[];
-    let newKeys: string[] = [];
-    try {
-      rows = await this.queryView(job.view);
-      report.rowCount = rows.length;
-      if (job.dedupe) {
-        const keyed = rows.map((row, i) => [rowKey(job, row, i), row] as const);
-        const seen = await this.#host.store().seen(
-          job.name,
-          keyed.map(([key]) => key),
-          Date.now(),
-        );
-        const fresh = keyed.filter(([key]) => !seen.has(key));
-        newKeys = [...new Set(fresh.map(([key]) => key))];
-        rows = fresh.map(([, row]) => row);
-      }
-    } catch (error) {
-      const wrapped = isTriggerKitError(error)
-        ? error
-        : new TriggerKitError("DATABASE_ERROR", String(error), {
-          cause: error,
-        });
-      report.error = { code: wrapped.code, message: wrapped.message };
-      skipAll("failed", `view "${job.view}" failed`);
-      return [];
-    }
+    const fetched = await this.#fetch(job, report);
+    if (!fetched) return [];
+    const { rows, newKeys } = fetched;
     report.newRowCount = rows.length;
     options.onProgress?.({
       type: "rows",
@@ -264,9 +202,52 @@ export class Jobs {
       newRowCount: report.newRowCount,
     });
     if (rows.length === 0 && (job.when ?? "rows") === "rows") {
-      skipAll("skipped", "the view yielded no new rows");
+      skipAll(job, report, "skipped", "the view yielded no new rows");
       return newKeys;
     }
+    await this.#runSteps(job, rows, report, options);
+    return newKeys;
+  }
+
+  /** The view's rows not seen before (dedupe), or undefined when the view failed. */
+  async #fetch(
+    job: Job,
+    report: RunReport,
+  ): Promise<{ rows: Row[]; newKeys: string[] } | undefined> {
+    try {
+      const rows = await this.queryView(job.view);
+      report.rowCount = rows.length;
+      if (!job.dedupe) return { rows, newKeys: [] };
+      const keyed = rows.map((row, i) => [rowKey(job, row, i), row] as const);
+      const seen = await this.#host.store().seen(
+        job.name,
+        keyed.map(([key]) => key),
+        this.#host.clock.now(),
+      );
+      const fresh = keyed.filter(([key]) => !seen.has(key));
+      return {
+        rows: fresh.map(([, row]) => row),
+        newKeys: [...new Set(fresh.map(([key]) => key))],
+      };
+    } catch (error) {
+      const wrapped = isTriggerKitError(error)
+        ? error
+        : new TriggerKitError("DATABASE_ERROR", String(error), {
+          cause: error,
+        });
+      report.error = { code: wrapped.code, message: wrapped.message };
+      skipAll(job, report, "failed", `view "${job.view}" failed`);
+      return undefined;
+    }
+  }
+
+  /** Runs the steps in order on frozen rows; a failure stops the rest unless its step says `continueOnError`. */
+  async #runSteps(
+    job: Job,
+    rows: Row[],
+    report: RunReport,
+    options: RunJobOptions,
+  ): Promise<void> {
     // Actions share the run's rows: freeze them so none can change what the next one sees.
     const data = Object.freeze(rows.map((row) => Object.freeze(row))) as Row[];
     const context: Record<string, unknown> = {};
@@ -280,14 +261,14 @@ export class Jobs {
         });
         continue;
       }
-      const outcome = await this.#runStep(
-        job,
-        step,
+      const outcome = await runStep(this.#host, step, {
         data,
         context,
-        report,
-        options,
-      );
+        jobName: job.name,
+        runId: report.runId,
+        dryRun: report.dryRun,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
       report.actions.push(outcome);
       options.onProgress?.({
         type: "action",
@@ -305,60 +286,10 @@ export class Jobs {
       report.status = "failed";
       report.reason = "the run was aborted";
     }
-    return newKeys;
-  }
-
-  async #runStep(
-    job: Job,
-    step: JobStep,
-    data: Row[],
-    context: Record<string, unknown>,
-    report: RunReport,
-    options: RunJobOptions,
-  ): Promise<ActionOutcome> {
-    const started = performance.now();
-    const retries = Math.max(0, Math.floor(step.retries ?? 0));
-    for (let attempt = 0;; attempt++) {
-      try {
-        const result = await this.#host.run(step.action, data, {
-          context,
-          config: step.config,
-          jobName: job.name,
-          runId: report.runId,
-          dryRun: report.dryRun || step.dryRun === true,
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
-        return withAttempts({
-          action: step.action,
-          status: "succeeded",
-          durationMs: since(started),
-          result,
-        }, attempt);
-      } catch (error) {
-        const coded = isTriggerKitError(error)
-          ? error
-          : new TriggerKitError("ACTION_FAILED", String(error), {
-            cause: error,
-          });
-        if (
-          attempt < retries && TRANSIENT.has(coded.code) &&
-          !options.signal?.aborted
-        ) {
-          await this.#sleep((step.retryDelayMs ?? 1000) * 2 ** attempt);
-          continue;
-        }
-        return withAttempts({
-          action: step.action,
-          status: "failed",
-          durationMs: since(started),
-          error: { code: coded.code, message: coded.message },
-        }, attempt);
-      }
-    }
   }
 
   async #finish(report: RunReport): Promise<RunReport> {
-    report.finishedAt = new Date().toISOString();
+    report.finishedAt = new Date(this.#host.clock.now()).toISOString();
     await this.#host.store().finish(report);
     const level = report.status === "failed" ? "warn" : "info";
     log[level]("Job {jobName} {status}", {
@@ -370,13 +301,43 @@ export class Jobs {
   }
 }
 
-function withAttempts(outcome: ActionOutcome, attempt: number): ActionOutcome {
-  if (attempt > 0) outcome.attempts = attempt + 1;
-  return outcome;
+function newReport(
+  name: string,
+  options: RunJobOptions,
+  now: number,
+): RunReport {
+  const report: RunReport = {
+    runId: crypto.randomUUID(),
+    jobName: name,
+    dryRun: options.dryRun ?? false,
+    status: "succeeded",
+    startedAt: new Date(now).toISOString(),
+    finishedAt: "",
+    rowCount: 0,
+    newRowCount: 0,
+    actions: [],
+  };
+  if (options.slot !== undefined) {
+    report.slot = new Date(options.slot).toISOString();
+  }
+  if ((options.attempt ?? 1) > 1) report.attempt = options.attempt!;
+  return report;
 }
 
-function since(started: number): number {
-  return Math.round((performance.now() - started) * 1000) / 1000;
+/** Marks every step skipped: the run ended before its actions. */
+function skipAll(
+  job: Job,
+  report: RunReport,
+  status: "skipped" | "failed",
+  reason: string,
+): void {
+  report.status = status;
+  report.reason = reason;
+  report.actions = job.steps.map((step) => ({
+    action: step.action,
+    status: "skipped",
+    durationMs: 0,
+  }));
 }
 
 function rowKey(job: Job, row: Row, index: number): string {

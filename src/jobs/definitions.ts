@@ -4,11 +4,10 @@
  *
  * @module
  */
-import { describeType, isTriggerKitError, TriggerKitError } from "./errors.ts";
-import { didYouMean } from "./_suggest.ts";
-import { isName, NAME_RULE } from "./_names.ts";
-import { isPlainObject } from "./_plain.ts";
-import { isDatabaseUrl } from "./databases.ts";
+import { describeType, isTriggerKitError, TriggerKitError } from "../errors.ts";
+import { didYouMean } from "../_suggest.ts";
+import { isName, NAME_RULE } from "../_names.ts";
+import { isPlainObject } from "../_plain.ts";
 import { parseDuration, parseSchedule, type Schedule } from "./schedule.ts";
 
 /** A view: a SQL query on a database. */
@@ -77,7 +76,6 @@ export interface JobContext {
   hasAction(name: string): boolean;
   actionNames(): Iterable<string>;
   validateConfig(action: string, config: unknown): void;
-  resolveDatabase(name: string): string;
 }
 
 function invalid(
@@ -97,7 +95,7 @@ function invalid(
  */
 export function checkView(
   definition: ViewDefinition,
-  resolveDatabase: (name: string) => string,
+  hasDatabase: (name: string) => boolean,
 ): ViewDefinition {
   if (!isPlainObject(definition)) {
     throw invalid(
@@ -120,8 +118,7 @@ export function checkView(
       "database must be a database URL or a configured database name",
     );
   }
-  const url = resolveDatabase(database);
-  if (!isDatabaseUrl(url)) {
+  if (!hasDatabase(database)) {
     throw invalid(
       "view",
       name,
@@ -244,12 +241,6 @@ function checkStep(
   }
   if (normalized.config !== undefined && !isPlainObject(normalized.config)) {
     throw invalid("job", job, `${where}.config must be an object`);
-  }
-  if (normalized.config && typeof normalized.config.database === "string") {
-    normalized.config = {
-      ...normalized.config,
-      database: context.resolveDatabase(normalized.config.database),
-    };
   }
   try {
     context.validateConfig(normalized.action, normalized.config);

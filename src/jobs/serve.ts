@@ -11,11 +11,12 @@
  *
  * @module
  */
-import { type Clock, realClock } from "./clock.ts";
-import type { Job, Jobs } from "./jobs.ts";
-import type { RunReport, RunStore } from "./store.ts";
-import { TriggerKitError } from "./errors.ts";
-import { logger } from "./logger.ts";
+import { type Clock, realClock } from "../clock.ts";
+import type { Job } from "./definitions.ts";
+import type { Jobs } from "./engine.ts";
+import type { RunReport, RunStore } from "../store/contract.ts";
+import { TriggerKitError } from "../errors.ts";
+import { logger } from "../logger.ts";
 import { SlotRunner } from "./_slot_runner.ts";
 
 const log = logger("scheduler");

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { TriggerKitError } from "./errors.ts";
+import { TriggerKitError } from "../errors.ts";
 import {
   type HistoryOptions,
   type Lease,
@@ -15,8 +15,9 @@ import {
   type RunStart,
   type RunStore,
   STALE_AFTER_MS,
-} from "./store.ts";
-import { toJson } from "./_json.ts";
+} from "./contract.ts";
+import { toJson } from "../_json.ts";
+import { type Clock, realClock } from "../clock.ts";
 
 type KvKey = readonly (string | number | bigint | boolean)[];
 
@@ -64,7 +65,7 @@ const GET_MANY = 10;
 const BATCH = 500;
 
 /** Opens Deno KV at a `kv:` URL's path (`kv:` alone: the default database). */
-export function openKvStore(url: string): KvRunStore {
+export function openKvStore(url: string, clock: Clock = realClock): KvRunStore {
   const openKv =
     (Deno as unknown as { openKv?: (path?: string) => Promise<KvLike> }).openKv;
   if (typeof openKv !== "function") {
@@ -74,22 +75,26 @@ export function openKvStore(url: string): KvRunStore {
     );
   }
   const path = url.slice("kv:".length);
-  return new KvRunStore(path ? openKv(path) : openKv());
+  return new KvRunStore(path ? openKv(path) : openKv(), { clock });
 }
 
 /** A {@linkcode RunStore} on Deno KV. */
 export class KvRunStore implements RunStore {
   readonly #kv: Promise<KvLike>;
-  readonly #now: () => number;
+  readonly #clock: Clock;
 
   /**
    * @param kv The open database.
-   * @param now The clock, in ms.
+   * @param options The clock of heartbeats and staleness.
    */
-  constructor(kv: Promise<KvLike>, now: () => number = Date.now) {
+  constructor(kv: Promise<KvLike>, options: { clock?: Clock } = {}) {
     this.#kv = kv;
-    this.#now = now;
+    this.#clock = options.clock ?? realClock;
     this.#kv.catch(() => {});
+  }
+
+  #now(): number {
+    return this.#clock.now();
   }
 
   async start(run: RunStart): Promise<void> {
