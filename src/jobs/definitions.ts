@@ -8,7 +8,8 @@ import { describeType, isTriggerKitError, TriggerKitError } from "../errors.ts";
 import { didYouMean } from "../_suggest.ts";
 import { isName, NAME_RULE } from "../_names.ts";
 import { isPlainObject } from "../_plain.ts";
-import { parseDuration, parseSchedule, type Schedule } from "./schedule.ts";
+import { parseSchedule, type Schedule } from "./schedule.ts";
+import { parseDuration } from "./duration.ts";
 
 /** A view: a SQL query on a database. */
 export interface ViewDefinition {

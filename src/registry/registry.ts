@@ -282,7 +282,7 @@ export class Registry {
    * const registry = createRegistry();
    * registry.defineView({ name: "one", database: "sqlite::memory:", sql: "SELECT 1 AS id" });
    * registry.register("notify", ({ data }) => ({ seen: data.length }));
-   * const job = registry.defineJob({ name: "j", view: "one", actions: ["notify"], schedule: "hourly" });
+   * const job = registry.defineJob({ name: "j", view: "one", actions: ["notify"], schedule: "@hourly" });
    * assert.deepEqual(job.steps, [{ action: "notify" }]);
    * await registry.close();
    * ```
