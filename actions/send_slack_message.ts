@@ -7,9 +7,7 @@
  * @module
  */
 import { z } from "zod";
-import type { LogLevel } from "@slack/web-api";
 import { TriggerKitError } from "../src/errors.ts";
-import { logger } from "../src/logger.ts";
 import type { ActionFn, Row } from "../src/types.ts";
 import { escapeMrkdwn, escapeView, render, renderDeep } from "./_template.ts";
 import {
@@ -22,9 +20,7 @@ import {
 } from "./_slack_format.ts";
 import { Pacer, RateGate } from "./_pacer.ts";
 import { type Clock, realClock } from "../src/clock.ts";
-import { fetchWithRetry, retryAfterMs } from "./_http_retry.ts";
-
-const log = logger("slack");
+import { webApiPoster, webhookPoster } from "./_slack_post.ts";
 
 /** The config of `send_slack_message`. */
 export const sendSlackMessageConfig = z.object({
@@ -165,7 +161,9 @@ export function sendSlackMessage(
       runId,
     });
     if (dryRun) return { sent: 0, dryRun: true, messages };
-    const post = poster(config, { clock, gate, signal });
+    const post = config.webhookUrlEnv
+      ? webhookPoster(config.webhookUrlEnv, config, { clock, gate, signal })
+      : webApiPoster(config, { clock, gate, signal });
     // One channel a run: its messages go in order, paced with every other
     // run's messages to that channel.
     const delivered: Array<{ channel: string; ts: string | null }> = [];
@@ -184,133 +182,5 @@ export function sendSlackMessage(
       }
     }
     return { sent: delivered.length, messages: delivered };
-  };
-}
-
-function requiredEnv(name: string, what: string): string {
-  const value = Deno.env.get(name);
-  if (!value) {
-    throw new TriggerKitError(
-      "INVALID_CONFIG",
-      `Invalid config for action "send_slack_message": the ${what} variable ${name} is not set`,
-    );
-  }
-  return value;
-}
-
-/**
- * Sends one message: through a webhook, or the Web API with a bot token.
- * A 429 closes the credential's gate for `Retry-After` and the message is
- * sent again: rate limiting is waited out, not counted against `retries`
- * (which are for 5xx and network errors), and nothing accepted is resent.
- */
-function poster(
-  config: Config,
-  { clock, gate, signal }: {
-    clock: Clock;
-    gate: RateGate;
-    signal: AbortSignal;
-  },
-): (message: SlackMessage) => Promise<{ channel: string; ts: string | null }> {
-  if (config.webhookUrlEnv) {
-    const url = requiredEnv(config.webhookUrlEnv, "webhook URL");
-    const policy = {
-      retries: config.retries,
-      baseMs: config.retryBaseMs,
-      timeoutMs: config.timeoutMs,
-      clock,
-      returnRateLimited: true,
-    };
-    return async function postToWebhook(message) {
-      const body = JSON.stringify({
-        text: message.text,
-        ...(message.blocks ? { blocks: message.blocks } : {}),
-      });
-      for (;;) {
-        await gate.pass(url, signal);
-        const { response } = await fetchWithRetry(
-          url,
-          {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body,
-          },
-          policy,
-          signal,
-        );
-        const text = await response.text();
-        if (response.status === 429) {
-          gate.close(
-            url,
-            retryAfterMs(response.headers.get("retry-after")) ?? 1000,
-          );
-          continue;
-        }
-        if (!response.ok) {
-          throw new Error(
-            `the webhook answered ${response.status}: ${text.slice(0, 200)}`,
-          );
-        }
-        return { channel: message.channel, ts: null };
-      }
-    };
-  }
-  const token = requiredEnv(config.tokenEnv, "bot token");
-  // Loaded on first use: the SDK reads the OS release when it loads, which
-  // would make importing TriggerKit ask for --allow-sys.
-  const sdk = import("@slack/web-api");
-  const client = sdk.then(({ WebClient }) =>
-    new WebClient(token, {
-      ...(config.slackApiUrl
-        ? { slackApiUrl: config.slackApiUrl.replace(/\/?$/, "/") }
-        : {}),
-      retryConfig: {
-        retries: config.retries,
-        factor: 2,
-        minTimeout: config.retryBaseMs,
-        randomize: true,
-      },
-      rejectRateLimitedCalls: true,
-      timeout: config.timeoutMs,
-      logger: slackLogger(),
-    })
-  );
-  return async function postWithWebApi(message) {
-    const { ErrorCode } = await sdk;
-    for (;;) {
-      await gate.pass(token, signal);
-      try {
-        const result = await (await client).chat.postMessage({
-          channel: message.channel,
-          text: message.text,
-          ...(message.blocks ? { blocks: message.blocks as never } : {}),
-        });
-        return {
-          channel: result.channel ?? message.channel,
-          ts: result.ts ?? null,
-        };
-      } catch (error) {
-        const limited = error as { code?: string; retryAfter?: number };
-        if (limited.code !== ErrorCode.RateLimitedError) throw error;
-        gate.close(token, (limited.retryAfter ?? 1) * 1000);
-      }
-    }
-  };
-}
-
-/** WebClient's logger, written to LogTape. */
-function slackLogger() {
-  let level = "info" as LogLevel;
-  const text = (parts: unknown[]) => parts.map(String).join(" ");
-  return {
-    debug: (...parts: unknown[]) => log.debug(text(parts)),
-    info: (...parts: unknown[]) => log.info(text(parts)),
-    warn: (...parts: unknown[]) => log.warn(text(parts)),
-    error: (...parts: unknown[]) => log.error(text(parts)),
-    setLevel: (next: LogLevel) => {
-      level = next;
-    },
-    getLevel: () => level,
-    setName: () => {},
   };
 }

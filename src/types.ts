@@ -1,5 +1,5 @@
 /**
- * The shapes shared by actions, the registry and the sandbox (SPEC.md §1).
+ * The shapes shared by actions, the registry and the sandbox.
  *
  * @module
  */

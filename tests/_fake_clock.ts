@@ -3,15 +3,24 @@ import type { Clock } from "../mod.ts";
 /**
  * A clock that moves only when told; sleepers wake as it passes their time.
  * Every sleep asked for is recorded in {@linkcode FakeClock.sleeps}.
+ *
+ * With `auto: true` every sleep moves the clock by its length and returns at
+ * once: for code that only waits (retries, backoff, pacing), never for loops
+ * that wait forever (heartbeats, the scheduler).
  */
 export class FakeClock implements Clock {
   #now: number;
   #sleepers: Array<{ at: number; resolve: () => void }> = [];
+  readonly #auto: boolean;
   /** Every `sleep(ms)` asked for, in order. */
   readonly sleeps: number[] = [];
 
-  constructor(start: number = Date.parse("2026-03-01T10:00:00Z")) {
+  constructor(
+    start: number = Date.parse("2026-03-01T10:00:00Z"),
+    options: { auto?: boolean } = {},
+  ) {
     this.#now = start;
+    this.#auto = options.auto ?? false;
   }
 
   now(): number {
@@ -20,6 +29,11 @@ export class FakeClock implements Clock {
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     this.sleeps.push(ms);
+    if (this.#auto) {
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      this.#now += Math.max(0, ms);
+      return Promise.resolve();
+    }
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
       const sleeper = { at: this.#now + ms, resolve };
@@ -54,19 +68,20 @@ export class FakeClock implements Clock {
   }
 
   /**
-   * Moves time to the earliest sleeper's wake-up, once one waits, and lets
-   * the woken work run; returns the time moved.
+   * Lets `work` run, moving time to the earliest sleeper's wake-up whenever
+   * it waits, until it settles.
    */
-  async next(): Promise<number> {
-    for (let i = 0; i < 1000 && this.#sleepers.length === 0; i++) {
+  async runUntil<T>(work: Promise<T>): Promise<T> {
+    let done = false;
+    const settled = work.finally(() => done = true);
+    settled.catch(() => {});
+    while (!done) {
       await settle(1);
+      if (done || this.#sleepers.length === 0) continue;
+      const at = Math.min(...this.#sleepers.map((s) => s.at));
+      this.tick(Math.max(0, at - this.#now));
     }
-    if (this.#sleepers.length === 0) throw new Error("Nothing sleeps");
-    const at = Math.min(...this.#sleepers.map((s) => s.at));
-    const moved = Math.max(0, at - this.#now);
-    this.tick(moved);
-    await settle(1);
-    return moved;
+    return await settled;
   }
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createRegistry, type Registry } from "../mod.ts";
 import { backoffMs, retryAfterMs } from "../actions/_http_retry.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import { rejectsWithCode, serveLocal } from "./_helpers.ts";
 
 interface Seen {
@@ -50,13 +51,19 @@ function startApi() {
   };
 }
 
+/** An API on 127.0.0.1 and a registry whose clock never really sleeps (retries, backoff). */
 async function withApi(
-  fn: (api: ReturnType<typeof startApi>, registry: Registry) => Promise<void>,
+  fn: (
+    api: ReturnType<typeof startApi>,
+    registry: Registry,
+    clock: FakeClock,
+  ) => Promise<void>,
 ) {
   const api = startApi();
-  const registry = createRegistry();
+  const clock = new FakeClock(undefined, { auto: true });
+  const registry = createRegistry({ clock });
   try {
-    await fn(api, registry);
+    await fn(api, registry, clock);
   } finally {
     await registry.close();
     await api.close();
@@ -183,17 +190,18 @@ Deno.test("http_request: a dry run returns the requests with secrets masked and 
 });
 
 Deno.test("http_request: 429 honours Retry-After, 5xx are retried, then it succeeds", async () => {
-  await withApi(async (api, registry) => {
+  await withApi(async (api, registry, clock) => {
     api.script({ status: 429, headers: { "retry-after": "1" } }, {
       status: 502,
     }, { status: 503 });
-    const started = performance.now();
     const result = await registry.run("http_request", [{}], {
       config: { url: api.url, retryBaseMs: 10 },
     });
+    assert.equal(clock.sleeps[0], 1000, "Retry-After was not honoured");
+    assert.equal(clock.sleeps.length, 3);
     assert.ok(
-      performance.now() - started >= 900,
-      "Retry-After was not honoured",
+      clock.sleeps.slice(1).every((ms) => ms >= 10 && ms <= 40),
+      `backoff from retryBaseMs: ${clock.sleeps}`,
     );
     assert.deepEqual(api.statuses, [429, 502, 503, 200]);
     assert.equal((result.responses as unknown[]).length, 1);

@@ -20,8 +20,12 @@ import {
 const DB = "sqlite::memory:";
 
 /** A registry whose store and view database are one in-memory SQLite. */
-async function withJobs(fn: (registry: Registry) => Promise<void>, setup = "") {
-  const registry = createRegistry({ store: DB });
+async function withJobs(
+  fn: (registry: Registry) => Promise<void>,
+  setup = "",
+  options: { clock?: FakeClock } = {},
+) {
+  const registry = createRegistry({ store: DB, ...options });
   try {
     await registry.run("run_sql", [{}], {
       config: {
@@ -320,37 +324,46 @@ Deno.test("runJob(): a failing action stops the run unless its step continues on
 });
 
 Deno.test("runJob() retries transient failures of a step, not invalid ones", async () => {
-  await withJobs(async (registry) => {
-    let calls = 0;
-    registry.register("flaky", () => {
-      if (++calls < 3) throw new Error("try again");
-      return { ok: true };
-    });
-    registry.defineJob({
-      name: "retrying",
-      view: "big_orders",
-      actions: [{ action: "flaky", retries: 3, retryDelayMs: 1 }],
-    });
-    const report = await registry.runJob("retrying");
-    assert.equal(report.status, "succeeded");
-    assert.equal(report.actions[0]!.attempts, 3);
-    let invalidCalls = 0;
-    registry.register("refuses", () => {
-      invalidCalls++;
-      throw new TriggerKitError("INVALID_DATA", "these rows are wrong");
-    });
-    registry.defineJob({
-      name: "no_retry",
-      view: "big_orders",
-      actions: [{ action: "refuses", retries: 3, retryDelayMs: 1 }],
-    });
-    const refused = await registry.runJob("no_retry");
-    assert.deepEqual([
-      refused.status,
-      refused.actions[0]!.error?.code,
-      invalidCalls,
-    ], ["failed", "INVALID_DATA", 1]);
-  });
+  const clock = new FakeClock();
+  await withJobs(
+    async (registry) => {
+      let calls = 0;
+      registry.register("flaky", () => {
+        if (++calls < 3) throw new Error("try again");
+        return { ok: true };
+      });
+      registry.defineJob({
+        name: "retrying",
+        view: "big_orders",
+        actions: [{ action: "flaky", retries: 3 }],
+      });
+      const started = clock.now();
+      const report = await clock.runUntil(registry.runJob("retrying"));
+      assert.equal(report.status, "succeeded");
+      assert.equal(report.actions[0]!.attempts, 3);
+      // Backoff on the registry's clock: 1 s, then 2 s (the default delay doubled).
+      assert.deepEqual(clock.sleeps.filter((ms) => ms < 15_000), [1000, 2000]);
+      assert.ok(clock.now() - started >= 3000);
+      let invalidCalls = 0;
+      registry.register("refuses", () => {
+        invalidCalls++;
+        throw new TriggerKitError("INVALID_DATA", "these rows are wrong");
+      });
+      registry.defineJob({
+        name: "no_retry",
+        view: "big_orders",
+        actions: [{ action: "refuses", retries: 3, retryDelayMs: 1 }],
+      });
+      const refused = await registry.runJob("no_retry");
+      assert.deepEqual([
+        refused.status,
+        refused.actions[0]!.error?.code,
+        invalidCalls,
+      ], ["failed", "INVALID_DATA", 1]);
+    },
+    "",
+    { clock },
+  );
 });
 
 Deno.test("runJob(): actions cannot change the rows later actions receive", async () => {

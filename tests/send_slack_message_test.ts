@@ -4,6 +4,7 @@ import { sendSlackMessage } from "../actions/send_slack_message.ts";
 import { Pacer } from "../actions/_pacer.ts";
 import { type FakeSlack, startFakeSlack } from "./_fake_slack.ts";
 import { rejectsWithCode } from "./_helpers.ts";
+import { FakeClock } from "./_fake_clock.ts";
 
 const TOKEN = "xoxb-test-token";
 
@@ -12,11 +13,17 @@ async function withSlack(
     slack: FakeSlack,
     registry: Registry,
     base: Record<string, unknown>,
+    clock: FakeClock,
   ) => Promise<void>,
   options: { perSecond?: number } = {},
 ) {
   const slack = startFakeSlack({ token: TOKEN, ...options });
-  const registry = createRegistry();
+  // Retries, backoff and pacing wait on a clock that never really sleeps,
+  // except against a rate limit that the fake Slack keeps in real time.
+  const clock = new FakeClock(undefined, { auto: true });
+  const registry = createRegistry(
+    options.perSecond === undefined ? { clock } : {},
+  );
   Deno.env.set("TK_TEST_SLACK_TOKEN", TOKEN);
   const base = {
     channel: "#alerts",
@@ -26,7 +33,7 @@ async function withSlack(
     retryBaseMs: 10,
   };
   try {
-    await fn(slack, registry, base);
+    await fn(slack, registry, base, clock);
   } finally {
     await registry.close();
     await slack.close();
@@ -184,16 +191,12 @@ Deno.test("send_slack_message: blocks over 50 and sections over 3,000 chars are 
 });
 
 Deno.test("send_slack_message: a 429 is retried after Retry-After and delivered once", async () => {
-  await withSlack(async (slack, registry, base) => {
+  await withSlack(async (slack, registry, base, clock) => {
     slack.failNext(429);
-    const started = performance.now();
     const result = await registry.run("send_slack_message", [{}], {
       config: { ...base, text: "hello" },
     });
-    assert.ok(
-      performance.now() - started >= 900,
-      "did not wait for Retry-After",
-    );
+    assert.ok(clock.sleeps.includes(1000), "did not wait for Retry-After");
     assert.deepEqual(slack.statuses, [429, 200]);
     assert.equal(slack.delivered.length, 1);
     assert.equal(result.sent, 1);
