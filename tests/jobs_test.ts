@@ -366,6 +366,33 @@ Deno.test("runJob() retries transient failures of a step, not invalid ones", asy
   );
 });
 
+Deno.test("runJob(): run times and dedupe expiry follow the registry's clock", async () => {
+  const clock = new FakeClock(Date.parse("2026-03-01T10:00:00Z"));
+  await withJobs(
+    async (registry) => {
+      registry.register("notify", ({ data }) => ({ n: data.length }));
+      registry.defineJob({
+        name: "expiring",
+        view: "big_orders",
+        actions: ["notify"],
+        dedupe: { key: ["id"], ttl: "1h" },
+      });
+      const first = await registry.runJob("expiring");
+      assert.equal(first.startedAt, "2026-03-01T10:00:00.000Z");
+      assert.equal(first.finishedAt, "2026-03-01T10:00:00.000Z");
+      assert.equal(first.newRowCount, 2);
+      clock.tick(30 * 60_000);
+      assert.equal((await registry.runJob("expiring")).newRowCount, 0);
+      clock.tick(31 * 60_000); // past the hour: the keys have expired
+      const third = await registry.runJob("expiring");
+      assert.equal(third.startedAt, "2026-03-01T11:01:00.000Z");
+      assert.equal(third.newRowCount, 2);
+    },
+    "",
+    { clock },
+  );
+});
+
 Deno.test("runJob(): actions cannot change the rows later actions receive", async () => {
   await withJobs(async (registry) => {
     registry.register("mutate", ({ data }) => {

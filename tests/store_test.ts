@@ -1,12 +1,18 @@
 /** One contract, every run store: SQLite, Deno KV, PostgreSQL. */
 import assert from "node:assert/strict";
-import type { Clock, RunReport, RunStore } from "../mod.ts";
+import {
+  type Clock,
+  createRegistry,
+  openRunStore,
+  type RunReport,
+  type RunStore,
+} from "../mod.ts";
 import { FakeClock } from "./_fake_clock.ts";
 import { SqlRunStore } from "../src/store/sql.ts";
 import { type KvLike, KvRunStore } from "../src/store/kv.ts";
 import { SqliteDatabase } from "../src/db/sqlite.ts";
 import { PostgresDatabase } from "../src/db/postgres.ts";
-import { TEST_PG, uniqueTable } from "./_helpers.ts";
+import { TEST_PG, throwsWithCode, uniqueTable } from "./_helpers.ts";
 
 interface Subject {
   name: string;
@@ -212,3 +218,60 @@ for (const subject of SUBJECTS) {
     },
   );
 }
+
+Deno.test("openRunStore() opens a SQLite file store, creating its folder", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const store = openRunStore(`sqlite:${dir}/nested/state.db`);
+    await store.start({
+      runId: "r1",
+      jobName: "j",
+      dryRun: false,
+      startedAt: "2026-03-01T10:00:00.000Z",
+    });
+    assert.deepEqual((await store.history()).map((r) => r.runId), ["r1"]);
+    await store.close?.();
+    assert.ok((await Deno.stat(`${dir}/nested/state.db`)).isFile);
+    // What it recorded, a registry on the same URL reads.
+    const registry = createRegistry({ store: `sqlite:${dir}/nested/state.db` });
+    assert.deepEqual((await registry.history()).map((r) => r.runId), ["r1"]);
+    await registry.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("openRunStore() opens Deno KV from a kv: URL", async () => {
+  const store = openRunStore("kv::memory:");
+  try {
+    assert.deepEqual(await store.history(), []);
+  } finally {
+    await store.close?.();
+  }
+});
+
+Deno.test("openRunStore() refuses an unknown URL with INVALID_CONFIG", () => {
+  throwsWithCode(
+    () => openRunStore("mysql://user:secret@db/x"),
+    "INVALID_CONFIG",
+    /Unknown database "mysql:\/\/user:\*\*\*@db\/x"/,
+  );
+});
+
+Deno.test("openRunStore() reads time from the clock it is given", async () => {
+  const clock = new FakeClock(1_000_000);
+  const store = openRunStore("sqlite::memory:", { clock });
+  try {
+    await store.start({
+      runId: "r1",
+      jobName: "j",
+      dryRun: false,
+      startedAt: new Date(clock.now()).toISOString(),
+    });
+    assert.equal((await store.history())[0]!.status, "running");
+    clock.tick(61_000);
+    assert.equal((await store.history())[0]!.status, "interrupted");
+  } finally {
+    await store.close?.();
+  }
+});

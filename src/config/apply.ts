@@ -23,6 +23,22 @@ import { findConfigFile, readConfig } from "./read.ts";
  * @param options Registry options that the config does not set.
  * @returns The registry, and the file it came from.
  * @throws {TriggerKitError} `INVALID_CONFIG`, `INVALID_VIEW`, `INVALID_JOB`, `INVALID_SCHEDULE`, …
+ *
+ * @example Loading a TOML config
+ * ```ts
+ * import { loadConfig } from "@triggerkit/triggerkit";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(
+ *   `${dir}/triggerkit.toml`,
+ *   'store = "sqlite::memory:"\n[views.one]\ndatabase = "sqlite::memory:"\nsql = "SELECT 1 AS id"\n',
+ * );
+ * const { registry } = await loadConfig(`${dir}/triggerkit.toml`);
+ * assert.deepEqual(registry.listViews().map((view) => view.name), ["one"]);
+ * await registry.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function loadConfig(
   path?: string,

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Clock } from "../clock.ts";
+import { type Clock, repeat } from "../clock.ts";
 import type { Job } from "./definitions.ts";
 import type { Jobs } from "./engine.ts";
 import type { RunReport, RunStore } from "../store/contract.ts";
@@ -125,10 +125,8 @@ export class SlotRunner {
   async #execute(job: Job, slot: number, attempt: number): Promise<void> {
     const { clock, leaseMs, instance } = this.#options;
     const done = new AbortController();
-    const renewing = (async () => {
-      while (!done.signal.aborted) {
-        await clock.sleep(leaseMs / 3, done.signal).catch(() => {});
-        if (done.signal.aborted) break;
+    const renewing = repeat(clock, leaseMs / 3, async () => {
+      try {
         if (
           !(await this.#store().renew(
             job.name,
@@ -141,8 +139,13 @@ export class SlotRunner {
             slot: iso(slot),
           });
         }
+      } catch (error) {
+        log.error("Job {jobName} could not renew its lease: {error}", {
+          jobName: job.name,
+          error,
+        });
       }
-    })();
+    }, done.signal);
     try {
       const report = await this.#jobs.runJob(job.name, {
         slot,

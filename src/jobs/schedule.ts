@@ -44,6 +44,18 @@ function invalid(schedule: string, reason: string): TriggerKitError {
  * @param timeZone An IANA time zone for wall-clock schedules (default UTC).
  * @returns The schedule.
  * @throws {TriggerKitError} `INVALID_SCHEDULE` with the reason.
+ *
+ * @example The next slots of a schedule
+ * ```ts
+ * import { parseSchedule } from "@triggerkit/triggerkit";
+ * import assert from "node:assert/strict";
+ *
+ * const after = Date.parse("2026-03-01T10:07:00Z");
+ * const daily = parseSchedule("daily at 06:00", "Europe/Paris");
+ * assert.equal(new Date(daily.next(after)).toISOString(), "2026-03-02T05:00:00.000Z");
+ * const hourly = parseSchedule("@hourly");
+ * assert.equal(new Date(hourly.next(after)).toISOString(), "2026-03-01T11:00:00.000Z");
+ * ```
  */
 export function parseSchedule(source: string, timeZone = "UTC"): Schedule {
   if (typeof source !== "string" || source.trim() === "") {
