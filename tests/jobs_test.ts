@@ -6,8 +6,6 @@ import {
   type Row,
   TriggerKitError,
 } from "../mod.ts";
-import { SqlRunStore } from "../src/store/sql.ts";
-import { SqliteDatabase } from "../src/db/sqlite.ts";
 import { FakeClock } from "./_fake_clock.ts";
 import {
   fixture,
@@ -566,25 +564,6 @@ Deno.test("views read integers past 2^53 as bigint", async () => {
     await registry.runJob("h");
     assert.deepEqual(calls[0]!.data, [{ n: 9007199254740993n, small: 1n }]);
   });
-});
-
-Deno.test("history: a run cut short by a crash shows as interrupted", async () => {
-  const clock = new FakeClock(1_000_000);
-  const db = new SqliteDatabase(":memory:", "sqlite::memory:");
-  const store = new SqlRunStore(db, { clock });
-  await store.start({
-    runId: "r1",
-    jobName: "j",
-    dryRun: false,
-    startedAt: new Date(clock.now()).toISOString(),
-  });
-  assert.equal((await store.history())[0]!.status, "running");
-  clock.tick(61_000);
-  assert.equal(
-    (await new SqlRunStore(db, { clock }).history())[0]!.status,
-    "interrupted",
-  );
-  await db.close();
 });
 
 pgTest("jobs: a PostgreSQL view and a PostgreSQL run store", async (url) => {

@@ -258,20 +258,25 @@ Deno.test("openRunStore() refuses an unknown URL with INVALID_CONFIG", () => {
   );
 });
 
-Deno.test("openRunStore() reads time from the clock it is given", async () => {
+Deno.test("a run cut short by a crash shows as interrupted once its heartbeat is a minute old (store clock)", async () => {
+  const dir = await Deno.makeTempDir();
   const clock = new FakeClock(1_000_000);
-  const store = openRunStore("sqlite::memory:", { clock });
+  const url = `sqlite:${dir}/state.db`;
   try {
-    await store.start({
+    const crashed = openRunStore(url, { clock });
+    await crashed.start({
       runId: "r1",
       jobName: "j",
       dryRun: false,
       startedAt: new Date(clock.now()).toISOString(),
     });
-    assert.equal((await store.history())[0]!.status, "running");
+    assert.equal((await crashed.history())[0]!.status, "running");
+    await crashed.close?.();
     clock.tick(61_000);
-    assert.equal((await store.history())[0]!.status, "interrupted");
+    const restarted = openRunStore(url, { clock });
+    assert.equal((await restarted.history())[0]!.status, "interrupted");
+    await restarted.close?.();
   } finally {
-    await store.close?.();
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -19,10 +19,10 @@ import { createRegistry, type Registry } from "../registry/registry.ts";
 import { isTriggerKitError } from "../errors.ts";
 import { findConfigFile } from "../config/read.ts";
 import { loadConfig } from "../config/apply.ts";
-import { type CliIo, type Command, COMMANDS, UsageError } from "./_commands.ts";
+import { type CliIo, type Command, COMMANDS, UsageError } from "./_command_table.ts";
 import { colourful, paint } from "./_format.ts";
 
-export type { CliIo } from "./_commands.ts";
+export type { CliIo } from "./_command_table.ts";
 
 /** Exit code 2: bad usage or invalid configuration. */
 const USAGE_CODES = new Set([
