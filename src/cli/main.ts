@@ -19,7 +19,12 @@ import { createRegistry, type Registry } from "../registry/registry.ts";
 import { isTriggerKitError } from "../errors.ts";
 import { findConfigFile } from "../config/read.ts";
 import { loadConfig } from "../config/apply.ts";
-import { type CliIo, type Command, COMMANDS, UsageError } from "./_command_table.ts";
+import {
+  type CliIo,
+  type Command,
+  COMMANDS,
+  UsageError,
+} from "./_command_table.ts";
 import { colourful, paint } from "./_format.ts";
 
 export type { CliIo } from "./_command_table.ts";

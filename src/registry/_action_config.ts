@@ -1,3 +1,10 @@
+/**
+ * Action config schemas (zod): validating a run's config, defaults applied,
+ * into `INVALID_CONFIG` naming the bad keys; and the schema as JSON Schema
+ * for `getInfo`.
+ *
+ * @module
+ */
 import { z } from "zod";
 import { TriggerKitError } from "../errors.ts";
 import type { ConfigSchema } from "../types.ts";
