@@ -12,6 +12,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { TriggerKitError } from "../errors.ts";
 import type { ActionInput, Row, RunOptions } from "../types.ts";
 
 /**
@@ -192,8 +193,9 @@ const ROW_KEYS = new WeakMap<readonly Row[], string[]>();
 function rowKeysFor(scope: DeliveryScope, rows: readonly Row[]): string[] {
   if (scope.rowKeys) {
     if (scope.rowKeys.length !== rows.length) {
-      throw new RangeError(
-        `The delivery scope has ${scope.rowKeys.length} row keys for ${rows.length} rows`,
+      throw new TriggerKitError(
+        "INVALID_DATA",
+        `The delivery scope of step ${scope.stepKey} has ${scope.rowKeys.length} row keys for ${rows.length} rows`,
       );
     }
     return [...scope.rowKeys];
