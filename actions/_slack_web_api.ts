@@ -279,6 +279,7 @@ export function webApiSender(
         } catch (error) {
           signal.throwIfAborted();
           const verdict = judge(error);
+          // (429s were waited out by call(): the narrowing is for the types.)
           if (verdict.kind === "rate_limited") continue;
           if (verdict.kind === "failed") {
             throw new SendError("failed", verdict.reason, error);

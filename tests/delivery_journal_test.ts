@@ -110,13 +110,13 @@ Deno.test(
       seen.push({ ...input });
       return {};
     });
-    const step = (rows: Row[], runId: string): StepRunOptions => ({
+    const step = (runId: string): StepRunOptions => ({
       runId,
       delivery: scope({ stepKey: "job@g1/2:probe" }),
     });
     const rows = [{ id: 1 }, { id: 2 }];
-    await registry.run("probe", rows, step(rows, "first"));
-    await registry.run("probe", rows, step(rows, "retry"));
+    await registry.run("probe", rows, step("first"));
+    await registry.run("probe", rows, step("retry"));
     const [batch] = unitKeysOf(
       scope({ stepKey: "job@g1/2:probe" }),
       rows,
