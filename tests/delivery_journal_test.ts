@@ -254,34 +254,6 @@ Deno.test("run_sql: a dry run leaves out delivered rows and records nothing", as
   });
 });
 
-Deno.test(
-  "run_sql: an unknown config key is INVALID_CONFIG naming the closest key",
-  withRegistry(async (registry) => {
-    await rejectsWithCode(
-      registry.run("run_sql", [{}], {
-        config: { database: "sqlite::memory:", sql: "SELECT 1", mod: "once" },
-      }),
-      "INVALID_CONFIG",
-      /unknown key "mod" in run_sql config; did you mean "mode"\?/,
-    );
-  }),
-);
-
-Deno.test(
-  "strict configs: a registered action's strict zod schema names the closest key too",
-  withRegistry(async (registry) => {
-    const { z } = await import("zod");
-    registry.register("notify", () => ({}), {
-      config: z.object({ channel: z.string(), retries: z.number() }).strict(),
-    });
-    await rejectsWithCode(
-      registry.run("notify", [], { config: { chanel: "#a", retries: 1 } }),
-      "INVALID_CONFIG",
-      /unknown key "chanel" in notify config; did you mean "channel"\?/,
-    );
-  }),
-);
-
 pgTest(
   "run_sql each on PostgreSQL: rows already written are left out",
   async (url) => {
