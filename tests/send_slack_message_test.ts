@@ -91,6 +91,21 @@ function directSlack(options: { seed?: number; scopes?: string[] } = {}) {
   return { clock, slack, journal, run };
 }
 
+/** A test body that gets {@linkcode directSlack}'s parts; the fake Slack is closed afterwards. */
+function withDirectSlack(
+  fn: (parts: ReturnType<typeof directSlack>) => Promise<void>,
+  options: Parameters<typeof directSlack>[0] = {},
+): () => Promise<void> {
+  return async () => {
+    const parts = directSlack(options);
+    try {
+      await fn(parts);
+    } finally {
+      await parts.slack.close();
+    }
+  };
+}
+
 /** How many times each text was posted, for texts posted more than once. */
 function duplicates(slack: FakeSlack): Array<[string, number]> {
   const counts = new Map<string, number>();
@@ -253,23 +268,21 @@ Deno.test("send_slack_message: blocks over 50 and sections over 3,000 chars are 
   });
 });
 
-Deno.test("send_slack_message: a 429 waits for Retry-After (not a retry) and posts once", async () => {
-  const { clock, slack, run } = directSlack();
-  try {
+Deno.test(
+  "send_slack_message: a 429 waits for Retry-After (not a retry) and posts once",
+  withDirectSlack(async ({ clock, slack, run }) => {
     slack.inject("chat.postMessage", { status: 429, retryAfter: 7 });
     const result = await run([{}], { text: "hello", retries: 0 });
     assert.deepEqual(clock.sleeps, [7000]);
     assert.deepEqual(slack.statuses, [429, 200]);
     assert.equal(slack.delivered.length, 1);
     assert.equal(result.sent, 1);
-  } finally {
-    await slack.close();
-  }
-});
+  }),
+);
 
-Deno.test("send_slack_message: a 5xx before Slack stored the message is checked, then posted again, once", async () => {
-  const { slack, run } = directSlack();
-  try {
+Deno.test(
+  "send_slack_message: a 5xx before Slack stored the message is checked, then posted again, once",
+  withDirectSlack(async ({ slack, run }) => {
     slack.inject("chat.postMessage", { status: 500 }, { status: 503 });
     await run([{}], { text: "hello" });
     assert.deepEqual(
@@ -284,14 +297,12 @@ Deno.test("send_slack_message: a 5xx before Slack stored the message is checked,
       ],
     );
     assert.equal(slack.delivered.length, 1);
-  } finally {
-    await slack.close();
-  }
-});
+  }),
+);
 
-Deno.test("send_slack_message: a 5xx AFTER Slack stored the message is found, not posted again", async () => {
-  const { slack, run } = directSlack();
-  try {
+Deno.test(
+  "send_slack_message: a 5xx AFTER Slack stored the message is found, not posted again",
+  withDirectSlack(async ({ slack, run }) => {
     slack.inject("chat.postMessage", { status: 500, stored: true });
     const result = await run([{}], { text: "hello" });
     assert.equal(slack.delivered.length, 1);
@@ -303,14 +314,12 @@ Deno.test("send_slack_message: a 5xx AFTER Slack stored the message is found, no
         ts: slack.delivered[0]!.ts,
       }],
     });
-  } finally {
-    await slack.close();
-  }
-});
+  }),
+);
 
-Deno.test("send_slack_message: internal_error after storing is found, not posted again", async () => {
-  const { slack, run } = directSlack();
-  try {
+Deno.test(
+  "send_slack_message: internal_error after storing is found, not posted again",
+  withDirectSlack(async ({ slack, run }) => {
     slack.inject("chat.postMessage", {
       platformError: "internal_error",
       stored: true,
@@ -318,10 +327,8 @@ Deno.test("send_slack_message: internal_error after storing is found, not posted
     await run([{}], { text: "hello", retries: 0 });
     assert.equal(slack.delivered.length, 1);
     assert.equal(slack.callsTo("chat.postMessage"), 1);
-  } finally {
-    await slack.close();
-  }
-});
+  }),
+);
 
 Deno.test("send_slack_message: a timeout after Slack stored the message is found, not posted again", async () => {
   // The request deadline is a real timer (AbortSignal.timeout): 200 ms.
@@ -341,9 +348,9 @@ Deno.test("send_slack_message: a timeout after Slack stored the message is found
   }
 });
 
-Deno.test("send_slack_message: every message carries its delivery token as metadata", async () => {
-  const { slack, run } = directSlack();
-  try {
+Deno.test(
+  "send_slack_message: every message carries its delivery token as metadata",
+  withDirectSlack(async ({ slack, run }) => {
     const rows = [{ n: 1 }, { n: 2 }];
     await run(rows, { text: "{{n}}", mode: "per_row" });
     const keys = unitKeysOf(
@@ -358,14 +365,12 @@ Deno.test("send_slack_message: every message carries its delivery token as metad
         event_payload: { key: deliveryToken(key), part: 0 },
       })),
     );
-  } finally {
-    await slack.close();
-  }
-});
+  }),
+);
 
-Deno.test("send_slack_message: failing past the retries is ACTION_FAILED saying how many were sent", async () => {
-  const { slack, run } = directSlack();
-  try {
+Deno.test(
+  "send_slack_message: failing past the retries is ACTION_FAILED saying how many were sent",
+  withDirectSlack(async ({ slack, run }) => {
     slack.inject(
       "chat.postMessage",
       { status: 500 },
@@ -379,14 +384,12 @@ Deno.test("send_slack_message: failing past the retries is ACTION_FAILED saying 
     );
     assert.equal(slack.delivered.length, 0);
     assert.equal(slack.callsTo("chat.postMessage"), 3);
-  } finally {
-    await slack.close();
-  }
-});
+  }),
+);
 
-Deno.test("send_slack_message: a platform error is ACTION_FAILED at once, not retried", async () => {
-  const { slack, run } = directSlack();
-  try {
+Deno.test(
+  "send_slack_message: a platform error is ACTION_FAILED at once, not retried",
+  withDirectSlack(async ({ slack, run }) => {
     slack.inject("chat.postMessage", { platformError: "channel_not_found" });
     await rejectsWithCode(
       run([{}], { text: "x" }),
@@ -394,10 +397,8 @@ Deno.test("send_slack_message: a platform error is ACTION_FAILED at once, not re
       /after 0 of 1 messages: Slack answered channel_not_found$/,
     );
     assert.equal(slack.callsTo("chat.postMessage"), 1);
-  } finally {
-    await slack.close();
-  }
-});
+  }),
+);
 
 Deno.test("send_slack_message: a dry run returns the messages, sends nothing, needs no token", async () => {
   await withSlack(async (slack, registry, base) => {
@@ -628,9 +629,9 @@ Deno.test("send_slack_message: a 1,000-message burst at 20 requests/s is deliver
   }
 });
 
-Deno.test("send_slack_message: 500 per_row rows with 30% 5xx after storing: each posted exactly once, in bounded calls", async () => {
-  const { slack, run } = directSlack({ seed: 7 });
-  try {
+Deno.test(
+  "send_slack_message: 500 per_row rows with 30% 5xx after storing: each posted exactly once, in bounded calls",
+  withDirectSlack(async ({ slack, run }) => {
     slack.faultRates("chat.postMessage", { after5xx: 0.3 });
     const rows = Array.from({ length: 500 }, (_, i) => ({ i }));
     const result = await run(rows, {
@@ -649,14 +650,12 @@ Deno.test("send_slack_message: 500 per_row rows with 30% 5xx after storing: each
     // Each fault costs one check; nothing is posted twice.
     assert.equal(slack.callsTo("chat.postMessage"), 500);
     assert.ok(slack.callsTo("conversations.history") <= faults * 3);
-  } finally {
-    await slack.close();
-  }
-});
+  }, { seed: 7 }),
+);
 
-Deno.test("send_slack_message: 5xx before and after storing, 429s and hangs mixed: each row posted exactly once", async () => {
-  const { slack, run } = directSlack({ seed: 11 });
-  try {
+Deno.test(
+  "send_slack_message: 5xx before and after storing, 429s and hangs mixed: each row posted exactly once",
+  withDirectSlack(async ({ slack, run }) => {
     slack.faultRates("chat.postMessage", {
       before5xx: 0.15,
       after5xx: 0.15,
@@ -675,14 +674,12 @@ Deno.test("send_slack_message: 5xx before and after storing, 429s and hangs mixe
     assert.deepEqual(duplicates(slack), []);
     assert.equal(slack.delivered.length, 300);
     assert.ok(slack.callsTo("chat.postMessage") <= 300 * 9 * 2);
-  } finally {
-    await slack.close();
-  }
-});
+  }, { seed: 11 }),
+);
 
-Deno.test("send_slack_message: a run after a failed run posts nothing twice and delivers the rest", async () => {
-  const { slack, run } = directSlack();
-  try {
+Deno.test(
+  "send_slack_message: a run after a failed run posts nothing twice and delivers the rest",
+  withDirectSlack(async ({ slack, run }) => {
     const rows = Array.from({ length: 50 }, (_, i) => ({ i }));
     const config = { text: "row {{i}}", mode: "per_row", retries: 2 };
     slack.inject(
@@ -707,10 +704,8 @@ Deno.test("send_slack_message: a run after a failed run posts nothing twice and 
     // Row 20 was left unknown: the second run checked, then posted it.
     assert.equal(first, 20);
     assert.deepEqual([again.sent, again.skipped], [30, 20]);
-  } finally {
-    await slack.close();
-  }
-});
+  }),
+);
 
 Deno.test("send_slack_message: a run cut off after Slack stored a message: the next run finds it", async () => {
   const clock = new FakeClock();
@@ -754,9 +749,9 @@ Deno.test("send_slack_message: a run cut off after Slack stored a message: the n
   }
 });
 
-Deno.test("send_slack_message: without the history scope an unknown outcome is not posted again", async () => {
-  const { slack, journal, run } = directSlack({ scopes: ["chat:write"] });
-  try {
+Deno.test(
+  "send_slack_message: without the history scope an unknown outcome is not posted again",
+  withDirectSlack(async ({ slack, journal, run }) => {
     slack.inject("chat.postMessage", { status: 502 });
     await rejectsWithCode(
       run([{}], { text: "x", channel: slack.channelId("#alerts") }),
@@ -768,14 +763,12 @@ Deno.test("send_slack_message: without the history scope an unknown outcome is n
       [...journal.entries.values()].map((r) => r.state),
       ["sending"],
     );
-  } finally {
-    await slack.close();
-  }
-});
+  }, { scopes: ["chat:write"] }),
+);
 
-Deno.test("send_slack_message: a journal that refuses a write (claim lost) stops the run before the next message", async () => {
-  const { slack, run } = directSlack();
-  try {
+Deno.test(
+  "send_slack_message: a journal that refuses a write (claim lost) stops the run before the next message",
+  withDirectSlack(async ({ slack, run }) => {
     const inner = new MemoryJournal();
     let writes = 0;
     const fenced: DeliveryJournal = {
@@ -796,14 +789,12 @@ Deno.test("send_slack_message: a journal that refuses a write (claim lost) stops
     );
     // sending + delivered for rows 0 and 1, then the marker of row 2 fails.
     assert.deepEqual(slack.delivered.map((m) => m.text), ["0", "1"]);
-  } finally {
-    await slack.close();
-  }
-});
+  }),
+);
 
-Deno.test("send_slack_message: templates see context, jobName, runId and the alert state", async () => {
-  const { slack, run } = directSlack();
-  try {
+Deno.test(
+  "send_slack_message: templates see context, jobName, runId and the alert state",
+  withDirectSlack(async ({ slack, run }) => {
     await run([{ id: 1 }], {
       text:
         "{{context.vipCount}} VIPs {{context.who}} in {{jobName}}: {{state}}",
@@ -816,10 +807,8 @@ Deno.test("send_slack_message: templates see context, jobName, runId and the ale
       "3 VIPs &lt;!here&gt; in job: firing",
       "2 shipped",
     ]);
-  } finally {
-    await slack.close();
-  }
-});
+  }),
+);
 
 Deno.test("send_slack_message: an unknown config key is INVALID_CONFIG naming the closest key", async () => {
   await withSlack(async (_slack, registry, base) => {

@@ -189,7 +189,7 @@ export function rowHash(row: Row): string {
 
 const ROW_KEYS = new WeakMap<readonly Row[], string[]>();
 
-/** The scope's row keys, or the rows' hashes (computed once per rows array). */
+/** The scope's row keys, or the rows' hashes. */
 function rowKeysFor(scope: DeliveryScope, rows: readonly Row[]): string[] {
   if (scope.rowKeys) {
     if (scope.rowKeys.length !== rows.length) {
@@ -200,6 +200,8 @@ function rowKeysFor(scope: DeliveryScope, rows: readonly Row[]): string[] {
     }
     return [...scope.rowKeys];
   }
+  // Only a frozen array (the engine's rows) can be hashed once for all steps.
+  if (!Object.isFrozen(rows)) return rows.map(rowHash);
   let keys = ROW_KEYS.get(rows);
   if (!keys) {
     keys = rows.map(rowHash);
