@@ -34,8 +34,8 @@ export interface DeliveryReceipt {
   at: number;
   /**
    * What the destination answered, as JSON: Slack `{ messages: [{ channel,
-   * ts }] }`, HTTP `{ status }`, SQL `{ statements }`; for `sending`, what a
-   * later check needs (`since`, the first attempt's time; Slack's `channel`).
+   * ts }] }`, HTTP `{ status }` (`run_sql` records none); for `sending`, what
+   * a later check needs (`since`: when the unit's first attempt started).
    */
   detail?: Record<string, unknown>;
 }
