@@ -47,8 +47,8 @@ export const BUILTIN_ACTIONS: readonly BuiltinAction[] = [
     name: "run_sql",
     description:
       "Run a SQL statement on SQLite or PostgreSQL, per row or once, in one transaction",
-    create: ({ databases }) => ({
-      run: runSql(databases),
+    create: ({ databases, clock }) => ({
+      run: runSql(databases, clock),
       config: runSqlConfig(databases),
     }),
   },

@@ -34,6 +34,11 @@ import { SandboxHost } from "../../sandbox/host.ts";
 import { resolveModuleUrl } from "../../sandbox/_module_url.ts";
 import type { BuiltinAction, BuiltinDeps } from "../../actions/mod.ts";
 import {
+  type BuiltinInput,
+  idempotencyKeyOf,
+  type StepRunOptions,
+} from "../delivery/journal.ts";
+import {
   copyInfo,
   type Entry,
   sandboxLimits,
@@ -220,6 +225,17 @@ export class ActionTable {
       signal,
     };
     if (options.jobName !== undefined) input.jobName = options.jobName;
+    // A job step's delivery scope (from the engine) reaches built-ins only;
+    // every action gets the step's idempotency key, computed when read.
+    const { delivery } = options as StepRunOptions;
+    let key: string | undefined;
+    Object.defineProperty(input, "idempotencyKey", {
+      get: () => key ??= idempotencyKeyOf(name, data, { delivery, runId }),
+      enumerable: true,
+    });
+    if (delivery && entry.info.kind === "builtin") {
+      (input as BuiltinInput).delivery = delivery;
+    }
     const started = performance.now();
     const meta = { action: name, jobName: options.jobName, runId };
     log.debug("Action {action} started on {rows} rows", {
