@@ -29,15 +29,14 @@ export {
   runJob,
   serve,
   unregister,
-} from "./src/default_registry.ts";
+} from "./src/registry/default_registry.ts";
 export type {
   Job,
   JobDefinition,
   JobStep,
-  ProgressEvent,
-  RunJobOptions,
   ViewDefinition,
-} from "./src/jobs.ts";
+} from "./src/jobs/definitions.ts";
+export type { ProgressEvent, RunJobOptions } from "./src/jobs/engine.ts";
 export type {
   ActionOutcome,
   HistoryOptions,
@@ -46,21 +45,22 @@ export type {
   RunReport,
   RunStart,
   RunStore,
-} from "./src/store.ts";
-export type { DenoCron, ServeOptions } from "./src/scheduler.ts";
+} from "./src/store/contract.ts";
+export { openRunStore, type OpenRunStoreOptions } from "./src/store/open.ts";
+export type { DenoCron, ServeOptions } from "./src/jobs/serve.ts";
 export type { Clock } from "./src/clock.ts";
-export { parseSchedule, type Schedule } from "./src/schedule.ts";
+export { parseSchedule, type Schedule } from "./src/jobs/schedule.ts";
 export {
   type ConfigModuleAction,
   defineConfig,
-  loadConfig,
   type TriggerKitConfig,
-} from "./src/config.ts";
+} from "./src/config/schema.ts";
+export { loadConfig } from "./src/config/apply.ts";
 export {
   createRegistry,
   Registry,
   type RegistryOptions,
-} from "./src/registry.ts";
+} from "./src/registry/registry.ts";
 export {
   type ErrorCode,
   isTriggerKitError,

@@ -90,8 +90,9 @@ export async function fetchWithRetry(
     ) {
       return { response, attempts: attempt + 1 };
     }
-    const wait = retryAfterMs(response.headers.get("retry-after")) ??
-      backoffMs(attempt, policy.baseMs);
+    const wait =
+      retryAfterMs(response.headers.get("retry-after"), policy.clock.now()) ??
+        backoffMs(attempt, policy.baseMs);
     await response.body?.cancel();
     await policy.clock.sleep(Math.min(maxWait, wait), signal);
   }

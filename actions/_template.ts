@@ -63,6 +63,22 @@ export function escapeView(
   return value === null || value === undefined ? value : escape(toText(value));
 }
 
+/**
+ * What every template sees besides the rows: `jobName`, `runId`, `context`
+ * (the run's shared context) and, for alert deliveries, `state`.
+ */
+export function templateVariables(
+  input: { jobName?: string; runId: string; context: Record<string, unknown> },
+  state: string | undefined,
+): Record<string, unknown> {
+  return {
+    jobName: input.jobName ?? "",
+    runId: input.runId,
+    context: input.context,
+    ...(state === undefined ? {} : { state }),
+  };
+}
+
 const CONFIG = { escape: (text: unknown) => String(text) };
 
 /**

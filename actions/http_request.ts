@@ -4,20 +4,32 @@
  * 429, 5xx and network errors are retried with backoff honouring
  * `Retry-After`; other 4xx fail at once.
  *
+ * Each request is a unit of the delivery journal: units already delivered
+ * are skipped, and every request carries an `Idempotency-Key` header (the
+ * IETF draft's) that stays the same across retries and runs, so an API that
+ * deduplicates by it acts once even when a 5xx came after it accepted.
+ *
  * @module
  */
 import { z } from "zod";
 import { TriggerKitError } from "../src/errors.ts";
-import type { ActionFn, Row } from "../src/types.ts";
+import type { Row } from "../src/types.ts";
 import {
   escapeJsonString,
   escapeUrlComponent,
   escapeView,
   render,
+  templateVariables,
 } from "./_template.ts";
 import { fetchWithRetry } from "./_http_retry.ts";
 import { toJson } from "../src/_json.ts";
 import { type Clock, realClock } from "../src/clock.ts";
+import {
+  type BuiltinInput,
+  deliveryToken,
+  scopeOf,
+  unitKeysOf,
+} from "../src/delivery/journal.ts";
 
 const headerValue = z.union([
   z.string(),
@@ -56,10 +68,13 @@ export const httpRequestConfig = z.object({
   maxBodyBytes: z.number().int().min(0).default(65_536).describe(
     "Response body kept in the result",
   ),
-}).refine((config) => !(config.body === "row" && config.mode === "once"), {
-  message: 'body "row" needs mode "each"',
-  path: ["body"],
-});
+}).strict().refine(
+  (config) => !(config.body === "row" && config.mode === "once"),
+  {
+    message: 'body "row" needs mode "each"',
+    path: ["body"],
+  },
+);
 
 type Config = z.output<typeof httpRequestConfig>;
 
@@ -71,19 +86,29 @@ export interface PlannedRequest {
   body?: string;
 }
 
-/** Builds the requests of a run; `reveal` false masks secret header values. */
+/** The header that carries a unit's idempotency key (draft-ietf-httpapi-idempotency-key-header). */
+export const IDEMPOTENCY_HEADER = "idempotency-key";
+
+/**
+ * Builds the requests of a run, one per unit; `reveal` false masks secret
+ * header values. `tokens` (one per unit) become `Idempotency-Key` headers,
+ * unless the config sets that header itself.
+ */
 export function planRequests(
   config: Config,
   rows: readonly Row[],
-  meta: { jobName: string | null; runId: string },
-  reveal: boolean,
+  variables: Record<string, unknown>,
+  options: { reveal: boolean; tokens: readonly string[] },
 ): PlannedRequest[] {
-  const base = { jobName: meta.jobName ?? "", runId: meta.runId };
   const views: Array<{ view: Row; rows: readonly Row[]; row?: Row }> =
     config.mode === "each"
-      ? rows.map((row) => ({ view: { ...row, ...base }, rows: [row], row }))
-      : [{ view: { ...base, rows, count: rows.length }, rows }];
-  const headers = resolveHeaders(config, reveal);
+      ? rows.map((row) => ({
+        view: { ...row, ...variables },
+        rows: [row],
+        row,
+      }))
+      : [{ view: { ...variables, rows, count: rows.length }, rows }];
+  const headers = resolveHeaders(config, options.reveal);
   return views.map(({ view, rows, row }, i) => {
     const where = config.mode === "each" ? `url for row ${i}` : "url";
     const url = checkUrl(
@@ -91,7 +116,15 @@ export function planRequests(
       render(config.url, escapeView(view, escapeUrlComponent), where),
       where,
     );
-    const request: PlannedRequest = { method: config.method, url, headers };
+    const token = options.tokens[i];
+    const request: PlannedRequest = {
+      method: config.method,
+      url,
+      // An sf-string, as the draft has it: the token is base64url, no escaping needed.
+      headers: token === undefined || IDEMPOTENCY_HEADER in headers
+        ? headers
+        : { ...headers, [IDEMPOTENCY_HEADER]: `"${token}"` },
+    };
     if (config.method === "GET" || config.method === "HEAD") return request;
     request.body = config.body === "rows"
       ? toJson(rows)
@@ -206,17 +239,32 @@ export interface HttpActionOptions {
 }
 
 /** The `http_request` action. */
-export function httpRequest(options: HttpActionOptions = {}): ActionFn<Config> {
+export function httpRequest(
+  options: HttpActionOptions = {},
+): (input: BuiltinInput<Config>) => Promise<Record<string, unknown>> {
   const clock = options.clock ?? realClock;
-  return async function http_request(
-    { data, config, dryRun, runId, jobName, signal },
-  ) {
-    const meta = { jobName: jobName ?? null, runId };
+  return async function http_request(input) {
+    const { data, config, dryRun, signal } = input;
+    const scope = scopeOf(input, "http_request");
+    const keys = unitKeysOf(scope, data, config.mode === "each");
+    const variables = templateVariables(input, scope.state);
+    const receipts = await scope.journal.get(keys);
+    const pending = keys.flatMap((key, i) =>
+      receipts.get(key)?.state === "delivered" ? [] : [i]
+    );
+    const todo = new Set(pending);
+    const skipped = keys.length - pending.length;
+    const counts = skipped > 0 ? { skipped } : {};
+    const plan = (reveal: boolean) =>
+      planRequests(config, data, variables, {
+        reveal,
+        tokens: keys.map(deliveryToken),
+      }).filter((_, i) => todo.has(i));
     if (dryRun) {
-      const planned = planRequests(config, data, meta, false);
-      return { requests: planned.length, dryRun: true, planned };
+      const planned = plan(false);
+      return { requests: planned.length, dryRun: true, planned, ...counts };
     }
-    const planned = planRequests(config, data, meta, true);
+    const planned = plan(true);
     const policy = {
       retries: config.retries,
       baseMs: config.retryBaseMs,
@@ -224,7 +272,8 @@ export function httpRequest(options: HttpActionOptions = {}): ActionFn<Config> {
       clock,
     };
     const responses: Array<{ status: number; body?: unknown }> = [];
-    for (const [i, request] of planned.entries()) {
+    for (const [n, request] of planned.entries()) {
+      signal.throwIfAborted();
       const init: RequestInit = {
         method: request.method,
         headers: request.headers,
@@ -234,7 +283,7 @@ export function httpRequest(options: HttpActionOptions = {}): ActionFn<Config> {
         new TriggerKitError(
           "ACTION_FAILED",
           `Action "http_request" failed on request ${
-            i + 1
+            n + 1
           } of ${planned.length} (${request.method} ${
             new URL(request.url).origin
           }): ${message}`,
@@ -264,12 +313,19 @@ export function httpRequest(options: HttpActionOptions = {}): ActionFn<Config> {
           : JSON.stringify(body ?? "").slice(0, 200);
         throw failed(`HTTP ${response.status}${tries}: ${snippet}`);
       }
+      await scope.journal.record(
+        new Map([[keys[pending[n]!]!, {
+          state: "delivered",
+          at: clock.now(),
+          detail: { status: response.status },
+        }]]),
+      );
       responses.push(
         body === undefined || body === ""
           ? { status: response.status }
           : { status: response.status, body },
       );
     }
-    return { requests: planned.length, responses };
+    return { requests: planned.length, responses, ...counts };
   };
 }

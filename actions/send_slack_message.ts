@@ -4,14 +4,23 @@
  * webhook. Row values are escaped for mrkdwn, so they cannot ping or link;
  * long content is split to Slack's limits; messages are paced per channel.
  *
+ * Each unit (a row in `per_row` mode, the summary otherwise) goes through
+ * the delivery journal: units already delivered are skipped, and the Web API
+ * never posts a message twice (see `_slack_web_api.ts`).
+ *
  * @module
  */
 import { z } from "zod";
-import type { LogLevel } from "@slack/web-api";
 import { TriggerKitError } from "../src/errors.ts";
 import { logger } from "../src/logger.ts";
-import type { ActionFn, Row } from "../src/types.ts";
-import { escapeMrkdwn, escapeView, render, renderDeep } from "./_template.ts";
+import type { Row } from "../src/types.ts";
+import {
+  escapeMrkdwn,
+  escapeView,
+  render,
+  renderDeep,
+  templateVariables,
+} from "./_template.ts";
 import {
   chunkLines,
   SLACK_LIMITS,
@@ -22,7 +31,22 @@ import {
 } from "./_slack_format.ts";
 import { Pacer, RateGate } from "./_pacer.ts";
 import { type Clock, realClock } from "../src/clock.ts";
-import { fetchWithRetry, retryAfterMs } from "./_http_retry.ts";
+import {
+  type BuiltinInput,
+  type DeliveryReceipt,
+  type DeliveryScope,
+  deliveryToken,
+  scopeOf,
+  unitKeysOf,
+} from "../src/delivery/journal.ts";
+import {
+  type Posted,
+  SendError,
+  type SendPolicy,
+  type SlackSender,
+  webhookSender,
+} from "./_slack_sender.ts";
+import { webApiSender } from "./_slack_web_api.ts";
 
 const log = logger("slack");
 
@@ -32,7 +56,7 @@ export const sendSlackMessageConfig = z.object({
     "Channel id or #name (ignored by webhooks, which have their own)",
   ),
   text: z.string().min(1).describe(
-    "Mustache template: the row's fields (per_row) or rows, count, more (summary); always jobName, runId",
+    "Mustache template: the row's fields (per_row) or rows, count, more (summary); always jobName, runId, context",
   ),
   blocks: z.array(z.record(z.string(), z.unknown())).optional().describe(
     "Block Kit blocks; every string in them is a template",
@@ -57,7 +81,7 @@ export const sendSlackMessageConfig = z.object({
     "Least time between two messages to one channel",
   ),
   retries: z.number().int().min(0).max(10).default(3).describe(
-    "Retries on 429 and 5xx",
+    "Retries of a message that failed (5xx, timeouts); 429s are waited out, not counted",
   ),
   retryBaseMs: z.number().int().min(0).default(1000).describe(
     "First retry delay; doubles each retry",
@@ -65,7 +89,7 @@ export const sendSlackMessageConfig = z.object({
   timeoutMs: z.number().int().positive().default(30_000).describe(
     "Time limit of one request",
   ),
-}).refine((config) => !(config.table && config.mode === "per_row"), {
+}).strict().refine((config) => !(config.table && config.mode === "per_row"), {
   message: "table applies to summary mode only",
   path: ["table"],
 });
@@ -76,14 +100,25 @@ type Config = z.output<typeof sendSlackMessageConfig>;
 export function renderSlackMessages(
   config: Config,
   rows: readonly Row[],
-  meta: { jobName: string | null; runId: string },
+  variables: Record<string, unknown>,
 ): SlackMessage[] {
-  const base = { jobName: meta.jobName ?? "", runId: meta.runId };
+  return renderSlackUnits(config, rows, variables).flat();
+}
+
+/**
+ * Renders the messages of each unit: one unit per row (`per_row`), or one
+ * for the summary. A unit has several messages when its content is split.
+ */
+function renderSlackUnits(
+  config: Config,
+  rows: readonly Row[],
+  variables: Record<string, unknown>,
+): SlackMessage[][] {
   if (config.mode === "per_row") {
-    return rows.flatMap((row, i) =>
+    return rows.map((row, i) =>
       compose(
         config,
-        escapeView({ ...row, ...base }, escapeMrkdwn),
+        escapeView({ ...row, ...variables }, escapeMrkdwn),
         `per_row message ${i}`,
       )
     );
@@ -91,7 +126,7 @@ export function renderSlackMessages(
   const shown = rows.slice(0, config.maxRows);
   const view = escapeView(
     {
-      ...base,
+      ...variables,
       rows: shown,
       count: rows.length,
       more: Math.max(0, rows.length - shown.length),
@@ -99,7 +134,7 @@ export function renderSlackMessages(
     escapeMrkdwn,
   );
   const messages = compose(config, view, "the summary message");
-  if (!config.table) return messages;
+  if (!config.table) return [messages];
   const last = messages.pop()!;
   const tables = tableChunks(tableLines(shown), SLACK_LIMITS.text - 2);
   const [first, ...rest] = tables;
@@ -110,10 +145,10 @@ export function renderSlackMessages(
   } else {
     messages.push(last);
   }
-  return [
+  return [[
     ...messages,
     ...rest.map((text) => ({ channel: config.channel, text })),
-  ];
+  ]];
 }
 
 /** One template rendering, split to Slack's limits. */
@@ -146,45 +181,157 @@ function compose(config: Config, view: unknown, where: string): SlackMessage[] {
 export interface SlackActionOptions {
   /** Pacing state, shared by the runs of one registry. */
   pacer?: Pacer;
-  /** The clock for pacing and retries. */
+  /** The clock for pacing, retries and the delivery journal. */
   clock?: Clock;
+}
+
+/** A unit still to deliver. */
+interface Unit {
+  /** Its index among the run's units (the row, in per_row mode). */
+  index: number;
+  key: string;
+  messages: SlackMessage[];
+  /** What the journal held for it: `sending` means an earlier attempt's outcome is unknown. */
+  receipt: DeliveryReceipt | undefined;
 }
 
 /** The `send_slack_message` action. */
 export function sendSlackMessage(
   options: SlackActionOptions = {},
-): ActionFn<Config> {
+): (input: BuiltinInput<Config>) => Promise<Record<string, unknown>> {
   const clock = options.clock ?? realClock;
   const pacer = options.pacer ?? new Pacer(clock);
   const gate = new RateGate(clock);
-  return async function send_slack_message(
-    { data, config, dryRun, runId, jobName, signal },
-  ) {
-    const messages = renderSlackMessages(config, data, {
-      jobName: jobName ?? null,
-      runId,
-    });
-    if (dryRun) return { sent: 0, dryRun: true, messages };
-    const post = poster(config, { clock, gate, signal });
-    // One channel a run: its messages go in order, paced with every other
-    // run's messages to that channel.
-    const delivered: Array<{ channel: string; ts: string | null }> = [];
-    for (const message of messages) {
-      await pacer.wait(message.channel, config.minIntervalMs, signal);
-      try {
-        delivered.push(await post(message));
-      } catch (error) {
-        throw new TriggerKitError(
-          "ACTION_FAILED",
-          `Slack delivery failed after ${delivered.length} of ${messages.length} messages: ${
-            (error as Error).message
-          }`,
-          { cause: error },
-        );
-      }
+  return async function send_slack_message(input) {
+    const { data, config, dryRun, signal } = input;
+    const scope = scopeOf(input, "send_slack_message");
+    const rendered = renderSlackUnits(
+      config,
+      data,
+      templateVariables(input, scope.state),
+    );
+    const keys = unitKeysOf(scope, data, config.mode === "per_row");
+    const receipts = await scope.journal.get(keys);
+    const units: Unit[] = rendered.map((messages, index) => ({
+      index,
+      key: keys[index]!,
+      messages,
+      receipt: receipts.get(keys[index]!),
+    })).filter((unit) => unit.receipt?.state !== "delivered");
+    const skipped = rendered.length - units.length;
+    const counts = skipped > 0 ? { skipped } : {};
+    if (dryRun) {
+      return {
+        sent: 0,
+        dryRun: true,
+        messages: units.flatMap((unit) => unit.messages),
+        ...counts,
+      };
     }
-    return { sent: delivered.length, messages: delivered };
+    const sender = senderFor(config, {
+      retries: config.retries,
+      retryBaseMs: config.retryBaseMs,
+      timeoutMs: config.timeoutMs,
+      clock,
+      gate,
+      signal,
+    });
+    const total = units.reduce((sum, unit) => sum + unit.messages.length, 0);
+    const delivered: Posted[] = [];
+    let uncertain = 0;
+    for (const unit of units) {
+      signal.throwIfAborted();
+      const resumed = unit.receipt?.state === "sending";
+      if (resumed && !sender.canCheck) {
+        // A webhook cannot be read back: a message that may have been posted
+        // is not sent again (at most once).
+        uncertain++;
+        log.warn(
+          "Slack unit {unit} may have been posted by an earlier run; a webhook cannot be checked, so it is not sent again",
+          { unit: unit.key, runId: input.runId },
+        );
+        continue;
+      }
+      const since = resumed
+        ? Number(unit.receipt!.detail?.since ?? unit.receipt!.at)
+        : clock.now();
+      await mark(scope, unit.key, "sending", { since });
+      const token = deliveryToken(unit.key);
+      const posted: Posted[] = [];
+      try {
+        for (const [part, message] of unit.messages.entries()) {
+          await pacer.wait(message.channel, config.minIntervalMs, signal);
+          posted.push(
+            await sender.send(message, { token, part, since, check: resumed }),
+          );
+        }
+      } catch (error) {
+        delivered.push(...posted);
+        const certain = error instanceof SendError &&
+          error.outcome === "failed" && posted.length === 0 && !resumed;
+        if (certain) await mark(scope, unit.key, "failed", {});
+        throw deliveryFailed(config, unit, error, {
+          sent: delivered.length,
+          total,
+          canCheck: sender.canCheck,
+        });
+      }
+      delivered.push(...posted);
+      await mark(scope, unit.key, "delivered", { messages: posted });
+    }
+    return {
+      sent: delivered.length,
+      messages: delivered,
+      ...counts,
+      ...(uncertain > 0 ? { uncertain } : {}),
+    };
   };
+
+  function mark(
+    scope: DeliveryScope,
+    key: string,
+    state: DeliveryReceipt["state"],
+    detail: Record<string, unknown>,
+  ): Promise<void> {
+    return scope.journal.record(
+      new Map([[key, { state, at: clock.now(), detail }]]),
+    );
+  }
+}
+
+function senderFor(config: Config, policy: SendPolicy): SlackSender {
+  if (config.webhookUrlEnv) {
+    return webhookSender(
+      requiredEnv(config.webhookUrlEnv, "webhook URL"),
+      policy,
+    );
+  }
+  return webApiSender(
+    requiredEnv(config.tokenEnv, "bot token"),
+    config.slackApiUrl,
+    policy,
+  );
+}
+
+/** `ACTION_FAILED` saying where delivery stopped and how many messages Slack has. */
+function deliveryFailed(
+  config: Config,
+  unit: Unit,
+  error: unknown,
+  progress: { sent: number; total: number; canCheck: boolean },
+): unknown {
+  if (!(error instanceof SendError)) return error;
+  const where = config.mode === "per_row" ? `row ${unit.index}` : "the summary";
+  const outcome = error.outcome === "failed"
+    ? ""
+    : progress.canCheck
+    ? "; Slack may have posted it: the next run checks before posting it again"
+    : "; Slack may have posted it: a webhook cannot be checked, so it is not sent again";
+  return new TriggerKitError(
+    "ACTION_FAILED",
+    `Slack delivery failed on ${where} after ${progress.sent} of ${progress.total} messages: ${error.message}${outcome}`,
+    { cause: error },
+  );
 }
 
 function requiredEnv(name: string, what: string): string {
@@ -196,121 +343,4 @@ function requiredEnv(name: string, what: string): string {
     );
   }
   return value;
-}
-
-/**
- * Sends one message: through a webhook, or the Web API with a bot token.
- * A 429 closes the credential's gate for `Retry-After` and the message is
- * sent again: rate limiting is waited out, not counted against `retries`
- * (which are for 5xx and network errors), and nothing accepted is resent.
- */
-function poster(
-  config: Config,
-  { clock, gate, signal }: {
-    clock: Clock;
-    gate: RateGate;
-    signal: AbortSignal;
-  },
-): (message: SlackMessage) => Promise<{ channel: string; ts: string | null }> {
-  if (config.webhookUrlEnv) {
-    const url = requiredEnv(config.webhookUrlEnv, "webhook URL");
-    const policy = {
-      retries: config.retries,
-      baseMs: config.retryBaseMs,
-      timeoutMs: config.timeoutMs,
-      clock,
-      returnRateLimited: true,
-    };
-    return async function postToWebhook(message) {
-      const body = JSON.stringify({
-        text: message.text,
-        ...(message.blocks ? { blocks: message.blocks } : {}),
-      });
-      for (;;) {
-        await gate.pass(url, signal);
-        const { response } = await fetchWithRetry(
-          url,
-          {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body,
-          },
-          policy,
-          signal,
-        );
-        const text = await response.text();
-        if (response.status === 429) {
-          gate.close(
-            url,
-            retryAfterMs(response.headers.get("retry-after")) ?? 1000,
-          );
-          continue;
-        }
-        if (!response.ok) {
-          throw new Error(
-            `the webhook answered ${response.status}: ${text.slice(0, 200)}`,
-          );
-        }
-        return { channel: message.channel, ts: null };
-      }
-    };
-  }
-  const token = requiredEnv(config.tokenEnv, "bot token");
-  // Loaded on first use: the SDK reads the OS release when it loads, which
-  // would make importing TriggerKit ask for --allow-sys.
-  const sdk = import("@slack/web-api");
-  const client = sdk.then(({ WebClient }) =>
-    new WebClient(token, {
-      ...(config.slackApiUrl
-        ? { slackApiUrl: config.slackApiUrl.replace(/\/?$/, "/") }
-        : {}),
-      retryConfig: {
-        retries: config.retries,
-        factor: 2,
-        minTimeout: config.retryBaseMs,
-        randomize: true,
-      },
-      rejectRateLimitedCalls: true,
-      timeout: config.timeoutMs,
-      logger: slackLogger(),
-    })
-  );
-  return async function postWithWebApi(message) {
-    const { ErrorCode } = await sdk;
-    for (;;) {
-      await gate.pass(token, signal);
-      try {
-        const result = await (await client).chat.postMessage({
-          channel: message.channel,
-          text: message.text,
-          ...(message.blocks ? { blocks: message.blocks as never } : {}),
-        });
-        return {
-          channel: result.channel ?? message.channel,
-          ts: result.ts ?? null,
-        };
-      } catch (error) {
-        const limited = error as { code?: string; retryAfter?: number };
-        if (limited.code !== ErrorCode.RateLimitedError) throw error;
-        gate.close(token, (limited.retryAfter ?? 1) * 1000);
-      }
-    }
-  };
-}
-
-/** WebClient's logger, written to LogTape. */
-function slackLogger() {
-  let level = "info" as LogLevel;
-  const text = (parts: unknown[]) => parts.map(String).join(" ");
-  return {
-    debug: (...parts: unknown[]) => log.debug(text(parts)),
-    info: (...parts: unknown[]) => log.info(text(parts)),
-    warn: (...parts: unknown[]) => log.warn(text(parts)),
-    error: (...parts: unknown[]) => log.error(text(parts)),
-    setLevel: (next: LogLevel) => {
-      level = next;
-    },
-    getLevel: () => level,
-    setName: () => {},
-  };
 }

@@ -7,8 +7,8 @@
  * `deno task demo --reset` starts again from fresh data.
  */
 import { DatabaseSync } from "node:sqlite";
-import { configureCliLogging, main } from "../src/cli.ts";
-import { loadConfig } from "../src/config.ts";
+import { configureCliLogging, main } from "../src/cli/main.ts";
+import { loadConfig } from "../src/config/apply.ts";
 
 const dbPath = Deno.env.get("TRIGGERKIT_DEMO_DB") ?? ".triggerkit/demo.db";
 const statePath = Deno.env.get("TRIGGERKIT_DEMO_STATE") ??

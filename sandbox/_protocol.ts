@@ -105,6 +105,7 @@ export interface CallPayload {
   runId: string;
   jobName: string | null;
   dryRun: boolean;
+  idempotencyKey: string;
 }
 
 /** The value a successful call carries back (v8-serialized). */

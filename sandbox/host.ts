@@ -142,6 +142,7 @@ export class SandboxHost {
         runId: input.runId,
         jobName: input.jobName ?? null,
         dryRun: input.dryRun,
+        idempotencyKey: input.idempotencyKey ?? "",
       };
       payload = serialize(value);
     } catch (error) {

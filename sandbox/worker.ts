@@ -223,6 +223,7 @@ export async function workerRuntime(openLane: OpenLane): Promise<void> {
         config: input.config,
         runId: input.runId,
         dryRun: input.dryRun,
+        idempotencyKey: input.idempotencyKey,
         signal: controller.signal,
       };
       if (input.jobName !== null) actionInput.jobName = input.jobName;

@@ -1,3 +1,8 @@
+/**
+ * What a name of an action, view or job may be.
+ *
+ * @module
+ */
 /** What a name of an action, view or job may hold, for messages. */
 export const NAME_RULE =
   'letters, digits, "_", ".", ":" or "-", starting with a letter or "_"';

@@ -1,3 +1,8 @@
+/**
+ * Plain objects: what rows, configs and results must be.
+ *
+ * @module
+ */
 /** Whether a value is a plain object: its prototype is `Object.prototype` or `null`. */
 export function isPlainObject(
   value: unknown,

@@ -1,3 +1,9 @@
+/**
+ * Lookups by name that fail helpfully: the error names the closest known
+ * names ("did you mean …?").
+ *
+ * @module
+ */
 import { type ErrorCode, TriggerKitError } from "./errors.ts";
 
 /** Edit distance between two strings (Levenshtein, two rows). */

@@ -4,7 +4,7 @@
  * @module
  */
 
-/** Every error code TriggerKit uses (SPEC.md §2). */
+/** Every error code TriggerKit uses: a stable name for each way a call can fail. */
 export type ErrorCode =
   | "ACTION_NOT_FOUND"
   | "ACTION_EXISTS"

@@ -1,5 +1,5 @@
 /**
- * The shapes shared by actions, the registry and the sandbox (SPEC.md §1).
+ * The shapes shared by actions, the registry and the sandbox.
  *
  * @module
  */
@@ -23,6 +23,12 @@ export interface ActionInput<C = Record<string, unknown>> {
   dryRun: boolean;
   /** Aborted on timeout or cancel. */
   signal: AbortSignal;
+  /**
+   * Stable across retries of the same rows in a job step (a failed or
+   * interrupted run, a takeover): pass it on to a destination that
+   * deduplicates. Set by the registry on every run.
+   */
+  idempotencyKey?: string;
 }
 
 /** What an action returns: a plain object. */

@@ -3,7 +3,7 @@ import postgres from "postgres";
 import { startFakeSlack } from "./_fake_slack.ts";
 import { pgTest, uniqueTable } from "./_helpers.ts";
 
-const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
+const CLI = new URL("../src/cli/main.ts", import.meta.url).pathname;
 const DENO_JSON = new URL("../deno.json", import.meta.url).pathname;
 
 async function cli(args: string[], env: Record<string, string>, cwd: string) {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { main } from "../src/cli.ts";
+import { main } from "../src/cli/main.ts";
 import { createRegistry } from "../mod.ts";
 
 function capture() {

@@ -7,11 +7,11 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import postgres from "postgres";
-import { SqliteDatabase } from "../src/sqlite.ts";
-import { PostgresDatabase } from "../src/postgres.ts";
-import { redactUrl } from "../src/databases.ts";
-import { parseNamedSql } from "../src/named_sql.ts";
-import type { Database } from "../src/database.ts";
+import { SqliteDatabase } from "../src/db/sqlite.ts";
+import { PostgresDatabase } from "../src/db/postgres.ts";
+import { redactUrl } from "../src/db/url.ts";
+import { parseNamedSql } from "../src/db/named_sql.ts";
+import type { Database } from "../src/db/contract.ts";
 import { pgTest, rejectsWithCode, runScript, TEST_PG } from "./_helpers.ts";
 import { startHungServer } from "./_hung_server.ts";
 import { type PgCluster, startPgCluster } from "./_pg_cluster.ts";
@@ -513,8 +513,8 @@ Deno.test("SQLite: 3 processes writing one file at once never see 'database is l
     const setup = new DatabaseSync(path);
     setup.exec("CREATE TABLE w (process INTEGER, n INTEGER)");
     setup.close();
-    const module = new URL("../src/sqlite.ts", import.meta.url).href;
-    const named = new URL("../src/named_sql.ts", import.meta.url).href;
+    const module = new URL("../src/db/sqlite.ts", import.meta.url).href;
+    const named = new URL("../src/db/named_sql.ts", import.meta.url).href;
     const startAt = Date.now() + 1_500;
     const script = (process: number) => `
       const { SqliteDatabase } = await import(${JSON.stringify(module)});

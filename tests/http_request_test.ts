@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { createRegistry, type Registry } from "../mod.ts";
 import { backoffMs, retryAfterMs } from "../actions/_http_retry.ts";
+import { httpRequest, httpRequestConfig } from "../actions/http_request.ts";
+import {
+  type DeliveryJournal,
+  deliveryToken,
+  MemoryJournal,
+  unitKeysOf,
+} from "../src/delivery/journal.ts";
+import type { Row } from "../src/types.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import { rejectsWithCode, serveLocal } from "./_helpers.ts";
 
 interface Seen {
@@ -48,6 +57,37 @@ function startApi() {
     script: (...steps: typeof script) => script.push(...steps),
     close: server.close,
   };
+}
+
+/**
+ * The action itself on a fake clock, with a journal and step as a job step
+ * would have them.
+ */
+function directHttp() {
+  const api = startApi();
+  const clock = new FakeClock(Date.UTC(2024, 0, 1), { auto: true });
+  const action = httpRequest({ clock });
+  const journal = new MemoryJournal();
+  const run = (
+    rows: Row[],
+    config: Record<string, unknown>,
+    extra: { journal?: DeliveryJournal; context?: Record<string, unknown> } =
+      {},
+  ) =>
+    action({
+      data: rows,
+      config: httpRequestConfig.parse(config),
+      context: extra.context ?? {},
+      runId: crypto.randomUUID(),
+      jobName: "sync",
+      dryRun: false,
+      signal: new AbortController().signal,
+      delivery: {
+        journal: extra.journal ?? journal,
+        stepKey: "sync@0/0:http_request",
+      },
+    });
+  return { api, clock, journal, run, close: api.close };
 }
 
 async function withApi(
@@ -164,14 +204,24 @@ Deno.test("http_request: a dry run returns the requests with secrets masked and 
           headers: { Authorization: { fromEnv: "TK_TEST_API_TOKEN" } },
         },
         dryRun: true,
+        runId: "r",
       });
+      const [key] = unitKeysOf(
+        { journal: new MemoryJournal(), stepKey: "run:r/http_request" },
+        ROWS.slice(0, 1),
+        false,
+      );
       assert.deepEqual(result, {
         requests: 1,
         dryRun: true,
         planned: [{
           method: "POST",
           url: `${api.url}/x`,
-          headers: { "content-type": "application/json", authorization: "***" },
+          headers: {
+            "content-type": "application/json",
+            authorization: "***",
+            "idempotency-key": `"${deliveryToken(key!)}"`,
+          },
           body: JSON.stringify(ROWS.slice(0, 1)),
         }],
       });
@@ -183,21 +233,19 @@ Deno.test("http_request: a dry run returns the requests with secrets masked and 
 });
 
 Deno.test("http_request: 429 honours Retry-After, 5xx are retried, then it succeeds", async () => {
-  await withApi(async (api, registry) => {
-    api.script({ status: 429, headers: { "retry-after": "1" } }, {
+  const { api, clock, run, close } = directHttp();
+  try {
+    api.script({ status: 429, headers: { "retry-after": "7" } }, {
       status: 502,
     }, { status: 503 });
-    const started = performance.now();
-    const result = await registry.run("http_request", [{}], {
-      config: { url: api.url, retryBaseMs: 10 },
-    });
-    assert.ok(
-      performance.now() - started >= 900,
-      "Retry-After was not honoured",
-    );
+    const result = await run([{}], { url: api.url, retryBaseMs: 10 });
+    assert.equal(clock.sleeps[0], 7000, "Retry-After was not honoured");
+    assert.equal(clock.sleeps.length, 3);
     assert.deepEqual(api.statuses, [429, 502, 503, 200]);
     assert.equal((result.responses as unknown[]).length, 1);
-  });
+  } finally {
+    await close();
+  }
 });
 
 Deno.test("http_request: a 4xx other than 429 fails at once with ACTION_FAILED and the status", async () => {
@@ -319,4 +367,167 @@ Deno.test("retryAfterMs() reads seconds and HTTP dates; backoffMs() doubles with
   assert.equal(retryAfterMs(null), undefined);
   assert.equal(backoffMs(0, 100, () => 0), 50);
   assert.equal(backoffMs(3, 100, () => 1), 800);
+});
+
+/**
+ * An API that deduplicates by Idempotency-Key, as the draft asks: a key seen
+ * before gets the first answer back and is not acted on again.
+ * `failAfterActing(n)`: the next n answers are lost (a 500 instead), not
+ * their effect.
+ */
+function startDedupingApi() {
+  const acted: string[] = [];
+  const keys: Array<string | null> = [];
+  const answers = new Map<string, unknown>();
+  let failAfter = 0;
+  const server = serveLocal(async (request) => {
+    const key = request.headers.get("idempotency-key");
+    keys.push(key);
+    const body = await request.text();
+    let answer = key ? answers.get(key) : undefined;
+    if (answer === undefined) {
+      acted.push(body);
+      answer = { id: acted.length };
+      if (key) answers.set(key, answer);
+    }
+    if (failAfter > 0) {
+      failAfter--;
+      return new Response("lost", { status: 500 });
+    }
+    return Response.json(answer);
+  });
+  return {
+    url: server.url,
+    acted,
+    keys,
+    failAfterActing: (n: number) => {
+      failAfter = n;
+    },
+    close: server.close,
+  };
+}
+
+Deno.test("http_request: a 5xx after the API acted is retried with the same Idempotency-Key: acted on once", async () => {
+  const api = startDedupingApi();
+  const clock = new FakeClock(Date.UTC(2024, 0, 1), { auto: true });
+  try {
+    api.failAfterActing(2);
+    const result = await httpRequest({ clock })({
+      data: [{ id: 1 }],
+      config: httpRequestConfig.parse({ url: api.url, retries: 3 }),
+      context: {},
+      runId: "r",
+      dryRun: false,
+      signal: new AbortController().signal,
+    });
+    assert.equal(api.acted.length, 1);
+    assert.equal(api.keys.length, 3);
+    assert.equal(new Set(api.keys).size, 1, "the key changed between retries");
+    assert.match(api.keys[0]!, /^"[A-Za-z0-9_-]{43}"$/);
+    assert.deepEqual(result.responses, [{ status: 200, body: { id: 1 } }]);
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("http_request: each row has its own key, the same in a later run", async () => {
+  const { api, run, close } = directHttp();
+  try {
+    const rows = [{ id: 1 }, { id: 2 }];
+    await run(rows, { url: api.url, mode: "each", body: "row" });
+    await run(rows, { url: api.url, mode: "each", body: "row" }, {
+      journal: new MemoryJournal(),
+    });
+    const keys = api.seen.map((s) => s.headers.get("idempotency-key"));
+    assert.equal(new Set(keys.slice(0, 2)).size, 2);
+    assert.deepEqual(keys.slice(2), keys.slice(0, 2));
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("http_request: a run after a failed run skips the requests already delivered", async () => {
+  const { api, run, close } = directHttp();
+  try {
+    const rows = Array.from({ length: 5 }, (_, i) => ({ id: i }));
+    const config = { url: api.url, mode: "each", body: "row", retries: 0 };
+    api.script({ status: 200 }, { status: 200 }, { status: 404 });
+    await rejectsWithCode(
+      run(rows, config),
+      "ACTION_FAILED",
+      /request 3 of 5 .*HTTP 404/,
+    );
+    const again = await run(rows, config);
+    assert.deepEqual(
+      api.seen.map((s) => JSON.parse(s.body).id),
+      [0, 1, 2, 2, 3, 4],
+    );
+    assert.deepEqual([again.requests, again.skipped], [3, 2]);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("http_request: an Idempotency-Key header in the config is kept", async () => {
+  const { api, run, close } = directHttp();
+  try {
+    await run([{}], { url: api.url, headers: { "Idempotency-Key": "mine" } });
+    assert.equal(api.seen[0]!.headers.get("idempotency-key"), "mine");
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("http_request: a journal that refuses a write (claim lost) stops before the next request", async () => {
+  const { api, run, close } = directHttp();
+  try {
+    const fenced: DeliveryJournal = {
+      get: () => Promise.resolve(new Map()),
+      record: () => Promise.reject(new Error("the run lost its claim")),
+    };
+    await assert.rejects(
+      run([{ id: 1 }, { id: 2 }], { url: api.url, mode: "each" }, {
+        journal: fenced,
+      }),
+      /the run lost its claim/,
+    );
+    assert.equal(api.seen.length, 1);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("http_request: templates see context, jobName and runId", async () => {
+  const { api, run, close } = directHttp();
+  try {
+    await run([{ id: 7 }], {
+      url: `${api.url}/vip/{{context.vipCount}}/{{id}}`,
+      mode: "each",
+      body: '{"vips": {{context.vipCount}}, "job": "{{jobName}}"}',
+    }, { context: { vipCount: 12 } });
+    assert.equal(api.seen[0]!.path, "/vip/12/7");
+    assert.deepEqual(JSON.parse(api.seen[0]!.body), { vips: 12, job: "sync" });
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("http_request: an unknown config key is INVALID_CONFIG naming the closest key", async () => {
+  await withApi(async (api, registry) => {
+    await rejectsWithCode(
+      registry.run("http_request", [{}], {
+        config: { url: api.url, allowed_hosts: ["example.com"] },
+      }),
+      "INVALID_CONFIG",
+      /unknown key "allowed_hosts" in http_request config; did you mean "allowedHosts"\?/,
+    );
+    await rejectsWithCode(
+      registry.run("http_request", [{}], {
+        config: { url: api.url, headers: { A: { fromenv: "X" } } },
+      }),
+      "INVALID_CONFIG",
+      /unknown key "headers\.A\.fromenv" in http_request config; did you mean "fromEnv"\?/,
+    );
+    assert.equal(api.seen.length, 0);
+  });
 });

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { pgTest, uniqueTable } from "./_helpers.ts";
 
-const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
+const CLI = new URL("../src/cli/main.ts", import.meta.url).pathname;
 const MOD = new URL("../mod.ts", import.meta.url).href;
 const DENO_JSON = new URL("../deno.json", import.meta.url).pathname;
 const RUN_FOR_MS = 60_000;

@@ -6,8 +6,7 @@ import {
   type Row,
   TriggerKitError,
 } from "../mod.ts";
-import { SqlRunStore } from "../src/store.ts";
-import { SqliteDatabase } from "../src/sqlite.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import {
   fixture,
   pgTest,
@@ -19,8 +18,12 @@ import {
 const DB = "sqlite::memory:";
 
 /** A registry whose store and view database are one in-memory SQLite. */
-async function withJobs(fn: (registry: Registry) => Promise<void>, setup = "") {
-  const registry = createRegistry({ store: DB });
+async function withJobs(
+  fn: (registry: Registry) => Promise<void>,
+  setup = "",
+  options: { clock?: FakeClock } = {},
+) {
+  const registry = createRegistry({ store: DB, ...options });
   try {
     await registry.run("run_sql", [{}], {
       config: {
@@ -319,37 +322,73 @@ Deno.test("runJob(): a failing action stops the run unless its step continues on
 });
 
 Deno.test("runJob() retries transient failures of a step, not invalid ones", async () => {
-  await withJobs(async (registry) => {
-    let calls = 0;
-    registry.register("flaky", () => {
-      if (++calls < 3) throw new Error("try again");
-      return { ok: true };
-    });
-    registry.defineJob({
-      name: "retrying",
-      view: "big_orders",
-      actions: [{ action: "flaky", retries: 3, retryDelayMs: 1 }],
-    });
-    const report = await registry.runJob("retrying");
-    assert.equal(report.status, "succeeded");
-    assert.equal(report.actions[0]!.attempts, 3);
-    let invalidCalls = 0;
-    registry.register("refuses", () => {
-      invalidCalls++;
-      throw new TriggerKitError("INVALID_DATA", "these rows are wrong");
-    });
-    registry.defineJob({
-      name: "no_retry",
-      view: "big_orders",
-      actions: [{ action: "refuses", retries: 3, retryDelayMs: 1 }],
-    });
-    const refused = await registry.runJob("no_retry");
-    assert.deepEqual([
-      refused.status,
-      refused.actions[0]!.error?.code,
-      invalidCalls,
-    ], ["failed", "INVALID_DATA", 1]);
-  });
+  const clock = new FakeClock();
+  await withJobs(
+    async (registry) => {
+      let calls = 0;
+      registry.register("flaky", () => {
+        if (++calls < 3) throw new Error("try again");
+        return { ok: true };
+      });
+      registry.defineJob({
+        name: "retrying",
+        view: "big_orders",
+        actions: [{ action: "flaky", retries: 3 }],
+      });
+      const started = clock.now();
+      const report = await clock.runUntil(registry.runJob("retrying"));
+      assert.equal(report.status, "succeeded");
+      assert.equal(report.actions[0]!.attempts, 3);
+      // Backoff on the registry's clock: 1 s, then 2 s (the default delay doubled).
+      assert.deepEqual(clock.sleeps.filter((ms) => ms < 15_000), [1000, 2000]);
+      assert.ok(clock.now() - started >= 3000);
+      let invalidCalls = 0;
+      registry.register("refuses", () => {
+        invalidCalls++;
+        throw new TriggerKitError("INVALID_DATA", "these rows are wrong");
+      });
+      registry.defineJob({
+        name: "no_retry",
+        view: "big_orders",
+        actions: [{ action: "refuses", retries: 3, retryDelayMs: 1 }],
+      });
+      const refused = await registry.runJob("no_retry");
+      assert.deepEqual([
+        refused.status,
+        refused.actions[0]!.error?.code,
+        invalidCalls,
+      ], ["failed", "INVALID_DATA", 1]);
+    },
+    "",
+    { clock },
+  );
+});
+
+Deno.test("runJob(): run times and dedupe expiry follow the registry's clock", async () => {
+  const clock = new FakeClock(Date.parse("2026-03-01T10:00:00Z"));
+  await withJobs(
+    async (registry) => {
+      registry.register("notify", ({ data }) => ({ n: data.length }));
+      registry.defineJob({
+        name: "expiring",
+        view: "big_orders",
+        actions: ["notify"],
+        dedupe: { key: ["id"], ttl: "1h" },
+      });
+      const first = await registry.runJob("expiring");
+      assert.equal(first.startedAt, "2026-03-01T10:00:00.000Z");
+      assert.equal(first.finishedAt, "2026-03-01T10:00:00.000Z");
+      assert.equal(first.newRowCount, 2);
+      clock.tick(30 * 60_000);
+      assert.equal((await registry.runJob("expiring")).newRowCount, 0);
+      clock.tick(31 * 60_000); // past the hour: the keys have expired
+      const third = await registry.runJob("expiring");
+      assert.equal(third.startedAt, "2026-03-01T11:01:00.000Z");
+      assert.equal(third.newRowCount, 2);
+    },
+    "",
+    { clock },
+  );
 });
 
 Deno.test("runJob(): actions cannot change the rows later actions receive", async () => {
@@ -525,25 +564,6 @@ Deno.test("views read integers past 2^53 as bigint, and the others as numbers", 
     await registry.runJob("h");
     assert.deepEqual(calls[0]!.data, [{ n: 9007199254740993n, small: 1 }]);
   });
-});
-
-Deno.test("history: a run cut short by a crash shows as interrupted", async () => {
-  let now = 1_000_000;
-  const db = new SqliteDatabase(":memory:", "sqlite::memory:");
-  const store = new SqlRunStore(db, () => now);
-  await store.start({
-    runId: "r1",
-    jobName: "j",
-    dryRun: false,
-    startedAt: new Date(now).toISOString(),
-  });
-  assert.equal((await store.history())[0]!.status, "running");
-  now += 61_000;
-  assert.equal(
-    (await new SqlRunStore(db, () => now).history())[0]!.status,
-    "interrupted",
-  );
-  await db.close();
 });
 
 pgTest("jobs: a PostgreSQL view and a PostgreSQL run store", async (url) => {

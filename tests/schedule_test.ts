@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { parseDuration, parseSchedule } from "../src/schedule.ts";
+import { parseSchedule } from "../src/jobs/schedule.ts";
+import { parseDuration } from "../src/jobs/duration.ts";
 import { throwsWithCode } from "./_helpers.ts";
 
 const at = (iso: string) => Date.parse(iso);
@@ -75,6 +76,46 @@ Deno.test("schedule: cron fields, steps, ranges, lists and names", () => {
   ); // 7 is Sunday
 });
 
+Deno.test("schedule: cron nicknames (@hourly, @daily, @weekly, @monthly, @yearly)", () => {
+  const after = at("2026-03-01T10:07:12Z"); // a Sunday
+  assert.equal(
+    iso(parseSchedule("@hourly").next(after)),
+    "2026-03-01T11:00:00.000Z",
+  );
+  assert.equal(
+    iso(parseSchedule("@daily").next(after)),
+    "2026-03-02T00:00:00.000Z",
+  );
+  assert.equal(
+    iso(parseSchedule("@weekly").next(after)),
+    "2026-03-08T00:00:00.000Z",
+  );
+  assert.equal(
+    iso(parseSchedule("@monthly").next(after)),
+    "2026-04-01T00:00:00.000Z",
+  );
+  assert.equal(
+    iso(parseSchedule("@yearly").next(after)),
+    "2027-01-01T00:00:00.000Z",
+  );
+  assert.equal(
+    iso(parseSchedule("@daily", "Europe/Paris").next(after)),
+    "2026-03-01T23:00:00.000Z",
+  );
+});
+
+Deno.test("schedule: a slot is strictly after the time given", () => {
+  const daily = parseSchedule("daily at 06:00");
+  assert.equal(
+    iso(daily.next(at("2026-03-01T06:00:00Z"))),
+    "2026-03-02T06:00:00.000Z",
+  );
+  assert.equal(
+    iso(parseSchedule("*/5 * * * *").next(at("2026-03-01T10:10:00Z"))),
+    "2026-03-01T10:15:00.000Z",
+  );
+});
+
 Deno.test("schedule: wall-clock schedules follow the time zone across DST", () => {
   const paris = parseSchedule("daily at 06:00", "Europe/Paris");
   // Paris is UTC+1 before 29 March 2026 and UTC+2 after.
@@ -107,12 +148,12 @@ Deno.test("schedule: bad strings are INVALID_SCHEDULE with the reason", () => {
   throwsWithCode(
     () => parseSchedule("61 * * * *"),
     "INVALID_SCHEDULE",
-    /minute 61 is outside 0-59/,
+    /Invalid value for minute: 61/,
   );
   throwsWithCode(
     () => parseSchedule("*/0 * * * *"),
     "INVALID_SCHEDULE",
-    /step "0"/,
+    /illegal stepping: 0/,
   );
   throwsWithCode(
     () => parseSchedule("0 0 31 2 *"),
@@ -125,6 +166,16 @@ Deno.test("schedule: bad strings are INVALID_SCHEDULE with the reason", () => {
     /unknown time zone "Mars\/Olympus"/,
   );
   throwsWithCode(() => parseSchedule(""), "INVALID_SCHEDULE", /is required/);
+  throwsWithCode(
+    () => parseSchedule("0 0 * * * *"),
+    "INVALID_SCHEDULE",
+    /5-field cron/,
+  );
+  throwsWithCode(
+    () => parseSchedule("@fortnightly"),
+    "INVALID_SCHEDULE",
+    /fortnightly/,
+  );
 });
 
 Deno.test("parseDuration() reads units and rejects the rest with INVALID_JOB", () => {

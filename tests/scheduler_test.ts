@@ -1,56 +1,11 @@
 import assert from "node:assert/strict";
 import {
-  type Clock,
   createRegistry,
   type Registry,
   type RunReport,
   type ServeOptions,
 } from "../mod.ts";
-
-/** A clock that moves only when told; sleepers wake as it passes their time. */
-class FakeClock implements Clock {
-  #now: number;
-  #sleepers: Array<{ at: number; resolve: () => void }> = [];
-
-  constructor(start: number) {
-    this.#now = start;
-  }
-
-  now(): number {
-    return this.#now;
-  }
-
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const sleeper = { at: this.#now + ms, resolve };
-      this.#sleepers.push(sleeper);
-      signal?.addEventListener("abort", () => {
-        this.#sleepers = this.#sleepers.filter((s) => s !== sleeper);
-        reject(signal.reason);
-      }, { once: true });
-    });
-  }
-
-  /** Moves time forward minute by minute, letting due work run at each step. */
-  async advance(ms: number, step = 60_000): Promise<void> {
-    const end = this.#now + ms;
-    while (this.#now < end) {
-      this.#now = Math.min(end, this.#now + step);
-      const due = this.#sleepers.filter((s) => s.at <= this.#now);
-      this.#sleepers = this.#sleepers.filter((s) => s.at > this.#now);
-      for (const sleeper of due) sleeper.resolve();
-      await settle();
-    }
-  }
-}
-
-/** Lets promises and I/O (the in-memory store) settle. */
-async function settle() {
-  for (let i = 0; i < 5; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
+import { FakeClock, settle } from "./_fake_clock.ts";
 
 const START = Date.parse("2026-03-01T10:00:30Z");
 
@@ -311,8 +266,8 @@ Deno.test("serve(): instances sharing a store run each slot once", async () => {
 });
 
 Deno.test("serve(): a run whose instance died is taken over after its lease, as a retry", async () => {
-  const { SqlRunStore } = await import("../src/store.ts");
-  const { SqliteDatabase } = await import("../src/sqlite.ts");
+  const { SqlRunStore } = await import("../src/store/sql.ts");
+  const { SqliteDatabase } = await import("../src/db/sqlite.ts");
   await withInstances(async (clock, runs, store) => {
     // An instance that died holding 10:01: its claim is never renewed or released.
     const db = new SqliteDatabase(store.slice("sqlite:".length), store);

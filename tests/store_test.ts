@@ -1,48 +1,55 @@
 /** One contract, every run store: SQLite, Deno KV, PostgreSQL. */
 import assert from "node:assert/strict";
-import type { RunReport, RunStore } from "../mod.ts";
-import { SqlRunStore } from "../src/store.ts";
-import { type KvLike, KvRunStore } from "../src/store_kv.ts";
-import { SqliteDatabase } from "../src/sqlite.ts";
-import { PostgresDatabase } from "../src/postgres.ts";
-import { TEST_PG, uniqueTable } from "./_helpers.ts";
+import {
+  type Clock,
+  createRegistry,
+  openRunStore,
+  type RunReport,
+  type RunStore,
+} from "../mod.ts";
+import { FakeClock } from "./_fake_clock.ts";
+import { SqlRunStore } from "../src/store/sql.ts";
+import { type KvLike, KvRunStore } from "../src/store/kv.ts";
+import { SqliteDatabase } from "../src/db/sqlite.ts";
+import { PostgresDatabase } from "../src/db/postgres.ts";
+import { TEST_PG, throwsWithCode, uniqueTable } from "./_helpers.ts";
 
 interface Subject {
   name: string;
   ignore?: boolean;
   open(
-    now: () => number,
+    clock: Clock,
   ): Promise<{ store: RunStore; close: () => Promise<void> }>;
 }
 
 const SUBJECTS: Subject[] = [
   {
     name: "sqlite",
-    open: (now) => {
+    open: (clock) => {
       const db = new SqliteDatabase(":memory:", "sqlite::memory:");
       return Promise.resolve({
-        store: new SqlRunStore(db, now),
+        store: new SqlRunStore(db, { clock }),
         close: () => db.close(),
       });
     },
   },
   {
     name: "kv",
-    open: async (now) => {
+    open: async (clock) => {
       const kv =
         await (Deno as unknown as { openKv(path: string): Promise<KvLike> })
           .openKv(":memory:");
-      const store = new KvRunStore(Promise.resolve(kv), now);
+      const store = new KvRunStore(Promise.resolve(kv), { clock });
       return { store, close: () => store.close() };
     },
   },
   {
     name: "postgres",
     ignore: !TEST_PG && Deno.env.get("CI") !== "true",
-    open: (now) => {
+    open: (clock) => {
       const db = new PostgresDatabase(TEST_PG!, "postgres");
       return Promise.resolve({
-        store: new SqlRunStore(db, now),
+        store: new SqlRunStore(db, { clock }),
         close: () => db.close(),
       });
     },
@@ -76,14 +83,14 @@ function report(
 for (const subject of SUBJECTS) {
   const test = (
     name: string,
-    fn: (store: RunStore, clock: { now: number }, job: string) => Promise<void>,
+    fn: (store: RunStore, clock: FakeClock, job: string) => Promise<void>,
   ) =>
     Deno.test({
       name: `store [${subject.name}]: ${name}`,
       ignore: subject.ignore ?? false,
       fn: async () => {
-        const clock = { now: 1_000_000 };
-        const { store, close } = await subject.open(() => clock.now);
+        const clock = new FakeClock(1_000_000);
+        const { store, close } = await subject.open(clock);
         try {
           await fn(store, clock, uniqueTable("job"));
         } finally {
@@ -141,11 +148,11 @@ for (const subject of SUBJECTS) {
         dryRun: false,
         startedAt: "2026-01-01T00:00:00.000Z",
       });
-      clock.now += 30_000;
+      clock.tick(30_000);
       await store.heartbeat(`${job}-x`);
-      clock.now += 59_000;
+      clock.tick(59_000);
       assert.equal((await store.history({ job }))[0]!.status, "running");
-      clock.now += 2_000;
+      clock.tick(2_000);
       assert.equal((await store.history({ job }))[0]!.status, "interrupted");
     },
   );
@@ -211,3 +218,65 @@ for (const subject of SUBJECTS) {
     },
   );
 }
+
+Deno.test("openRunStore() opens a SQLite file store, creating its folder", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const store = openRunStore(`sqlite:${dir}/nested/state.db`);
+    await store.start({
+      runId: "r1",
+      jobName: "j",
+      dryRun: false,
+      startedAt: "2026-03-01T10:00:00.000Z",
+    });
+    assert.deepEqual((await store.history()).map((r) => r.runId), ["r1"]);
+    await store.close?.();
+    assert.ok((await Deno.stat(`${dir}/nested/state.db`)).isFile);
+    // What it recorded, a registry on the same URL reads.
+    const registry = createRegistry({ store: `sqlite:${dir}/nested/state.db` });
+    assert.deepEqual((await registry.history()).map((r) => r.runId), ["r1"]);
+    await registry.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("openRunStore() opens Deno KV from a kv: URL", async () => {
+  const store = openRunStore("kv::memory:");
+  try {
+    assert.deepEqual(await store.history(), []);
+  } finally {
+    await store.close?.();
+  }
+});
+
+Deno.test("openRunStore() refuses an unknown URL with INVALID_CONFIG", () => {
+  throwsWithCode(
+    () => openRunStore("mysql://user:secret@db/x"),
+    "INVALID_CONFIG",
+    /Unknown database "mysql:\/\/user:\*\*\*@db\/x"/,
+  );
+});
+
+Deno.test("a run cut short by a crash shows as interrupted once its heartbeat is a minute old (store clock)", async () => {
+  const dir = await Deno.makeTempDir();
+  const clock = new FakeClock(1_000_000);
+  const url = `sqlite:${dir}/state.db`;
+  try {
+    const crashed = openRunStore(url, { clock });
+    await crashed.start({
+      runId: "r1",
+      jobName: "j",
+      dryRun: false,
+      startedAt: new Date(clock.now()).toISOString(),
+    });
+    assert.equal((await crashed.history())[0]!.status, "running");
+    await crashed.close?.();
+    clock.tick(61_000);
+    const restarted = openRunStore(url, { clock });
+    assert.equal((await restarted.history())[0]!.status, "interrupted");
+    await restarted.close?.();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,32 @@
+/**
+ * The command line's commands, by name, in the order `--help` lists them.
+ *
+ * @module
+ */
+import type { Command } from "./_command.ts";
+import {
+  historyCommand,
+  jobsCommand,
+  runCommand,
+  serveCommand,
+  validateCommand,
+} from "./_job_commands.ts";
+import {
+  actionsCommand,
+  execCommand,
+  infoCommand,
+} from "./_action_commands.ts";
+
+export { type CliIo, type Command, UsageError } from "./_command.ts";
+
+/** Every command, by name. */
+export const COMMANDS: Record<string, Command> = {
+  run: runCommand,
+  serve: serveCommand,
+  jobs: jobsCommand,
+  actions: actionsCommand,
+  info: infoCommand,
+  history: historyCommand,
+  validate: validateCommand,
+  exec: execCommand,
+};

@@ -1,0 +1,244 @@
+/**
+ * The TriggerKit command line:
+ * `deno run -A jsr:@triggerkit/triggerkit/cli <command>`.
+ *
+ * Commands: `run <job> [--dry-run]`, `serve`, `jobs`, `actions`,
+ * `info <action>`, `history [--job NAME] [--limit N]`, `validate`,
+ * `exec <action> --data FILE --config JSON [--dry-run]`. Every command takes
+ * `--help` and `--json`; jobs, views and actions come from
+ * `triggerkit.config.ts` or `triggerkit.toml` (or `--config FILE`).
+ *
+ * Exit codes: 0 on success, 1 on a failed run, 2 on bad usage or invalid
+ * configuration.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { configure, getConsoleSink } from "@logtape/logtape";
+import { createRegistry, type Registry } from "../registry/registry.ts";
+import { isTriggerKitError } from "../errors.ts";
+import { findConfigFile } from "../config/read.ts";
+import { loadConfig } from "../config/apply.ts";
+import {
+  type CliIo,
+  type Command,
+  COMMANDS,
+  UsageError,
+} from "./_command_table.ts";
+import { colourful, paint } from "./_format.ts";
+
+export type { CliIo } from "./_command_table.ts";
+
+/** Exit code 2: bad usage or invalid configuration. */
+const USAGE_CODES = new Set([
+  "ACTION_NOT_FOUND",
+  "INVALID_CONFIG",
+  "INVALID_DATA",
+  "INVALID_ACTION",
+  "VIEW_NOT_FOUND",
+  "JOB_NOT_FOUND",
+  "INVALID_VIEW",
+  "INVALID_JOB",
+  "INVALID_SCHEDULE",
+  "SANDBOX_UNAVAILABLE",
+]);
+
+/** Options of {@linkcode main}. */
+export interface MainOptions {
+  /** Where to write (default: the console). */
+  io?: CliIo;
+  /** Use this registry instead of loading a config file. */
+  registry?: Registry;
+  /** Colours (default: when stdout is a terminal and NO_COLOR is unset). */
+  colour?: boolean;
+}
+
+/**
+ * Runs the command line with the given arguments.
+ *
+ * @param args The arguments, without the program name.
+ * @param options Where to write, and the registry to use.
+ * @returns The exit code: 0 success, 1 failed run, 2 bad usage or configuration.
+ *
+ * @example Asking for help
+ * ```ts
+ * import { main } from "@triggerkit/triggerkit/cli";
+ * import assert from "node:assert/strict";
+ *
+ * const lines: string[] = [];
+ * const code = await main(["--help"], { io: { out: (l) => lines.push(l), err: () => {} } });
+ * assert.equal(code, 0);
+ * assert.match(lines.join("\n"), /Commands:/);
+ * ```
+ */
+export async function main(
+  args: string[],
+  options: MainOptions = {},
+): Promise<number> {
+  const io = options.io ??
+    {
+      out: (line: string) => console.log(line),
+      err: (line: string) => console.error(line),
+    };
+  const [name, ...rest] = args;
+  if (
+    name === undefined || name === "--help" || name === "-h" || name === "help"
+  ) {
+    io.out(globalHelp());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(`Unknown command "${name}"\n\n${globalHelp()}`);
+    return 2;
+  }
+  const configOption = name === "exec" ? "config-file" : "config";
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        ...command.options,
+        [configOption]: { type: "string" },
+        help: { type: "boolean", short: "h" },
+        json: { type: "boolean" },
+      },
+    });
+  } catch (error) {
+    io.err(`${(error as Error).message}\n\nUsage: triggerkit ${command.usage}`);
+    return 2;
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) {
+    io.out(`${command.summary}\n\nUsage: triggerkit ${command.usage}`);
+    return 0;
+  }
+  const json = values.json === true;
+  let loaded: Promise<Registry> | undefined;
+  let file: string | undefined;
+  const registry = () =>
+    loaded ??= (async () => {
+      if (options.registry) return options.registry;
+      const path = values[configOption] as string | undefined;
+      if (
+        !path && !command.needsConfig && !hasConfigFile()
+      ) return createRegistry();
+      const result = await loadConfig(path);
+      file = result.file;
+      return result.registry;
+    })();
+  try {
+    return await command.run({
+      registry,
+      positionals: parsed.positionals,
+      values,
+      json,
+      io,
+      paint: paint(options.colour ?? colourful()),
+      configFile: () => file,
+    });
+  } catch (error) {
+    return report(error, json, io, command);
+  } finally {
+    if (loaded && !options.registry) {
+      await (await loaded.catch(() => undefined))?.close();
+    }
+  }
+}
+
+function hasConfigFile(): boolean {
+  try {
+    findConfigFile();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function report(
+  error: unknown,
+  json: boolean,
+  io: CliIo,
+  command: Command,
+): number {
+  if (error instanceof UsageError) {
+    io.err(`${error.message}\n\nUsage: triggerkit ${command.usage}`);
+    return 2;
+  }
+  const code = isTriggerKitError(error) ? error.code : "ERROR";
+  const message = error instanceof Error ? error.message : String(error);
+  io.err(
+    json
+      ? JSON.stringify({ error: { code, message } })
+      : `error[${code}]: ${message}`,
+  );
+  return isTriggerKitError(error) && USAGE_CODES.has(error.code) ? 2 : 1;
+}
+
+function globalHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  return [
+    "TriggerKit: watch views, run actions on what they yield",
+    "",
+    "Usage: triggerkit <command> [options]",
+    "",
+    "Commands:",
+    ...Object.entries(COMMANDS).map(([name, command]) =>
+      `  ${name.padEnd(width)}  ${command.summary}`
+    ),
+    "",
+    "Every command takes --help and --json; --config FILE picks the config",
+    "(default: triggerkit.config.ts or triggerkit.toml in this directory).",
+  ].join("\n");
+}
+
+/**
+ * Configures LogTape as the command line does: warnings and errors to the
+ * console, and what sandboxed actions print (tagged with action and run).
+ *
+ * @returns When logging is configured.
+ *
+ * @example In a script that runs jobs
+ * ```ts ignore
+ * import { configureCliLogging } from "@triggerkit/triggerkit/cli";
+ *
+ * await configureCliLogging();
+ * ```
+ */
+export async function configureCliLogging(): Promise<void> {
+  await configure({
+    // Logs go to stderr, so that --json output on stdout stays parseable.
+    sinks: {
+      console: getConsoleSink({
+        levelMap: {
+          trace: "error",
+          debug: "error",
+          info: "error",
+          warning: "error",
+          error: "error",
+          fatal: "error",
+        },
+      }),
+    },
+    loggers: [
+      { category: ["triggerkit"], sinks: ["console"], lowestLevel: "warning" },
+      {
+        category: ["triggerkit", "sandbox", "console"],
+        sinks: ["console"],
+        lowestLevel: "info",
+      },
+      {
+        category: ["logtape", "meta"],
+        sinks: ["console"],
+        lowestLevel: "warning",
+      },
+    ],
+  });
+}
+
+if (import.meta.main) {
+  await configureCliLogging();
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,108 @@
+/**
+ * `serve()`: runs every enabled scheduled job on its schedule. Several
+ * instances may share one store: each slot of each job is claimed by one
+ * instance, under a lease it renews while the run lasts; a run whose
+ * instance died is taken over once its lease runs out, and recorded as a
+ * retry. A job never overlaps itself, a missed slot runs once after
+ * downtime, and a stop is graceful.
+ *
+ * Two drivers: `timer` (default) wakes for each slot; `deno-cron` lets
+ * `Deno.cron` wake it every minute (Deno Deploy).
+ *
+ * @module
+ */
+import { type Clock, realClock } from "../clock.ts";
+import { cronDriver, type DenoCron, timerDriver } from "./_drivers.ts";
+import type { Jobs } from "./engine.ts";
+import type { RunReport, RunStore } from "../store/contract.ts";
+import { logger } from "../logger.ts";
+import { SlotRunner } from "./_slot_runner.ts";
+
+export type { DenoCron } from "./_drivers.ts";
+
+const log = logger("scheduler");
+
+/** Options of `serve()`. */
+export interface ServeOptions {
+  /** Aborting it stops the scheduler: no new runs, running ones may finish. */
+  signal?: AbortSignal;
+  /** How long running runs may take to finish after a stop, in ms (default 30000). */
+  graceMs?: number;
+  /**
+   * How long a claimed run stays this instance's without renewal, in ms
+   * (default 60000). A run whose instance died is taken over after it.
+   */
+  leaseMs?: number;
+  /** This instance's name in the store (default: pid and a random suffix). */
+  instance?: string;
+  /** `timer` (default): wake for each slot. `deno-cron`: `Deno.cron` wakes it every minute. */
+  driver?: "timer" | "deno-cron";
+  /** Stop on SIGINT and SIGTERM too (default true; not with `deno-cron`). */
+  handleSignals?: boolean;
+  /** Only these jobs (default: every enabled job with a schedule). */
+  jobs?: string[];
+  /** Told of every finished run. */
+  onRun?: (report: RunReport) => void;
+  /** The clock (tests pass a fake one). */
+  clock?: Clock;
+  /** `Deno.cron`, for the `deno-cron` driver (tests pass a fake one). */
+  cron?: DenoCron;
+}
+
+/**
+ * Runs scheduled jobs until stopped.
+ *
+ * @param jobs The registry's jobs.
+ * @param store Where slots are claimed and runs recorded.
+ * @param options Stop signal, grace period, lease, driver, clock.
+ */
+export async function runScheduler(
+  jobs: Jobs,
+  store: () => RunStore,
+  options: ServeOptions = {},
+): Promise<void> {
+  const clock = options.clock ?? realClock;
+  const leaseMs = options.leaseMs ?? 60_000;
+  const instance = options.instance ??
+    `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const runner = new SlotRunner(jobs, store, {
+    clock,
+    leaseMs,
+    instance,
+    ...(options.onRun ? { onRun: options.onRun } : {}),
+  });
+  const wanted = options.jobs ? new Set(options.jobs) : undefined;
+  const scheduled = jobs.listJobs().filter((job) =>
+    job.parsedSchedule && job.enabled !== false &&
+    (!wanted || wanted.has(job.name))
+  );
+  const stop = new AbortController();
+  const onStop = () => stop.abort();
+  options.signal?.addEventListener("abort", onStop, { once: true });
+  if (options.signal?.aborted) stop.abort();
+  const cron = options.driver === "deno-cron";
+  const signals: Deno.Signal[] = cron || options.handleSignals === false
+    ? []
+    : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, onStop);
+  try {
+    for (const job of scheduled) {
+      const missed = await runner.missed(job);
+      // Down while slots passed: run once for them, not once per slot.
+      if (missed !== undefined) runner.start(job, missed);
+    }
+    log.info("Scheduler {instance} started with {count} jobs", {
+      instance,
+      count: scheduled.length,
+    });
+    if (cron) {
+      const denoCron = options.cron ??
+        (Deno as unknown as { cron?: DenoCron }).cron;
+      await cronDriver(scheduled, runner, clock, stop.signal, denoCron);
+    } else await timerDriver(scheduled, runner, clock, leaseMs, stop.signal);
+  } finally {
+    for (const signal of signals) Deno.removeSignalListener(signal, onStop);
+    options.signal?.removeEventListener("abort", onStop);
+    await runner.drain(options.graceMs ?? 30_000);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * What the registry keeps per action, and how module actions become entries.
+ *
+ * @module
+ */
+import { describeType, TriggerKitError } from "../errors.ts";
+import type {
+  ActionFn,
+  ActionInfo,
+  ActionInput,
+  ActionResult,
+  ConfigSchema,
+  RegisterOptions,
+} from "../types.ts";
+
+/** Sandboxed action defaults: time limit, heap limit, result size cap. */
+export const SANDBOX_DEFAULTS = {
+  timeoutMs: 30_000,
+  memoryMb: 128,
+  maxResultBytes: 64 * 1024 * 1024,
+} as const;
+
+/** A registered action. */
+export interface Entry {
+  info: ActionInfo;
+  schema: ConfigSchema | undefined;
+  invoke: (input: ActionInput) => ActionResult | Promise<ActionResult>;
+  /** Frees what the action holds (a sandboxed action's Workers). */
+  release?: () => void;
+}
+
+/** A sandboxed action's limits, its options checked, defaults applied. */
+export function sandboxLimits(
+  name: string,
+  options: RegisterOptions<unknown>,
+): { timeoutMs: number; memoryMb: number; maxResultBytes: number } {
+  return {
+    timeoutMs: positiveNumber(name, "timeoutMs", options.timeoutMs) ??
+      SANDBOX_DEFAULTS.timeoutMs,
+    memoryMb: positiveNumber(name, "memoryMb", options.memoryMb) ??
+      SANDBOX_DEFAULTS.memoryMb,
+    maxResultBytes:
+      positiveNumber(name, "maxResultBytes", options.maxResultBytes) ??
+        SANDBOX_DEFAULTS.maxResultBytes,
+  };
+}
+
+/**
+ * A module action loaded into this process, by explicit opt-in where no
+ * sandbox can run: it is as trusted as a function action.
+ */
+export function trustedEntry(
+  name: string,
+  module: URL,
+  description: string,
+  schema: ConfigSchema | undefined,
+): Entry {
+  let loaded: Promise<ActionFn> | undefined;
+  const load = () =>
+    loaded ??= import(module.href).then((imported) => {
+      if (typeof imported.default !== "function") {
+        throw new TriggerKitError(
+          "INVALID_ACTION",
+          `Cannot load action "${name}": the module ${module.href} has no default export that is a function`,
+        );
+      }
+      return imported.default as ActionFn;
+    }).catch((error) => {
+      loaded = undefined;
+      throw error;
+    });
+  return {
+    info: { name, description, kind: "function", module: module.href },
+    schema,
+    invoke: async (input) => (await load())(input),
+  };
+}
+
+/** A copy of an action's info that callers cannot use to change the registry. */
+export function copyInfo(info: ActionInfo): ActionInfo {
+  const copy = { ...info };
+  if (info.permissions) copy.permissions = structuredClone(info.permissions);
+  return copy;
+}
+
+export function positiveNumber(
+  name: string,
+  key: string,
+  value: number | undefined,
+): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new TriggerKitError(
+      "INVALID_ACTION",
+      `Cannot register action "${name}": ${key} must be a positive number, received ${
+        typeof value === "number" ? value : describeType(value)
+      }`,
+    );
+  }
+  return value;
+}
