@@ -21,8 +21,11 @@ export interface CallOptions {
   signal?: AbortSignal;
   /**
    * Fails the call with `DATABASE_ERROR` when it has not finished after this
-   * many milliseconds (connecting and waiting for locks included); the query
-   * is cancelled. No deadline when absent.
+   * many milliseconds (connecting and waiting for locks included), and
+   * cancels it: PostgreSQL cancels the query on the server; SQLite ends a
+   * read-only query of a file by terminating its reader Worker, and stops
+   * waiting for locks, but cannot stop a statement already running on the
+   * calling thread (node:sqlite has no interrupt). No deadline when absent.
    */
   timeoutMs?: number;
 }
@@ -50,7 +53,7 @@ export interface ExecuteResult {
  * bigints past 2^53 on SQLite (PostgreSQL's `int8` comes back as a digit
  * string, as `npm:postgres` reads it); `canonicalKey` compares all three.
  * Values bound: each is stored so that it reads back equal or refused with
- * `INVALID_DATA` naming the row and field (see `_db_values.ts`).
+ * `INVALID_DATA` naming the row and field (see `_values.ts` and docs/builtins.md).
  */
 export interface Database {
   /** `sqlite` or `postgres`. */
