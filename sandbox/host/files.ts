@@ -5,8 +5,9 @@
  * - an action's code is loaded from a private copy of its folder holding
  *   regular files only; a folder that holds a link, a hard-linked file or
  *   anything else is refused at `register`;
- * - `read`/`write` grants are resolved to real paths, and a granted folder
- *   that holds a link leading outside the grants is refused at `register`.
+ * - a `read`/`write` grant must name a real path (one reached through a
+ *   link is refused), and a granted folder that holds a link leading
+ *   outside the grants of its kind is refused at `register`.
  *
  * @module
  */
@@ -170,8 +171,8 @@ function within(path: string, roots: string[]): boolean {
 }
 
 /**
- * Resolves `read` and `write` grants to real paths, and refuses a granted
- * folder that holds a link leading outside the grants of its kind.
+ * Checks `read` and `write` grants: each must be a real path, and a granted
+ * folder must not hold a link leading outside the grants of its kind.
  *
  * @throws {TriggerKitError} `INVALID_ACTION` naming the link.
  */
@@ -183,14 +184,25 @@ export function realGrants(
   for (const kind of ["read", "write"] as const) {
     const value = permissions[kind];
     if (!Array.isArray(value)) continue;
-    let roots: string[];
-    try {
-      roots = [...new Set(value.map(realPath))].sort();
-    } catch (error) {
-      throw invalid(
-        action,
-        `cannot resolve its ${kind} grant: ${(error as Error).message}`,
-      );
+    const roots = [...new Set(value)].sort();
+    for (const path of roots) {
+      let real: string;
+      try {
+        real = realPath(path);
+      } catch (error) {
+        throw invalid(
+          action,
+          `cannot resolve its ${kind} grant ${path}: ${
+            (error as Error).message
+          }`,
+        );
+      }
+      if (real !== path) {
+        throw invalid(
+          action,
+          `its ${kind} grant ${path} is reached through a symbolic link (it leads to ${real}); Deno would follow it, so grant the real path if that is what you mean`,
+        );
+      }
     }
     for (const root of roots) scanForLinks(action, kind, root, roots);
     out[kind] = roots;
