@@ -64,7 +64,12 @@ export function lockDown(): Captured {
     scope = Object.getPrototypeOf(scope)
   ) {
     if (Object.hasOwn(scope, "close")) lock(scope, "close", forbid("close()"));
-    if (Object.hasOwn(scope, "caches")) lock(scope, "caches", undefined);
+    if (Object.hasOwn(scope, "caches")) {
+      Object.defineProperty(scope, "caches", {
+        get: forbid("caches (CacheStorage, which persists on disk)"),
+        configurable: false,
+      });
+    }
   }
   const internal = (Deno as unknown as { internal?: symbol }).internal;
   if (internal !== undefined) {
@@ -85,6 +90,7 @@ export function describeFailure(
 ): WireError {
   const DENIED = /^Requires (\w+) access(?: to (.+?))?, run again with/;
   const NO_REMOTE = /^A remote specifier was requested: "(.+?)", but --no-/;
+  const NO_NPM = /^npm specifiers were requested; but --no-npm is specified/;
   const unquote = (text: string | undefined) =>
     text === undefined ? undefined : text.replace(/^"(.*)"$/, "$1");
   const descriptor = (
@@ -116,7 +122,10 @@ export function describeFailure(
     let permission: string | undefined;
     let target: string | undefined;
     const denied = DENIED.exec(e.message);
-    const remote = NO_REMOTE.exec(e.message);
+    const remote = NO_REMOTE.exec(e.message) ??
+      (NO_NPM.test(e.message)
+        ? [e.message, "https://registry.npmjs.org"]
+        : null);
     if (denied && e instanceof captured.NotCapable) {
       permission = denied[1]!;
       target = unquote(denied[2]);
