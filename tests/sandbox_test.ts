@@ -1,15 +1,12 @@
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { createRegistry, type Row } from "../mod.ts";
 import {
   descendants,
   fixture,
   rejectsWithCode,
   runScript,
-  scriptArgs,
   serveLocal,
   throwsWithCode,
-  treeCpuTicks,
   withRegistry,
 } from "./_helpers.ts";
 
@@ -247,43 +244,6 @@ Deno.test(
   }),
 );
 
-Deno.test(
-  "sandbox: a result that is a function, holds one, or is not an object is INVALID_RESULT",
-  withRegistry(async (registry) => {
-    registry.register("fn", fixture("returns_function.ts"));
-    registry.register("num", fixture("returns_number.ts"));
-    await rejectsWithCode(
-      registry.run("fn", []),
-      "INVALID_RESULT",
-      /cannot be cloned/,
-    );
-    await rejectsWithCode(
-      registry.run("num", []),
-      "INVALID_RESULT",
-      /returned number/,
-    );
-  }),
-);
-
-Deno.test(
-  "sandbox: a result over the size cap is INVALID_RESULT",
-  withRegistry(async (registry) => {
-    registry.register("big", fixture("returns_big.ts"), {
-      maxResultBytes: 1024,
-    });
-    await rejectsWithCode(
-      registry.run("big", [], { config: { bytes: 4096 } }),
-      "INVALID_RESULT",
-      /over the cap of 1024 bytes/,
-    );
-    assert.equal(
-      ((await registry.run("big", [], { config: { bytes: 10 } }))
-        .blob as string).length,
-      10,
-    );
-  }),
-);
-
 for (const how of ["exit", "close", "process-exit"]) {
   Deno.test(
     `sandbox: ${how} inside the action fails promptly and the host lives on`,
@@ -374,42 +334,6 @@ Deno.test(
       "INVALID_DATA",
       /Cannot send data to sandboxed action "echo"/,
     );
-  }),
-);
-
-Deno.test(
-  "sandbox: console output reaches the host log with the action name and runId",
-  withRegistry(async (registry) => {
-    const records: LogRecord[] = [];
-    await configure({
-      sinks: { memory: (record) => records.push(record) },
-      loggers: [
-        {
-          category: ["triggerkit", "sandbox", "console"],
-          sinks: ["memory"],
-          lowestLevel: "debug",
-        },
-        { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-      ],
-      reset: true,
-    });
-    try {
-      registry.register("logger", fixture("logger.ts"));
-      await registry.run("logger", [{}, {}], { runId: "run-42" });
-    } finally {
-      await reset();
-    }
-    assert.equal(records.length, 2);
-    const [info, error] = records;
-    assert.equal(info!.level, "info");
-    assert.equal(info!.properties.action, "logger");
-    assert.equal(info!.properties.runId, "run-42");
-    assert.match(
-      String(info!.properties.message),
-      /hello from the sandbox \{ rows: 2 \}/,
-    );
-    assert.equal(error!.level, "error");
-    assert.match(String(error!.properties.message), /something went wrong/);
   }),
 );
 
