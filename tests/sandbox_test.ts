@@ -75,38 +75,6 @@ Deno.test(
   }),
 );
 
-const DENIED: Array<{ op: string; arg: () => string; permission: string }> = [
-  { op: "read", arg: () => SECRET_JSON, permission: "read" },
-  {
-    op: "write",
-    arg: () => "/tmp/triggerkit-test-write.txt",
-    permission: "write",
-  },
-  { op: "env", arg: () => "HOME", permission: "env" },
-  { op: "command", arg: () => "/bin/true", permission: "run" },
-  {
-    op: "ffi",
-    arg: () => "/usr/lib/x86_64-linux-gnu/libc.so.6",
-    permission: "ffi",
-  },
-  { op: "sys", arg: () => "", permission: "sys" },
-  { op: "import", arg: () => `file://${SECRET_JS}`, permission: "read" },
-];
-
-for (const { op, arg, permission } of DENIED) {
-  Deno.test(
-    `sandbox: ${op} is denied by default with PERMISSION_DENIED naming ${permission}`,
-    withRegistry(async (registry) => {
-      registry.register("probe", fixture("probe.ts"));
-      await rejectsWithCode(
-        registry.run("probe", [], { config: { op, arg: arg() } }),
-        "PERMISSION_DENIED",
-        new RegExp(`denied ${permission} access`),
-      );
-    }),
-  );
-}
-
 Deno.test(
   "sandbox: each permission, granted alone, allows exactly its call",
   withRegistry(async (registry) => {
@@ -227,44 +195,6 @@ Deno.test(
     });
   }),
 );
-
-Deno.test(
-  "sandbox: a throw becomes ACTION_FAILED with the action's message and stack",
-  withRegistry(async (registry) => {
-    registry.register("throws", fixture("throws.ts"));
-    const error = await rejectsWithCode(
-      registry.run("throws", []),
-      "ACTION_FAILED",
-      /"throws" failed: bad things happened/,
-    );
-    const cause = error.cause as Error;
-    assert.equal(cause.name, "RangeError");
-    assert.equal(cause.message, "bad things happened");
-    assert.match(cause.stack ?? "", /throws\.ts/);
-  }),
-);
-
-for (const how of ["exit", "close", "process-exit"]) {
-  Deno.test(
-    `sandbox: ${how} inside the action fails promptly and the host lives on`,
-    withRegistry(async (registry) => {
-      registry.register("exits", fixture("exits.ts"), { timeoutMs: 5000 });
-      const started = performance.now();
-      await rejectsWithCode(
-        registry.run("exits", [], { config: { how } }),
-        "ACTION_FAILED",
-        /not allowed in a sandboxed action/,
-      );
-      assert.ok(performance.now() - started < 2000);
-      assert.deepEqual(
-        await registry.run("exits", [], { config: { how: "none" } }),
-        {
-          survived: true,
-        },
-      );
-    }),
-  );
-}
 
 Deno.test(
   "sandbox: forged messages and raw stdout bytes cannot confuse the host or other calls",
