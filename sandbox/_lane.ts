@@ -43,11 +43,14 @@ export type OpenLane = <Out extends LaneMessage, In extends LaneMessage>(
 ) => Lane<Out>;
 
 /** Encodes a message as the chunks of one frame. */
-export function encodeFrame(message: LaneMessage): Uint8Array[] {
+export function encodeFrame(
+  message: LaneMessage,
+  encoder: TextEncoder = new TextEncoder(),
+): Uint8Array[] {
   const HEADER = 5;
   const COALESCE = 64 * 1024;
   const { payload, ...rest } = message;
-  const json = new TextEncoder().encode(JSON.stringify(rest));
+  const json = encoder.encode(JSON.stringify(rest));
   const parts = payload ? [new Uint8Array(4), json, payload] : [json];
   if (payload) new DataView(parts[0]!.buffer).setUint32(0, json.byteLength);
   const length = parts.reduce((total, part) => total + part.byteLength, 0);
@@ -68,6 +71,7 @@ export function encodeFrame(message: LaneMessage): Uint8Array[] {
 export function decodeFrame(
   kind: number,
   body: Uint8Array,
+  decoder: TextDecoder = new TextDecoder(),
 ): LaneMessage | string {
   let json = body;
   let payload: Uint8Array | undefined;
@@ -82,7 +86,7 @@ export function decodeFrame(
   }
   let message: unknown;
   try {
-    message = JSON.parse(new TextDecoder().decode(json));
+    message = JSON.parse(decoder.decode(json));
   } catch {
     return "a frame was not valid JSON";
   }
@@ -148,6 +152,8 @@ export function openLane<Out extends LaneMessage, In extends LaneMessage>(
 ): Lane<Out> {
   let maxFrame = options.maxFrame ?? 1024 * 1024 * 1024;
   let closed = false;
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
   let writing: Promise<void> = Promise.resolve();
   const close = (reason: string | null) => {
     if (closed) return;
@@ -165,7 +171,7 @@ export function openLane<Out extends LaneMessage, In extends LaneMessage>(
     }
   };
   readFrames(conn, () => maxFrame, (kind, body) => {
-    const message = decodeFrame(kind, body);
+    const message = decodeFrame(kind, body, decoder);
     if (typeof message === "string") return message;
     handlers.onMessage(message as In);
     return closed ? "closed" : null;
@@ -176,7 +182,7 @@ export function openLane<Out extends LaneMessage, In extends LaneMessage>(
   return {
     send(message) {
       if (closed) return Promise.reject(new Error("The lane is closed"));
-      const chunks = encodeFrame(message);
+      const chunks = encodeFrame(message, encoder);
       writing = writing.then(async () => {
         for (const chunk of chunks) await writeAll(chunk);
       });

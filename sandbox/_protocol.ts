@@ -81,6 +81,8 @@ export interface WorkerSetup {
 export interface ChildInit {
   /** The control lane's token. */
   token: string;
+  /** The first Worker, started at once without waiting for a `load`. */
+  first: { wid: number; token: string };
   /** The Worker's permissions, its lane's grant included. */
   grant: WorkerGrant;
   setup: WorkerSetup;

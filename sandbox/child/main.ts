@@ -37,10 +37,7 @@ export async function childMain(
   }
   const init = JSON.parse(text.slice(0, text.indexOf("\n"))) as ChildInit;
   const workers = new Map<number, Worker>();
-  const conn = await Deno.connect({
-    transport: "unix",
-    path: init.setup.socket,
-  });
+  let lane: ReturnType<typeof openLane<FromChild, ToChild>> | undefined;
 
   const died = (
     wid: number,
@@ -50,7 +47,7 @@ export async function childMain(
     const worker = workers.get(wid);
     workers.delete(wid);
     worker?.terminate();
-    lane.send({ t: "died", wid, error: { code, name: "Error", message } })
+    lane?.send({ t: "died", wid, error: { code, name: "Error", message } })
       .catch(() => {});
   };
   const load = (wid: number, token: string) => {
@@ -76,7 +73,12 @@ export async function childMain(
     worker.postMessage(workerInit);
   };
 
-  const lane = openLane<FromChild, ToChild>(conn, {
+  load(init.first.wid, init.first.token);
+  const conn = await Deno.connect({
+    transport: "unix",
+    path: init.setup.socket,
+  });
+  lane = openLane<FromChild, ToChild>(conn, {
     onMessage(message) {
       if (message.t === "load") load(message.wid, message.token);
       else if (message.t === "drop") {

@@ -74,7 +74,7 @@ export interface ProcessOptions {
   dryRun: boolean;
   profile: ChildProfile;
   /** Its Workers' setup, sent on stdin (the token is added here). */
-  init: Omit<ChildInit, "token">;
+  init: Omit<ChildInit, "token" | "first">;
   /** The largest frame a Worker may send (a reply of the maximum size). */
   maxFrame: number;
   /** Anonymous memory the process may hold, in MiB. */
@@ -127,7 +127,12 @@ export class SandboxProcess {
       onMessage: (message) => this.#fromChild(message),
       onClose: () => {},
     }, 1024 * 1024);
-    const init: ChildInit = { ...options.init, token: control.token };
+    const first = this.#newSlot();
+    const init: ChildInit = {
+      ...options.init,
+      token: control.token,
+      first: { wid: first.wid, token: first.token },
+    };
     this.#child = options.spawn({
       args: options.profile.args,
       env: options.profile.env,
@@ -207,6 +212,23 @@ export class SandboxProcess {
 
   /** Starts a Worker for the action. */
   load(): WorkerSlot {
+    const slot = this.#newSlot();
+    this.#control.then(
+      (control) =>
+        control.send({ t: "load", wid: slot.wid, token: slot.token }),
+    ).catch((error) =>
+      this.#dropSlot(
+        slot,
+        error instanceof CallFailure
+          ? error
+          : new CallFailure(wire("ACTION_FAILED", String(error))),
+      )
+    );
+    return slot;
+  }
+
+  /** A Worker the host expects: its slot, its lane's token, its load deadline. */
+  #newSlot(): Slot {
     const wid = freshId();
     let settle!: (error?: Error) => void;
     const loaded = new Promise<void>((resolve, reject) => {
@@ -242,16 +264,6 @@ export class SandboxProcess {
     };
     this.#slots.set(wid, slot);
     lane.then((open) => slot.lane = open);
-    this.#control.then(
-      (control) => control.send({ t: "load", wid, token }),
-    ).catch((error) =>
-      this.#dropSlot(
-        slot,
-        error instanceof CallFailure
-          ? error
-          : new CallFailure(wire("ACTION_FAILED", String(error))),
-      )
-    );
     return slot;
   }
 

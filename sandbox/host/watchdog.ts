@@ -20,7 +20,7 @@ const TICK_MS = 10;
 
 /** One sample of a process: CPU time used so far and memory now. */
 export interface Usage {
-  /** When it was taken (host `performance.now()`). */
+  /** When it was taken, on the host's `performance.now()` clock. */
   at: number;
   /** CPU time of all its threads since it started, in ms. */
   cpuMs: number;
@@ -139,8 +139,10 @@ export class Watchdog {
   }
 
   #deliver(line: string): void {
-    const at = performance.now();
-    for (const record of line.split(";")) {
+    const [time, ...records] = line.split(";");
+    // When the sample was taken, on this process's clock (not when it arrived).
+    const at = Number(time) - performance.timeOrigin;
+    for (const record of records) {
       const [pid, ticks, anonKb] = record.split(" ");
       const listener = this.#listeners.get(Number(pid));
       if (!listener) continue;

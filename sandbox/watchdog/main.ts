@@ -12,8 +12,9 @@
  * self-contained.
  *
  * Input lines: `+<pid>` (watch) and `-<pid>` (forget). Output: one line per
- * tick, `<pid> <cpu ticks> <anon kB>` records joined by `;`, with `<pid> -`
- * for a process that is gone.
+ * tick, the time it was taken (ms since the epoch, fractional) then
+ * `<pid> <cpu ticks> <anon kB>` records, joined by `;`, with `<pid> -` for a
+ * process that is gone.
  *
  * @module
  */
@@ -42,7 +43,9 @@ export async function watchdogMain(intervalMs: number): Promise<void> {
   };
   const timer = setInterval(() => {
     if (watched.size === 0) return;
-    const bytes = encoder.encode(`${[...watched].map(sample).join(";")}\n`);
+    const at = performance.timeOrigin + performance.now();
+    const records = [at, ...[...watched].map(sample)].join(";");
+    const bytes = encoder.encode(`${records}\n`);
     for (let offset = 0; offset < bytes.length;) {
       offset += Deno.stdout.writeSync(bytes.subarray(offset));
     }

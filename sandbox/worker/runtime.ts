@@ -26,6 +26,14 @@ export interface Captured {
   granted: (descriptor: Deno.PermissionDescriptor) => boolean;
   /** Ends this Worker (the action cannot: see {@linkcode lockDown}). */
   closeWorker: () => void;
+  /** V8's serializer (the structured clone wire format), when Deno exposes it. */
+  codec: Codec | undefined;
+}
+
+/** Values to bytes and back, in V8's structured clone format. */
+export interface Codec {
+  serialize: (value: unknown) => Uint8Array;
+  deserialize: (bytes: Uint8Array) => unknown;
 }
 
 /**
@@ -37,6 +45,11 @@ export interface Captured {
 export function lockDown(): Captured {
   const permissions = Deno.permissions;
   const querySync = permissions.querySync.bind(permissions);
+  const internal = (Deno as unknown as { internal?: symbol }).internal;
+  const internals = internal === undefined
+    ? undefined
+    : (Deno as unknown as Record<symbol, { core?: Partial<Codec> }>)[internal];
+  const core = internals?.core;
   const captured: Captured = {
     NotCapable: Deno.errors.NotCapable,
     granted: (descriptor) => {
@@ -47,6 +60,13 @@ export function lockDown(): Captured {
       }
     },
     closeWorker: globalThis.close.bind(globalThis),
+    codec: typeof core?.serialize === "function" &&
+        typeof core.deserialize === "function"
+      ? {
+        serialize: core.serialize.bind(core),
+        deserialize: core.deserialize.bind(core),
+      }
+      : undefined,
   };
   const forbid = (what: string) => () => {
     throw new Error(`${what} is not allowed in a sandboxed action`);
@@ -71,7 +91,6 @@ export function lockDown(): Captured {
       });
     }
   }
-  const internal = (Deno as unknown as { internal?: symbol }).internal;
   if (internal !== undefined) {
     delete (Deno as unknown as Record<symbol, unknown>)[internal];
   }
@@ -212,10 +231,7 @@ export function serveCalls(
   lane: Lane<FromWorker>,
   action: (input: unknown) => unknown,
   captured: Captured,
-  codec: {
-    serialize: (value: unknown) => Uint8Array;
-    deserialize: (bytes: Uint8Array) => unknown;
-  },
+  codec: Codec,
 ): (message: ToWorker) => void {
   const controllers = new Map<number, AbortController>();
   const coded = (code: string, message: string) =>
@@ -295,7 +311,6 @@ export function serveCalls(
  * lane (and gives the lane's grant back), loads the action, serves calls.
  */
 export async function workerMain(openLane: OpenLane): Promise<void> {
-  const { serialize, deserialize } = await import("node:v8");
   const scope = globalThis as unknown as {
     onmessage: ((event: MessageEvent<WorkerInit>) => void) | null;
   };
@@ -336,7 +351,12 @@ export async function workerMain(openLane: OpenLane): Promise<void> {
     send({ t: "loadFailed", error: describeFailure(error, captured) });
     return;
   }
-  serve = serveCalls(lane, action, captured, { serialize, deserialize });
+  serve = serveCalls(
+    lane,
+    action,
+    captured,
+    captured.codec ?? await import("node:v8"),
+  );
   send({ t: "loaded" });
 }
 
