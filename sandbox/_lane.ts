@@ -154,7 +154,10 @@ export function openLane<Out extends LaneMessage, In extends LaneMessage>(
   let closed = false;
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
-  let writing: Promise<void> = Promise.resolve();
+  // Frames queued while a write is in progress go out together, in one
+  // write when they are small: many concurrent calls, few system calls.
+  let queue: Uint8Array[] = [];
+  let flushing: Promise<void> | undefined;
   const close = (reason: string | null) => {
     if (closed) return;
     closed = true;
@@ -170,6 +173,26 @@ export function openLane<Out extends LaneMessage, In extends LaneMessage>(
       offset += await conn.write(bytes.subarray(offset));
     }
   };
+  const flush = async () => {
+    for (;;) {
+      // Checked and cleared in one go: a frame queued later starts a new flush.
+      if (queue.length === 0) return void (flushing = undefined);
+      const chunks = queue;
+      queue = [];
+      const total = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
+      if (chunks.length === 1 || total > 256 * 1024) {
+        for (const chunk of chunks) await writeAll(chunk);
+        continue;
+      }
+      const joined = new Uint8Array(total);
+      let offset = 0;
+      for (const chunk of chunks) {
+        joined.set(chunk, offset);
+        offset += chunk.byteLength;
+      }
+      await writeAll(joined);
+    }
+  };
   readFrames(conn, () => maxFrame, (kind, body) => {
     const message = decodeFrame(kind, body, decoder);
     if (typeof message === "string") return message;
@@ -182,15 +205,15 @@ export function openLane<Out extends LaneMessage, In extends LaneMessage>(
   return {
     send(message) {
       if (closed) return Promise.reject(new Error("The lane is closed"));
-      const chunks = encodeFrame(message, encoder);
-      writing = writing.then(async () => {
-        for (const chunk of chunks) await writeAll(chunk);
-      });
-      const written = writing;
-      writing = writing.catch((error) =>
-        close(`write failed: ${error?.message ?? error}`)
-      );
-      return written;
+      queue.push(...encodeFrame(message, encoder));
+      if (!flushing) {
+        flushing = flush();
+        flushing.catch((error) => {
+          flushing = undefined;
+          close(`write failed: ${error?.message ?? error}`);
+        });
+      }
+      return flushing;
     },
     limit(next) {
       maxFrame = next;

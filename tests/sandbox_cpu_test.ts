@@ -28,7 +28,7 @@ function script({ module, options, calls }: Scenario): string {
     import { createRegistry } from ${JSON.stringify(MOD)};
     const registry = createRegistry();
     registry.register("hostile", ${JSON.stringify(module.href)}, ${
-    JSON.stringify({ timeoutMs: 500, ...options })
+    JSON.stringify({ timeoutMs: 5000, ...options })
   });
     registry.register("echo", ${JSON.stringify(fixture("echo.ts").href)});
     await registry.run("echo", []);
@@ -50,6 +50,7 @@ const SCENARIOS: Scenario[] = [
     name:
       "a loop that ignores its signal and yields every 50 ms, past its time limit",
     module: hostile("yield_loop.ts"),
+    options: { timeoutMs: 500 },
     calls: [{}],
     expect: ["ACTION_TIMEOUT"],
   },
