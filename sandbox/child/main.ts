@@ -37,7 +37,9 @@ export async function childMain(
   }
   const init = JSON.parse(text.slice(0, text.indexOf("\n"))) as ChildInit;
   const workers = new Map<number, Worker>();
-  let lane: ReturnType<typeof openLane<FromChild, ToChild>> | undefined;
+  // The control lane, once dialled (a Worker may fail before that).
+  const control: { lane?: ReturnType<typeof openLane<FromChild, ToChild>> } =
+    {};
 
   const died = (
     wid: number,
@@ -47,7 +49,11 @@ export async function childMain(
     const worker = workers.get(wid);
     workers.delete(wid);
     worker?.terminate();
-    lane?.send({ t: "died", wid, error: { code, name: "Error", message } })
+    control.lane?.send({
+      t: "died",
+      wid,
+      error: { code, name: "Error", message },
+    })
       .catch(() => {});
   };
   const load = (wid: number, token: string) => {
@@ -78,7 +84,7 @@ export async function childMain(
     transport: "unix",
     path: init.setup.socket,
   });
-  lane = openLane<FromChild, ToChild>(conn, {
+  const lane = control.lane = openLane<FromChild, ToChild>(conn, {
     onMessage(message) {
       if (message.t === "load") load(message.wid, message.token);
       else if (message.t === "drop") {
