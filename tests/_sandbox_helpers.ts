@@ -5,6 +5,12 @@
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { scriptArgs, treeCpuTicks } from "./_helpers.ts";
 
+/** Files outside every grant, that hostile fixtures try to read and import. */
+export const SECRET_JSON = "/tmp/triggerkit-test-secret.json";
+export const SECRET_JS = "/tmp/triggerkit-test-secret.js";
+Deno.writeTextFileSync(SECRET_JSON, JSON.stringify({ secret: "json-secret" }));
+Deno.writeTextFileSync(SECRET_JS, 'export const secret = "js-secret";');
+
 /** A hostile fixture's URL. */
 export function hostile(name: string): URL {
   return new URL(`./fixtures/hostile/${name}`, import.meta.url);

@@ -6,12 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { fixture, rejectsWithCode, withRegistry } from "./_helpers.ts";
-import { hostile } from "./_sandbox_helpers.ts";
-
-const SECRET_JSON = "/tmp/triggerkit-test-secret.json";
-const SECRET_JS = "/tmp/triggerkit-test-secret.js";
-Deno.writeTextFileSync(SECRET_JSON, JSON.stringify({ secret: "json-secret" }));
-Deno.writeTextFileSync(SECRET_JS, 'export const secret = "js-secret";');
+import { hostile, SECRET_JS, SECRET_JSON } from "./_sandbox_helpers.ts";
 
 const DENIED: Array<
   { op: string; arg: string; permission: string; advice: RegExp }

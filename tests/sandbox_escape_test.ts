@@ -12,12 +12,13 @@ import {
   throwsWithCode,
   withRegistry,
 } from "./_helpers.ts";
-import { hostile, MOD, startHost } from "./_sandbox_helpers.ts";
-
-const SECRET_JSON = "/tmp/triggerkit-test-secret.json";
-const SECRET_JS = "/tmp/triggerkit-test-secret.js";
-Deno.writeTextFileSync(SECRET_JSON, JSON.stringify({ secret: "json-secret" }));
-Deno.writeTextFileSync(SECRET_JS, 'export const secret = "js-secret";');
+import {
+  hostile,
+  MOD,
+  SECRET_JS,
+  SECRET_JSON,
+  startHost,
+} from "./_sandbox_helpers.ts";
 
 const ECHO_SOURCE = Deno.readTextFileSync(fixture("echo.ts")).replace(
   /import .*\n/,

@@ -9,11 +9,7 @@ import {
   throwsWithCode,
   withRegistry,
 } from "./_helpers.ts";
-
-const SECRET_JSON = "/tmp/triggerkit-test-secret.json";
-const SECRET_JS = "/tmp/triggerkit-test-secret.js";
-Deno.writeTextFileSync(SECRET_JSON, JSON.stringify({ secret: "json-secret" }));
-Deno.writeTextFileSync(SECRET_JS, 'export const secret = "js-secret";');
+import { SECRET_JSON } from "./_sandbox_helpers.ts";
 
 Deno.test(
   "sandbox: a module action runs in a Worker and returns its result",
