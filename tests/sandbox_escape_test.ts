@@ -279,6 +279,18 @@ Deno.test(
   }),
 );
 
+Deno.test(
+  "sandbox escape: a context key named __proto__ stays a key and does not change the run's context prototype",
+  withRegistry(async (registry) => {
+    registry.register("proto", hostile("proto_context.ts"));
+    const context: Record<string, unknown> = {};
+    await registry.run("proto", [], { context });
+    assert.equal(Object.getPrototypeOf(context), Object.prototype);
+    assert.equal(context.isAdmin, undefined);
+    assert.ok(Object.hasOwn(context, "__proto__"));
+  }),
+);
+
 /** The socket inodes of a process's open files. */
 function socketInodes(pid: number): Set<string> {
   const output = new Deno.Command("sh", {

@@ -159,5 +159,14 @@ export function replaceContents(
   for (const key of Object.keys(target)) {
     if (!Object.hasOwn(source, key)) delete target[key];
   }
-  Object.assign(target, source);
+  // Defined, not assigned: a key "__proto__" must stay a key, not become
+  // the context's prototype.
+  for (const key of Object.keys(source)) {
+    Object.defineProperty(target, key, {
+      value: source[key],
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
+  }
 }
