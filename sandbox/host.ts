@@ -238,13 +238,16 @@ export class SandboxHost {
   async close(): Promise<void> {
     const processes = [...this.#live];
     this.#live.clear();
-    await Promise.all([
+    const closing = Promise.all([
       ...processes.map((process) => process.close()),
       this.#watchdog.close(),
     ]);
-    for (const wake of this.#waiting.splice(0)) wake();
+    // At once (the processes are already killed): a close() not awaited,
+    // as in an unload handler, still leaves nothing behind.
     if (this.#runtimeDir) removeTree(this.#runtimeDir);
     this.#runtimeDir = undefined;
+    await closing;
+    for (const wake of this.#waiting.splice(0)) wake();
   }
 
   /** The host's private folder (0700): copies, sockets, Deno dirs. */

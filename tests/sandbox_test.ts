@@ -9,7 +9,7 @@ import {
   throwsWithCode,
   withRegistry,
 } from "./_helpers.ts";
-import { SECRET_JSON } from "./_sandbox_helpers.ts";
+import { MOD, SECRET_JSON, startHost } from "./_sandbox_helpers.ts";
 
 Deno.test(
   "sandbox: a module action runs in a Worker and returns its result",
@@ -366,3 +366,24 @@ Deno.test(
     });
   }),
 );
+
+Deno.test("sandbox: close() removes the private folder (copies, sockets, Deno dirs), even when not awaited", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "triggerkit-close-" });
+  try {
+    const host = startHost(`
+      Deno.env.set("TMPDIR", ${JSON.stringify(tmp)});
+      const { createRegistry } = await import(${JSON.stringify(MOD)});
+      const registry = createRegistry();
+      registry.register("echo", ${JSON.stringify(fixture("echo.ts").href)});
+      await registry.run("echo", []);
+      await registry.run("echo", [], { dryRun: true });
+      const before = [...Deno.readDirSync(${JSON.stringify(tmp)})].length;
+      registry.close();
+      const after = [...Deno.readDirSync(${JSON.stringify(tmp)})].length;
+      console.log(JSON.stringify({ before, after }));`);
+    assert.deepEqual(await host.next(), { before: 1, after: 0 });
+    assert.equal(await host.done(), 0);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
