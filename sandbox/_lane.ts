@@ -1,186 +1,231 @@
 /**
- * Lanes: framed messages over a TCP connection on 127.0.0.1, between the
- * host and a sandbox process (control) or a sandbox Worker (calls).
+ * Lanes: framed messages over a Unix socket, between the host and a sandbox
+ * process (control) or one sandbox Worker (calls).
  *
- * A frame is `[u32 length][u8 kind][body]`: kind 1 is a JSON message, kind 2
- * a call (`[u32 id][u32 max result bytes][v8 bytes]`), kind 3 a reply
- * (`[u32 id][v8 bytes]`). Payloads cross as bytes: no base64, no JSON.
+ * A frame is `[u32 length][u8 kind][body]`: kind 1 is a JSON message; kind 2
+ * a message with a binary payload, `[u32 json length][json][payload]`, so
+ * call data and results cross as bytes (no base64, no JSON).
  *
- * {@linkcode laneFactory} is shipped as source text into the sandbox process
- * and its Workers, so it must be self-contained; the host calls it too, so
- * the three ends share one implementation.
+ * The functions here run on all three sides: the host imports them, and
+ * {@linkcode LANE_SOURCE} ships them as source text into the sandbox process
+ * and its Workers. So each must be self-contained: it may use only globals,
+ * its parameters and the other functions of this file.
  *
  * @module
  */
 
+/** A lane message: tagged `t`, with at most one binary `payload`. */
+export interface LaneMessage {
+  t: string;
+  payload?: Uint8Array;
+}
+
 /** What a lane tells its owner. */
-export interface LaneHandlers {
-  onJson(message: Record<string, unknown>): void;
-  onCall?(id: number, max: number, bytes: Uint8Array): void;
-  onReply?(id: number, bytes: Uint8Array): void;
+export interface LaneHandlers<In extends LaneMessage> {
+  onMessage(message: In): void;
   /** The lane is gone: the peer closed it, it broke, or a frame broke the rules. */
   onClose(reason: string | null): void;
 }
 
 /** An open lane. */
-export interface Lane {
-  json(message: Record<string, unknown>): Promise<void>;
-  call(id: number, max: number, bytes: Uint8Array): Promise<void>;
-  reply(id: number, bytes: Uint8Array): Promise<void>;
+export interface Lane<Out extends LaneMessage> {
+  send(message: Out): Promise<void>;
   /** Sets the largest frame accepted from the peer. */
   limit(maxFrame: number): void;
   close(): void;
 }
 
-/** Opens lanes on connections. */
-export type OpenLane = (
+/** Opens a lane on a connection. */
+export type OpenLane = <Out extends LaneMessage, In extends LaneMessage>(
   conn: Deno.Conn,
-  handlers: LaneHandlers,
+  handlers: LaneHandlers<In>,
   options?: { maxFrame?: number },
-) => Lane;
+) => Lane<Out>;
 
-/** Returns the function that opens lanes (self-contained: see the module doc). */
-export function laneFactory(): OpenLane {
-  const JSON_FRAME = 1;
-  const CALL_FRAME = 2;
-  const REPLY_FRAME = 3;
+/** Encodes a message as the chunks of one frame. */
+export function encodeFrame(
+  message: LaneMessage,
+  encoder: TextEncoder = new TextEncoder(),
+): Uint8Array[] {
   const HEADER = 5;
   const COALESCE = 64 * 1024;
+  const { payload, ...rest } = message;
+  const json = encoder.encode(JSON.stringify(rest));
+  const parts = payload ? [new Uint8Array(4), json, payload] : [json];
+  if (payload) new DataView(parts[0]!.buffer).setUint32(0, json.byteLength);
+  const length = parts.reduce((total, part) => total + part.byteLength, 0);
+  const header = new Uint8Array(HEADER);
+  new DataView(header.buffer).setUint32(0, length);
+  header[4] = payload ? 2 : 1;
+  if (length >= COALESCE) return [header, ...parts];
+  const joined = new Uint8Array(HEADER + length);
+  let offset = 0;
+  for (const part of [header, ...parts]) {
+    joined.set(part, offset);
+    offset += part.byteLength;
+  }
+  return [joined];
+}
+
+/** Decodes one frame's body; a string says why it is not a valid message. */
+export function decodeFrame(
+  kind: number,
+  body: Uint8Array,
+  decoder: TextDecoder = new TextDecoder(),
+): LaneMessage | string {
+  let json = body;
+  let payload: Uint8Array | undefined;
+  if (kind === 2) {
+    if (body.byteLength < 4) return "a frame was too short";
+    const length = new DataView(body.buffer, body.byteOffset, 4).getUint32(0);
+    if (length > body.byteLength - 4) return "a frame's parts overlapped";
+    json = body.subarray(4, 4 + length);
+    payload = body.subarray(4 + length);
+  } else if (kind !== 1) {
+    return `an unexpected frame of kind ${kind}`;
+  }
+  let message: unknown;
+  try {
+    message = JSON.parse(decoder.decode(json));
+  } catch {
+    return "a frame was not valid JSON";
+  }
+  if (
+    typeof message !== "object" || message === null ||
+    Array.isArray(message) || typeof (message as LaneMessage).t !== "string"
+  ) {
+    return "a frame was not a tagged object";
+  }
+  if (payload) (message as LaneMessage).payload = payload;
+  return message as LaneMessage;
+}
+
+/**
+ * Reads frames until the connection ends; resolves with the reason it
+ * stopped (null: the peer closed it).
+ */
+export async function readFrames(
+  conn: Deno.Conn,
+  maxFrame: () => number,
+  onFrame: (kind: number, body: Uint8Array) => string | null,
+): Promise<string | null> {
+  const HEADER = 5;
+  const scratch = new Uint8Array(64 * 1024);
+  let start = 0;
+  let end = 0;
+  for (;;) {
+    while (end - start < HEADER) {
+      if (start > 0) {
+        scratch.copyWithin(0, start, end);
+        end -= start;
+        start = 0;
+      }
+      const read = await conn.read(scratch.subarray(end));
+      if (read === null) return null;
+      end += read;
+    }
+    const length = new DataView(scratch.buffer, start, HEADER).getUint32(0);
+    const kind = scratch[start + 4]!;
+    start += HEADER;
+    if (length > maxFrame()) {
+      return `a frame of ${length} bytes is over the limit of ${maxFrame()}`;
+    }
+    const body = new Uint8Array(length);
+    let have = Math.min(length, end - start);
+    body.set(scratch.subarray(start, start + have));
+    start += have;
+    while (have < length) {
+      const read = await conn.read(body.subarray(have));
+      if (read === null) return null;
+      have += read;
+    }
+    const broken = onFrame(kind, body);
+    if (broken !== null) return broken;
+  }
+}
+
+/** Opens a lane on a connection (self-contained: see the module doc). */
+export function openLane<Out extends LaneMessage, In extends LaneMessage>(
+  conn: Deno.Conn,
+  handlers: LaneHandlers<In>,
+  options: { maxFrame?: number } = {},
+): Lane<Out> {
+  let maxFrame = options.maxFrame ?? 1024 * 1024 * 1024;
+  let closed = false;
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
-
-  return function openLane(conn, handlers, options = {}) {
-    let maxFrame = options.maxFrame ?? 1024 * 1024 * 1024;
-    let closed = false;
-    let writing: Promise<void> = Promise.resolve();
-    const close = (reason: string | null) => {
-      if (closed) return;
-      closed = true;
-      try {
-        conn.close();
-      } catch {
-        // Already closed by the peer.
+  // Frames queued while a write is in progress go out together, in one
+  // write when they are small: many concurrent calls, few system calls.
+  let queue: Uint8Array[] = [];
+  let flushing: Promise<void> | undefined;
+  const close = (reason: string | null) => {
+    if (closed) return;
+    closed = true;
+    try {
+      conn.close();
+    } catch {
+      // Already closed by the peer.
+    }
+    handlers.onClose(reason);
+  };
+  const writeAll = async (bytes: Uint8Array) => {
+    for (let offset = 0; offset < bytes.length;) {
+      offset += await conn.write(bytes.subarray(offset));
+    }
+  };
+  const flush = async () => {
+    for (;;) {
+      // Checked and cleared in one go: a frame queued later starts a new flush.
+      if (queue.length === 0) return void (flushing = undefined);
+      const chunks = queue;
+      queue = [];
+      const total = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
+      if (chunks.length === 1 || total > 256 * 1024) {
+        for (const chunk of chunks) await writeAll(chunk);
+        continue;
       }
-      handlers.onClose(reason);
-    };
-    const writeAll = async (bytes: Uint8Array) => {
+      const joined = new Uint8Array(total);
       let offset = 0;
-      while (offset < bytes.length) {
-        offset += await conn.write(bytes.subarray(offset));
+      for (const chunk of chunks) {
+        joined.set(chunk, offset);
+        offset += chunk.byteLength;
       }
-    };
-    const send = (kind: number, parts: Uint8Array[]): Promise<void> => {
+      await writeAll(joined);
+    }
+  };
+  readFrames(conn, () => maxFrame, (kind, body) => {
+    const message = decodeFrame(kind, body, decoder);
+    if (typeof message === "string") return message;
+    handlers.onMessage(message as In);
+    return closed ? "closed" : null;
+  }).then(
+    (reason) => close(closed ? null : reason),
+    (error) => close(closed ? null : `read failed: ${error?.message ?? error}`),
+  );
+  return {
+    send(message) {
       if (closed) return Promise.reject(new Error("The lane is closed"));
-      const length = parts.reduce((total, part) => total + part.byteLength, 0);
-      const header = new Uint8Array(HEADER);
-      new DataView(header.buffer).setUint32(0, length);
-      header[4] = kind;
-      const chunks = [header, ...parts];
-      let out: Uint8Array[] = chunks;
-      if (length < COALESCE) {
-        const joined = new Uint8Array(HEADER + length);
-        let offset = 0;
-        for (const chunk of chunks) {
-          joined.set(chunk, offset);
-          offset += chunk.byteLength;
-        }
-        out = [joined];
+      queue.push(...encodeFrame(message, encoder));
+      if (!flushing) {
+        flushing = flush();
+        flushing.catch((error) => {
+          flushing = undefined;
+          close(`write failed: ${error?.message ?? error}`);
+        });
       }
-      writing = writing.then(async () => {
-        for (const chunk of out) await writeAll(chunk);
-      });
-      const written = writing;
-      writing = writing.catch((error) =>
-        close(`write failed: ${error?.message ?? error}`)
-      );
-      return written;
-    };
-    const ids = (id: number, max?: number) => {
-      const bytes = new Uint8Array(max === undefined ? 4 : 8);
-      const view = new DataView(bytes.buffer);
-      view.setUint32(0, id);
-      if (max !== undefined) view.setUint32(4, max);
-      return bytes;
-    };
-    const dispatch = (kind: number, body: Uint8Array) => {
-      const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-      if (kind === JSON_FRAME) {
-        let message: unknown;
-        try {
-          message = JSON.parse(decoder.decode(body));
-        } catch {
-          return close("a frame was not valid JSON");
-        }
-        if (
-          typeof message !== "object" || message === null ||
-          Array.isArray(message)
-        ) {
-          return close("a JSON frame was not an object");
-        }
-        handlers.onJson(message as Record<string, unknown>);
-      } else if (
-        kind === CALL_FRAME && handlers.onCall && body.byteLength >= 8
-      ) {
-        handlers.onCall(view.getUint32(0), view.getUint32(4), body.subarray(8));
-      } else if (
-        kind === REPLY_FRAME && handlers.onReply && body.byteLength >= 4
-      ) {
-        handlers.onReply(view.getUint32(0), body.subarray(4));
-      } else {
-        close(`an unexpected frame of kind ${kind}`);
-      }
-    };
-    (async () => {
-      const scratch = new Uint8Array(COALESCE);
-      let start = 0;
-      let end = 0;
-      try {
-        while (!closed) {
-          while (end - start < HEADER) {
-            if (start > 0) {
-              scratch.copyWithin(0, start, end);
-              end -= start;
-              start = 0;
-            }
-            const read = await conn.read(scratch.subarray(end));
-            if (read === null) return close(null);
-            end += read;
-          }
-          const view = new DataView(scratch.buffer, start, HEADER);
-          const length = view.getUint32(0);
-          const kind = scratch[start + 4]!;
-          start += HEADER;
-          if (length > maxFrame) {
-            return close(
-              `a frame of ${length} bytes is over the limit of ${maxFrame}`,
-            );
-          }
-          const body = new Uint8Array(length);
-          let have = Math.min(length, end - start);
-          body.set(scratch.subarray(start, start + have));
-          start += have;
-          while (have < length) {
-            const read = await conn.read(body.subarray(have));
-            if (read === null) return close(null);
-            have += read;
-          }
-          dispatch(kind, body);
-        }
-      } catch (error) {
-        close(
-          closed ? null : `read failed: ${(error as Error)?.message ?? error}`,
-        );
-      }
-    })();
-    return {
-      json: (message) =>
-        send(JSON_FRAME, [encoder.encode(JSON.stringify(message))]),
-      call: (id, max, bytes) => send(CALL_FRAME, [ids(id, max), bytes]),
-      reply: (id, bytes) => send(REPLY_FRAME, [ids(id), bytes]),
-      limit: (next) => {
-        maxFrame = next;
-      },
-      close: () => close(null),
-    };
+      return flushing;
+    },
+    limit(next) {
+      maxFrame = next;
+    },
+    close: () => close(null),
   };
 }
+
+/** The lane functions as source text, for the sandbox process and its Workers. */
+export const LANE_SOURCE: string = [
+  encodeFrame,
+  decodeFrame,
+  readFrames,
+  openLane,
+].map(String).join("\n");

@@ -1,13 +1,16 @@
 /**
- * The sandbox's messages, each a discriminated union on `t`, carried as JSON
- * frames on lanes (see `_lane.ts`); calls and replies are binary frames
- * keyed by a call id.
+ * The sandbox's wire protocol: what the host, a sandbox process and the
+ * Workers in it say to each other. Each direction is a discriminated union
+ * on `t`; every message about a call carries its call `id`. Messages travel
+ * on lanes (`_lane.ts`): a `payload` crosses as raw bytes, the rest as JSON.
  *
- * - Control lane, host ↔ sandbox process: loading and dropping Workers.
- * - Worker lane, host ↔ one Worker: calls, replies, logs, liveness.
+ * - Control lane, host ↔ sandbox process: starting and dropping Workers.
+ * - Worker lane, host ↔ one Worker: calls and their outcomes.
  *
- * Every lane starts with a `hello` carrying a one-time token the host made
- * for it; a connection without a valid token is closed.
+ * Every lane starts with a {@linkcode Hello} carrying a one-time token the
+ * host made for it; a connection without a valid token is closed. Nothing
+ * else an action can write (console, stdout, stderr, its global channel)
+ * is protocol: the host reads those as output only.
  *
  * @module
  */
@@ -44,56 +47,50 @@ export interface Hello {
 }
 
 /** Host → sandbox process, on the control lane. */
-export type ControlMessage =
-  | {
-    t: "load";
-    wid: number;
-    module: string;
-    grant: WorkerGrant;
-    /** A read grant added only to load the module, revoked once it is loaded. */
-    revokeRead: string | null;
-    /** The token the Worker's lane will say hello with. */
-    token: string;
-  }
+export type ToChild =
+  | { t: "load"; wid: number; token: string }
   | { t: "drop"; wid: number };
 
 /** Sandbox process → host, on the control lane. */
-export type ProcessMessage = Hello | {
-  t: "died";
-  wid: number;
-  error: WireError;
-};
+export type FromChild = Hello | { t: "died"; wid: number; error: WireError };
 
-/** Host → Worker, on its lane (besides call frames). */
-export type ToWorker = { t: "abort"; id: number } | { t: "ping"; id: number };
+/** Host → Worker, on its lane. */
+export type ToWorker =
+  | { t: "call"; id: number; max: number; payload: Uint8Array }
+  | { t: "abort"; id: number };
 
-/** Worker → host, on its lane (besides reply frames). */
+/** Worker → host, on its lane. */
 export type FromWorker =
   | Hello
   | { t: "loaded" }
   | { t: "loadFailed"; error: WireError }
-  | { t: "fail"; id: number; error: WireError }
-  | { t: "log"; runId: string | null; level: LogLevel; message: string }
-  | { t: "pong"; id: number };
+  | { t: "reply"; id: number; payload: Uint8Array }
+  | { t: "fail"; id: number; error: WireError };
 
-/** Console levels mapped to LogTape's. */
-export type LogLevel = "debug" | "info" | "warning" | "error";
-
-/** The first (and only) message a Worker gets on its global channel. */
-export interface WorkerInit {
-  /** The host's lane port on 127.0.0.1. */
-  port: number;
-  /** The token of this Worker's lane. */
-  token: string;
+/** What a Worker needs to start: the same for every Worker of a process. */
+export interface WorkerSetup {
+  /** The lane socket (a Unix socket in the host's private folder). */
+  socket: string;
+  /** The action module's URL (in its private copy). */
   module: string;
-  revokeRead: string | null;
-  /** The net grant for the lane, revoked once connected (null: the action has it anyway). */
-  revokeNet: string | null;
+  /** Whether this is a dry-run process (net, write, sys and import denied). */
+  dryRun: boolean;
 }
 
-/** What the sandbox process reads from stdin before it starts any Worker. */
-export interface ProcessInit {
-  port: number;
+/** What a sandbox process reads from stdin before it starts any Worker. */
+export interface ChildInit {
+  /** The control lane's token. */
+  token: string;
+  /** The first Worker, started at once without waiting for a `load`. */
+  first: { wid: number; token: string };
+  /** The Worker's permissions, its lane's grant included. */
+  grant: WorkerGrant;
+  setup: WorkerSetup;
+}
+
+/** The first (and only) message a Worker gets on its global channel. */
+export interface WorkerInit extends WorkerSetup {
+  /** The token of this Worker's lane. */
   token: string;
 }
 

@@ -1,37 +1,42 @@
 /**
  * The host side of the sandbox: runs sandboxed actions in permission-
- * restricted Workers inside supervised Deno child processes.
+ * restricted Workers inside supervised Deno child processes, one process
+ * per action and per kind of run (real or dry), never shared.
  *
  * Why a process boundary: in Deno 2.9 `Worker.terminate()` cannot stop a
- * Worker stuck in synchronous code, and a Worker's out-of-memory is fatal to
- * its whole process. So Workers live in child processes started with the
- * permissions their actions need and a heap limit; a stuck or exhausted
- * process is killed and a fresh one started on the next call.
+ * Worker stuck in synchronous code, a Worker's out-of-memory is fatal to its
+ * whole process, and some of Deno's checks (literal `import()` of files)
+ * apply only to the process's own permissions. So each action gets a
+ * process started with exactly its permissions, watched from outside, and
+ * killed when it misbehaves; the next call starts a fresh one.
  *
  * @module
  */
-import { deserialize, serialize } from "node:v8";
 import { TriggerKitError } from "../src/errors.ts";
 import type { ActionInput, ActionResult, Permissions } from "../src/types.ts";
-import type { CallPayload, CallReply, WireError } from "./_protocol.ts";
-import { childProfile, workerGrant } from "./_grants.ts";
-import { type Spawn, spawnDeno } from "./_spawn.ts";
+import { childProfile, type ProcessPlan, workerGrant } from "./host/grants.ts";
+import { type Spawn, spawnDeno } from "./host/spawn.ts";
+import { freshId, SandboxProcess, type WorkerSlot } from "./host/process.ts";
+import { CallFailure, toTriggerKitError } from "./host/errors.ts";
 import {
-  CallFailure,
-  SandboxProcess,
-  toTriggerKitError,
-  type WorkerSlot,
-} from "./process.ts";
-import { childMain } from "./child.ts";
-import { workerRuntime } from "./worker.ts";
-import { laneFactory } from "./_lane.ts";
-import { LaneServer } from "./lanes.ts";
+  decodeReply,
+  encodeCall,
+  replaceContents,
+  withDeadline,
+} from "./host/call.ts";
+import { childEntry } from "./host/entry.ts";
+import { Watchdog } from "./host/watchdog.ts";
+import { OutputRelay } from "./host/output.ts";
+import { privateCopy, realGrants } from "./host/files.ts";
 
 /** Options of the sandbox: pool sizes and how processes are started. */
 export interface SandboxOptions {
-  /** Most Workers kept per sandboxed action (default 2). */
+  /** Most Workers kept per sandboxed action, in its process (default 2). */
   maxWorkersPerAction?: number;
-  /** Most sandbox child processes at once (default 4); calls wait for a free one. */
+  /**
+   * Most sandbox child processes at once (default 16); calls wait for a
+   * free one, and idle ones are stopped to make room.
+   */
   maxProcesses?: number;
   /**
    * Where no sandbox can run (Deno Deploy: no Worker, no subprocess), load
@@ -46,6 +51,10 @@ export interface SandboxOptions {
 export interface SandboxProcessInfo {
   /** Its process id. */
   pid: number;
+  /** The action it hosts. */
+  action: string;
+  /** Whether it hosts the action's dry runs. */
+  dryRun: boolean;
   /** Workers alive in it. */
   workers: number;
   /** Calls waiting for an answer. */
@@ -62,42 +71,32 @@ export interface SandboxedAction {
   maxResultBytes: number;
 }
 
-let entrySource: string | undefined;
-
 /**
- * The sandbox process's entrypoint, as a `data:` URL: its main, the Worker
- * runtime, and the lane code both share.
+ * Memory a sandbox process may hold beyond `memoryMb`: Deno's own runtime,
+ * each Worker's baseline and young generation, code. Fixed, documented.
  */
-function childEntry(): string {
-  if (entrySource) return entrySource;
-  const lanes = `(${laneFactory.toString()})()`;
-  const workerUrl = `data:application/javascript,${
-    encodeURIComponent(`(${workerRuntime.toString()})(${lanes});`)
-  }`;
-  entrySource = `data:application/javascript,${
-    encodeURIComponent(
-      `(${childMain.toString()})(${lanes}, ${JSON.stringify(workerUrl)});`,
-    )
-  }`;
-  return entrySource;
-}
+export const MEMORY_ALLOWANCE_MB = 64;
 
-/** What the host works out once per sandboxed action. */
+/** What the host keeps per action: its private files and its processes. */
 interface Prepared {
-  /** The lane port the profile was made for. */
-  port: number;
-  profile: ReturnType<typeof childProfile>;
-  grants: [ReturnType<typeof workerGrant>, ReturnType<typeof workerGrant>];
+  dir: string;
+  module: URL;
+  permissions: Permissions;
+  output: OutputRelay;
+  real: SandboxProcess | undefined;
+  dry: SandboxProcess | undefined;
 }
 
-/** Runs sandboxed actions: a pool of child processes, Workers per action. */
+/** Runs sandboxed actions: one process per action and kind of run. */
 export class SandboxHost {
   readonly #maxWorkers: number;
   readonly #maxProcesses: number;
   readonly #spawn: Spawn;
-  readonly #processes = new Map<string, SandboxProcess>();
-  #lanes: LaneServer | undefined;
+  readonly #watchdog: Watchdog;
   readonly #prepared = new WeakMap<SandboxedAction, Prepared>();
+  readonly #live = new Set<SandboxProcess>();
+  #runtimeDir: string | undefined;
+  #nextDir = 1;
   #waiting: Array<() => void> = [];
 
   /**
@@ -106,8 +105,9 @@ export class SandboxHost {
    */
   constructor(options: SandboxOptions = {}, spawn: Spawn = spawnDeno) {
     this.#maxWorkers = Math.max(1, options.maxWorkersPerAction ?? 2);
-    this.#maxProcesses = Math.max(1, options.maxProcesses ?? 4);
+    this.#maxProcesses = Math.max(1, options.maxProcesses ?? 16);
     this.#spawn = spawn;
+    this.#watchdog = new Watchdog(spawn);
   }
 
   /**
@@ -124,6 +124,53 @@ export class SandboxHost {
     }
   }
 
+  /** What this runtime lacks to host sandboxed actions, or `undefined`. */
+  missing(): string | undefined {
+    if (typeof Worker === "undefined") {
+      return "this runtime has no Worker (as on Deno Deploy); use function actions, or built-ins";
+    }
+    const missing: string[] = [];
+    if (!granted({ name: "run", command: Deno.execPath() })) {
+      missing.push(`--allow-run=${Deno.execPath()}`);
+    }
+    let dir: string | undefined;
+    try {
+      dir = this.#runtime();
+    } catch {
+      missing.push("--allow-write for the temporary folder");
+    }
+    if (dir) {
+      if (!granted({ name: "read", path: dir })) {
+        missing.push(`--allow-read=${dir}`);
+      }
+      if (!granted({ name: "write", path: dir })) {
+        missing.push(`--allow-write=${dir}`);
+      }
+      if (!granted({ name: "net", host: `unix:${dir}/1/real-1.sock` })) {
+        missing.push("--allow-net (for Unix sockets)");
+      }
+    }
+    if (missing.length === 0) return undefined;
+    return `sandboxed actions run in Deno child processes that talk to this one over Unix sockets in a private temporary folder, which needs ${
+      missing.join(", ")
+    } (or -A)`;
+  }
+
+  /**
+   * Gets an action ready at `register`: copies its folder privately,
+   * resolves its grants, and starts its process in the background.
+   *
+   * @throws {TriggerKitError} `INVALID_ACTION` for a folder or grant that
+   * holds links, `SANDBOX_UNAVAILABLE`.
+   */
+  prepare(action: SandboxedAction): void {
+    const prepared = this.#prepare(action);
+    if (!prepared.real && this.#live.size < this.#maxProcesses) {
+      const process = this.#start(action, prepared, false);
+      this.#slotFor(process);
+    }
+  }
+
   /**
    * Runs a sandboxed action on its input. Context changes are copied back
    * into `input.context`.
@@ -133,42 +180,26 @@ export class SandboxHost {
     input: ActionInput,
   ): Promise<ActionResult> {
     const details = { memoryMb: action.memoryMb, dryRun: input.dryRun };
-    let payload: Uint8Array;
+    const payload = encodeCall(action.name, input);
+    const id = freshId();
     try {
-      const value: CallPayload = {
-        data: input.data,
-        context: input.context,
-        config: input.config,
-        runId: input.runId,
-        jobName: input.jobName ?? null,
-        dryRun: input.dryRun,
-        idempotencyKey: input.idempotencyKey ?? "",
-      };
-      payload = serialize(value);
-    } catch (error) {
-      throw new TriggerKitError(
-        "INVALID_DATA",
-        `Cannot send data to sandboxed action "${action.name}": ${
-          (error as Error).message
-        }`,
-        { cause: error },
-      );
-    }
-    const id = SandboxProcess.nextCallId();
-    try {
-      const reply = await withDeadline(
-        action,
-        input.signal,
-        async (onAbandon) => {
-          const prepared = this.#prepare(action);
-          const process = await this.#processFor(prepared.profile);
-          const slot = this.#slotFor(process, action, prepared, input.dryRun);
-          onAbandon((reason) => process.abort(id, slot, reason));
+      const prepared = this.#prepare(action);
+      const reply = await withDeadline(action, input.signal, async (call) => {
+        const process = await this.#processFor(action, prepared, input.dryRun);
+        try {
+          if (call.abandoned) throw new CallFailure(call.abandoned);
+          const slot = this.#slotFor(process);
+          call.onAbandon((siblings) => process.abandon(id, siblings));
           await slot.loaded;
-          return await process.call(slot, id, payload, action.maxResultBytes);
-        },
-      );
-      const { result, context } = deserialize(reply) as CallReply;
+          return await process.call(slot, id, payload, {
+            runId: input.runId,
+            maxResultBytes: action.maxResultBytes,
+          });
+        } finally {
+          if (--process.reserved === 0) this.#waiting.shift()?.();
+        }
+      });
+      const { result, context } = decodeReply(reply, action.maxResultBytes);
       replaceContents(input.context, context);
       return result;
     } catch (error) {
@@ -179,94 +210,136 @@ export class SandboxHost {
     }
   }
 
-  /** What this runtime lacks to host sandboxed actions, or `undefined`. */
-  missing(): string | undefined {
-    return missingCapability();
-  }
-
   /** The sandbox processes running now. */
   processes(): SandboxProcessInfo[] {
-    return [...this.#processes.values()].filter((process) => !process.dead).map(
+    return [...this.#live].filter((process) => !process.dead).map(
       (process) => ({
         pid: process.pid,
+        action: process.action,
+        dryRun: process.dryRun,
         workers: process.workerCount,
         pending: process.pendingCount,
       }),
     );
   }
 
-  /** Stops the Workers of an action that was unregistered or replaced. */
+  /** Stops the processes of an action that was unregistered or replaced. */
   release(action: SandboxedAction): void {
-    for (const process of this.#processes.values()) {
-      process.release(action.name);
-    }
+    const prepared = this.#prepared.get(action);
+    if (!prepared) return;
     this.#prepared.delete(action);
+    const stopping = [prepared.real, prepared.dry].map((process) =>
+      process?.close()
+    );
+    Promise.all(stopping).then(() => removeTree(prepared.dir));
   }
 
-  /** Stops every sandbox process, and the lane listener. */
+  /** Stops every sandbox process and the watchdog, and removes the private folder. */
   async close(): Promise<void> {
-    const processes = [...this.#processes.values()];
-    this.#processes.clear();
-    await Promise.all(processes.map((process) => process.close()));
-    this.#lanes?.close();
-    this.#lanes = undefined;
+    const processes = [...this.#live];
+    this.#live.clear();
+    const closing = Promise.all([
+      ...processes.map((process) => process.close()),
+      this.#watchdog.close(),
+    ]);
+    // At once (the processes are already killed): a close() not awaited,
+    // as in an unload handler, still leaves nothing behind.
+    if (this.#runtimeDir) removeTree(this.#runtimeDir);
+    this.#runtimeDir = undefined;
+    await closing;
     for (const wake of this.#waiting.splice(0)) wake();
   }
 
-  /** The lane listener, opened on first use. */
-  #laneServer(): LaneServer {
-    if (this.#lanes) return this.#lanes;
-    try {
-      return this.#lanes = new LaneServer();
-    } catch (error) {
-      throw new TriggerKitError(
-        "SANDBOX_UNAVAILABLE",
-        `The sandbox talks to its processes over 127.0.0.1, which needs --allow-net=127.0.0.1: ${
-          (error as Error).message
-        }`,
-        { cause: error },
-      );
-    }
+  /** The host's private folder (0700): copies, sockets, Deno dirs. */
+  #runtime(): string {
+    if (this.#runtimeDir) return this.#runtimeDir;
+    const dir = Deno.makeTempDirSync({ prefix: "triggerkit-sandbox-" });
+    Deno.chmodSync(dir, 0o700);
+    return this.#runtimeDir = dir;
   }
 
   #prepare(action: SandboxedAction): Prepared {
-    const port = this.#laneServer().port;
     let prepared = this.#prepared.get(action);
-    if (!prepared || prepared.port !== port) {
-      const { permissions, module } = action;
+    if (prepared) return prepared;
+    const permissions = realGrants(action.name, action.permissions);
+    const dir = `${this.#runtime()}/${this.#nextDir++}`;
+    Deno.mkdirSync(`${dir}/copy`, { recursive: true, mode: 0o700 });
+    try {
       prepared = {
-        profile: childProfile(
-          permissions,
-          module,
-          action.memoryMb,
-          childEntry(),
-          () => Deno.env.toObject(),
-          port,
-        ),
-        port,
-        grants: [
-          workerGrant(permissions, module, false),
-          workerGrant(permissions, module, true),
-        ],
+        dir,
+        module: privateCopy(action.name, action.module, `${dir}/copy`),
+        permissions,
+        output: new OutputRelay(action.name),
+        real: undefined,
+        dry: undefined,
       };
-      this.#prepared.set(action, prepared);
+    } catch (error) {
+      removeTree(dir);
+      throw error;
     }
+    this.#prepared.set(action, prepared);
     return prepared;
   }
 
-  async #processFor(profile: Prepared["profile"]): Promise<SandboxProcess> {
+  #start(
+    action: SandboxedAction,
+    prepared: Prepared,
+    dryRun: boolean,
+  ): SandboxProcess {
+    const kind = dryRun ? "dry" : "real";
+    const plan: ProcessPlan = {
+      permissions: prepared.permissions,
+      copyDir: `${prepared.dir}/copy`,
+      socket: `${prepared.dir}/${kind}-${freshId()}.sock`,
+      denoDir: `${prepared.dir}/${kind}-deno`,
+      memoryMb: action.memoryMb,
+      dryRun,
+    };
+    // CacheStorage lives under <Deno dir>/location_data: a file there
+    // makes it fail for every isolate of the process, nested Workers too.
+    Deno.mkdirSync(plan.denoDir, { recursive: true, mode: 0o700 });
+    Deno.writeFileSync(`${plan.denoDir}/location_data`, new Uint8Array(), {
+      mode: 0o400,
+    });
+    const process = new SandboxProcess({
+      action: action.name,
+      dryRun,
+      profile: childProfile(plan, childEntry(), hostEnv),
+      init: {
+        grant: workerGrant(plan),
+        setup: { socket: plan.socket, module: prepared.module.href, dryRun },
+      },
+      maxFrame: action.maxResultBytes + 1024 * 1024,
+      memoryBoundMb: action.memoryMb + MEMORY_ALLOWANCE_MB,
+      loadTimeoutMs: action.timeoutMs,
+      spawn: this.#spawn,
+      watchdog: this.#watchdog,
+      output: prepared.output,
+      onExit: () => {
+        this.#live.delete(process);
+        this.#waiting.shift()?.();
+      },
+    });
+    this.#live.add(process);
+    prepared[kind] = process;
+    return process;
+  }
+
+  /** The action's process for this kind of run, reserved for one call. */
+  async #processFor(
+    action: SandboxedAction,
+    prepared: Prepared,
+    dryRun: boolean,
+  ): Promise<SandboxProcess> {
     for (;;) {
-      const existing = this.#processes.get(profile.key);
-      if (existing && !existing.dead) return existing;
-      if (existing) this.#processes.delete(profile.key);
-      if (this.#processes.size < this.#maxProcesses || this.#evictIdle()) {
-        const process = new SandboxProcess(
-          profile,
-          this.#spawn,
-          this.#laneServer(),
-          () => this.#wakeOne(),
-        );
-        this.#processes.set(profile.key, process);
+      let process = prepared[dryRun ? "dry" : "real"];
+      if (!process || process.dead) {
+        process = this.#live.size < this.#maxProcesses || this.#evictIdle()
+          ? this.#start(action, prepared, dryRun)
+          : undefined;
+      }
+      if (process) {
+        process.reserved++;
         return process;
       }
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
@@ -275,144 +348,62 @@ export class SandboxHost {
 
   #evictIdle(): boolean {
     let idlest: SandboxProcess | undefined;
-    for (const process of this.#processes.values()) {
+    for (const process of this.#live) {
       if (process.dead) {
-        this.#processes.delete(process.key);
+        this.#live.delete(process);
         return true;
       }
       if (
-        process.pendingCount === 0 &&
+        process.reserved === 0 &&
         (!idlest || process.lastUsed < idlest.lastUsed)
       ) {
         idlest = process;
       }
     }
     if (!idlest) return false;
-    this.#processes.delete(idlest.key);
+    this.#live.delete(idlest);
     idlest.close();
     return true;
   }
 
-  #wakeOne(): void {
-    this.#waiting.shift()?.();
-  }
-
-  #slotFor(
-    process: SandboxProcess,
-    action: SandboxedAction,
-    prepared: Prepared,
-    dryRun: boolean,
-  ): WorkerSlot {
-    const slots = process.slotsOf(action.name, dryRun);
+  #slotFor(process: SandboxProcess): WorkerSlot {
+    const slots = process.slots();
     let best: WorkerSlot | undefined;
     for (const slot of slots) {
       if (slot.inflight === 0) return slot;
       if (!best || slot.inflight < best.inflight) best = slot;
     }
     if (best && slots.length >= this.#maxWorkers) return best;
-    const { grant, revokeRead } = prepared.grants[dryRun ? 1 : 0];
-    return process.load(action.name, {
-      dryRun,
-      module: action.module.href,
-      grant,
-      revokeRead,
-      maxResultBytes: action.maxResultBytes,
-    });
+    return process.load();
   }
 }
 
-/**
- * Runs a call's work against its time limit and its signal: whichever comes
- * first rejects with `ACTION_TIMEOUT`, and the work is told to abandon
- * (with the reason its process would be killed for).
- */
-function withDeadline<T>(
-  action: SandboxedAction,
-  signal: AbortSignal,
-  work: (
-    onAbandon: (abandon: (reason: WireError) => void) => void,
-  ) => Promise<T>,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let abandon: ((reason: WireError) => void) | undefined;
-    let abandoned: WireError | undefined;
-    let settled = false;
-    const settle = () => {
-      settled = true;
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-    };
-    const expire = (message: string, cause?: unknown) => {
-      if (settled) return;
-      settle();
-      reject(
-        new TriggerKitError(
-          "ACTION_TIMEOUT",
-          `Action "${action.name}" ${message}`,
-          { cause },
-        ),
-      );
-      abandoned = {
-        code: "ACTION_FAILED",
-        name: "Error",
-        message:
-          `its sandbox process was stopped because action "${action.name}" on it ${message}`,
-      };
-      abandon?.(abandoned);
-    };
-    const onAbort = () => expire("was aborted", signal.reason);
-    const timer = setTimeout(
-      () => expire(`ran past its time limit of ${action.timeoutMs} ms`),
-      action.timeoutMs,
-    );
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    work((callback) => {
-      abandon = callback;
-      if (abandoned) callback(abandoned);
-    }).then(
-      (value) => {
-        if (settled) return;
-        settle();
-        resolve(value);
-      },
-      (error) => {
-        if (settled) return;
-        settle();
-        reject(error);
-      },
-    );
-  });
+function granted(descriptor: Deno.PermissionDescriptor): boolean {
+  const state = Deno.permissions?.querySync?.(descriptor).state;
+  return state === undefined || state === "granted";
 }
 
-function replaceContents(
-  target: Record<string, unknown>,
-  source: Record<string, unknown>,
-): void {
-  for (const key of Object.keys(target)) {
-    if (!Object.hasOwn(source, key)) delete target[key];
+/** The host variables a sandbox process may see (only those granted). */
+function hostEnv(names: string[] | true): Record<string, string> {
+  try {
+    if (names === true) return Deno.env.toObject();
+    const env: Record<string, string> = {};
+    for (const name of names) {
+      const value = granted({ name: "env", variable: name })
+        ? Deno.env.get(name)
+        : undefined;
+      if (value !== undefined) env[name] = value;
+    }
+    return env;
+  } catch {
+    return {};
   }
-  Object.assign(target, source);
 }
 
-/** What this runtime lacks to host sandboxed actions, or `undefined`. */
-function missingCapability(): string | undefined {
-  if (typeof Worker === "undefined") {
-    return "this runtime has no Worker (as on Deno Deploy); use function actions, or built-ins";
+function removeTree(path: string): void {
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch {
+    // Already gone, or not ours to remove.
   }
-  const granted = (descriptor: Deno.PermissionDescriptor) => {
-    const state = Deno.permissions?.querySync?.(descriptor).state;
-    return state === undefined || state === "granted";
-  };
-  const missing: string[] = [];
-  if (!granted({ name: "run", command: Deno.execPath() })) {
-    missing.push(`--allow-run=${Deno.execPath()}`);
-  }
-  if (!granted({ name: "net", host: "127.0.0.1" })) {
-    missing.push("--allow-net=127.0.0.1");
-  }
-  if (missing.length === 0) return undefined;
-  return `sandboxed actions run in Deno child processes that talk to this one over 127.0.0.1, which needs ${
-    missing.join(" and ")
-  } (or -A)`;
 }

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
-import { laneFactory } from "../sandbox/_lane.ts";
-import { LaneServer } from "../sandbox/lanes.ts";
-
-const openLane = laneFactory();
+import { decodeFrame, encodeFrame, openLane } from "../sandbox/_lane.ts";
+import { LaneListener } from "../sandbox/host/lane_listener.ts";
 
 function waitFor<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve!: (value: T) => void;
@@ -10,120 +8,187 @@ function waitFor<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
   return { promise, resolve };
 }
 
-Deno.test("lanes: a lane that says hello with its token carries JSON, calls and replies both ways", async () => {
-  const server = new LaneServer();
-  const replies: Array<[number, number]> = [];
-  const gotReply = waitFor<void>();
-  const { token, lane } = server.expect({
-    onJson: () => {},
-    onReply: (id, bytes) => {
-      replies.push([id, bytes.byteLength]);
-      if (replies.length === 2) gotReply.resolve();
-    },
-    onClose: () => {},
-  }, 64 * 1024 * 1024);
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-  const calls: Array<[number, number, number]> = [];
-  const gotCall = waitFor<void>();
-  const client = openLane(conn, {
-    onJson: () => {},
-    onCall: (id, max, bytes) => {
-      calls.push([id, max, bytes.byteLength]);
-      gotCall.resolve();
-    },
-    onClose: () => {},
+interface Message {
+  t: string;
+  id?: number;
+  token?: string;
+  payload?: Uint8Array;
+}
+
+async function withListener(
+  fn: (listener: LaneListener, path: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/lane.sock`;
+  const listener = new LaneListener(path);
+  try {
+    await fn(listener, path);
+  } finally {
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function dial(path: string): Promise<Deno.UnixConn> {
+  return Deno.connect({ transport: "unix", path });
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("lanes: a frame round-trips a message and its payload", () => {
+  const payload = new Uint8Array([1, 2, 3]);
+  const [frame] = encodeFrame({ t: "reply", payload, id: 7 } as Message);
+  assert.ok(frame);
+  const decoded = decodeFrame(frame[4]!, frame.subarray(5)) as Message;
+  assert.equal(decoded.t, "reply");
+  assert.equal(decoded.id, 7);
+  assert.deepEqual(decoded.payload, payload);
+  assert.equal(
+    decodeFrame(1, new TextEncoder().encode("[1]")),
+    "a frame was not a tagged object",
+  );
+});
+
+Deno.test("lanes: a lane that says hello with its token carries messages and payloads both ways", async () => {
+  await withListener(async (listener, path) => {
+    const replies: Array<[number, number]> = [];
+    const gotReply = waitFor<void>();
+    const { token, lane } = listener.expect<Message, Message>({
+      onMessage: (message) => {
+        replies.push([message.id!, message.payload!.byteLength]);
+        if (replies.length === 2) gotReply.resolve();
+      },
+      onClose: () => {},
+    }, 64 * 1024 * 1024);
+    const calls: Array<[number, number]> = [];
+    const gotCall = waitFor<void>();
+    const client = openLane<Message, Message>(await dial(path), {
+      onMessage: (message) => {
+        calls.push([message.id!, message.payload!.byteLength]);
+        gotCall.resolve();
+      },
+      onClose: () => {},
+    });
+    await client.send({ t: "hello", token });
+    const host = await lane;
+    const big = new Uint8Array(5 * 1024 * 1024).fill(7); // spans many reads
+    await host.send({ t: "call", id: 42, payload: big });
+    await gotCall.promise;
+    assert.deepEqual(calls, [[42, big.byteLength]]);
+    await client.send({ t: "reply", id: 1, payload: new Uint8Array(3) });
+    await client.send({ t: "reply", id: 2, payload: big });
+    await gotReply.promise;
+    assert.deepEqual(replies, [[1, 3], [2, big.byteLength]]);
+    client.close();
   });
-  await client.json({ t: "hello", token });
-  const host = await lane;
-  const big = new Uint8Array(5 * 1024 * 1024).fill(7); // spans many reads
-  await host.call(42, 1000, big);
-  await gotCall.promise;
-  assert.deepEqual(calls, [[42, 1000, big.byteLength]]);
-  await client.reply(1, new Uint8Array(3));
-  await client.reply(2, big);
-  await gotReply.promise;
-  assert.deepEqual(replies, [[1, 3], [2, big.byteLength]]);
-  client.close();
-  server.close();
 });
 
 Deno.test("lanes: a connection without a valid token is closed and reaches no one", async () => {
-  const server = new LaneServer();
-  let reached = false;
-  server.expect({ onJson: () => reached = true, onClose: () => {} }, 1024);
-  for (const hello of [{ t: "hello", token: "forged" }, { t: "done", id: 1 }]) {
-    const conn = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: server.port,
-    });
-    const closed = waitFor<string | null>();
-    const client = openLane(conn, {
-      onJson: () => {},
-      onClose: (reason) => closed.resolve(reason),
-    });
-    await client.json(hello);
-    assert.equal(
-      await closed.promise,
-      null,
-      "the server closed the connection",
+  await withListener(async (listener, path) => {
+    let reached = false;
+    listener.expect(
+      { onMessage: () => reached = true, onClose: () => {} },
+      1024,
     );
-  }
-  const raw = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-  await raw.write(new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n"));
-  assert.equal(await raw.read(new Uint8Array(16)), null);
-  raw.close();
-  assert.equal(reached, false);
-  server.close();
+    for (
+      const hello of [{ t: "hello", token: "forged" }, { t: "done", id: 1 }]
+    ) {
+      const closed = waitFor<string | null>();
+      const client = openLane<Message, Message>(await dial(path), {
+        onMessage: () => {},
+        onClose: (reason) => closed.resolve(reason),
+      });
+      await client.send(hello);
+      assert.equal(
+        await closed.promise,
+        null,
+        "the host closed the connection",
+      );
+    }
+    const raw = await dial(path);
+    await raw.write(new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n"));
+    assert.equal(await raw.read(new Uint8Array(16)), null);
+    raw.close();
+    assert.equal(reached, false);
+  });
 });
 
-Deno.test("lanes: a token works once", async () => {
-  const server = new LaneServer();
-  const { token, lane } = server.expect(
-    { onJson: () => {}, onClose: () => {} },
-    1024,
-  );
-  const first = openLane(
-    await Deno.connect({ hostname: "127.0.0.1", port: server.port }),
-    {
-      onJson: () => {},
+Deno.test("lanes: a token works once, and with nothing expected there is no socket to dial", async () => {
+  await withListener(async (listener, path) => {
+    const { token, lane } = listener.expect<Message, Message>(
+      { onMessage: () => {}, onClose: () => {} },
+      1024,
+    );
+    const first = openLane<Message, Message>(await dial(path), {
+      onMessage: () => {},
       onClose: () => {},
-    },
-  );
-  await first.json({ t: "hello", token });
-  await lane;
-  const closed = waitFor<void>();
-  const second = openLane(
-    await Deno.connect({ hostname: "127.0.0.1", port: server.port }),
-    {
-      onJson: () => {},
-      onClose: () => closed.resolve(),
-    },
-  );
-  await second.json({ t: "hello", token });
-  await closed.promise;
-  first.close();
-  server.close();
+    });
+    await first.send({ t: "hello", token });
+    await lane;
+    assert.equal(exists(path), false, "the socket outlived its last token");
+    await assert.rejects(dial(path));
+    first.close();
+  });
+});
+
+Deno.test("lanes: connections that never say hello are capped", async () => {
+  await withListener(async (listener, path) => {
+    const { token, lane } = listener.expect<Message, Message>(
+      { onMessage: () => {}, onClose: () => {} },
+      1024,
+    );
+    const strangers = await Promise.all(
+      Array.from({ length: 50 }, () => dial(path)),
+    );
+    // Past the cap, the quiet ones are closed; the expected lane still opens.
+    const closedAtOnce = await Promise.all(
+      strangers.map((conn) =>
+        Promise.race([
+          conn.read(new Uint8Array(1)).then((read) => read === null),
+          new Promise<boolean>((resolve) =>
+            setTimeout(() => resolve(false), 300)
+          ),
+        ])
+      ),
+    );
+    assert.ok(
+      closedAtOnce.filter(Boolean).length >= 40,
+      `${closedAtOnce.filter(Boolean).length} of 50 closed at once`,
+    );
+    const client = openLane<Message, Message>(await dial(path), {
+      onMessage: () => {},
+      onClose: () => {},
+    });
+    await client.send({ t: "hello", token });
+    await lane;
+    client.close();
+    for (const conn of strangers) conn.close();
+  });
 });
 
 Deno.test("lanes: a frame over the limit closes the lane with a reason", async () => {
-  const server = new LaneServer();
-  const closed = waitFor<string | null>();
-  const { token, lane } = server.expect({
-    onJson: () => {},
-    onReply: () => {},
-    onClose: (r) => closed.resolve(r),
-  }, 1024);
-  const client = openLane(
-    await Deno.connect({ hostname: "127.0.0.1", port: server.port }),
-    {
-      onJson: () => {},
+  await withListener(async (listener, path) => {
+    const closed = waitFor<string | null>();
+    const { token, lane } = listener.expect<Message, Message>({
+      onMessage: () => {},
+      onClose: (reason) => closed.resolve(reason),
+    }, 1024);
+    const client = openLane<Message, Message>(await dial(path), {
+      onMessage: () => {},
       onClose: () => {},
-    },
-  );
-  await client.json({ t: "hello", token });
-  await lane;
-  await client.reply(1, new Uint8Array(4096)).catch(() => {});
-  assert.match(String(await closed.promise), /over the limit of 1024/);
-  client.close();
-  server.close();
+    });
+    await client.send({ t: "hello", token });
+    await lane;
+    await client.send({ t: "reply", id: 1, payload: new Uint8Array(4096) })
+      .catch(() => {});
+    assert.match(String(await closed.promise), /over the limit of 1024/);
+    client.close();
+  });
 });

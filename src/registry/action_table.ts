@@ -31,7 +31,7 @@ import { logger } from "../logger.ts";
 import { normalizePermissions } from "./permissions.ts";
 import type { SandboxOptions, SandboxProcessInfo } from "../../sandbox/host.ts";
 import { SandboxHost } from "../../sandbox/host.ts";
-import { resolveModuleUrl } from "../../sandbox/_module_url.ts";
+import { resolveModuleUrl } from "../../sandbox/host/module_url.ts";
 import type { BuiltinAction, BuiltinDeps } from "../../actions/mod.ts";
 import {
   type BuiltinInput,
@@ -154,6 +154,7 @@ export class ActionTable {
     }
     this.#getSandbox().assertAvailable(name);
     const sandboxed = { name, module, permissions, ...limits };
+    this.#getSandbox().prepare(sandboxed);
     const info: ActionInfo = {
       name,
       description: options.description ?? "",

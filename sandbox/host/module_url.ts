@@ -1,4 +1,4 @@
-import { describeType, TriggerKitError } from "../src/errors.ts";
+import { describeType, TriggerKitError } from "../../src/errors.ts";
 
 /**
  * Resolves a sandboxed action's module to a `file:` URL. Relative paths are

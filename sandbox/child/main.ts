@@ -1,0 +1,99 @@
+/**
+ * The sandbox process's main: it starts and stops the Workers of its one
+ * action as the host asks. Calls do not pass through it: each Worker has
+ * its own lane to the host.
+ *
+ * Shipped as source text (see `host/entry.ts`), so it must be
+ * self-contained. It reads its setup and its control lane's token from
+ * stdin before any Worker exists (the host then closes stdin), so no action
+ * can learn them; its control lane lives in this isolate, out of every
+ * Worker's reach.
+ *
+ * @module
+ */
+import type { OpenLane } from "../_lane.ts";
+import type {
+  ChildInit,
+  FromChild,
+  ToChild,
+  WorkerInit,
+} from "../_protocol.ts";
+
+/**
+ * Runs in the sandbox process.
+ *
+ * @param openLane The lane implementation.
+ * @param workerUrl The Worker runtime's `data:` URL.
+ */
+export async function childMain(
+  openLane: OpenLane,
+  workerUrl: string,
+): Promise<void> {
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const chunk of Deno.stdin.readable) {
+    text += decoder.decode(chunk, { stream: true });
+    if (text.includes("\n")) break;
+  }
+  const init = JSON.parse(text.slice(0, text.indexOf("\n"))) as ChildInit;
+  const workers = new Map<number, Worker>();
+  // The control lane, once dialled (a Worker may fail before that).
+  const control: { lane?: ReturnType<typeof openLane<FromChild, ToChild>> } =
+    {};
+
+  const died = (
+    wid: number,
+    code: "ACTION_FAILED" | "SANDBOX_UNAVAILABLE",
+    message: string,
+  ) => {
+    const worker = workers.get(wid);
+    workers.delete(wid);
+    worker?.terminate();
+    control.lane?.send({
+      t: "died",
+      wid,
+      error: { code, name: "Error", message },
+    })
+      .catch(() => {});
+  };
+  const load = (wid: number, token: string) => {
+    let worker: Worker;
+    try {
+      worker = new Worker(workerUrl, {
+        type: "module",
+        name: `triggerkit-action-${wid}`,
+        deno: { permissions: init.grant },
+      } as WorkerOptions);
+    } catch (error) {
+      return died(wid, "SANDBOX_UNAVAILABLE", String(error));
+    }
+    workers.set(wid, worker);
+    // What an action posts on its global channel is not the protocol: dropped.
+    worker.onmessage = () => {};
+    worker.onmessageerror = () => {};
+    worker.onerror = (event) => {
+      event.preventDefault();
+      died(wid, "ACTION_FAILED", `its Worker stopped: ${event.message}`);
+    };
+    const workerInit: WorkerInit = { ...init.setup, token };
+    worker.postMessage(workerInit);
+  };
+
+  load(init.first.wid, init.first.token);
+  const conn = await Deno.connect({
+    transport: "unix",
+    path: init.setup.socket,
+  });
+  const lane = control.lane = openLane<FromChild, ToChild>(conn, {
+    onMessage(message) {
+      if (message.t === "load") load(message.wid, message.token);
+      else if (message.t === "drop") {
+        workers.get(message.wid)?.terminate();
+        workers.delete(message.wid);
+      }
+    },
+    // The host is gone: nothing is left to serve.
+    onClose: () => Deno.exit(0),
+  }, { maxFrame: 1024 * 1024 });
+  await lane.send({ t: "hello", token: init.token });
+}

@@ -1,0 +1,173 @@
+/**
+ * One call as the host makes it: its payload, its deadline, and the checks
+ * its reply must pass whatever the Worker claims.
+ *
+ * @module
+ */
+import { deserialize, serialize } from "node:v8";
+import { TriggerKitError } from "../../src/errors.ts";
+import { isPlainObject } from "../../src/_plain.ts";
+import type { ActionInput } from "../../src/types.ts";
+import type { CallPayload, CallReply, WireError } from "../_protocol.ts";
+import { CallFailure, wire } from "./errors.ts";
+import { jsonSize } from "./result_size.ts";
+
+/** What a deadline needs to know of the action. */
+export interface Deadline {
+  name: string;
+  timeoutMs: number;
+}
+
+/** A call's state as {@linkcode withDeadline} sees it. */
+export interface DeadlineCall {
+  /** Set once the call was given up: what its siblings are told. */
+  abandoned: WireError | undefined;
+  /** What to do when the call is given up after it was sent. */
+  onAbandon(abandon: (siblings: WireError) => void): void;
+}
+
+/**
+ * Runs a call's work against its time limit and its signal: whichever comes
+ * first rejects with `ACTION_TIMEOUT`, and the work is told to abandon.
+ */
+export function withDeadline<T>(
+  action: Deadline,
+  signal: AbortSignal,
+  work: (call: DeadlineCall) => Promise<T>,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let abandon: ((siblings: WireError) => void) | undefined;
+    let settled = false;
+    const call: DeadlineCall = {
+      abandoned: undefined,
+      onAbandon: (callback) => {
+        abandon = callback;
+        if (call.abandoned) callback(call.abandoned);
+      },
+    };
+    const settle = () => {
+      settled = true;
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+    };
+    const expire = (message: string, cause?: unknown) => {
+      if (settled) return;
+      settle();
+      reject(
+        new TriggerKitError(
+          "ACTION_TIMEOUT",
+          `Action "${action.name}" ${message}`,
+          { cause },
+        ),
+      );
+      call.abandoned = wire(
+        "ACTION_TIMEOUT",
+        `was stopped with its sandbox process: another of its calls ${message}`,
+      );
+      abandon?.(call.abandoned);
+    };
+    const onAbort = () => expire("was aborted", signal.reason);
+    const timer = setTimeout(
+      () => expire(`ran past its time limit of ${action.timeoutMs} ms`),
+      action.timeoutMs,
+    );
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    work(call).then(
+      (value) => {
+        if (settled) return;
+        settle();
+        resolve(value);
+      },
+      (error) => {
+        if (settled) return;
+        settle();
+        reject(error);
+      },
+    );
+  });
+}
+
+/** The bytes a call carries to its Worker. */
+export function encodeCall(action: string, input: ActionInput): Uint8Array {
+  try {
+    const value: CallPayload = {
+      data: input.data,
+      context: input.context,
+      config: input.config,
+      runId: input.runId,
+      jobName: input.jobName ?? null,
+      dryRun: input.dryRun,
+      idempotencyKey: input.idempotencyKey ?? "",
+    };
+    return serialize(value);
+  } catch (error) {
+    throw new TriggerKitError(
+      "INVALID_DATA",
+      `Cannot send data to sandboxed action "${action}": ${
+        (error as Error).message
+      }`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Checks a reply on the host, whatever the Worker claims: a plain result and
+ * context whose JSON, shared references expanded, fits the cap.
+ */
+export function decodeReply(bytes: Uint8Array, cap: number): CallReply {
+  const refuse = (reason: string): never => {
+    throw new CallFailure(wire("INVALID_RESULT", reason));
+  };
+  let reply: unknown;
+  try {
+    reply = deserialize(bytes);
+  } catch (error) {
+    return refuse(
+      `returned a reply that cannot be read: ${(error as Error).message}`,
+    );
+  }
+  const { result, context } = (reply ?? {}) as Partial<CallReply>;
+  if (!isPlainObject(result) || !isPlainObject(context)) {
+    return refuse("returned a result that is not a plain object");
+  }
+  let size: number;
+  try {
+    size = jsonSize(reply, cap);
+  } catch (error) {
+    return refuse(
+      `returned a result that cannot be stored as JSON: ${
+        error instanceof RangeError
+          ? "it is nested too deeply"
+          : (error as Error).message
+      }`,
+    );
+  }
+  if (size > cap) {
+    refuse(
+      `returned a result and context over the cap of ${cap} bytes as JSON (shared references expanded)`,
+    );
+  }
+  return { result, context };
+}
+
+/** Makes `target` hold what `source` holds (the context a call sent back). */
+export function replaceContents(
+  target: Record<string, unknown>,
+  source: Record<string, unknown>,
+): void {
+  for (const key of Object.keys(target)) {
+    if (!Object.hasOwn(source, key)) delete target[key];
+  }
+  // Defined, not assigned: a key "__proto__" must stay a key, not become
+  // the context's prototype.
+  for (const key of Object.keys(source)) {
+    Object.defineProperty(target, key, {
+      value: source[key],
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * How a sandbox failure becomes the error `run()` throws. Advice in a
+ * message is always something a user can do.
+ *
+ * @module
+ */
+import { TriggerKitError } from "../../src/errors.ts";
+import { GRANTABLE } from "../../src/registry/permissions.ts";
+import type { WireError } from "../_protocol.ts";
+import { DRY_RUN_DENIED } from "./grants.ts";
+
+/** An error a call failed with, before the host gives it its final wording. */
+export class CallFailure extends Error {
+  /**
+   * @param wire The error as it came from the sandbox (or the host's own verdict).
+   */
+  constructor(readonly wire: WireError) {
+    super(wire.message);
+  }
+}
+
+/** A wire error the host makes itself. */
+export function wire(code: WireError["code"], message: string): WireError {
+  return { code, name: "Error", message };
+}
+
+function denialAdvice(
+  action: string,
+  permission: string,
+  dryRun: boolean,
+): string {
+  if (dryRun && (DRY_RUN_DENIED as readonly string[]).includes(permission)) {
+    return ` (a dry run denies ${
+      DRY_RUN_DENIED.join(", ")
+    } whatever the action declared)`;
+  }
+  if ((GRANTABLE as readonly string[]).includes(permission)) {
+    return `; grant it with register("${action}", module, { permissions: { ${permission}: [...] } })`;
+  }
+  if (permission === "all") {
+    return " (Deno allows this only to a fully privileged process, which a sandboxed action never is)";
+  }
+  return ` (${permission} can never be granted to a sandboxed action)`;
+}
+
+/** Maps a sandbox error to the error `run()` throws. */
+export function toTriggerKitError(
+  action: string,
+  error: WireError,
+  details: { memoryMb: number; dryRun: boolean },
+): TriggerKitError {
+  const cause = Object.assign(new Error(error.message), { name: error.name });
+  if (error.stack) cause.stack = error.stack;
+  const say = (code: WireError["code"], message: string) =>
+    new TriggerKitError(code, message, { cause });
+  switch (error.code) {
+    case "PERMISSION_DENIED": {
+      const permission = error.permission ?? "unknown";
+      const target = error.target === undefined
+        ? ""
+        : ` to ${JSON.stringify(error.target)}`;
+      return say(
+        "PERMISSION_DENIED",
+        `Action "${action}" was denied ${permission} access${target}${
+          denialAdvice(action, permission, details.dryRun)
+        }`,
+      );
+    }
+    case "OUT_OF_MEMORY":
+      return say(
+        "OUT_OF_MEMORY",
+        `Action "${action}" ${error.message} (memoryMb: ${details.memoryMb})`,
+      );
+    case "INVALID_ACTION":
+      return say(
+        "INVALID_ACTION",
+        `Cannot load action "${action}": ${error.message}`,
+      );
+    case "INVALID_RESULT":
+      return say("INVALID_RESULT", `Action "${action}" ${error.message}`);
+    case "ACTION_TIMEOUT":
+      return say("ACTION_TIMEOUT", `Action "${action}" ${error.message}`);
+    case "SANDBOX_UNAVAILABLE":
+      return say(
+        "SANDBOX_UNAVAILABLE",
+        `Cannot run action "${action}" in a sandbox: ${error.message}`,
+      );
+    default:
+      return say(
+        "ACTION_FAILED",
+        `Action "${action}" failed: ${error.message}`,
+      );
+  }
+}

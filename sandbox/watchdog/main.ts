@@ -1,0 +1,70 @@
+/**
+ * The watchdog process's main: every few milliseconds it reads, for each
+ * sandbox process the host names, the CPU time of all its threads and its
+ * anonymous resident memory from `/proc`, and reports them on stdout.
+ *
+ * These are facts the kernel keeps: an action can neither forge nor hide
+ * them (nested Workers and helper threads count). The watchdog is a separate
+ * process because Deno lets only a fully privileged process read `/proc`; it
+ * runs only this code and reads only pids from the host. Linux only.
+ *
+ * Shipped as source text (see `host/entry.ts`), so it must be
+ * self-contained.
+ *
+ * Input lines: `+<pid>` (watch) and `-<pid>` (forget). Output: one line per
+ * tick, the time it was taken (ms since the epoch, fractional) then
+ * `<pid> <cpu ticks> <anon kB>` records, joined by `;`, with `<pid> -` for a
+ * process that is gone.
+ *
+ * @module
+ */
+
+/**
+ * Runs in the watchdog process until its stdin closes.
+ *
+ * @param intervalMs How often to sample.
+ */
+export async function watchdogMain(intervalMs: number): Promise<void> {
+  const watched = new Set<number>();
+  const encoder = new TextEncoder();
+  const sample = (pid: number): string => {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      // The name may hold spaces and parentheses: fields start after the last ")".
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (fields[0] === "Z" || fields[0] === "X") return `${pid} -`;
+      const ticks = Number(fields[11]) + Number(fields[12]);
+      const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+      const anon = /RssAnon:\s+(\d+)/.exec(status)?.[1] ?? "0";
+      return `${pid} ${ticks} ${anon}`;
+    } catch {
+      return `${pid} -`;
+    }
+  };
+  const timer = setInterval(() => {
+    if (watched.size === 0) return;
+    const at = performance.timeOrigin + performance.now();
+    const records = [at, ...[...watched].map(sample)].join(";");
+    const bytes = encoder.encode(`${records}\n`);
+    for (let offset = 0; offset < bytes.length;) {
+      offset += Deno.stdout.writeSync(bytes.subarray(offset));
+    }
+  }, intervalMs);
+  let pending = "";
+  for await (
+    const chunk of Deno.stdin.readable.pipeThrough(
+      new TextDecoderStream(),
+    )
+  ) {
+    pending += chunk;
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) {
+      const pid = Number(line.slice(1));
+      if (!Number.isInteger(pid) || pid <= 0) continue;
+      if (line[0] === "+") watched.add(pid);
+      else if (line[0] === "-") watched.delete(pid);
+    }
+  }
+  clearInterval(timer);
+}
