@@ -14,6 +14,7 @@
  */
 import { TriggerKitError } from "../errors.ts";
 import { logger } from "../logger.ts";
+import { type Clock, repeat } from "../clock.ts";
 import type { Job } from "../jobs/definitions.ts";
 import type { ActionOutcome, RunReport } from "../store/contract.ts";
 import type { NoticeRow } from "./definitions.ts";
@@ -88,7 +89,7 @@ async function send(
   host: AlertHost,
   job: Job,
   pending: Pending,
-  runId: string,
+  { runId, signal }: { runId: string; signal?: AbortSignal },
 ): Promise<ActionOutcome[]> {
   const plan = job.noticePlan!;
   const steps = pending.kind === "onFailure"
@@ -98,6 +99,7 @@ async function send(
     jobName: job.name,
     runId,
     dryRun: false,
+    ...(signal ? { signal } : {}),
     context: {},
     journal: journalOf(host, job.name, runId),
     part: pending.kind,
@@ -200,7 +202,7 @@ export async function runNotices(
     };
   });
   if (!pending) return;
-  const actions = await send(host, job, pending, report.runId);
+  const actions = await send(host, job, pending, { runId: report.runId });
   (report.notices ??= []).push({ kind: pending.kind, actions });
 }
 
@@ -212,11 +214,13 @@ export async function runNotices(
  *
  * @param host Actions, store, clock, journal.
  * @param jobs The jobs to check (those without `stale` are passed over).
+ * @param options A signal that stops the notices' steps.
  * @returns The notices sent.
  */
 export async function checkStale(
   host: AlertHost,
   jobs: readonly Job[],
+  options: { signal?: AbortSignal } = {},
 ): Promise<StaleNotice[]> {
   const sent: StaleNotice[] = [];
   for (const job of jobs) {
@@ -252,8 +256,46 @@ export async function checkStale(
       };
     });
     if (!pending) continue;
-    const actions = await send(host, job, pending, crypto.randomUUID());
+    const actions = await send(host, job, pending, {
+      runId: crypto.randomUUID(),
+      ...options,
+    });
     sent.push({ jobName: job.name, actions });
   }
   return sent;
 }
+
+/**
+ * What `serve` runs beside its scheduler when a job has `onFailure.stale`:
+ * a check at once, then every minute until `signal` aborts; a check that
+ * fails is logged and tried again.
+ *
+ * @param jobs The registry's jobs.
+ * @param clock The scheduler's clock.
+ * @param signal Stops the loop (and a notice being sent: it is sent again).
+ * @returns When the loop has stopped.
+ */
+export async function watchStale(
+  jobs: {
+    listJobs(): Job[];
+    checkStale(signal?: AbortSignal): Promise<unknown>;
+  },
+  clock: Clock,
+  signal: AbortSignal,
+): Promise<void> {
+  const watched = jobs.listJobs().some((job) =>
+    job.noticePlan?.staleMs !== undefined && job.enabled !== false
+  );
+  if (!watched || signal.aborted) return;
+  const safely = () =>
+    jobs.checkStale(signal).catch((error) =>
+      log.warn("The staleness check failed: {message}", {
+        message: error instanceof Error ? error.message : String(error),
+      })
+    );
+  await safely();
+  await repeat(clock, STALE_CHECK_MS, safely, signal);
+}
+
+/** How often `serve` checks `onFailure.stale`. */
+export const STALE_CHECK_MS = 60_000;

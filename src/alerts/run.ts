@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { isTriggerKitError, TriggerKitError } from "../errors.ts";
+import { isTriggerKitError, type TriggerKitError } from "../errors.ts";
 import type { Clock } from "../clock.ts";
 import { type DeliveryJournal, MemoryJournal } from "../delivery/journal.ts";
 import type { Job } from "../jobs/definitions.ts";

@@ -29,6 +29,7 @@ import {
 // alerts (issue 14): alert jobs' key lifecycle, onFailure/onRecovery notices.
 import { runAlerts } from "../alerts/run.ts";
 import { checkStale, runNotices, type StaleNotice } from "../alerts/notices.ts";
+import type { AlertingHost } from "../alerts/mutes.ts";
 
 const log = logger("job");
 
@@ -124,8 +125,14 @@ export class Jobs {
   }
 
   /** alerts (issue 14): sends `onFailure` for jobs gone `stale`; `serve` calls it. */
-  checkStale(): Promise<StaleNotice[]> {
-    return checkStale(this.#host, this.listJobs());
+  checkStale(signal?: AbortSignal): Promise<StaleNotice[]> {
+    return checkStale(this.#host, this.listJobs(), signal ? { signal } : {});
+  }
+
+  /** alerts (issue 14): what `mute`, `unmute` and `alerts` work on. */
+  get alerting(): AlertingHost {
+    const { store, clock } = this.#host;
+    return { jobs: this, store, clock };
   }
 
   /** Queries a view. */
