@@ -78,8 +78,8 @@ export interface RunPlan {
   resolved: Delivery[];
   /** Keys gone that resolve without a notice (muted, or never delivered). */
   silent: Array<{ key: string; incident: number }>;
-  /** Pending keys gone: they never fired, and leave no trace. */
-  dropped: string[];
+  /** Pending keys gone: they never fired (a tombstone keeps their incident number). */
+  dropped: Array<{ key: string; incident: number }>;
   /** Present keys whose stored state changes (before any delivery is acknowledged). */
   changed: Map<string, { state: KeyState; row?: Row }>;
   /** The active states after this run if everything goes through (for the summary). */
@@ -313,7 +313,7 @@ export function planRun(input: PlanInput): RunPlan {
   for (const [key, state] of prior) {
     if (seen.has(key)) continue;
     if (state.state === "pending") {
-      plan.dropped.push(key);
+      plan.dropped.push({ key, incident: state.incident });
     } else if (state.delivered > 0 && !isMuted(key)) {
       plan.counts.resolved++;
       plan.resolved.push({
@@ -344,10 +344,8 @@ export interface RunOutcome {
 export interface AlertCommit {
   /** States to write; `row` when the row changed (its last seen values). */
   upserts: Array<{ state: KeyState; row?: Row }>;
-  /** Keys that resolved: a tombstone with their incident number. */
+  /** Keys gone (resolved, or pending ones dropped): a tombstone with their incident number. */
   resolved: Array<{ key: string; incident: number }>;
-  /** Keys forgotten without a tombstone (pending keys gone). */
-  deleted: string[];
   /** The job's summary for the next run's fast path, or null to drop it. */
   summary: AlertSummary | null;
   /** The run's time (ms): tombstones older than their retention are pruned. */
@@ -409,7 +407,6 @@ export function settleRun(
   const commit: AlertCommit = {
     upserts: [...upserts.values()],
     resolved: [],
-    deleted: [],
     summary: null,
     now: outcome.now,
   };
@@ -417,8 +414,8 @@ export function settleRun(
   commit.resolved = [
     ...plan.resolved.map(({ key, incident }) => ({ key, incident })),
     ...plan.silent,
+    ...plan.dropped,
   ];
-  commit.deleted = [...plan.dropped];
   commit.summary = summarize(plan.active.values(), digest, settings);
   return commit;
 }

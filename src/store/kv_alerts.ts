@@ -125,7 +125,10 @@ export class KvAlertStore implements AlertStore {
     for (const { state, row } of commit.upserts) {
       mutations.push((a) => {
         a.set([ROOT, "alert_keys", jobName, state.key], state);
-        if (row) a.set([ROOT, "alert_rows", jobName, state.key], { ...row });
+        if (!row) return;
+        // A new key (it always has a row) may come back from a tombstone.
+        a.set([ROOT, "alert_rows", jobName, state.key], { ...row });
+        a.delete([ROOT, "alert_tombs", jobName, state.key]);
       });
     }
     for (const { key, incident } of commit.resolved) {
