@@ -1,14 +1,13 @@
 /** The alert state machine, pure: times are plain numbers on a fake clock. */
 import assert from "node:assert/strict";
+import { alertKey, rowHashes } from "../src/alerts/keys.ts";
 import {
-  alertKey,
   type AlertSettings,
   type KeyState,
   mutedAt,
   nothingToDo,
   type Observed,
   planRun,
-  rowHashes,
   settleRun,
 } from "../src/alerts/state.ts";
 import { FakeClock } from "./_fake_clock.ts";

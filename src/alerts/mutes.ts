@@ -12,7 +12,8 @@ import { isPlainObject } from "../_plain.ts";
 import type { Clock } from "../clock.ts";
 import type { Job } from "../jobs/definitions.ts";
 import { parseDuration } from "../jobs/duration.ts";
-import { alertKey, mutedAt } from "./state.ts";
+import { mutedAt } from "./state.ts";
+import { alertKey } from "./keys.ts";
 import { type AlertStore, alertStoreOf } from "./store.ts";
 
 /** Options of `registry.mute()`. */

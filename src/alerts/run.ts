@@ -22,16 +22,13 @@ import { runPipeline, skippedSteps } from "./_pipeline.ts";
 import {
   type AlertSettings,
   type Delivery,
-  fingerprintAt,
-  keyOfRow,
   mutedAt,
   nothingToDo,
   type Observed,
   planRun,
-  type RowHashes,
-  rowHashes,
   settleRun,
 } from "./state.ts";
+import { fingerprintAt, keyOfRow, type RowHashes, rowHashes } from "./keys.ts";
 import { type AlertStore, alertStoreOf } from "./store.ts";
 
 /** What alerts need of the engine. */

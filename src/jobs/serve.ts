@@ -103,7 +103,9 @@ export async function runScheduler(
         (Deno as unknown as { cron?: DenoCron }).cron;
       await cronDriver(scheduled, runner, clock, stop.signal, denoCron);
     } else await timerDriver(scheduled, runner, clock, leaseMs, stop.signal);
+    await stale; // alerts (issue 14): with nothing scheduled, stale checks go on
   } finally {
+    stop.abort(); // alerts (issue 14): ends the stale checks
     for (const signal of signals) Deno.removeSignalListener(signal, onStop);
     options.signal?.removeEventListener("abort", onStop);
     await runner.drain(options.graceMs ?? 30_000);
