@@ -150,7 +150,7 @@ Deno.test("notices: a notice that failed is sent again by the next run, with the
     await breakView();
     failing.add("page");
     const first = await registry.runJob("sync");
-    assert.deepEqual(first.notices?.[0]!.actions.map((a) => a.status), [
+    assert.deepEqual(first.notices![0]!.actions.map((a) => a.status), [
       "failed",
     ]);
     assert.equal(first.status, "failed");
