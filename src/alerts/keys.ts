@@ -44,6 +44,13 @@ export function keyOfRow(
   fields: readonly string[],
   where: () => string,
 ): string {
+  if (fields.length === 1) {
+    // The common case, without an array per row.
+    const value = row[fields[0]!];
+    if (typeof value === "number" && Number.isSafeInteger(value)) {
+      return `[${value}]`;
+    }
+  }
   const values = fields.map((field) => {
     if (!(field in row)) {
       throw new TriggerKitError(
@@ -78,26 +85,14 @@ export function rowHashes(rows: readonly Row[]): RowHashes {
   let sumA = 0;
   let sumB = 0;
   for (let r = 0; r < rows.length; r++) {
-    let h1 = 0x811c9dc5;
-    let h2 = 0x9747b28c;
     const row = rows[r]!;
-    for (const column in row) {
-      const text = valueText(row[column]);
-      for (let i = 0; i < text.length; i++) {
-        const c = text.charCodeAt(i);
-        h1 = Math.imul(h1 ^ c, 0x01000193);
-        h2 = Math.imul(h2 ^ c, 0x5bd1e995);
-        h2 ^= h2 >>> 15;
-      }
-      // The length ends the value: ["ab","c"] and ["a","bc"] differ.
-      h1 = Math.imul(h1 ^ (text.length + 0x1f), 0x01000193);
-      h2 = Math.imul(h2 ^ (text.length + 0x1f), 0x5bd1e995);
-      h2 ^= h2 >>> 13;
-    }
-    a[r] = h1 >>> 0;
-    b[r] = h2 >>> 0;
-    sumA = (sumA + a[r]!) >>> 0;
-    sumB = (sumB + b[r]!) >>> 0;
+    LANES[0] = 0x811c9dc5;
+    LANES[1] = 0x9747b28c;
+    for (const column in row) mixValue(row[column]);
+    a[r] = LANES[0];
+    b[r] = LANES[1];
+    sumA = (sumA + LANES[0]) >>> 0;
+    sumB = (sumB + LANES[1]) >>> 0;
   }
   return {
     a,
@@ -106,27 +101,57 @@ export function rowHashes(rows: readonly Row[]): RowHashes {
   };
 }
 
+/** The two lanes of the row being hashed (no allocation per value). */
+const LANES = new Uint32Array(2);
+/** A number's 64 bits, read as two words. */
+const FLOAT = new Float64Array(1);
+const FLOAT_WORDS = new Uint32Array(FLOAT.buffer);
+
+function mix(c: number): void {
+  LANES[0] = Math.imul(LANES[0]! ^ c, 0x01000193);
+  const h2 = Math.imul(LANES[1]! ^ c, 0x5bd1e995);
+  LANES[1] = h2 ^ (h2 >>> 15);
+}
+
+function mixText(tag: number, text: string): void {
+  mix(tag);
+  for (let i = 0; i < text.length; i++) mix(text.charCodeAt(i));
+  // The length ends the value: ["ab","c"] and ["a","bc"] differ.
+  mix(text.length + 0x10000);
+}
+
+/** Mixes one value, tagged by its type, into the lanes. */
+function mixValue(value: unknown): void {
+  switch (typeof value) {
+    case "string":
+      return mixText(1, value);
+    case "number":
+      FLOAT[0] = value;
+      mix(2);
+      mix(FLOAT_WORDS[0]!);
+      return mix(FLOAT_WORDS[1]!);
+    case "bigint":
+      return mixText(3, value.toString());
+    case "boolean":
+      return mix(value ? 5 : 4);
+    case "undefined":
+      return mix(6);
+    default:
+      if (value === null) return mix(6);
+      if (value instanceof Date) return mixText(7, value.toISOString());
+      if (value instanceof Uint8Array) {
+        mix(8);
+        for (const byte of value) mix(byte);
+        return mix(value.length + 0x10000);
+      }
+      return mixText(
+        9,
+        JSON.stringify(value, (_k, v) => typeof v === "bigint" ? String(v) : v),
+      );
+  }
+}
+
 /** Row `i`'s fingerprint. */
 export function fingerprintAt(hashes: RowHashes, i: number): string {
   return `${hashes.a[i]!.toString(36)}.${hashes.b[i]!.toString(36)}`;
-}
-
-function valueText(value: unknown): string {
-  switch (typeof value) {
-    case "string":
-      return `s${value}`;
-    case "number":
-    case "bigint":
-    case "boolean":
-      return String(value);
-    case "undefined":
-      return "\u0000";
-    default:
-      if (value === null) return "\u0000";
-      if (value instanceof Date) return `d${value.toISOString()}`;
-      if (value instanceof Uint8Array) return `b${Array.from(value).join(",")}`;
-      return `j${
-        JSON.stringify(value, (_k, v) => typeof v === "bigint" ? String(v) : v)
-      }`;
-  }
 }

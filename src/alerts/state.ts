@@ -139,7 +139,8 @@ export function planRun(input: PlanInput): RunPlan {
   for (const { key, fingerprint, row } of observed) {
     seen.add(key);
     const before = prior.get(key);
-    let state: KeyState = before ? { ...before } : {
+    // Unchanged states are shared with `prior`, not copied (100k keys).
+    let state: KeyState = before ?? {
       key,
       state: "pending",
       since: now,
@@ -151,8 +152,8 @@ export function planRun(input: PlanInput): RunPlan {
     };
     let dirty = !before;
     const rowChanged = !before || before.fingerprint !== fingerprint;
-    if (rowChanged) {
-      state.fingerprint = fingerprint;
+    if (before && rowChanged) {
+      state = { ...state, fingerprint };
       dirty = true;
     }
     if (

@@ -73,7 +73,9 @@ const SQL = {
      ON CONFLICT (job_name) DO UPDATE SET summary = excluded.summary`,
   ),
   keys: parseNamedSql(
-    `SELECT row_key, ${STATE_COLUMNS} FROM triggerkit_alert_keys WHERE job_name = :job AND state <> 'resolved'`,
+    `SELECT row_key AS "key", state, since, firing_since AS "firingSince", incident, delivered,
+       last_delivered_at AS "lastDeliveredAt", fingerprint
+     FROM triggerkit_alert_keys WHERE job_name = :job AND state <> 'resolved'`,
   ),
   upsertWithRow: parseNamedSql(
     `INSERT INTO triggerkit_alert_keys (job_name, row_key, ${STATE_COLUMNS}, row_json, resolved_at)
@@ -209,18 +211,17 @@ export class SqlAlertStore implements AlertStore {
 
   async keys(jobName: string): Promise<KeyState[]> {
     const rows = await this.#query(SQL.keys, { job: jobName });
-    return rows.map((row) => ({
-      key: String(row.row_key),
-      state: row.state as KeyState["state"],
-      since: Number(row.since),
-      firingSince: row.firing_since === null ? null : Number(row.firing_since),
-      incident: Number(row.incident),
-      delivered: Number(row.delivered),
-      lastDeliveredAt: row.last_delivered_at === null
-        ? null
-        : Number(row.last_delivered_at),
-      fingerprint: String(row.fingerprint),
-    }));
+    // Columns are named as KeyState's fields; PostgreSQL's BIGINTs come as text.
+    if (this.#db.kind === "postgres") {
+      for (const row of rows) {
+        row.since = Number(row.since);
+        if (row.firingSince !== null) row.firingSince = Number(row.firingSince);
+        if (row.lastDeliveredAt !== null) {
+          row.lastDeliveredAt = Number(row.lastDeliveredAt);
+        }
+      }
+    }
+    return rows as unknown as KeyState[];
   }
 
   async tombstones(
