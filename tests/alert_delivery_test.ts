@@ -7,13 +7,13 @@ import assert from "node:assert/strict";
 import {
   createRegistry,
   type JobDefinition,
-  type Registry,
   type Row,
   type RunReport,
 } from "../mod.ts";
 import { FakeClock } from "./_fake_clock.ts";
 import { startFakeSlack } from "./_fake_slack.ts";
 import { serveLocal } from "./_helpers.ts";
+import { alertRegistry, closing } from "./_alert_registry.ts";
 import { MemoryJournal } from "../src/delivery/journal.ts";
 import { runAlerts } from "../src/alerts/run.ts";
 import { SqlRunStore } from "../src/store/sql.ts";
@@ -22,17 +22,10 @@ import { SqliteDatabase } from "../src/db/sqlite.ts";
 const TOKEN = "xoxb-test-token";
 Deno.env.set("TK_TEST_SLACK_TOKEN", TOKEN);
 
-async function setup(clock = new FakeClock()) {
-  const registry = createRegistry({
-    store: "sqlite::memory:",
-    databases: { db: "sqlite::memory:" },
-    clock,
+async function setup() {
+  const { registry, clock, sql } = await alertRegistry({
+    setup: ["CREATE TABLE readings (id INTEGER PRIMARY KEY, sensor TEXT)"],
   });
-  const sql = (statement: string) =>
-    registry.run("run_sql", [], {
-      config: { database: "db", sql: statement, mode: "once" },
-    });
-  await sql("CREATE TABLE readings (id INTEGER PRIMARY KEY, sensor TEXT)");
   registry.defineView({
     name: "hot",
     database: "db",
@@ -47,14 +40,6 @@ async function setup(clock = new FakeClock()) {
     }
   };
   return { registry, clock, sql, set };
-}
-
-async function closing(registry: Registry, fn: () => Promise<void>) {
-  try {
-    await fn();
-  } finally {
-    await registry.close();
-  }
 }
 
 function slackStep(slackApiUrl: string, config: Record<string, unknown>) {

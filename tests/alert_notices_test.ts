@@ -1,23 +1,19 @@
 /** onFailure / onRecovery / stale: one notice per incident (SPEC §4.2). */
 import assert from "node:assert/strict";
-import { createRegistry, type JobDefinition, type Row } from "../mod.ts";
-import { FakeClock, settle } from "./_fake_clock.ts";
+import type { JobDefinition, Row } from "../mod.ts";
+import { settle } from "./_fake_clock.ts";
+import { alertRegistry } from "./_alert_registry.ts";
 
 const MIN = 60_000;
 
-/** A registry whose view fails while `broken` is set. */
-async function setup(clock = new FakeClock()) {
-  const registry = createRegistry({
-    store: "sqlite::memory:",
-    databases: { db: "sqlite::memory:" },
-    clock,
+/** A registry whose view can be broken (its table renamed) and fixed. */
+async function setup() {
+  const { registry, clock, sql } = await alertRegistry({
+    setup: [
+      "CREATE TABLE items (id INTEGER PRIMARY KEY)",
+      "INSERT INTO items (id) VALUES (1)",
+    ],
   });
-  const sql = (statement: string) =>
-    registry.run("run_sql", [], {
-      config: { database: "db", sql: statement, mode: "once" },
-    });
-  await sql("CREATE TABLE items (id INTEGER PRIMARY KEY)");
-  await sql("INSERT INTO items (id) VALUES (1)");
   const notices: Array<{ step: string; row: Row; key: string }> = [];
   const failing = new Set<string>();
   for (const step of ["work", "page", "all_clear"]) {

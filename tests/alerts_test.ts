@@ -1,15 +1,10 @@
 /** Alerts through the registry: firing → resolved, pendingFor, repeatEvery, mutes, dry runs (SPEC §4.2). */
 import assert from "node:assert/strict";
-import {
-  createRegistry,
-  type JobDefinition,
-  type Registry,
-  type RunReport,
-  type RunStore,
-} from "../mod.ts";
+import type { JobDefinition, RunReport, RunStore } from "../mod.ts";
 import { SqlRunStore } from "../src/store/sql.ts";
 import { SqliteDatabase } from "../src/db/sqlite.ts";
 import { FakeClock } from "./_fake_clock.ts";
+import { alertRegistry, closing } from "./_alert_registry.ts";
 import { rejectsWithCode, throwsWithCode } from "./_helpers.ts";
 
 const MIN = 60_000;
@@ -27,19 +22,12 @@ interface Call {
 async function setup(
   options: { clock?: FakeClock; store?: string | RunStore; db?: string } = {},
 ) {
-  const clock = options.clock ?? new FakeClock();
-  const registry = createRegistry({
-    store: options.store ?? "sqlite::memory:",
-    databases: { db: options.db ?? "sqlite::memory:" },
-    clock,
+  const { registry, clock, sql } = await alertRegistry({
+    ...options,
+    setup: [
+      "CREATE TABLE IF NOT EXISTS readings (id INTEGER PRIMARY KEY, sensor TEXT, celsius REAL)",
+    ],
   });
-  const sql = (statement: string) =>
-    registry.run("run_sql", [], {
-      config: { database: "db", sql: statement, mode: "once" },
-    });
-  await sql(
-    "CREATE TABLE IF NOT EXISTS readings (id INTEGER PRIMARY KEY, sensor TEXT, celsius REAL)",
-  );
   const calls: Call[] = [];
   const failing = new Set<string>();
   for (const step of ["notify", "on_resolved", "summarize"]) {
@@ -89,14 +77,6 @@ async function setup(
 
 function statuses(outcomes: RunReport["actions"] | undefined): string[] {
   return (outcomes ?? []).map((outcome) => outcome.status);
-}
-
-async function closing(registry: Registry, fn: () => Promise<void>) {
-  try {
-    await fn();
-  } finally {
-    await registry.close();
-  }
 }
 
 Deno.test("alerts: keys present fire; a later run without them resolves them once, with their last seen values", async () => {

@@ -12,7 +12,7 @@ import { isPlainObject } from "../_plain.ts";
 import type { Clock } from "../clock.ts";
 import type { Job } from "../jobs/definitions.ts";
 import { parseDuration } from "../jobs/duration.ts";
-import { mutedAt } from "./state.ts";
+import { iso, mutedAt } from "./state.ts";
 import { alertKey } from "./keys.ts";
 import { type AlertStore, alertStoreOf } from "./store.ts";
 
@@ -89,9 +89,6 @@ function alertJob(host: AlertingHost, name: string, what: string): Job {
   }
   return job;
 }
-
-const iso = (ms: number | null) =>
-  ms === null ? null : new Date(ms).toISOString();
 
 /**
  * Mutes a job's alerts for a while.

@@ -21,6 +21,7 @@ import type { NoticeRow } from "./definitions.ts";
 import { runPipeline } from "./_pipeline.ts";
 import { type AlertHost, journalOf } from "./run.ts";
 import { alertStoreOf, type NoticeState } from "./store.ts";
+import { iso } from "./state.ts";
 
 const log = logger("alerts");
 
@@ -51,9 +52,6 @@ function fresh(now: number): NoticeState {
     open: null,
   };
 }
-
-const iso = (ms: number | null) =>
-  ms === null ? null : new Date(ms).toISOString();
 
 /**
  * Changes a job's notice state with a conditional write, retried when

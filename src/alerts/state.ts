@@ -376,3 +376,8 @@ export function mutedAt(
   const keys = new Set(active.flatMap((mute) => mute.keys ?? []));
   return { all, has: (key) => all || keys.has(key) };
 }
+
+/** A time in ms as ISO 8601, or null. */
+export function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
