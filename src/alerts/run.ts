@@ -109,7 +109,12 @@ export async function runAlerts(
   ]);
   const muted = mutedAt(mutes, now);
   if (nothingToDo(summary, hashes.digest, settings, now, muted.all)) {
-    quiet(job, report, options);
+    quiet(job, report);
+    options.onProgress?.({
+      type: "rows",
+      rowCount: report.rowCount,
+      newRowCount: 0,
+    });
     if ((job.when ?? "rows") === "always") {
       await deliver(host, job, report, options, {
         firing: [],
@@ -207,16 +212,11 @@ function countsOf(summary: { firing: number; pending: number } | undefined) {
   };
 }
 
-/** Nothing fired, repeated or resolved: the run is skipped, as one without new rows. */
-function quiet(job: Job, report: RunReport, options: AlertRunOptions): void {
+/** Nothing to deliver: the run is skipped, as one without new rows. */
+function quiet(job: Job, report: RunReport): void {
   report.newRowCount = 0;
-  options.onProgress?.({
-    type: "rows",
-    rowCount: report.rowCount,
-    newRowCount: 0,
-  });
   report.status = "skipped";
-  report.reason = "no key fired, repeated or resolved";
+  report.reason = "no alert to deliver (nothing fired, repeated or resolved)";
   report.actions = skippedSteps(job.steps);
 }
 
@@ -269,7 +269,7 @@ async function deliver(
   const runSummary = plan.summarySteps.length > 0 &&
     firingRows.length + resolvedRows.length > 0;
   if (!runFiring && !runResolved && !runSummary) {
-    quiet(job, report, options);
+    quiet(job, report);
     return { firingAcknowledged: true, resolutionsApplied: true };
   }
   report.status = "succeeded";
