@@ -5,7 +5,12 @@ import { SqlRunStore } from "../src/store/sql.ts";
 import { SqliteDatabase } from "../src/db/sqlite.ts";
 import { FakeClock } from "./_fake_clock.ts";
 import { alertRegistry, closing } from "./_alert_registry.ts";
-import { rejectsWithCode, throwsWithCode } from "./_helpers.ts";
+import {
+  rejectsWithCode,
+  TEST_PG,
+  throwsWithCode,
+  uniqueTable,
+} from "./_helpers.ts";
 
 const MIN = 60_000;
 
@@ -558,3 +563,71 @@ Deno.test("alerts: definitions are checked when defined", async () => {
     return Promise.resolve();
   });
 });
+
+for (
+  const [name, store] of [
+    ["sqlite", "sqlite::memory:"],
+    ["kv", "kv::memory:"],
+    ["postgres", TEST_PG],
+  ] as const
+) {
+  Deno.test({
+    name:
+      `alerts (${name} store): fire, mute, resolve in silence, re-fire, notices`,
+    ignore: store === undefined && Deno.env.get("CI") !== "true",
+    fn: async () => {
+      const { registry, clock, set, take, sql } = await setup({
+        store: store!,
+      });
+      const job = uniqueTable("heat");
+      await closing(registry, async () => {
+        registry.defineJob({
+          name: job,
+          view: "hot",
+          actions: ["notify"],
+          dedupe: { key: ["id"] },
+          alert: { pendingFor: "5m", resolved: ["on_resolved"] },
+          onFailure: { actions: ["summarize"] },
+          onRecovery: { actions: ["summarize"] },
+        });
+        await set({ 1: 60, 2: 70 });
+        await registry.runJob(job);
+        clock.tick(5 * MIN);
+        await registry.runJob(job);
+        assert.deepEqual(take().map((c) => [c.step, c.ids]), [["notify", [
+          1,
+          2,
+        ]]]);
+        await registry.mute(job, { for: "1h", keys: [[2]] });
+        await set({ 1: 60 });
+        await registry.runJob(job);
+        assert.deepEqual(take(), [], "2 resolved while muted");
+        await set({});
+        await registry.runJob(job);
+        assert.deepEqual(take().map((c) => [c.step, c.ids]), [["on_resolved", [
+          1,
+        ]]]);
+        await set({ 1: 60 });
+        clock.tick(5 * MIN);
+        await registry.runJob(job);
+        clock.tick(5 * MIN);
+        await registry.runJob(job);
+        const [refire] = take();
+        assert.deepEqual([refire!.step, refire!.ids], ["notify", [1]]);
+        assert.deepEqual(
+          (await registry.alerts(job)).map((a) => [a.key, a.state, a.muted]),
+          [[[1], "firing", false]],
+        );
+        await sql("ALTER TABLE readings RENAME TO readings_away");
+        await registry.runJob(job);
+        await sql("ALTER TABLE readings_away RENAME TO readings");
+        await registry.runJob(job);
+        assert.deepEqual(
+          take().map((c) => c.step),
+          ["summarize", "summarize"],
+          "onFailure, then onRecovery",
+        );
+      });
+    },
+  });
+}
