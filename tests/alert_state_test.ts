@@ -263,3 +263,19 @@ Deno.test("state: mutes in force cover every key or theirs, until they end", () 
   assert.equal(mutedAt(mutes, 60).has("[2]"), false);
   assert.equal(mutedAt(mutes, 100).has("[1]"), false);
 });
+
+Deno.test("state: a repeat that came due during a mute goes out when it ends", () => {
+  let muted = false;
+  const m = new Machine(
+    new FakeClock(),
+    { pendingForMs: 0, repeatEveryMs: 60 * MIN },
+    () => muted,
+  );
+  m.run([{ id: 1 }]);
+  muted = true;
+  m.clock.tick(90 * MIN);
+  assert.deepEqual(m.run([{ id: 1 }]).plan.firing, []);
+  muted = false;
+  const after = m.run([{ id: 1 }]).plan.firing;
+  assert.deepEqual(after.map((d) => [d.kind, d.delivery]), [["repeat", 2]]);
+});
