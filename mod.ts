@@ -38,6 +38,30 @@ export type {
 } from "./src/jobs/definitions.ts";
 export type { ProgressEvent, RunJobOptions } from "./src/jobs/engine.ts";
 export type {
+  AlertDefinition,
+  AlertingDefinition,
+  AlertingPlans,
+  AlertPlan,
+  FailureNoticeDefinition,
+  NoticePlan,
+  NoticeRow,
+  RecoveryNoticeDefinition,
+  StepLike,
+} from "./src/alerts/definitions.ts";
+export type { AlertInfo, MuteInfo, MuteOptions } from "./src/alerts/mutes.ts";
+export type {
+  AlertStore,
+  NoticeState,
+  OpenIncident,
+  VersionedNotice,
+} from "./src/alerts/store.ts";
+export type {
+  AlertCommit,
+  AlertSummary,
+  KeyState,
+  Mute,
+} from "./src/alerts/state.ts";
+export type {
   ActionOutcome,
   HistoryOptions,
   Lease,

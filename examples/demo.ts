@@ -1,10 +1,13 @@
 /**
  * `deno task demo`: makes an embedded SQLite database of sensor readings
  * (once), then runs the demo job end to end through the command line and
- * shows the run history. Run it twice: the second run finds no new
- * anomalies (dedupe) and writes no new alert.
+ * shows the run history. Run it twice: the second run finds nothing new to
+ * fire and writes no new alert.
  *
- * `deno task demo --reset` starts again from fresh data.
+ * `deno task demo --fix` first "fixes" the hottest anomalous reading: the
+ * run after it resolves that anomaly (its alert is marked resolved, and the
+ * resolved notice is shown). `deno task demo --reset` starts again from
+ * fresh data.
  */
 import { DatabaseSync } from "node:sqlite";
 import { configureCliLogging, main } from "../src/cli/main.ts";
@@ -27,6 +30,7 @@ seed(dbPath);
 
 await configureCliLogging();
 console.log(`Demo database: ${dbPath}\n`);
+if (Deno.args.includes("--fix")) fixHottest(dbPath);
 const code = await main(["run", "temperature_alerts", "--config", config]);
 await showSlackMessage();
 console.log("\nRun history:");
@@ -40,16 +44,16 @@ await main([
   config,
 ]);
 const db = new DatabaseSync(dbPath);
-const alerts = db.prepare("SELECT COUNT(*) AS n FROM alerts").get() as {
-  n: number;
-};
+const alerts = db.prepare(
+  "SELECT COUNT(*) AS n, COUNT(resolved_at) AS resolved FROM alerts",
+).get() as { n: number; resolved: number };
 db.close();
 console.log(
-  `\nAlerts table: ${alerts.n} rows. Run \`deno task demo\` again: dedupe finds nothing new.`,
+  `\nAlerts table: ${alerts.n} rows, ${alerts.resolved} resolved. Run \`deno task demo\` again: nothing new fires. Run \`deno task demo --fix\`: a reading is fixed and its alert resolves.`,
 );
 Deno.exitCode = code;
 
-/** Prints the Slack message of the last run when it was a dry run (no SLACK_BOT_TOKEN). */
+/** Prints the Slack messages of the last run when they were dry runs (no SLACK_BOT_TOKEN). */
 async function showSlackMessage(): Promise<void> {
   const { registry } = await loadConfig(config);
   try {
@@ -57,23 +61,46 @@ async function showSlackMessage(): Promise<void> {
       job: "temperature_alerts",
       limit: 1,
     });
-    const slack = last?.actions.find((action) =>
-      action.action === "send_slack_message"
-    );
-    const result = slack?.result as {
-      dryRun?: boolean;
-      messages?: Array<{ channel: string; text: string }>;
-    } | undefined;
-    if (!result?.dryRun) return;
+    const steps = [...last?.actions ?? [], ...last?.resolvedActions ?? []];
+    const messages = steps
+      .filter((action) => action.action === "send_slack_message")
+      .map((action) =>
+        action.result as {
+          dryRun?: boolean;
+          messages?: Array<{ channel: string; text: string }>;
+        } | undefined
+      )
+      .filter((result) => result?.dryRun)
+      .flatMap((result) => result?.messages ?? []);
+    if (messages.length === 0) return;
     console.log(
       "\nSLACK_BOT_TOKEN is not set, so Slack was a dry run. The message would be:",
     );
-    for (const message of result.messages ?? []) {
+    for (const message of messages) {
       console.log(`\n[${message.channel}]\n${message.text}`);
     }
   } finally {
     await registry.close();
   }
+}
+
+/** "Fixes" the hottest reading (a faulty sensor read): its anomaly resolves on the next run. */
+function fixHottest(path: string): void {
+  const db = new DatabaseSync(path);
+  const hottest = db.prepare(
+    "SELECT id, sensor, celsius FROM readings ORDER BY celsius DESC LIMIT 1",
+  ).get() as { id: number; sensor: string; celsius: number };
+  const normal = db.prepare(
+    "SELECT ROUND(AVG(celsius), 1) AS celsius FROM readings WHERE sensor = ? AND id <> ?",
+  ).get(hottest.sensor, hottest.id) as { celsius: number };
+  db.prepare("UPDATE readings SET celsius = ? WHERE id = ?").run(
+    normal.celsius,
+    hottest.id,
+  );
+  db.close();
+  console.log(
+    `Fixed reading ${hottest.id} (${hottest.sensor}): ${hottest.celsius} °C → ${normal.celsius} °C\n`,
+  );
 }
 
 /** Creates the readings (with a few anomalies) and the alerts table, once. */
@@ -83,7 +110,11 @@ function seed(path: string): void {
              id INTEGER PRIMARY KEY, sensor TEXT NOT NULL, celsius REAL NOT NULL, taken_at TEXT NOT NULL);
            CREATE TABLE IF NOT EXISTS alerts (
              reading_id INTEGER PRIMARY KEY, sensor TEXT NOT NULL, celsius REAL NOT NULL,
-             created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)`);
+             created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, resolved_at TEXT)`);
+  const columns = db.prepare("PRAGMA table_info(alerts)").all();
+  if (!columns.some((column) => column.name === "resolved_at")) {
+    db.exec("ALTER TABLE alerts ADD COLUMN resolved_at TEXT"); // a demo.db from before alerts resolved
+  }
   const { n } = db.prepare("SELECT COUNT(*) AS n FROM readings").get() as {
     n: number;
   };

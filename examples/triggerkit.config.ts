@@ -1,6 +1,8 @@
 /**
- * The demo's config: one view over an embedded SQLite database, one job
- * that writes alerts, scores them in a sandboxed team action, and tells Slack.
+ * The demo's config: one view over an embedded SQLite database, one alert
+ * job that writes alerts, scores them in a sandboxed team action, and tells
+ * Slack; when an anomaly is gone from the view (its reading was fixed), the
+ * job's `alert.resolved` steps mark it resolved and tell Slack so.
  *
  * Slack: with SLACK_BOT_TOKEN set the message is really sent to
  * ${SLACK_CHANNEL:-#alerts}; without it, that step is a dry run that shows
@@ -41,7 +43,8 @@ export default defineConfig({
         config: {
           database: "demo",
           sql:
-            "INSERT INTO alerts (reading_id, sensor, celsius) VALUES (:reading_id, :sensor, :celsius)",
+            `INSERT INTO alerts (reading_id, sensor, celsius) VALUES (:reading_id, :sensor, :celsius)
+             ON CONFLICT (reading_id) DO UPDATE SET celsius = excluded.celsius, resolved_at = NULL`,
         },
       },
       { action: "score_alerts", config: { critical: 60 } },
@@ -56,5 +59,29 @@ export default defineConfig({
         },
       },
     ],
+    alert: {
+      // Each anomaly fires once; when the view no longer yields it, it resolves.
+      resolved: [
+        {
+          action: "run_sql",
+          config: {
+            database: "demo",
+            sql:
+              "UPDATE alerts SET resolved_at = CURRENT_TIMESTAMP WHERE reading_id = :reading_id",
+          },
+        },
+        {
+          action: "send_slack_message",
+          dryRun: !slackIsSetUp,
+          config: {
+            channel: "${SLACK_CHANNEL:-#alerts}",
+            text:
+              ":white_check_mark: {{count}} temperature anomalies {{state}} ({{jobName}}):",
+            table: true,
+            maxRows: 10,
+          },
+        },
+      ],
+    },
   }],
 });

@@ -35,7 +35,10 @@ export interface CommandContext {
 export interface Command {
   summary: string;
   usage: string;
-  options: Record<string, { type: "string" | "boolean"; short?: string }>;
+  options: Record<
+    string,
+    { type: "string" | "boolean"; short?: string; multiple?: boolean }
+  >;
   /** Whether it needs a config file. */
   needsConfig: boolean;
   run: (context: CommandContext) => Promise<number>;

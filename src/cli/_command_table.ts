@@ -16,6 +16,11 @@ import {
   execCommand,
   infoCommand,
 } from "./_action_commands.ts";
+import {
+  alertsCommand,
+  muteCommand,
+  unmuteCommand,
+} from "./_alert_commands.ts";
 
 export { type CliIo, type Command, UsageError } from "./_command.ts";
 
@@ -29,4 +34,7 @@ export const COMMANDS: Record<string, Command> = {
   history: historyCommand,
   validate: validateCommand,
   exec: execCommand,
+  mute: muteCommand,
+  unmute: unmuteCommand,
+  alerts: alertsCommand,
 };

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { RunRecord, RunReport } from "../store/contract.ts";
+import type { ActionOutcome, RunRecord, RunReport } from "../store/contract.ts";
 import { toJson } from "../_json.ts";
 
 /** Colours for a stream: codes on a terminal, plain text elsewhere. */
@@ -77,22 +77,35 @@ export function formatReport(report: RunReport, p: Paint): string {
   if (report.error) {
     lines.push(p.bad(`error[${report.error.code}]: ${report.error.message}`));
   }
-  if (report.actions.length > 0) {
-    lines.push(
-      table(
-        ["ACTION", "STATUS", "MS", "RESULT"],
-        report.actions.map((action) => [
-          action.action,
-          status(action.status, p),
-          String(Math.round(action.durationMs)),
-          action.error
-            ? p.bad(`${action.error.code}: ${action.error.message}`)
-            : summarize(action.result),
-        ]),
-      ),
-    );
+  if (report.actions.length > 0) lines.push(outcomes(report.actions, p));
+  // alerts (issue 14): resolved and summary steps, notices — when they ran.
+  const ran = (list: ActionOutcome[] | undefined): list is ActionOutcome[] =>
+    list?.some((outcome) => outcome.status !== "skipped") ?? false;
+  const more: Array<[string, ActionOutcome[] | undefined]> = [
+    ["resolved", report.resolvedActions],
+    ["summary", report.summaryActions],
+    ...(report.notices ?? []).map((notice) =>
+      [`notice ${notice.kind}`, notice.actions] as [string, ActionOutcome[]]
+    ),
+  ];
+  for (const [title, list] of more) {
+    if (ran(list)) lines.push(`${p.bold(title)}:`, outcomes(list, p));
   }
   return lines.join("\n");
+}
+
+function outcomes(list: ActionOutcome[], p: Paint): string {
+  return table(
+    ["ACTION", "STATUS", "MS", "RESULT"],
+    list.map((action) => [
+      action.action,
+      status(action.status, p),
+      String(Math.round(action.durationMs)),
+      action.error
+        ? p.bad(`${action.error.code}: ${action.error.message}`)
+        : summarize(action.result),
+    ]),
+  );
 }
 
 /** History as a table. */

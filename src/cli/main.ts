@@ -4,7 +4,9 @@
  *
  * Commands: `run <job> [--dry-run]`, `serve`, `jobs`, `actions`,
  * `info <action>`, `history [--job NAME] [--limit N]`, `validate`,
- * `exec <action> --data FILE --config JSON [--dry-run]`. Every command takes
+ * `exec <action> --data FILE --config JSON [--dry-run]`, `mute <job> --for
+ * DURATION [--key KEY]… [--reason TEXT]`, `unmute <job>`, `alerts [--job
+ * NAME]`. Every command takes
  * `--help` and `--json`; jobs, views and actions come from
  * `triggerkit.config.ts` or `triggerkit.toml` (or `--config FILE`).
  *
@@ -41,6 +43,7 @@ const USAGE_CODES = new Set([
   "INVALID_JOB",
   "INVALID_SCHEDULE",
   "SANDBOX_UNAVAILABLE",
+  "INVALID_OPTIONS",
 ]);
 
 /** Options of {@linkcode main}. */

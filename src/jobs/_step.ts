@@ -9,6 +9,7 @@ import type { Clock } from "../clock.ts";
 import type { ActionResult, Row, RunOptions } from "../types.ts";
 import type { ActionOutcome } from "../store/contract.ts";
 import type { JobStep } from "./definitions.ts";
+import type { DeliveryScope, StepRunOptions } from "../delivery/journal.ts";
 
 /** What running a step needs of the registry. */
 export interface StepHost {
@@ -24,6 +25,8 @@ export interface StepInput {
   runId: string;
   dryRun: boolean;
   signal?: AbortSignal;
+  /** The step's delivery scope (journal, step key, row keys, alert state). */
+  delivery?: DeliveryScope;
 }
 
 /** Failures worth another attempt (when the step asks for retries). */
@@ -44,14 +47,16 @@ export async function runStep(
   const { signal } = input;
   for (let attempt = 0;; attempt++) {
     try {
-      const result = await host.run(step.action, input.data, {
+      const options: StepRunOptions = {
         context: input.context,
         config: step.config,
         jobName: input.jobName,
         runId: input.runId,
         dryRun: input.dryRun || step.dryRun === true,
         ...(signal ? { signal } : {}),
-      });
+        ...(input.delivery ? { delivery: input.delivery } : {}),
+      };
+      const result = await host.run(step.action, input.data, options);
       return withAttempts({
         action: step.action,
         status: "succeeded",

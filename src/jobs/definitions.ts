@@ -10,6 +10,12 @@ import { isName, NAME_RULE } from "../_names.ts";
 import { isPlainObject } from "../_plain.ts";
 import { parseSchedule, type Schedule } from "./schedule.ts";
 import { parseDuration } from "./duration.ts";
+// alerts (issue 14): the alert/onFailure/onRecovery blocks are checked there.
+import {
+  type AlertingDefinition,
+  type AlertingPlans,
+  checkAlerting,
+} from "../alerts/definitions.ts";
 
 /** A view: a SQL query on a database. */
 export interface ViewDefinition {
@@ -40,7 +46,7 @@ export interface JobStep {
 }
 
 /** A job: a view and the actions to run on what it yields. */
-export interface JobDefinition {
+export interface JobDefinition extends AlertingDefinition<string | JobStep> {
   /** The name, unique among its kind. */
   name: string;
   /** The name of the view whose rows the actions receive. */
@@ -62,7 +68,8 @@ export interface JobDefinition {
 }
 
 /** A job as validated: its steps normalized, its schedule parsed. */
-export interface Job extends Omit<JobDefinition, "actions"> {
+export interface Job
+  extends Omit<JobDefinition, "actions">, AlertingPlans<JobStep> {
   /** The steps, normalized from `actions`. */
   steps: JobStep[];
   /** The parsed schedule, when there is one. */
@@ -212,19 +219,26 @@ export function checkJob(definition: JobDefinition, context: JobContext): Job {
     }
     job.dedupeTtlMs = parseDuration(ttl ?? "30d", `job "${name}" dedupe.ttl`);
   }
+  Object.assign(
+    job,
+    checkAlerting(
+      definition,
+      (step, where) => checkStep(name, step as JobStep, where, context),
+    ),
+  );
   return job;
 }
 
 function checkStep(
   job: string,
   step: string | JobStep,
-  index: number,
+  index: number | string,
   context: JobContext,
 ): JobStep {
   const normalized: JobStep = typeof step === "string"
     ? { action: step }
     : { ...step };
-  const where = `actions[${index}]`;
+  const where = typeof index === "number" ? `actions[${index}]` : index;
   if (!isPlainObject(normalized) || typeof normalized.action !== "string") {
     throw invalid(
       "job",

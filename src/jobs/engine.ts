@@ -26,6 +26,10 @@ import {
   type JobDefinition,
   type ViewDefinition,
 } from "./definitions.ts";
+// alerts (issue 14): alert jobs' key lifecycle, onFailure/onRecovery notices.
+import { runAlerts } from "../alerts/run.ts";
+import { checkStale, runNotices, type StaleNotice } from "../alerts/notices.ts";
+import type { AlertingHost } from "../alerts/mutes.ts";
 
 const log = logger("job");
 
@@ -120,6 +124,17 @@ export class Jobs {
     return this.#running.has(name);
   }
 
+  /** alerts (issue 14): sends `onFailure` for jobs gone `stale`; `serve` calls it. */
+  checkStale(signal?: AbortSignal): Promise<StaleNotice[]> {
+    return checkStale(this.#host, this.listJobs(), signal ? { signal } : {});
+  }
+
+  /** alerts (issue 14): what `mute`, `unmute` and `alerts` work on. */
+  get alerting(): AlertingHost {
+    const { store, clock } = this.#host;
+    return { jobs: this, store, clock };
+  }
+
   /** Queries a view. */
   async queryView(name: string): Promise<Row[]> {
     const view = this.getView(name);
@@ -162,6 +177,7 @@ export class Jobs {
       let newKeys: string[];
       try {
         newKeys = await this.#execute(job, report, options);
+        await runNotices(this.#host, job, report); // alerts (issue 14)
       } finally {
         beating.abort();
         await heartbeat;
@@ -187,6 +203,10 @@ export class Jobs {
     options: RunJobOptions,
   ): Promise<string[]> {
     const fetched = await this.#fetch(job, report);
+    if (job.alertPlan) { // alerts (issue 14): the alert state picks the rows
+      await runAlerts(this.#host, job, fetched?.rows, report, options);
+      return [];
+    }
     if (!fetched) return [];
     const { rows, newKeys } = fetched;
     report.newRowCount = rows.length;
@@ -217,7 +237,7 @@ export class Jobs {
     try {
       const rows = await this.queryView(job.view);
       report.rowCount = rows.length;
-      if (!job.dedupe) return { rows, newKeys: [] };
+      if (!job.dedupe || job.alertPlan) return { rows, newKeys: [] };
       const keyed = rows.map((row, i) => [rowKey(job, row, i), row] as const);
       const seen = await this.#host.store().seen(
         job.name,

@@ -17,6 +17,7 @@ import type { Jobs } from "./engine.ts";
 import type { RunReport, RunStore } from "../store/contract.ts";
 import { logger } from "../logger.ts";
 import { SlotRunner } from "./_slot_runner.ts";
+import { watchStale } from "../alerts/notices.ts"; // alerts (issue 14)
 
 export type { DenoCron } from "./_drivers.ts";
 
@@ -85,6 +86,8 @@ export async function runScheduler(
     ? []
     : ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, onStop);
+  // alerts (issue 14): onFailure.stale, checked at start and every minute.
+  const stale = watchStale(jobs, clock, stop.signal);
   try {
     for (const job of scheduled) {
       const missed = await runner.missed(job);
@@ -100,9 +103,12 @@ export async function runScheduler(
         (Deno as unknown as { cron?: DenoCron }).cron;
       await cronDriver(scheduled, runner, clock, stop.signal, denoCron);
     } else await timerDriver(scheduled, runner, clock, leaseMs, stop.signal);
+    await stale; // alerts (issue 14): with nothing scheduled, stale checks go on
   } finally {
+    stop.abort(); // alerts (issue 14): ends the stale checks
     for (const signal of signals) Deno.removeSignalListener(signal, onStop);
     options.signal?.removeEventListener("abort", onStop);
     await runner.drain(options.graceMs ?? 30_000);
+    await stale;
   }
 }

@@ -32,6 +32,7 @@ import type {
   RunStore,
 } from "../store/contract.ts";
 import { DEFAULT_STORE, openStore } from "../store/open.ts";
+import * as alerting from "../alerts/mutes.ts"; // alerts (issue 14)
 
 /** Options of {@linkcode createRegistry}. */
 export interface RegistryOptions {
@@ -405,6 +406,39 @@ export class Registry {
       ...this.#serveDefaults,
       ...options,
     });
+  }
+
+  /**
+   * Mutes a job's alerts (every key, or `keys`) for a while: their state
+   * moves, nothing is delivered.
+   *
+   * @param job The alert job's name.
+   * @param options `for` (`"2h"`), `keys` (arrays of key values), `reason`.
+   * @returns The mute, as recorded in the store (it survives restarts).
+   * @throws {TriggerKitError} `JOB_NOT_FOUND`, `INVALID_OPTIONS`.
+   */
+  mute(job: string, options: alerting.MuteOptions): Promise<alerting.MuteInfo> {
+    return alerting.muteJob(this.#jobs.alerting, job, options);
+  }
+
+  /**
+   * Ends a job's mutes, and returns how many were in force. Keys still
+   * firing that were never delivered are delivered on the next run.
+   *
+   * @param job The alert job's name.
+   */
+  unmute(job: string): Promise<number> {
+    return alerting.unmuteJob(this.#jobs.alerting, job);
+  }
+
+  /**
+   * The pending and firing keys of one alert job, or of all, firing first:
+   * `[{ jobName, key (its values), state, since, lastDeliveredAt, muted }]`.
+   *
+   * @param job Only this job.
+   */
+  alerts(job?: string): Promise<alerting.AlertInfo[]> {
+    return alerting.listAlerts(this.#jobs.alerting, job);
   }
 
   /**

@@ -7,6 +7,7 @@
  * @module
  */
 import type { ActionResult } from "../types.ts";
+import type { AlertStore } from "../alerts/store.ts";
 
 /** The outcome of one action in a run. */
 export interface ActionOutcome {
@@ -52,6 +53,15 @@ export interface RunReport {
   slot?: string;
   /** 2 or more when this run retries a slot whose first run was cut short. */
   attempt?: number;
+  // alerts (issue 14): the outcomes of an alert job's other pipelines.
+  /** An alert job's `alert.resolved` steps, on the keys that resolved (same shape as `actions`). */
+  resolvedActions?: ActionOutcome[];
+  /** An alert job's `alert.summary` steps. */
+  summaryActions?: ActionOutcome[];
+  /** The `onFailure`/`onRecovery` notices this run sent. */
+  notices?: Array<
+    { kind: "onFailure" | "onRecovery"; actions: ActionOutcome[] }
+  >;
 }
 
 /** A run as the history shows it: a finished report, or one still running or cut short. */
@@ -135,6 +145,8 @@ export interface RunStore {
   release(jobName: string, instance: string): Promise<void>;
   /** Closes what the store holds open of its own (a SQL store's database is closed with the registry's). */
   close?(): Promise<void>;
+  /** alerts (issue 14): alert state, mutes and notices, on the same database. */
+  readonly alerts?: AlertStore;
 }
 
 /** Which instance runs which slot of a job, until when. */

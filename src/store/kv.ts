@@ -18,6 +18,7 @@ import {
 } from "./contract.ts";
 import { toJson } from "../_json.ts";
 import { type Clock, realClock } from "../clock.ts";
+import { KvAlertStore } from "./kv_alerts.ts";
 
 type KvKey = readonly (string | number | bigint | boolean)[];
 
@@ -32,6 +33,7 @@ interface KvAtomic {
     ...checks: Array<{ key: KvKey; versionstamp: string | null }>
   ): KvAtomic;
   set(key: KvKey, value: unknown, options?: { expireIn?: number }): KvAtomic;
+  delete(key: KvKey): KvAtomic;
   commit(): Promise<{ ok: boolean }>;
 }
 
@@ -82,6 +84,8 @@ export function openKvStore(url: string, clock: Clock = realClock): KvRunStore {
 export class KvRunStore implements RunStore {
   readonly #kv: Promise<KvLike>;
   readonly #clock: Clock;
+  /** Alert state, mutes and notices, under keys of their own (issue 14). */
+  readonly alerts: KvAlertStore;
 
   /**
    * @param kv The open database.
@@ -91,6 +95,7 @@ export class KvRunStore implements RunStore {
     this.#kv = kv;
     this.#clock = options.clock ?? realClock;
     this.#kv.catch(() => {});
+    this.alerts = new KvAlertStore(kv);
   }
 
   #now(): number {

@@ -19,6 +19,7 @@ import {
   type RunStore,
   STALE_AFTER_MS,
 } from "./contract.ts";
+import { SqlAlertStore } from "./sql_alerts.ts";
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS triggerkit_runs (
@@ -116,6 +117,8 @@ export class SqlRunStore implements RunStore {
   readonly #clock: Clock;
   readonly #ownsDatabase: boolean;
   #ready: Promise<void> | undefined;
+  /** Alert state, mutes and notices, in tables of their own (issue 14). */
+  readonly alerts: SqlAlertStore;
 
   /**
    * @param db The database (its tables are created on first use).
@@ -125,6 +128,7 @@ export class SqlRunStore implements RunStore {
     this.#db = db;
     this.#clock = options.clock ?? realClock;
     this.#ownsDatabase = options.ownsDatabase ?? false;
+    this.alerts = new SqlAlertStore(db, this.#clock);
   }
 
   #now(): number {

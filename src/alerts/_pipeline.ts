@@ -1,0 +1,107 @@
+/**
+ * Runs a list of steps on rows as a job's pipeline does — in order, on frozen
+ * rows, one shared context, a failure stopping the rest unless its step says
+ * `continueOnError` — with a delivery scope per step whose row keys carry
+ * each key's incident and delivery number.
+ *
+ * @module
+ */
+import { stepKeyOf } from "../delivery/journal.ts";
+import type { DeliveryJournal } from "../delivery/journal.ts";
+import type { ActionOutcome } from "../store/contract.ts";
+import type { JobStep } from "../jobs/definitions.ts";
+import { runStep, type StepHost } from "../jobs/_step.ts";
+import type { Row } from "../types.ts";
+
+/** What one pipeline is run with. */
+export interface PipelineInput {
+  /** The job. */
+  jobName: string;
+  /** The run's id. */
+  runId: string;
+  /** A dry run. */
+  dryRun: boolean;
+  /** The run's signal. */
+  signal?: AbortSignal;
+  /** The run's shared context. */
+  context: Record<string, unknown>;
+  /** Where delivered units are recorded. */
+  journal: DeliveryJournal;
+  /** The pipeline's part of the step keys (`alert`, `resolved`, `onFailure`, …). */
+  part: string;
+  /** One key per row (with its incident and delivery number). */
+  rowKeys: string[];
+  /** `{{state}}` of the rows: `firing` or `resolved`. */
+  state?: string;
+  /** Told of each step's outcome. */
+  onOutcome?: (outcome: ActionOutcome, index: number) => void;
+}
+
+/** What a pipeline did. */
+export interface PipelineResult {
+  /** One outcome per step, in order. */
+  outcomes: ActionOutcome[];
+  /** A step failed without `continueOnError`, or the run was aborted. */
+  failed: boolean;
+}
+
+/** Every step marked skipped (not run). */
+export function skippedSteps(steps: readonly JobStep[]): ActionOutcome[] {
+  return steps.map((step) => ({
+    action: step.action,
+    status: "skipped",
+    durationMs: 0,
+  }));
+}
+
+/**
+ * Runs the steps on the rows.
+ *
+ * @param host Runs actions; the clock of retries.
+ * @param steps The steps.
+ * @param rows The rows (frozen before the first step).
+ * @param input The run, the journal and the rows' keys.
+ * @returns The outcomes, and whether the pipeline failed.
+ */
+export async function runPipeline(
+  host: StepHost,
+  steps: readonly JobStep[],
+  rows: readonly Row[],
+  input: PipelineInput,
+): Promise<PipelineResult> {
+  const data = Object.freeze(rows.map((row) => Object.freeze(row))) as Row[];
+  // No rows (a `when: "always"` run): a unit of its own each run.
+  const generation = rows.length === 0
+    ? `${input.part}@${input.runId}`
+    : input.part;
+  const outcomes: ActionOutcome[] = [];
+  let failed = false;
+  for (const [index, step] of steps.entries()) {
+    if (failed || input.signal?.aborted) {
+      failed = true;
+      outcomes.push({ action: step.action, status: "skipped", durationMs: 0 });
+      continue;
+    }
+    const outcome = await runStep(host, step, {
+      data,
+      context: input.context,
+      jobName: input.jobName,
+      runId: input.runId,
+      dryRun: input.dryRun,
+      ...(input.signal ? { signal: input.signal } : {}),
+      delivery: {
+        journal: input.journal,
+        stepKey: stepKeyOf(input.jobName, generation, {
+          index,
+          action: step.action,
+        }),
+        rowKeys: input.rowKeys,
+        ...(input.state ? { state: input.state } : {}),
+      },
+    });
+    outcomes.push(outcome);
+    input.onOutcome?.(outcome, index);
+    if (outcome.status === "failed" && !step.continueOnError) failed = true;
+  }
+  return { outcomes, failed: failed || input.signal?.aborted === true };
+}

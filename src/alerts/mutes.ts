@@ -1,0 +1,251 @@
+/**
+ * What the registry's `mute`, `unmute` and `alerts` do: mutes recorded in
+ * the store (they survive restarts), and each alert job's pending and firing
+ * keys listed with their state, since when, last delivery and whether a
+ * mute covers them.
+ *
+ * @module
+ */
+import { describeType, TriggerKitError } from "../errors.ts";
+import { didYouMean } from "../_suggest.ts";
+import { isPlainObject } from "../_plain.ts";
+import type { Clock } from "../clock.ts";
+import type { Job } from "../jobs/definitions.ts";
+import { parseDuration } from "../jobs/duration.ts";
+import { iso, mutedAt } from "./state.ts";
+import { alertKey } from "./keys.ts";
+import { type AlertStore, alertStoreOf } from "./store.ts";
+
+/** Options of `registry.mute()`. */
+export interface MuteOptions {
+  /** How long: `"30m"`, `"2h"`, `"1d"`. */
+  for: string;
+  /** Only these keys, each the array of its `dedupe.key` values (default: every key of the job). */
+  keys?: unknown[][];
+  /** Why, for whoever looks at `alerts()` next. */
+  reason?: string;
+}
+
+/** A mute as recorded. */
+export interface MuteInfo {
+  /** Its id. */
+  id: string;
+  /** The job. */
+  jobName: string;
+  /** When it ends (ISO 8601). */
+  until: string;
+  /** The keys it covers, or null: every key. */
+  keys: unknown[][] | null;
+  /** Why. */
+  reason: string | null;
+  /** When it was made (ISO 8601). */
+  createdAt: string;
+}
+
+/** A key of an alert job, as `registry.alerts()` lists it. */
+export interface AlertInfo {
+  /** The job. */
+  jobName: string;
+  /** The key's values, in `dedupe.key` order. */
+  key: unknown[];
+  /** `pending` (not yet present for `pendingFor`) or `firing`. */
+  state: "pending" | "firing";
+  /** Since when it is in that state (ISO 8601). */
+  since: string;
+  /** When it was last delivered (ISO 8601), or null. */
+  lastDeliveredAt: string | null;
+  /** Whether a mute covers it now. */
+  muted: boolean;
+}
+
+/** What mutes and listings need of the registry. */
+export interface AlertingHost {
+  /** The run store (its `alerts`). */
+  store(): { alerts?: AlertStore };
+  /** The registry's clock. */
+  readonly clock: Clock;
+  /** The registry's jobs. */
+  readonly jobs: {
+    /** A job by name (`JOB_NOT_FOUND` otherwise). */
+    getJob(name: string): Job;
+    /** Every job. */
+    listJobs(): Job[];
+  };
+}
+
+const MUTE_KEYS = ["for", "keys", "reason"];
+
+function invalid(message: string): TriggerKitError {
+  return new TriggerKitError("INVALID_OPTIONS", message);
+}
+
+/** An alert job by name, or `JOB_NOT_FOUND`/`INVALID_OPTIONS`. */
+function alertJob(host: AlertingHost, name: string, what: string): Job {
+  const job = host.jobs.getJob(name);
+  if (!job.alertPlan) {
+    throw invalid(
+      `Cannot ${what} job "${name}": it has no alert block (only alert jobs have keys that fire)`,
+    );
+  }
+  return job;
+}
+
+/**
+ * Mutes a job's alerts for a while.
+ *
+ * @throws {TriggerKitError} `JOB_NOT_FOUND`; `INVALID_OPTIONS` for an unknown
+ * option (naming the closest), a bad duration or keys of the wrong shape.
+ */
+export async function muteJob(
+  host: AlertingHost,
+  jobName: string,
+  options: MuteOptions,
+): Promise<MuteInfo> {
+  const job = alertJob(host, jobName, "mute");
+  if (!isPlainObject(options)) {
+    throw invalid(
+      `mute() options must be an object { for, keys?, reason? }, received ${
+        describeType(options)
+      }`,
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (!MUTE_KEYS.includes(key)) {
+      throw invalid(
+        `Unknown mute() option "${key}"${didYouMean(key, MUTE_KEYS)}`,
+      );
+    }
+  }
+  if (typeof options.for !== "string") {
+    throw invalid(
+      `mute() needs "for", a duration such as "2h", received ${
+        describeType(options.for)
+      }`,
+    );
+  }
+  let forMs: number;
+  try {
+    forMs = parseDuration(options.for, 'mute() option "for"');
+  } catch (error) {
+    throw invalid((error as Error).message);
+  }
+  if (forMs <= 0) throw invalid(`mute() "for" must be longer than 0`);
+  const width = job.dedupe!.key.length;
+  const keys = options.keys;
+  if (
+    keys !== undefined &&
+    (!Array.isArray(keys) ||
+      !keys.every((key) => Array.isArray(key) && key.length === width))
+  ) {
+    throw invalid(
+      `mute() "keys" must be a list of keys, each an array of ${width} value${
+        width === 1 ? "" : "s"
+      } (${job.dedupe!.key.join(", ")})`,
+    );
+  }
+  if (options.reason !== undefined && typeof options.reason !== "string") {
+    throw invalid(`mute() "reason" must be a string`);
+  }
+  const now = host.clock.now();
+  const mute = {
+    id: crypto.randomUUID(),
+    jobName,
+    until: now + forMs,
+    keys: keys === undefined ? null : keys.map((key) => alertKey(key)),
+    reason: options.reason ?? null,
+    createdAt: now,
+  };
+  await alertStoreOf(host.store()).addMute(mute);
+  return {
+    id: mute.id,
+    jobName,
+    until: iso(mute.until)!,
+    keys: mute.keys?.map((key) => JSON.parse(key)) ?? null,
+    reason: mute.reason,
+    createdAt: iso(now)!,
+  };
+}
+
+/**
+ * Ends every mute of a job.
+ *
+ * @returns How many mutes were in force.
+ * @throws {TriggerKitError} `JOB_NOT_FOUND`, `INVALID_OPTIONS` (not an alert job).
+ */
+export async function unmuteJob(
+  host: AlertingHost,
+  jobName: string,
+): Promise<number> {
+  alertJob(host, jobName, "unmute");
+  return await alertStoreOf(host.store()).removeMutes(
+    jobName,
+    host.clock.now(),
+  );
+}
+
+/**
+ * The mutes in force.
+ *
+ * @param jobName Only this job's (default: every job's).
+ */
+export async function listMutes(
+  host: AlertingHost,
+  jobName?: string,
+): Promise<MuteInfo[]> {
+  if (jobName !== undefined) host.jobs.getJob(jobName);
+  const mutes = await alertStoreOf(host.store()).mutes(
+    jobName,
+    host.clock.now(),
+  );
+  return mutes.map((mute) => ({
+    id: mute.id,
+    jobName: mute.jobName,
+    until: iso(mute.until)!,
+    keys: mute.keys?.map((key) => JSON.parse(key)) ?? null,
+    reason: mute.reason,
+    createdAt: iso(mute.createdAt)!,
+  }));
+}
+
+/**
+ * The pending and firing keys of one alert job, or of every one: firing
+ * first, then by since.
+ *
+ * @throws {TriggerKitError} `JOB_NOT_FOUND`.
+ */
+export async function listAlerts(
+  host: AlertingHost,
+  jobName?: string,
+): Promise<AlertInfo[]> {
+  const jobs = jobName === undefined
+    ? host.jobs.listJobs().filter((job) => job.alertPlan)
+    : [host.jobs.getJob(jobName)].filter((job) => job.alertPlan);
+  if (jobs.length === 0) return [];
+  const alerts = alertStoreOf(host.store());
+  const now = host.clock.now();
+  const listed: AlertInfo[] = [];
+  for (const job of jobs) {
+    const [states, mutes] = await Promise.all([
+      alerts.keys(job.name),
+      alerts.mutes(job.name, now),
+    ]);
+    const muted = mutedAt(mutes, now);
+    const rank = (state: string) => state === "firing" ? 0 : 1;
+    states.sort((a, b) =>
+      rank(a.state) - rank(b.state) ||
+      (a.firingSince ?? a.since) - (b.firingSince ?? b.since) ||
+      (a.key < b.key ? -1 : 1)
+    );
+    for (const state of states) {
+      listed.push({
+        jobName: job.name,
+        key: JSON.parse(state.key),
+        state: state.state,
+        since: iso(state.firingSince ?? state.since)!,
+        lastDeliveredAt: iso(state.lastDeliveredAt),
+        muted: muted.has(state.key),
+      });
+    }
+  }
+  return listed;
+}
