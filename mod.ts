@@ -31,6 +31,7 @@ export {
   unregister,
 } from "./src/registry/default_registry.ts";
 export type {
+  DefineOptions,
   Job,
   JobDefinition,
   JobStep,
@@ -60,12 +61,14 @@ export {
   createRegistry,
   Registry,
   type RegistryOptions,
+  type ValidateOptions,
 } from "./src/registry/registry.ts";
 export {
   type ErrorCode,
   isTriggerKitError,
   TriggerKitError,
   type TriggerKitErrorOptions,
+  type ValidationProblem,
 } from "./src/errors.ts";
 export type {
   ActionFn,

@@ -64,6 +64,8 @@ export interface SandboxedAction {
 
 let entrySource: string | undefined;
 
+const NEVER_ABORTED: AbortSignal = new AbortController().signal;
+
 /**
  * The sandbox process's entrypoint, as a `data:` URL: its main, the Worker
  * runtime, and the lane code both share.
@@ -175,6 +177,26 @@ export class SandboxHost {
         throw toTriggerKitError(action.name, error.wire, details);
       }
       throw error;
+    }
+  }
+
+  /**
+   * Loads an action's module in a dry-run Worker without calling it, so that
+   * a module that does not compile or has no default export fails now.
+   */
+  async load(action: SandboxedAction): Promise<void> {
+    try {
+      await withDeadline(action, NEVER_ABORTED, async () => {
+        const prepared = this.#prepare(action);
+        const process = await this.#processFor(prepared.profile);
+        await this.#slotFor(process, action, prepared, true).loaded;
+      });
+    } catch (error) {
+      if (!(error instanceof CallFailure)) throw error;
+      throw toTriggerKitError(action.name, error.wire, {
+        memoryMb: action.memoryMb,
+        dryRun: true,
+      });
     }
   }
 

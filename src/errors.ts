@@ -22,7 +22,21 @@ export type ErrorCode =
   | "INVALID_VIEW"
   | "INVALID_JOB"
   | "INVALID_SCHEDULE"
-  | "DATABASE_ERROR";
+  | "DATABASE_ERROR"
+  | "INVALID_OPTIONS";
+
+/**
+ * One problem found by a check: where it is (`jobs.alerts.actions[1]`), its
+ * error code, and what is wrong. `validate` reports every one it finds.
+ */
+export interface ValidationProblem {
+  /** Where the problem is: a key path in the config (`""` for the whole). */
+  path: string;
+  /** The error code it would have been thrown with. */
+  code: ErrorCode;
+  /** What is wrong, and how to fix it when that is known. */
+  message: string;
+}
 
 /** Options of {@linkcode TriggerKitError}. */
 export interface TriggerKitErrorOptions {
