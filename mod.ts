@@ -58,6 +58,11 @@ export {
 } from "./src/config/schema.ts";
 export { loadConfig } from "./src/config/apply.ts";
 export {
+  type ConfigValidation,
+  validateConfig,
+  type ValidateConfigOptions,
+} from "./src/config/validate.ts";
+export {
   createRegistry,
   Registry,
   type RegistryOptions,

@@ -46,6 +46,8 @@ export interface UnknownKey {
   readonly key: string;
   /** The message: `unknown key "schedul" in jobs.alerts; did you mean "schedule"?`. */
   readonly message: string;
+  /** The object that holds it. */
+  readonly owner: Record<string, unknown>;
 }
 
 /** A path with a key added: `a.b`, `a[2]`, `a["My Job"]`. */
@@ -105,6 +107,7 @@ export function unknownKeys(
         path,
         key,
         message: unknownKeyMessage(key, path, Object.keys(shape.keys)),
+        owner: value,
       });
       continue;
     }

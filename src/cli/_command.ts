@@ -29,13 +29,27 @@ export interface CommandContext {
   paint: Paint;
   /** The config file the registry came from, if any. */
   configFile: () => string | undefined;
+  /** The config file given on the command line (`--config`, `--config-file` for exec). */
+  configPath: string | undefined;
+  /** Reads all of standard input. */
+  readStdin: () => Promise<string>;
+}
+
+/** An option of a command, as `--help` shows it. */
+export interface OptionSpec {
+  type: "string" | "boolean";
+  short?: string;
+  /** What its value is, for `--help` (`FILE`, `JSON`). */
+  value?: string;
+  /** What it does, for `--help`. */
+  help?: string;
 }
 
 /** A command of the command line. */
 export interface Command {
   summary: string;
   usage: string;
-  options: Record<string, { type: "string" | "boolean"; short?: string }>;
+  options: Record<string, OptionSpec>;
   /** Whether it needs a config file. */
   needsConfig: boolean;
   run: (context: CommandContext) => Promise<number>;

@@ -138,7 +138,8 @@ function matches(type: string, value: unknown): boolean {
     case "any":
       return true;
     default:
-      return typeof value === type;
+      // The remaining types are typeof names: boolean, string, number, function.
+      return (typeof value as string) === type;
   }
 }
 

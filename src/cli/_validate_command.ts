@@ -1,0 +1,43 @@
+/**
+ * The `validate` command: every check that can be made before a run, every
+ * problem reported with its place; exit code 2 when there is any.
+ *
+ * @module
+ */
+import { validateConfig } from "../config/validate.ts";
+import { describeProblem } from "../config/check.ts";
+import { type Command, json } from "./_command.ts";
+
+/** `validate`: the config checked as far as it can be before a run. */
+export const validateCommand: Command = {
+  summary:
+    "Check the config: keys, definitions, databases, view SQL, dedupe keys, modules, secrets",
+  usage: "validate [--json] [--config FILE]",
+  options: {},
+  needsConfig: true,
+  async run({ configPath, json: asJson, io, paint }) {
+    const { file, problems, counts } = await validateConfig(configPath);
+    const valid = problems.length === 0;
+    if (asJson) {
+      io.out(json({ valid, file, problems, ...counts }));
+    } else if (valid) {
+      io.out(
+        `${
+          paint.ok("valid")
+        }: ${file} (${counts.views} views, ${counts.jobs} jobs, ${counts.actions} actions)`,
+      );
+    } else {
+      io.err(
+        `${paint.bad("invalid")}: ${file} (${problems.length} ${
+          problems.length === 1 ? "problem" : "problems"
+        })`,
+      );
+      for (const found of problems) {
+        io.err(
+          `  ${paint.bad(`error[${found.code}]`)} ${describeProblem(found)}`,
+        );
+      }
+    }
+    return valid ? 0 : 2;
+  },
+};
