@@ -6,17 +6,28 @@
  */
 import { validateConfig } from "../config/validate.ts";
 import { describeProblem } from "../config/check.ts";
-import { type Command, json } from "./_command.ts";
+import { type Command, json, positiveInteger } from "./_command.ts";
 
 /** `validate`: the config checked as far as it can be before a run. */
 export const validateCommand: Command = {
   summary:
     "Check the config: keys, definitions, databases, view SQL, dedupe keys, modules, secrets",
-  usage: "validate [--json] [--config FILE]",
-  options: {},
+  usage: "validate [--timeout MS] [--json] [--config FILE]",
+  options: {
+    timeout: {
+      type: "string",
+      value: "MS",
+      help: "how long each database may take to answer (default 5000)",
+    },
+  },
   needsConfig: true,
-  async run({ configPath, json: asJson, io, paint }) {
-    const { file, problems, counts } = await validateConfig(configPath);
+  async run({ configPath, values, json: asJson, io, paint }) {
+    const timeout = values.timeout as string | undefined;
+    const { file, problems, counts } = await validateConfig(configPath, {
+      ...(timeout === undefined
+        ? {}
+        : { timeoutMs: positiveInteger(timeout, "--timeout", 5000) }),
+    });
     const valid = problems.length === 0;
     if (asJson) {
       io.out(json({ valid, file, problems, ...counts }));

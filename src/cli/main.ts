@@ -14,11 +14,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import {
-  configure,
-  defaultTextFormatter,
-  getConsoleSink,
-} from "@logtape/logtape";
+import { configure, getConsoleSink, getTextFormatter } from "@logtape/logtape";
 import { redact } from "../redact.ts";
 import { createRegistry, type Registry } from "../registry/registry.ts";
 import { isTriggerKitError } from "../errors.ts";
@@ -240,6 +236,8 @@ function globalHelp(): string {
   ].join("\n");
 }
 
+const plainText = getTextFormatter({ value: "bare" });
+
 /**
  * Configures LogTape as the command line does: warnings and errors to the
  * console, and what sandboxed actions print (tagged with action and run).
@@ -258,7 +256,7 @@ export async function configureCliLogging(): Promise<void> {
     // Logs go to stderr, so that --json output on stdout stays parseable.
     sinks: {
       console: getConsoleSink({
-        formatter: (record) => redact(defaultTextFormatter(record)).trimEnd(),
+        formatter: (record) => redact(plainText(record)).trimEnd(),
         levelMap: {
           trace: "error",
           debug: "error",

@@ -17,7 +17,11 @@ import {
   type Registry,
   type RegistryOptions,
 } from "../registry/registry.ts";
-import type { JobDefinition, ViewDefinition } from "../jobs/definitions.ts";
+import {
+  type JobDefinition,
+  problemsOfDefinition,
+  type ViewDefinition,
+} from "../jobs/definitions.ts";
 import type { ActionFn, RegisterOptions } from "../types.ts";
 import type { TriggerKitConfig } from "./schema.ts";
 import { findConfigFile, readConfig } from "./read.ts";
@@ -199,20 +203,15 @@ function registerAction(
 }
 
 /**
- * The problems an error stands for, at `path`: one per problem it lists
- * (definitions report all of theirs), else the error itself.
+ * The problems an error stands for, at `path`: one per problem of a
+ * definition (which reports all of its own), else the error itself.
  */
 export function problemsOf(
   error: TriggerKitError,
   path: string,
 ): ValidationProblem[] {
-  const listed = error.issues ?? [];
-  const isProblem = (item: unknown): item is ValidationProblem =>
-    isPlainObject(item) && typeof item.path === "string" &&
-    typeof item.code === "string" && typeof item.message === "string";
-  if (listed.length === 0 || !listed.every(isProblem)) {
-    return [{ path, code: error.code, message: error.message }];
-  }
+  const listed = problemsOfDefinition(error);
+  if (!listed) return [{ path, code: error.code, message: error.message }];
   return listed.map((found) => ({
     path: found.path === ""
       ? path

@@ -191,6 +191,18 @@ class Problems {
   }
 }
 
+const LISTED = new WeakMap<TriggerKitError, readonly ValidationProblem[]>();
+
+/**
+ * The problems a definition error stands for, each with its path in the
+ * definition (`actions[1].config`), or `undefined` for another error.
+ */
+export function problemsOfDefinition(
+  error: TriggerKitError,
+): readonly ValidationProblem[] | undefined {
+  return LISTED.get(error);
+}
+
 /**
  * One error for every problem of a definition: its code is the first
  * problem's; `issues` lists them all as `{ path, code, message }` (or, for a
@@ -205,7 +217,7 @@ function definitionError(
     ? JSON.stringify(name)
     : "(unnamed)";
   const first = found[0]!;
-  return new TriggerKitError(
+  const error = new TriggerKitError(
     first.code,
     `Invalid ${what} ${label}: ${found.map((p) => p.message).join("; ")}`,
     {
@@ -215,6 +227,11 @@ function definitionError(
         : found.map(({ path, code, message }) => ({ path, code, message })),
     },
   );
+  LISTED.set(
+    error,
+    found.map(({ path, code, message }) => ({ path, code, message })),
+  );
+  return error;
 }
 
 function notObject(what: "view" | "job", value: unknown): TriggerKitError {

@@ -121,12 +121,17 @@ async function postgresProbe(
   url: string,
   timeoutMs: number,
 ): Promise<DatabaseProbe> {
-  const sql = postgres(url, {
-    max: 1,
-    onnotice: () => {},
-    connect_timeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
-    idle_timeout: 1,
-  });
+  let sql: postgres.Sql;
+  try {
+    sql = postgres(url, {
+      max: 1,
+      onnotice: () => {},
+      connect_timeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
+      idle_timeout: 1,
+    });
+  } catch (error) {
+    throw failure(url, messageOf(error), error);
+  }
   const stop = () => void sql.end({ timeout: 0 }).catch(() => {});
   try {
     await within(url, timeoutMs, sql`SELECT 1`, stop);

@@ -14,6 +14,7 @@ import { joinPath } from "../_strict.ts";
 import type { Job, ViewDefinition } from "../jobs/definitions.ts";
 import type { ActionInfo } from "../types.ts";
 import { type DatabaseProbe, openProbe } from "./_db_probe.ts";
+import { isDatabaseUrl } from "../db/url.ts";
 import type { Jobs } from "../jobs/engine.ts";
 import type { Databases } from "../db/databases.ts";
 import type { ActionTable } from "./action_table.ts";
@@ -77,50 +78,42 @@ export async function validateRegistry(
   const host = hostOf(parts, options);
   const timeoutMs = options.timeoutMs ?? 5000;
   const problems: ValidationProblem[] = [];
-  const uses = databaseUses(host);
-  const probes = new Map<string, Promise<DatabaseProbe | undefined>>();
-  const probe = (use: Use) => {
-    let opened = probes.get(use.url);
-    if (!opened) {
-      opened = openProbe(use.url, timeoutMs).catch((error) => {
-        record(problems, use.path, error);
-        return undefined;
-      });
-      probes.set(use.url, opened);
-    }
-    return opened;
-  };
+  const probes = new Map<string, DatabaseProbe>();
   try {
-    const sqliteUnused = (use: Use) =>
-      !use.used && use.url.startsWith("sqlite:");
-    await Promise.all(
-      uniqueByUrl(uses).filter((use) => !sqliteUnused(use)).map(probe),
+    // Each database once; a SQLite file only views or steps use must exist.
+    const targets = uniqueByUrl(databaseUses(host)).filter((use) =>
+      isDatabaseUrl(use.url) && (use.used || !use.url.startsWith("sqlite:"))
     );
+    const opened = await Promise.allSettled(
+      targets.map((use) => openProbe(use.url, timeoutMs)),
+    );
+    opened.forEach((outcome, i) => {
+      const { url, path } = targets[i]!;
+      if (outcome.status === "fulfilled") probes.set(url, outcome.value);
+      else record(problems, path, outcome.reason);
+    });
     const columns = new Map<string, string[]>();
-    await Promise.all(host.views.map(async (view) => {
-      const opened = await probes.get(host.resolve(view.database));
-      if (!opened) return;
-      try {
-        columns.set(view.name, await opened.columns(view.sql));
-      } catch (error) {
-        record(problems, joinPath(joinPath("views", view.name), "sql"), error);
-      }
+    const prepared = await Promise.allSettled(host.views.map(async (view) => {
+      const probe = probes.get(host.resolve(view.database));
+      if (probe) columns.set(view.name, await probe.columns(view.sql));
     }));
+    prepared.forEach((outcome, i) => {
+      if (outcome.status === "fulfilled") return;
+      const where = joinPath(joinPath("views", host.views[i]!.name), "sql");
+      record(problems, where, outcome.reason);
+    });
     problems.push(...dedupeProblems(host.jobs, columns));
-    await Promise.all(
-      host.actions.filter((info) => info.module).map(async (info) => {
-        try {
-          await host.load(info.name);
-        } catch (error) {
-          record(problems, joinPath("actions", info.name), error);
-        }
-      }),
+    const modules = host.actions.filter((info) => info.module);
+    const loaded = await Promise.allSettled(
+      modules.map((info) => host.load(info.name)),
     );
+    loaded.forEach((outcome, i) => {
+      if (outcome.status === "fulfilled") return;
+      record(problems, joinPath("actions", modules[i]!.name), outcome.reason);
+    });
     problems.push(...environmentProblems(host));
   } finally {
-    await Promise.all(
-      [...probes.values()].map(async (opened) => await (await opened)?.close()),
-    );
+    await Promise.all([...probes.values()].map((probe) => probe.close()));
   }
   return problems;
 }

@@ -1,0 +1,145 @@
+import assert from "node:assert/strict";
+import { createRegistry } from "../mod.ts";
+import { main } from "../src/cli/main.ts";
+import { isName } from "../src/_names.ts";
+import { throwsWithCode, withRegistry } from "./_helpers.ts";
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out,
+    err,
+    io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) },
+  };
+}
+
+Deno.test("names: any non-empty string of at most 200 characters without control characters or edge whitespace", () => {
+  for (
+    const name of [
+      "My Action",
+      "x",
+      "émoji 🚀 ok",
+      "a.b:c-d_e",
+      "x".repeat(200),
+      "inner  spaces",
+    ]
+  ) assert.ok(isName(name), name);
+  for (
+    const name of [
+      "",
+      " leading",
+      "trailing ",
+      "tab\there",
+      "new\nline",
+      "nul\0",
+      "del\x7f",
+      "c1\u0085",
+      "x".repeat(201),
+      42,
+      undefined,
+    ]
+  ) assert.ok(!isName(name), JSON.stringify(name));
+});
+
+Deno.test(
+  'names: "My Action" registers, runs and names views and jobs in the library',
+  withRegistry(async (registry) => {
+    const info = registry.register("My Action", ({ data }) => ({
+      seen: data.length,
+    }));
+    assert.equal(info.name, "My Action");
+    assert.deepEqual(await registry.run("My Action", [{ a: 1 }]), { seen: 1 });
+    registry.defineView({
+      name: "My View",
+      database: "sqlite::memory:",
+      sql: "SELECT 1 AS id",
+    });
+    registry.defineJob({
+      name: "My Job",
+      view: "My View",
+      actions: ["My Action"],
+    });
+    assert.deepEqual(registry.listJobs().map((job) => job.name), ["My Job"]);
+  }),
+);
+
+Deno.test(
+  "names: a name of 201 characters or with a control character is refused, naming why",
+  withRegistry((registry) => {
+    throwsWithCode(
+      () => registry.register("x".repeat(201), () => ({})),
+      "INVALID_ACTION",
+      /at most 200 characters, received 201/,
+    );
+    throwsWithCode(
+      () =>
+        registry.defineView({
+          name: "bad\nname",
+          database: "sqlite::memory:",
+          sql: "SELECT 1",
+        }),
+      "INVALID_VIEW",
+      /control characters/,
+    );
+  }),
+);
+
+Deno.test('names: info and exec take "My Action" on the command line', async () => {
+  const registry = createRegistry();
+  registry.register("My Action", ({ data }) => ({ seen: data.length }), {
+    description: "Spaces are fine",
+  });
+  const file = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    await Deno.writeTextFile(file, '[{"a":1},{"a":2}]');
+    const info = capture();
+    assert.equal(
+      await main(["info", "My Action", "--json"], { io: info.io, registry }),
+      0,
+    );
+    assert.equal(
+      JSON.parse(info.out.join("\n")).description,
+      "Spaces are fine",
+    );
+    const exec = capture();
+    assert.equal(
+      await main(["exec", "My Action", "--data", file], {
+        io: exec.io,
+        registry,
+      }),
+      0,
+      exec.err.join("\n"),
+    );
+    assert.deepEqual(JSON.parse(exec.out.join("\n")), { seen: 2 });
+  } finally {
+    await Deno.remove(file);
+    await registry.close();
+  }
+});
+
+Deno.test('names: a config\'s "My Action" reaches info on the command line', async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/triggerkit.config.ts`,
+      `export default {
+        actions: { "My Action": () => ({ ok: true }) },
+        views: { "My View": { database: "sqlite::memory:", sql: "SELECT 1 AS id" } },
+        jobs: { "My Job": { view: "My View", actions: ["My Action"] } },
+      };`,
+    );
+    const { io, out, err } = capture();
+    const code = await main([
+      "info",
+      "My Action",
+      "--json",
+      "--config",
+      `${dir}/triggerkit.config.ts`,
+    ], { io });
+    assert.equal(code, 0, err.join("\n"));
+    assert.equal(JSON.parse(out.join("\n")).name, "My Action");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
