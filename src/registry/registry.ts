@@ -437,10 +437,12 @@ export class Registry {
    * await registry.close();
    * ```
    */
-  validate(options: ValidateOptions = {}): Promise<ValidationProblem[]> {
+  async validate(
+    options: ValidateOptions = {},
+  ): Promise<ValidationProblem[]> {
     checkOptions("validate", options);
     const parts = [this.#jobs, this.#actions, this.#databases] as const;
-    return validateRegistry(parts, { ...this.#options, ...options });
+    return await validateRegistry(parts, { ...this.#options, ...options });
   }
 
   /**
