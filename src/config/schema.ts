@@ -102,15 +102,32 @@ export const CONFIG_SHAPE = shapeOf<TriggerKitConfig>({
  * @param config Databases, store, actions, views and jobs.
  * @returns The same config.
  *
- * @example A config module
+ * @example A config module (checked with `validateConfig`)
  * ```ts
- * import { defineConfig } from "@triggerkit/triggerkit";
+ * import { defineConfig, validateConfig } from "@triggerkit/triggerkit";
+ * import assert from "node:assert/strict";
  *
- * export default defineConfig({
- *   databases: { main: "sqlite:./app.db" },
- *   views: [{ name: "big_orders", database: "main", sql: "SELECT id, total FROM orders WHERE total > 100" }],
- *   jobs: [{ name: "alert", view: "big_orders", actions: ["send_slack_message"], schedule: "every 15 minutes" }],
+ * // triggerkit.config.ts: `export default defineConfig({ … })`
+ * const config = defineConfig({
+ *   databases: { main: "sqlite::memory:" },
+ *   views: [{
+ *     name: "big_orders",
+ *     database: "main",
+ *     sql: "SELECT 1 AS id, 250 AS total",
+ *   }],
+ *   jobs: [{
+ *     name: "post_big_orders",
+ *     view: "big_orders",
+ *     schedule: "every 15 minutes",
+ *     dedupe: { key: ["id"] },
+ *     actions: [{
+ *       action: "http_request",
+ *       config: { url: "https://hooks.example.com/orders", body: "rows" },
+ *     }],
+ *   }],
  * });
+ * const { problems } = await validateConfig(config);
+ * assert.deepEqual(problems, []);
  * ```
  */
 export function defineConfig(config: TriggerKitConfig): TriggerKitConfig {

@@ -46,17 +46,20 @@ export interface ConfigValidation {
  * @returns The problems found, with the file and counts.
  * @throws {TriggerKitError} `INVALID_CONFIG` when there is no config file.
  *
- * @example A config with a typo
+ * @example A TOML config with a typo
  * ```ts
  * import { validateConfig } from "@triggerkit/triggerkit";
  * import assert from "node:assert/strict";
  *
- * const { problems } = await validateConfig({
- *   views: [{ name: "v", database: "sqlite::memory:", sql: "SELECT 1 AS id" }],
- *   // @ts-expect-error: "schedul" is not a key of a job
- *   jobs: [{ name: "j", view: "v", actions: ["http_request"], schedul: "hourly" }],
- * });
- * assert.match(problems[0]!.message, /unknown key "schedul" in jobs\[0\]; did you mean "schedule"\?/);
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/triggerkit.toml`, [
+ *   "[views.v]", 'database = "sqlite::memory:"', 'sql = "SELECT 1 AS id"',
+ *   "[jobs.alerts]", 'view = "v"', 'schedul = "hourly"', 'actions = ["http_request"]',
+ * ].join("\n"));
+ * const { problems } = await validateConfig(`${dir}/triggerkit.toml`);
+ * assert.equal(problems[0]!.path, "jobs.alerts");
+ * assert.equal(problems[0]!.message, 'unknown key "schedul" in jobs.alerts; did you mean "schedule"?');
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function validateConfig(
