@@ -15,6 +15,30 @@ const SLACK_TOKEN = /\bxox[a-z]-[A-Za-z0-9-]+/g;
 const SLACK_WEBHOOK =
   /(hooks\.slack\.com\/(?:services|workflows|triggers)\/)[^\s"'<>]+/g;
 
+/** Names of environment variables that hold secrets by convention. */
+const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE|CREDENTIAL|WEBHOOK/i;
+
+/**
+ * The values of environment variables that hold secrets: those named in
+ * `names` (the variables steps read, `tokenEnv`, `fromEnv`, …) and those whose
+ * name says so (`*_TOKEN`, `*_SECRET`, `*PASSWORD*`, `*_API_KEY`, `*WEBHOOK*`).
+ *
+ * @param names Variables known to hold secrets.
+ * @returns Their values (none without permission to read the environment).
+ */
+export function environmentSecrets(names: Iterable<string> = []): string[] {
+  try {
+    const wanted = new Set(names);
+    return Object.entries(Deno.env.toObject())
+      .filter(([name, value]) =>
+        value !== "" && (wanted.has(name) || SECRET_NAME.test(name))
+      )
+      .map(([, value]) => value);
+  } catch {
+    return [];
+  }
+}
+
 /**
  * Text with every secret it holds masked.
  *

@@ -99,3 +99,60 @@ Deno.test("no command prints a password: jobs --json, validate --json, run, exec
     for (const output of outputs) assert.doesNotMatch(output, /hunter2/);
   });
 });
+
+Deno.test("no command prints the value of a secret variable, whether its name says so or a step reads it", async () => {
+  await withFiles({
+    "triggerkit.toml": `
+[views.v]
+database = "sqlite::memory:"
+sql = "SELECT 1 AS id"
+
+[jobs.j]
+view = "v"
+actions = [
+  { action = "http_request", config = { url = "https://hooks.example.com/\${TK_HOOK_SECRET}" } },
+  { action = "http_request", config = { url = "https://api.example.com/\${TK_PLAIN_NAME}", headers = { Authorization = { fromEnv = "TK_PLAIN_NAME" } } } },
+]
+`,
+  }, async (dir) => {
+    const jobs = await runCli(["jobs", "--json"], {
+      cwd: dir,
+      env: {
+        TK_HOOK_SECRET: "s3cretHookValue42",
+        TK_PLAIN_NAME: "plainButSecret99",
+      },
+    });
+    assert.equal(jobs.code, 0, jobs.stderr);
+    assert.match(jobs.stdout, /hooks\.example\.com\/\*\*\*/);
+    assert.doesNotMatch(jobs.stdout, /s3cretHookValue42|plainButSecret99/);
+  });
+});
+
+Deno.test("the command line's logs are redacted too", async () => {
+  const script = `
+    import { configureCliLogging } from "${
+    new URL("../src/cli/main.ts", import.meta.url).href
+  }";
+    import { getLogger } from "@logtape/logtape";
+    await configureCliLogging();
+    getLogger(["triggerkit", "test"]).error("cannot reach {url} with {token}", {
+      url: "postgres://postgres:hunter2@127.0.0.1/db",
+      token: Deno.env.get("TK_LOG_TOKEN"),
+    });
+  `;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `--config=${new URL("../deno.json", import.meta.url).pathname}`,
+      `data:application/typescript,${encodeURIComponent(script)}`,
+    ],
+    env: { TK_LOG_TOKEN: "tokenValue12345", NO_COLOR: "1" },
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.match(
+    stderr,
+    /cannot reach postgres:\/\/postgres:\*\*\*@127\.0\.0\.1\/db with \*\*\*/,
+  );
+  assert.doesNotMatch(stderr, /hunter2|tokenValue12345/);
+});

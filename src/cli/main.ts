@@ -15,7 +15,8 @@
  */
 import { parseArgs } from "node:util";
 import { configure, getConsoleSink, getTextFormatter } from "@logtape/logtape";
-import { redact } from "../redact.ts";
+import { environmentSecrets, redact } from "../redact.ts";
+import { namedVariables } from "../registry/validate.ts";
 import { createRegistry, type Registry } from "../registry/registry.ts";
 import { isTriggerKitError } from "../errors.ts";
 import { findConfigFile } from "../config/read.ts";
@@ -85,10 +86,12 @@ export async function main(
       out: (line: string) => console.log(line),
       err: (line: string) => console.error(line),
     };
-  // Every line goes through the one redaction: no password or token is shown.
+  // Every line goes through the one redaction: no password or token is shown,
+  // nor the value of a variable that holds a secret.
+  let secrets = environmentSecrets();
   const io: CliIo = {
-    out: (line) => sink.out(redact(line)),
-    err: (line) => sink.err(redact(line)),
+    out: (line) => sink.out(redact(line, secrets)),
+    err: (line) => sink.err(redact(line, secrets)),
   };
   const [name, ...rest] = args;
   if (
@@ -137,6 +140,7 @@ export async function main(
       ) return createRegistry();
       const result = await loadConfig(path);
       file = result.file;
+      secrets = environmentSecrets(stepVariables(result.registry));
       return result.registry;
     })();
   try {
@@ -159,6 +163,15 @@ export async function main(
       await (await loaded.catch(() => undefined))?.close();
     }
   }
+}
+
+/** The environment variables the jobs' steps read secrets from. */
+function stepVariables(registry: Registry): string[] {
+  return registry.listJobs().flatMap((job) =>
+    job.steps.flatMap((step) =>
+      namedVariables(step.config).map(({ variable }) => variable)
+    )
+  );
 }
 
 function hasConfigFile(): boolean {
@@ -252,11 +265,12 @@ const plainText = getTextFormatter({ value: "bare" });
  * ```
  */
 export async function configureCliLogging(): Promise<void> {
+  const secrets = environmentSecrets();
   await configure({
     // Logs go to stderr, so that --json output on stdout stays parseable.
     sinks: {
       console: getConsoleSink({
-        formatter: (record) => redact(plainText(record)).trimEnd(),
+        formatter: (record) => redact(plainText(record), secrets).trimEnd(),
         levelMap: {
           trace: "error",
           debug: "error",
