@@ -16,7 +16,8 @@ const SLACK_WEBHOOK =
   /(hooks\.slack\.com\/(?:services|workflows|triggers)\/)[^\s"'<>]+/g;
 
 /** Names of environment variables that hold secrets by convention. */
-const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE|CREDENTIAL|WEBHOOK/i;
+const SECRET_NAME =
+  /TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE|CREDENTIAL|WEBHOOK/i;
 
 /**
  * The values of environment variables that hold secrets: those named in

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createRegistry } from "../mod.ts";
 import { main } from "../src/cli/main.ts";
 import { isName } from "../src/_names.ts";
+import { cronName } from "../src/jobs/_drivers.ts";
 import { throwsWithCode, withRegistry } from "./_helpers.ts";
 
 function capture() {
@@ -141,5 +142,23 @@ Deno.test('names: a config\'s "My Action" reaches info on the command line', asy
     assert.equal(JSON.parse(out.join("\n")).name, "My Action");
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("names: any job name gives a Deno.cron name Deno accepts, distinct per job", () => {
+  const names = [
+    "My Job",
+    "Überweisung: täglich",
+    "a.b:c",
+    "x".repeat(200),
+    "x".repeat(199) + "y",
+  ];
+  const crons = names.map(cronName);
+  assert.equal(new Set(crons).size, names.length);
+  assert.equal(cronName("My Job"), "triggerkit My Job");
+  for (const name of crons) {
+    const stop = new AbortController();
+    Deno.cron(name, "* * * * *", { signal: stop.signal }, () => {});
+    stop.abort();
   }
 });
