@@ -29,17 +29,19 @@ export async function runMain(
   return { code, stdout: out.join("\n"), stderr: err.join("\n") };
 }
 
-/** Runs the command line as a `deno` subprocess in `cwd`, with `env` only. */
-export async function runCli(
+/** Runs `deno` with `args` in `cwd`, with `env` only (and HOME, DENO_DIR, NO_COLOR). */
+export async function runDeno(
   args: string[],
   options: { cwd: string; env?: Record<string, string>; stdin?: string },
 ): Promise<CliResult> {
+  const denoDir = Deno.env.get("DENO_DIR");
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", `--config=${DENO_JSON}`, CLI, ...args],
+    args,
     cwd: options.cwd,
     env: {
       NO_COLOR: "1",
       HOME: Deno.env.get("HOME") ?? "/root",
+      ...(denoDir ? { DENO_DIR: denoDir } : {}),
       ...options.env,
     },
     clearEnv: true,
@@ -59,6 +61,17 @@ export async function runCli(
     stdout: decoder.decode(output.stdout),
     stderr: decoder.decode(output.stderr),
   };
+}
+
+/** Runs the command line as a `deno` subprocess in `cwd`, with `env` only. */
+export function runCli(
+  args: string[],
+  options: { cwd: string; env?: Record<string, string>; stdin?: string },
+): Promise<CliResult> {
+  return runDeno(
+    ["run", "--allow-all", `--config=${DENO_JSON}`, CLI, ...args],
+    options,
+  );
 }
 
 /** A temporary folder holding `files` (paths relative to it), removed after `fn`. */

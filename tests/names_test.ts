@@ -1,19 +1,9 @@
 import assert from "node:assert/strict";
 import { createRegistry } from "../mod.ts";
-import { main } from "../src/cli/main.ts";
 import { isName } from "../src/_names.ts";
 import { cronName } from "../src/jobs/_drivers.ts";
 import { throwsWithCode, withRegistry } from "./_helpers.ts";
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out,
-    err,
-    io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) },
-  };
-}
+import { runMain } from "./_cli.ts";
 
 Deno.test("names: any non-empty string of at most 200 characters without control characters or edge whitespace", () => {
   for (
@@ -94,25 +84,14 @@ Deno.test('names: info and exec take "My Action" on the command line', async () 
   const file = await Deno.makeTempFile({ suffix: ".json" });
   try {
     await Deno.writeTextFile(file, '[{"a":1},{"a":2}]');
-    const info = capture();
-    assert.equal(
-      await main(["info", "My Action", "--json"], { io: info.io, registry }),
-      0,
-    );
-    assert.equal(
-      JSON.parse(info.out.join("\n")).description,
-      "Spaces are fine",
-    );
-    const exec = capture();
-    assert.equal(
-      await main(["exec", "My Action", "--data", file], {
-        io: exec.io,
-        registry,
-      }),
-      0,
-      exec.err.join("\n"),
-    );
-    assert.deepEqual(JSON.parse(exec.out.join("\n")), { seen: 2 });
+    const info = await runMain(["info", "My Action", "--json"], { registry });
+    assert.equal(info.code, 0);
+    assert.equal(JSON.parse(info.stdout).description, "Spaces are fine");
+    const exec = await runMain(["exec", "My Action", "--data", file], {
+      registry,
+    });
+    assert.equal(exec.code, 0, exec.stderr);
+    assert.deepEqual(JSON.parse(exec.stdout), { seen: 2 });
   } finally {
     await Deno.remove(file);
     await registry.close();
@@ -130,16 +109,15 @@ Deno.test('names: a config\'s "My Action" reaches info on the command line', asy
         jobs: { "My Job": { view: "My View", actions: ["My Action"] } },
       };`,
     );
-    const { io, out, err } = capture();
-    const code = await main([
+    const { code, stdout, stderr } = await runMain([
       "info",
       "My Action",
       "--json",
       "--config",
       `${dir}/triggerkit.config.ts`,
-    ], { io });
-    assert.equal(code, 0, err.join("\n"));
-    assert.equal(JSON.parse(out.join("\n")).name, "My Action");
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.equal(JSON.parse(stdout).name, "My Action");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

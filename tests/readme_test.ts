@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { runDeno } from "./_cli.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const README = await Deno.readTextFile(new URL("README.md", ROOT));
@@ -14,25 +15,8 @@ function blockAfter(heading: string): string {
   return match[1]!;
 }
 
-async function deno(args: string[], cwd: string) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd,
-    clearEnv: true,
-    env: {
-      NO_COLOR: "1",
-      HOME: Deno.env.get("HOME") ?? "/root",
-      ...(Deno.env.get("DENO_DIR")
-        ? { DENO_DIR: Deno.env.get("DENO_DIR")! }
-        : {}),
-    },
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function deno(args: string[], cwd: string) {
+  return runDeno(args, { cwd });
 }
 
 Deno.test("README: the example runs as pasted into a new project that uses the JSR package", async () => {

@@ -96,7 +96,8 @@ function seedShop(dir: string) {
   db.close();
 }
 
-Deno.test("validate reports every problem of a config at once, each with its place", async () => {
+/** The config of many problems, its modules and its shop, beside a database that never answers. */
+async function withManyProblems(fn: (dir: string) => Promise<void>) {
   const down = silentServer();
   try {
     await withFiles({
@@ -104,7 +105,17 @@ Deno.test("validate reports every problem of a config at once, each with its pla
       ...MODULES,
     }, async (dir) => {
       seedShop(dir);
-      Deno.env.set("TK_TEST_SET_HOOK", "https://hooks.example.com/x");
+      await fn(dir);
+    });
+  } finally {
+    down.close();
+  }
+}
+
+Deno.test("validate reports every problem of a config at once, each with its place", async () => {
+  Deno.env.set("TK_TEST_SET_HOOK", "https://hooks.example.com/x");
+  try {
+    await withManyProblems(async (dir) => {
       const started = performance.now();
       const { problems } = await validateConfig(`${dir}/triggerkit.toml`, {
         timeoutMs: 500,
@@ -158,51 +169,41 @@ Deno.test("validate reports every problem of a config at once, each with its pla
       }
     });
   } finally {
-    down.close();
     Deno.env.delete("TK_TEST_SET_HOOK");
   }
 });
 
 Deno.test("validate --json lists the problems and exits 2; a valid config exits 0", async () => {
-  const down = silentServer();
-  try {
-    await withFiles({
-      "triggerkit.toml": MANY_PROBLEMS(down.port),
-      ...MODULES,
-    }, async (dir) => {
-      seedShop(dir);
-      const bad = await runCli(["validate", "--json", "--timeout", "300"], {
-        cwd: dir,
-      });
-      assert.equal(bad.code, 2, bad.stderr);
-      const output = JSON.parse(bad.stdout);
-      assert.equal(output.valid, false);
-      assert.ok(output.problems.length >= 5);
-      for (const problem of output.problems) {
-        assert.deepEqual(Object.keys(problem).sort(), [
-          "code",
-          "message",
-          "path",
-        ]);
-      }
-      assert.doesNotMatch(bad.stdout + bad.stderr, /hunter2/);
-      const human = await runCli(["validate", "--timeout", "300"], {
-        cwd: dir,
-      });
-      assert.equal(human.code, 2);
-      assert.match(
-        human.stderr,
-        /invalid: .*triggerkit\.toml \(\d+ problems\)/,
-      );
-      assert.match(
-        human.stderr,
-        /error\[INVALID_CONFIG\] unknown key "schedul" in jobs\.alerts; did you mean "schedule"\?/,
-      );
-      assert.doesNotMatch(human.stderr, /hunter2/);
+  await withManyProblems(async (dir) => {
+    const bad = await runCli(["validate", "--json", "--timeout", "300"], {
+      cwd: dir,
     });
-  } finally {
-    down.close();
-  }
+    assert.equal(bad.code, 2, bad.stderr);
+    const output = JSON.parse(bad.stdout);
+    assert.equal(output.valid, false);
+    assert.ok(output.problems.length >= 5);
+    for (const problem of output.problems) {
+      assert.deepEqual(Object.keys(problem).sort(), [
+        "code",
+        "message",
+        "path",
+      ]);
+    }
+    assert.doesNotMatch(bad.stdout + bad.stderr, /hunter2/);
+    const human = await runCli(["validate", "--timeout", "300"], {
+      cwd: dir,
+    });
+    assert.equal(human.code, 2);
+    assert.match(
+      human.stderr,
+      /invalid: .*triggerkit\.toml \(\d+ problems\)/,
+    );
+    assert.match(
+      human.stderr,
+      /error\[INVALID_CONFIG\] unknown key "schedul" in jobs\.alerts; did you mean "schedule"\?/,
+    );
+    assert.doesNotMatch(human.stderr, /hunter2/);
+  });
   await withFiles({
     "triggerkit.toml": `
 [views.v]

@@ -10,7 +10,7 @@ import {
   VIEW_SHAPE,
   type ViewDefinition,
 } from "../jobs/definitions.ts";
-import type { ActionFn, Permissions } from "../types.ts";
+import type { ActionFn, ConfigSchema, Permissions } from "../types.ts";
 import type { SandboxOptions } from "../../sandbox/host.ts";
 import { each, shapeOf } from "../_strict.ts";
 
@@ -30,6 +30,8 @@ export interface ConfigModuleAction {
   description?: string;
   /** Replace a built-in action of the same name (default false: refused). */
   overwrite?: boolean;
+  /** A zod schema for the action's config (in a `.ts` config). */
+  config?: ConfigSchema;
 }
 
 /**
@@ -76,6 +78,7 @@ export const ACTION_SHAPE = shapeOf<ConfigModuleAction>({
   maxResultBytes: null,
   description: null,
   overwrite: null,
+  config: null,
 });
 
 /** The keys a config may hold, at every level. */
