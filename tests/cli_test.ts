@@ -248,3 +248,29 @@ Deno.test("cli: exec --help lists every option, --config-file included", async (
   assert.match(validate.stdout, /--timeout MS/);
   assert.match(validate.stdout, /--config FILE/);
 });
+
+Deno.test("cli: validate checks a registry given to main() with its deep checks", async () => {
+  const registry = createRegistry();
+  registry.defineView({
+    name: "v",
+    database: "sqlite::memory:",
+    sql: "SELECT 1 AS id",
+  });
+  registry.register("notify", () => ({}));
+  registry.defineJob({
+    name: "j",
+    view: "v",
+    actions: ["notify"],
+    dedupe: { key: ["nope"] },
+  });
+  try {
+    const result = await runMain(["validate", "--json"], { registry });
+    assert.equal(result.code, 2);
+    assert.deepEqual(
+      JSON.parse(result.stdout).problems.map((p: { path: string }) => p.path),
+      ["jobs.j.dedupe.key"],
+    );
+  } finally {
+    await registry.close();
+  }
+});

@@ -31,6 +31,8 @@ export interface CommandContext {
   configFile: () => string | undefined;
   /** The config file given on the command line (`--config`, `--config-file` for exec). */
   configPath: string | undefined;
+  /** Whether the registry was given to `main()` rather than loaded from a config file. */
+  injected: boolean;
   /** Reads all of standard input. */
   readStdin: () => Promise<string>;
 }

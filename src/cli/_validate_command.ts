@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { validateConfig } from "../config/validate.ts";
+import { type ConfigValidation, validateConfig } from "../config/validate.ts";
+import type { Registry } from "../registry/registry.ts";
 import { describeProblem } from "../config/check.ts";
 import { type Command, json, positiveInteger } from "./_command.ts";
 
@@ -21,25 +22,28 @@ export const validateCommand: Command = {
     },
   },
   needsConfig: true,
-  async run({ configPath, values, json: asJson, io, paint }) {
+  async run(
+    { registry, injected, configPath, values, json: asJson, io, paint },
+  ) {
     const timeout = values.timeout as string | undefined;
-    const { file, problems, counts } = await validateConfig(configPath, {
-      ...(timeout === undefined
-        ? {}
-        : { timeoutMs: positiveInteger(timeout, "--timeout", 5000) }),
-    });
+    const options = timeout === undefined
+      ? {}
+      : { timeoutMs: positiveInteger(timeout, "--timeout", 5000) };
+    const { file, problems, counts } = injected
+      ? await validateRegistry(await registry(), options)
+      : await validateConfig(configPath, options);
     const valid = problems.length === 0;
     if (asJson) {
       io.out(json({ valid, file, problems, ...counts }));
     } else if (valid) {
       io.out(
-        `${
-          paint.ok("valid")
-        }: ${file} (${counts.views} views, ${counts.jobs} jobs, ${counts.actions} actions)`,
+        `${paint.ok("valid")}: ${
+          file ?? "registry"
+        } (${counts.views} views, ${counts.jobs} jobs, ${counts.actions} actions)`,
       );
     } else {
       io.err(
-        `${paint.bad("invalid")}: ${file} (${problems.length} ${
+        `${paint.bad("invalid")}: ${file ?? "registry"} (${problems.length} ${
           problems.length === 1 ? "problem" : "problems"
         })`,
       );
@@ -52,3 +56,18 @@ export const validateCommand: Command = {
     return valid ? 0 : 2;
   },
 };
+
+/** The checks of a registry given to `main()` (it has no config file). */
+async function validateRegistry(
+  registry: Registry,
+  options: { timeoutMs?: number },
+): Promise<ConfigValidation> {
+  return {
+    problems: await registry.validate(options),
+    counts: {
+      views: registry.listViews().length,
+      jobs: registry.listJobs().length,
+      actions: registry.listAvailable().length,
+    },
+  };
+}

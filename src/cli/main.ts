@@ -153,6 +153,7 @@ export async function main(
       paint: paint(options.colour ?? colourful()),
       configFile: () => file,
       configPath: values[configOption] as string | undefined,
+      injected: options.registry !== undefined,
       readStdin: options.stdin ??
         (() => new Response(Deno.stdin.readable).text()),
     });
