@@ -309,3 +309,36 @@ pgTest(
     assert.doesNotMatch(problems[0]!.message, /hunter2/);
   },
 );
+
+Deno.test("validate does not repeat a refused view or action as unknown in the jobs that use them", async () => {
+  await withFiles({
+    "triggerkit.toml": `
+[actions.broken]
+module = "./missing_module.ts"
+
+[views.v]
+database = "nowhere"
+sql = "SELECT 1 AS id"
+
+[views.ok]
+database = "sqlite::memory:"
+sql = "SELECT 1 AS id"
+
+[jobs.j]
+view = "v"
+actions = ["http_request"]
+
+[jobs.k]
+view = "ok"
+actions = ["broken", "notthere"]
+`,
+  }, async (dir) => {
+    const { problems } = await validateConfig(`${dir}/triggerkit.toml`);
+    assert.deepEqual(paths(problems), [
+      ["actions.broken", "INVALID_ACTION"],
+      ["views.v.database", "INVALID_VIEW"],
+      ["jobs.j.actions[0].config", "INVALID_CONFIG"],
+      ["jobs.k.actions[1].action", "ACTION_NOT_FOUND"],
+    ]);
+  });
+});
