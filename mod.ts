@@ -31,6 +31,7 @@ export {
   unregister,
 } from "./src/registry/default_registry.ts";
 export type {
+  DefineOptions,
   Job,
   JobDefinition,
   JobStep,
@@ -81,15 +82,22 @@ export {
 } from "./src/config/schema.ts";
 export { loadConfig } from "./src/config/apply.ts";
 export {
+  type ConfigValidation,
+  validateConfig,
+  type ValidateConfigOptions,
+} from "./src/config/validate.ts";
+export {
   createRegistry,
   Registry,
   type RegistryOptions,
+  type ValidateOptions,
 } from "./src/registry/registry.ts";
 export {
   type ErrorCode,
   isTriggerKitError,
   TriggerKitError,
   type TriggerKitErrorOptions,
+  type ValidationProblem,
 } from "./src/errors.ts";
 export type {
   ActionFn,

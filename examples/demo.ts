@@ -13,9 +13,17 @@ import { DatabaseSync } from "node:sqlite";
 import { configureCliLogging, main } from "../src/cli/main.ts";
 import { loadConfig } from "../src/config/apply.ts";
 
-const dbPath = Deno.env.get("TRIGGERKIT_DEMO_DB") ?? ".triggerkit/demo.db";
-const statePath = Deno.env.get("TRIGGERKIT_DEMO_STATE") ??
-  ".triggerkit/state.db";
+// Relative paths in a config are relative to its folder (examples/); the
+// demo keeps its files in .triggerkit/ of the folder it is run from, so it
+// hands the config absolute paths.
+const dbPath = absolute(
+  Deno.env.get("TRIGGERKIT_DEMO_DB") ?? ".triggerkit/demo.db",
+);
+const statePath = absolute(
+  Deno.env.get("TRIGGERKIT_DEMO_STATE") ?? ".triggerkit/state.db",
+);
+Deno.env.set("TRIGGERKIT_DEMO_DB", dbPath);
+Deno.env.set("TRIGGERKIT_DEMO_STATE", statePath);
 const config = new URL("./triggerkit.config.ts", import.meta.url).pathname;
 
 if (Deno.args.includes("--reset")) {
@@ -29,7 +37,7 @@ await Deno.mkdir(dbPath.slice(0, dbPath.lastIndexOf("/") + 1) || ".", {
 seed(dbPath);
 
 await configureCliLogging();
-console.log(`Demo database: ${dbPath}\n`);
+console.log(`Demo database: ${relative(dbPath)}\n`);
 if (Deno.args.includes("--fix")) fixHottest(dbPath);
 const code = await main(["run", "temperature_alerts", "--config", config]);
 await showSlackMessage();
@@ -101,6 +109,16 @@ function fixHottest(path: string): void {
   console.log(
     `Fixed reading ${hottest.id} (${hottest.sensor}): ${hottest.celsius} °C → ${normal.celsius} °C\n`,
   );
+}
+
+function relative(path: string): string {
+  return path.startsWith(`${Deno.cwd()}/`)
+    ? path.slice(Deno.cwd().length + 1)
+    : path;
+}
+
+function absolute(path: string): string {
+  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
 }
 
 /** Creates the readings (with a few anomalies) and the alerts table, once. */

@@ -71,6 +71,8 @@ export interface SandboxedAction {
   maxResultBytes: number;
 }
 
+const NEVER_ABORTED: AbortSignal = new AbortController().signal;
+
 /**
  * Memory a sandbox process may hold beyond `memoryMb`: Deno's own runtime,
  * each Worker's baseline and young generation, code. Fixed, documented.
@@ -202,6 +204,31 @@ export class SandboxHost {
       const { result, context } = decodeReply(reply, action.maxResultBytes);
       replaceContents(input.context, context);
       return result;
+    } catch (error) {
+      if (error instanceof CallFailure) {
+        throw toTriggerKitError(action.name, error.wire, details);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Loads an action's module in a dry-run Worker without calling it, so that
+   * a module that does not compile or has no default export fails now.
+   */
+  async load(action: SandboxedAction): Promise<void> {
+    const details = { memoryMb: action.memoryMb, dryRun: true };
+    try {
+      const prepared = this.#prepare(action);
+      await withDeadline(action, NEVER_ABORTED, async (call) => {
+        const process = await this.#processFor(action, prepared, true);
+        try {
+          if (call.abandoned) throw new CallFailure(call.abandoned);
+          await this.#slotFor(process).loaded;
+        } finally {
+          if (--process.reserved === 0) this.#waiting.shift()?.();
+        }
+      });
     } catch (error) {
       if (error instanceof CallFailure) {
         throw toTriggerKitError(action.name, error.wire, details);

@@ -33,17 +33,26 @@ export function closestNames(
   candidates: Iterable<string>,
   limit = 3,
 ): string[] {
-  const needle = name.toLowerCase();
+  // Case and separators do not count: `dry_run` is `dryRun`, `job-name` is `jobName`.
+  const plain = (text: string) => text.toLowerCase().replace(/[_\-\s]/g, "");
+  const needle = plain(name);
   const threshold = Math.max(2, Math.ceil(name.length / 3));
   return [...candidates]
     .map((candidate) => {
-      const lower = candidate.toLowerCase();
-      const distance = lower.includes(needle) || needle.includes(lower)
+      const lower = plain(candidate);
+      const distance = lower === needle
+        ? 0
+        : lower.includes(needle) || needle.includes(lower)
         ? 0.5
         : editDistance(needle, lower);
       return { candidate, distance };
     })
-    .filter(({ distance }) => distance <= threshold)
+    .filter(({ distance }, _, all) =>
+      // One that differs only in case or separators is the answer.
+      all.some((other) => other.distance === 0)
+        ? distance === 0
+        : distance <= threshold
+    )
     .sort((a, b) =>
       a.distance - b.distance || (a.candidate < b.candidate ? -1 : 1)
     )

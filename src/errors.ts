@@ -26,6 +26,19 @@ export type ErrorCode =
   | "INVALID_OPTIONS"
   | "STORE_ERROR";
 
+/**
+ * One problem found by a check: where it is (`jobs.alerts.actions[1]`), its
+ * error code, and what is wrong. `validate` reports every one it finds.
+ */
+export interface ValidationProblem {
+  /** Where the problem is: a key path in the config (`""` for the whole). */
+  path: string;
+  /** The error code it would have been thrown with. */
+  code: ErrorCode;
+  /** What is wrong, and how to fix it when that is known. */
+  message: string;
+}
+
 /** Options of {@linkcode TriggerKitError}. */
 export interface TriggerKitErrorOptions {
   /** The error that caused this one. */

@@ -172,7 +172,7 @@ Deno.test("cli: invalid configuration exits 2 naming the file and key", async ()
     assert.equal(bad.code, 2);
     assert.match(
       bad.stderr,
-      /error\[INVALID_SCHEDULE\]: .*triggerkit\.toml: jobs\.j: Invalid job "j": Invalid schedule "at teatime"/,
+      /invalid: .*triggerkit\.toml \(1 problem\)\n.*error\[INVALID_SCHEDULE\] jobs\.j\.schedule: Invalid schedule "at teatime"/,
     );
     await Deno.writeTextFile(
       `${dir}/triggerkit.toml`,

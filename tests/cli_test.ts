@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { main } from "../src/cli/main.ts";
 import { createRegistry } from "../mod.ts";
+import { runCli, runMain, withFiles } from "./_cli.ts";
 
 function capture() {
   const out: string[] = [];
@@ -138,6 +140,137 @@ Deno.test("cli: a failing action exits 1", async () => {
     assert.match(err.join("\n"), /ACTION_FAILED/);
   } finally {
     await Deno.remove(file);
+    await registry.close();
+  }
+});
+
+Deno.test("cli: exec takes a database name from the config file, ${VAR} in --config and rows from standard input", async () => {
+  await withFiles({
+    "triggerkit.toml": `[databases]\nmain = "sqlite:./shop.db"\n`,
+  }, async (dir) => {
+    const db = new DatabaseSync(`${dir}/shop.db`);
+    db.exec("CREATE TABLE notes (id INTEGER, text TEXT)");
+    db.close();
+    Deno.env.set("TK_EXEC_TEST_DB", "main");
+    try {
+      const result = await runMain([
+        "exec",
+        "run_sql",
+        "--data",
+        "-",
+        "--config-file",
+        `${dir}/triggerkit.toml`,
+        "--config",
+        '{"database":"${TK_EXEC_TEST_DB}","sql":"INSERT INTO notes (id, text) VALUES (:id, :text)"}',
+      ], { stdin: '[{"id":1,"text":"a"},{"id":2,"text":"b"}]' });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(JSON.parse(result.stdout).rowsAffected, 2);
+    } finally {
+      Deno.env.delete("TK_EXEC_TEST_DB");
+    }
+    const check = new DatabaseSync(`${dir}/shop.db`);
+    assert.deepEqual(
+      check.prepare("SELECT id, text FROM notes ORDER BY id").all().map((
+        row,
+      ) => ({ ...row })),
+      [{ id: 1, text: "a" }, { id: 2, text: "b" }],
+    );
+    check.close();
+    const piped = await runCli([
+      "exec",
+      "run_sql",
+      "--data",
+      "-",
+      "--config",
+      '{"database":"main","sql":"DELETE FROM notes WHERE id = :id"}',
+    ], { cwd: dir, stdin: '{"id":1}' });
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(JSON.parse(piped.stdout).rowsAffected, 1);
+  });
+});
+
+Deno.test("cli: exec refuses an unset ${VAR} in --config, naming it", async () => {
+  const registry = createRegistry();
+  registry.register("count", () => ({}));
+  try {
+    const result = await runMain([
+      "exec",
+      "count",
+      "--data",
+      "-",
+      "--config",
+      '{"token":"${TK_EXEC_NEVER_SET}"}',
+    ], { registry, stdin: "[]" });
+    assert.equal(result.code, 2);
+    assert.match(
+      result.stderr,
+      /error\[INVALID_CONFIG\]: --config: token: \$\{TK_EXEC_NEVER_SET\} is not set/,
+    );
+  } finally {
+    await registry.close();
+  }
+});
+
+Deno.test("cli: exec with a missing --data file exits 2 saying so", async () => {
+  const registry = createRegistry();
+  registry.register("count", () => ({}));
+  try {
+    const result = await runMain(
+      ["exec", "count", "--data", "/no/such/rows.json"],
+      { registry },
+    );
+    assert.equal(result.code, 2);
+    assert.match(
+      result.stderr,
+      /error\[INVALID_DATA\]: Cannot read --data \/no\/such\/rows\.json: no such file/,
+    );
+  } finally {
+    await registry.close();
+  }
+});
+
+Deno.test("cli: exec --help lists every option, --config-file included", async () => {
+  const { stdout, code } = await runMain(["exec", "--help"]);
+  assert.equal(code, 0);
+  for (
+    const option of [
+      "--data FILE",
+      '"-" reads standard input',
+      "--config JSON",
+      "${VAR}",
+      "--config-file FILE",
+      "--dry-run",
+      "--json",
+      "-h, --help",
+    ]
+  ) assert.ok(stdout.includes(option), `${option} missing from\n${stdout}`);
+  const validate = await runMain(["validate", "--help"]);
+  assert.match(validate.stdout, /--timeout MS/);
+  assert.match(validate.stdout, /--config FILE/);
+});
+
+Deno.test("cli: validate checks a registry given to main() with its deep checks", async () => {
+  const registry = createRegistry();
+  registry.defineView({
+    name: "v",
+    database: "sqlite::memory:",
+    sql: "SELECT 1 AS id",
+  });
+  registry.register("notify", () => ({}));
+  registry.defineJob({
+    name: "j",
+    view: "v",
+    actions: ["notify"],
+    dedupe: { key: ["nope"] },
+  });
+  try {
+    const result = await runMain(["validate", "--json"], { registry });
+    assert.equal(result.code, 2);
+    assert.deepEqual(
+      JSON.parse(result.stdout).problems.map((p: { path: string }) => p.path),
+      ["jobs.j.dedupe.key"],
+    );
+  } finally {
     await registry.close();
   }
 });

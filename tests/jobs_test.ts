@@ -102,12 +102,12 @@ Deno.test("defineView() rejects bad definitions with INVALID_VIEW", async () => 
     throwsWithCode(
       () =>
         registry.defineView({
-          name: "bad name",
+          name: " bad name",
           database: DB,
           sql: "SELECT 1",
         }),
       "INVALID_VIEW",
-      /name must be/,
+      /name: a name must not start or end with whitespace/,
     );
     return Promise.resolve();
   });
@@ -172,7 +172,7 @@ Deno.test("defineJob() checks its view, actions, schedule, configs and dedupe", 
           actions: [{ action: "run_sql", config: { database: DB } }],
         }),
       "INVALID_CONFIG",
-      /Invalid job "j" actions\[0\]: .*sql/,
+      /Invalid job "j": actions\[0\]: .*sql/,
     );
     throwsWithCode(
       () =>

@@ -63,8 +63,9 @@ Deno.test(
       /name/,
     );
     throwsWithCode(
-      () => registry.register("has space", () => ({})),
+      () => registry.register("tab\there", () => ({})),
       "INVALID_ACTION",
+      /control characters/,
     );
   }),
 );

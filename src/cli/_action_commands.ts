@@ -4,6 +4,8 @@
  * @module
  */
 import { isPlainObject } from "../_plain.ts";
+import { TriggerKitError } from "../errors.ts";
+import { substituteEnv } from "../config/read.ts";
 import type { Row } from "../types.ts";
 import { table } from "./_format.ts";
 import { type Command, json, parseJson, required } from "./_command.ts";
@@ -51,29 +53,44 @@ export const infoCommand: Command = {
   },
 };
 
-/** `exec`: one action on rows from a JSON file. */
+/** `exec`: one action on rows from a JSON file (or standard input). */
 export const execCommand: Command = {
-  summary: "Run one action on rows from a JSON file",
-  usage: "exec <action> --data FILE [--config JSON] [--dry-run] [--json]",
+  summary: "Run one action on rows from a JSON file (or standard input)",
+  usage:
+    "exec <action> --data FILE|- [--config JSON] [--config-file FILE] [--dry-run] [--json]",
   options: {
-    data: { type: "string" },
-    config: { type: "string" },
-    "dry-run": { type: "boolean" },
+    data: {
+      type: "string",
+      value: "FILE",
+      help:
+        'the rows: a JSON list of objects (or one object); "-" reads standard input',
+    },
+    config: {
+      type: "string",
+      value: "JSON",
+      help:
+        "the action's config as JSON; ${VAR} and ${VAR:-default} are read from the environment",
+    },
+    "dry-run": {
+      type: "boolean",
+      help: "report what would happen, change nothing",
+    },
   },
   needsConfig: false,
-  async run({ registry, positionals, values, io }) {
+  async run({ registry, positionals, values, io, readStdin }) {
     const name = required(positionals[0], "an action name");
     const dataFile = required(
       values.data as string | undefined,
       "--data FILE",
     );
     const data = parseJson(
-      await Deno.readTextFile(dataFile),
-      `--data ${dataFile}`,
+      dataFile === "-" ? await readStdin() : await readData(dataFile),
+      dataFile === "-" ? "--data - (standard input)" : `--data ${dataFile}`,
     );
-    const config = values.config === undefined
-      ? undefined
-      : parseJson(values.config as string, "--config");
+    const config = values.config === undefined ? undefined : substituteEnv(
+      parseJson(values.config as string, "--config"),
+      "--config",
+    );
     const result = await (await registry()).run(
       name,
       (Array.isArray(data) ? data : [data]) as Row[],
@@ -86,3 +103,19 @@ export const execCommand: Command = {
     return 0;
   },
 };
+
+async function readData(file: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(file);
+  } catch (error) {
+    throw new TriggerKitError(
+      "INVALID_DATA",
+      `Cannot read --data ${file}: ${
+        error instanceof Deno.errors.NotFound
+          ? "no such file"
+          : (error as Error).message
+      }`,
+      { cause: error },
+    );
+  }
+}

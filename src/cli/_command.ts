@@ -29,16 +29,31 @@ export interface CommandContext {
   paint: Paint;
   /** The config file the registry came from, if any. */
   configFile: () => string | undefined;
+  /** The config file given on the command line (`--config`, `--config-file` for exec). */
+  configPath: string | undefined;
+  /** Whether the registry was given to `main()` rather than loaded from a config file. */
+  injected: boolean;
+  /** Reads all of standard input. */
+  readStdin: () => Promise<string>;
+}
+
+/** An option of a command, as `--help` shows it. */
+export interface OptionSpec {
+  type: "string" | "boolean";
+  short?: string;
+  /** Whether it may be given more than once (its values are a list). */
+  multiple?: boolean;
+  /** What its value is, for `--help` (`FILE`, `JSON`). */
+  value?: string;
+  /** What it does, for `--help`. */
+  help?: string;
 }
 
 /** A command of the command line. */
 export interface Command {
   summary: string;
   usage: string;
-  options: Record<
-    string,
-    { type: "string" | "boolean"; short?: string; multiple?: boolean }
-  >;
+  options: Record<string, OptionSpec>;
   /** Whether it needs a config file. */
   needsConfig: boolean;
   run: (context: CommandContext) => Promise<number>;

@@ -9,8 +9,8 @@ import {
   jobsCommand,
   runCommand,
   serveCommand,
-  validateCommand,
 } from "./_job_commands.ts";
+import { validateCommand } from "./_validate_command.ts";
 import {
   actionsCommand,
   execCommand,

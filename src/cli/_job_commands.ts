@@ -1,5 +1,5 @@
 /**
- * The commands about jobs and their runs: `run`, `serve`, `jobs`, `history`, `validate`.
+ * The commands about jobs and their runs: `run`, `serve`, `jobs`, `history`.
  *
  * @module
  */
@@ -105,31 +105,6 @@ export const historyCommand: Command = {
       ),
     });
     io.out(asJson ? json(records) : formatHistory(records, paint));
-    return 0;
-  },
-};
-
-/** `validate`: the config checked. */
-export const validateCommand: Command = {
-  summary: "Check the config: views, jobs, actions, schedules",
-  usage: "validate [--json] [--config FILE]",
-  options: {},
-  needsConfig: true,
-  async run({ registry, json: asJson, io, configFile, paint }) {
-    const loaded = await registry();
-    const summary = {
-      file: configFile(),
-      views: loaded.listViews().length,
-      jobs: loaded.listJobs().length,
-      actions: loaded.listAvailable().length,
-    };
-    io.out(
-      asJson
-        ? json({ valid: true, ...summary })
-        : `${
-          paint.ok("valid")
-        }: ${summary.file} (${summary.views} views, ${summary.jobs} jobs, ${summary.actions} actions)`,
-    );
     return 0;
   },
 };

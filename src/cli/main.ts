@@ -16,7 +16,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { configure, getConsoleSink } from "@logtape/logtape";
+import { configure, getConsoleSink, getTextFormatter } from "@logtape/logtape";
+import { environmentSecrets, redact } from "../redact.ts";
+import { namedVariables } from "../registry/validate.ts";
 import { createRegistry, type Registry } from "../registry/registry.ts";
 import { isTriggerKitError } from "../errors.ts";
 import { findConfigFile } from "../config/read.ts";
@@ -34,6 +36,8 @@ export type { CliIo } from "./_command_table.ts";
 /** Exit code 2: bad usage or invalid configuration. */
 const USAGE_CODES = new Set([
   "ACTION_NOT_FOUND",
+  "ACTION_EXISTS",
+  "INVALID_OPTIONS",
   "INVALID_CONFIG",
   "INVALID_DATA",
   "INVALID_ACTION",
@@ -54,6 +58,8 @@ export interface MainOptions {
   registry?: Registry;
   /** Colours (default: when stdout is a terminal and NO_COLOR is unset). */
   colour?: boolean;
+  /** Reads all of standard input, for `exec --data -` (default: `Deno.stdin`). */
+  stdin?: () => Promise<string>;
 }
 
 /**
@@ -78,11 +84,18 @@ export async function main(
   args: string[],
   options: MainOptions = {},
 ): Promise<number> {
-  const io = options.io ??
+  const sink = options.io ??
     {
       out: (line: string) => console.log(line),
       err: (line: string) => console.error(line),
     };
+  // Every line goes through the one redaction: no password or token is shown,
+  // nor the value of a variable that holds a secret.
+  let secrets = environmentSecrets();
+  const io: CliIo = {
+    out: (line) => sink.out(redact(line, secrets)),
+    err: (line) => sink.err(redact(line, secrets)),
+  };
   const [name, ...rest] = args;
   if (
     name === undefined || name === "--help" || name === "-h" || name === "help"
@@ -115,7 +128,7 @@ export async function main(
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
   if (values.help) {
-    io.out(`${command.summary}\n\nUsage: triggerkit ${command.usage}`);
+    io.out(commandHelp(command, configOption));
     return 0;
   }
   const json = values.json === true;
@@ -130,6 +143,7 @@ export async function main(
       ) return createRegistry();
       const result = await loadConfig(path);
       file = result.file;
+      secrets = environmentSecrets(stepVariables(result.registry));
       return result.registry;
     })();
   try {
@@ -141,6 +155,10 @@ export async function main(
       io,
       paint: paint(options.colour ?? colourful()),
       configFile: () => file,
+      configPath: values[configOption] as string | undefined,
+      injected: options.registry !== undefined,
+      readStdin: options.stdin ??
+        (() => new Response(Deno.stdin.readable).text()),
     });
   } catch (error) {
     return report(error, json, io, command);
@@ -149,6 +167,15 @@ export async function main(
       await (await loaded.catch(() => undefined))?.close();
     }
   }
+}
+
+/** The environment variables the jobs' steps read secrets from. */
+function stepVariables(registry: Registry): string[] {
+  return registry.listJobs().flatMap((job) =>
+    job.steps.flatMap((step) =>
+      namedVariables(step.config).map(({ variable }) => variable)
+    )
+  );
 }
 
 function hasConfigFile(): boolean {
@@ -180,6 +207,35 @@ function report(
   return isTriggerKitError(error) && USAGE_CODES.has(error.code) ? 2 : 1;
 }
 
+/** A command's help: what it does, its usage, every option it takes. */
+function commandHelp(command: Command, configOption: string): string {
+  const options: Array<[string, string]> = Object.entries(command.options).map((
+    [name, spec],
+  ) => [
+    `--${name}${spec.value ? ` ${spec.value}` : ""}`,
+    spec.help ?? "",
+  ]);
+  options.push(
+    [
+      `--${configOption} FILE`,
+      "the TriggerKit config (default: triggerkit.config.ts, .js or triggerkit.toml in this folder)",
+    ],
+    ["--json", "machine-readable output"],
+    ["-h, --help", "this help"],
+  );
+  const width = Math.max(...options.map(([flag]) => flag.length));
+  return [
+    command.summary,
+    "",
+    `Usage: triggerkit ${command.usage}`,
+    "",
+    "Options:",
+    ...options.map(([flag, help]) =>
+      `  ${flag.padEnd(width)}  ${help}`.trimEnd()
+    ),
+  ].join("\n");
+}
+
 function globalHelp(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
   return [
@@ -197,6 +253,8 @@ function globalHelp(): string {
   ].join("\n");
 }
 
+const plainText = getTextFormatter({ value: "bare" });
+
 /**
  * Configures LogTape as the command line does: warnings and errors to the
  * console, and what sandboxed actions print (tagged with action and run).
@@ -211,10 +269,12 @@ function globalHelp(): string {
  * ```
  */
 export async function configureCliLogging(): Promise<void> {
+  const secrets = environmentSecrets();
   await configure({
     // Logs go to stderr, so that --json output on stdout stays parseable.
     sinks: {
       console: getConsoleSink({
+        formatter: (record) => redact(plainText(record), secrets).trimEnd(),
         levelMap: {
           trace: "error",
           debug: "error",

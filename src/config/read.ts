@@ -6,8 +6,13 @@
  * @module
  */
 import { parse as parseToml } from "smol-toml";
-import { describeType, TriggerKitError } from "../errors.ts";
+import {
+  describeType,
+  TriggerKitError,
+  type ValidationProblem,
+} from "../errors.ts";
 import { isPlainObject } from "../_plain.ts";
+import { joinPath } from "../_strict.ts";
 import type { TriggerKitConfig } from "./schema.ts";
 
 /** The config file names looked for, in order. */
@@ -19,48 +24,67 @@ export const CONFIG_FILES = [
 
 const VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
+/** Options of {@linkcode substituteEnv}. */
+export interface SubstituteOptions {
+  /** Reads a variable (default: `Deno.env.get`). */
+  env?: (name: string) => string | undefined;
+  /**
+   * Collects unset variables here instead of throwing at the first (their
+   * text is then left as written).
+   */
+  problems?: ValidationProblem[];
+}
+
 /**
  * Replaces `${VAR}` and `${VAR:-default}` in every string of a value. An
  * unset variable without a default is an error naming it and the key path.
+ *
+ * @param value A config, or any part of one.
+ * @param where What the value is, for messages (the file, or `--config`).
+ * @param options Where variables are read; where problems are collected.
+ * @returns A copy of the value with the variables replaced.
+ * @throws {TriggerKitError} `INVALID_CONFIG` naming the variable and its key.
  */
 export function substituteEnv(
   value: unknown,
-  file: string,
-  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
-  path = "",
+  where: string,
+  options: SubstituteOptions = {},
 ): unknown {
-  if (typeof value === "string") {
-    return value.replace(
-      VARIABLE,
-      (_match, name: string, fallback: string | undefined) => {
-        const found = env(name);
-        if (found !== undefined && found !== "") return found;
-        if (fallback !== undefined) return fallback;
-        throw new TriggerKitError(
-          "INVALID_CONFIG",
-          `${file}: ${
-            path || "(root)"
-          }: \${${name}} is not set and has no default (write \${${name}:-default} for one)`,
-        );
-      },
-    );
-  }
-  if (Array.isArray(value)) {
-    return value.map((item, i) =>
-      substituteEnv(item, file, env, `${path}[${i}]`)
-    );
-  }
-  if (isPlainObject(value)) {
-    return Object.fromEntries(
-      Object.entries(value).map((
-        [key, item],
-      ) => [
-        key,
-        substituteEnv(item, file, env, path ? `${path}.${key}` : key),
-      ]),
-    );
-  }
-  return value;
+  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const walk = (item: unknown, path: string): unknown => {
+    if (typeof item === "string") {
+      return item.replace(
+        VARIABLE,
+        (match, name: string, fallback: string | undefined) => {
+          const found = env(name);
+          if (found !== undefined && found !== "") return found;
+          if (fallback !== undefined) return fallback;
+          const message =
+            `\${${name}} is not set and has no default (write \${${name}:-default} for one)`;
+          if (!options.problems) {
+            throw new TriggerKitError(
+              "INVALID_CONFIG",
+              `${where}: ${path || "(root)"}: ${message}`,
+            );
+          }
+          options.problems.push({ path, code: "INVALID_CONFIG", message });
+          return match;
+        },
+      );
+    }
+    if (Array.isArray(item)) {
+      return item.map((inner, i) => walk(inner, joinPath(path, i)));
+    }
+    if (isPlainObject(item)) {
+      return Object.fromEntries(
+        Object.entries(item).map((
+          [key, inner],
+        ) => [key, walk(inner, joinPath(path, key))]),
+      );
+    }
+    return item;
+  };
+  return walk(value, "");
 }
 
 /** Finds the config file: the given path, or the first of {@linkcode CONFIG_FILES} in the directory. */
@@ -89,8 +113,18 @@ function absolute(path: string, cwd: string): string {
   return path.startsWith("/") ? path : `${cwd}/${path}`.replace(/\/\.\//g, "/");
 }
 
-/** Reads a config file (module or TOML) and substitutes the environment. */
-export async function readConfig(file: string): Promise<TriggerKitConfig> {
+/**
+ * Reads a config file (module or TOML) and substitutes the environment.
+ *
+ * @param file The config file's absolute path.
+ * @param problems Collects unset variables instead of throwing at the first.
+ * @returns The config, as written (not yet checked).
+ * @throws {TriggerKitError} `INVALID_CONFIG` when it cannot be read or parsed.
+ */
+export async function readConfig(
+  file: string,
+  problems?: ValidationProblem[],
+): Promise<TriggerKitConfig> {
   let raw: unknown;
   if (file.endsWith(".toml")) {
     let text: string;
@@ -131,5 +165,9 @@ export async function readConfig(file: string): Promise<TriggerKitConfig> {
       }`,
     );
   }
-  return substituteEnv(raw, file) as TriggerKitConfig;
+  return substituteEnv(
+    raw,
+    file,
+    problems ? { problems } : {},
+  ) as TriggerKitConfig;
 }

@@ -4,29 +4,46 @@
  *
  * @module
  */
-import type { JobDefinition, ViewDefinition } from "../jobs/definitions.ts";
-import type { ActionFn, Permissions } from "../types.ts";
+import {
+  JOB_SHAPE,
+  type JobDefinition,
+  VIEW_SHAPE,
+  type ViewDefinition,
+} from "../jobs/definitions.ts";
+import type { ActionFn, ConfigSchema, Permissions } from "../types.ts";
 import type { SandboxOptions } from "../../sandbox/host.ts";
+import { each, shapeOf } from "../_strict.ts";
 
 /** A sandboxed action in a config: its module and limits. */
 export interface ConfigModuleAction {
   /** The module path, relative to the config file, or a URL. */
   module: string;
-  /** What it may do (default: nothing). */
+  /** What it may do (default: nothing); relative `read`/`write` paths are relative to the config file. */
   permissions?: Permissions;
   /** Time limit of one run in ms. */
   timeoutMs?: number;
   /** Heap limit in MiB. */
   memoryMb?: number;
+  /** Result size cap in bytes, serialized (default 64 MiB). */
+  maxResultBytes?: number;
   /** What it does. */
   description?: string;
+  /** Replace a built-in action of the same name (default false: refused). */
+  overwrite?: boolean;
+  /** A zod schema for the action's config (in a `.ts` config). */
+  config?: ConfigSchema;
 }
 
-/** What a config holds. Actions given as module paths run sandboxed. */
+/**
+ * What a config holds. Actions given as module paths run sandboxed. Every
+ * object is strict: an unknown key is an error naming the closest known key.
+ * Relative paths (SQLite URLs, the store, modules, `read`/`write` grants) are
+ * relative to the config file's folder.
+ */
 export interface TriggerKitConfig {
   /** Database URLs by name, usable in views and `run_sql` configs. */
   databases?: Record<string, string>;
-  /** Where run history lives: a database URL or name (default `sqlite:.triggerkit/state.db`). */
+  /** Where run history lives: a database URL or name (default `sqlite:.triggerkit/state.db` beside the config file). */
   store?: string;
   /** Sandbox pool sizes. */
   sandbox?: SandboxOptions;
@@ -40,21 +57,80 @@ export interface TriggerKitConfig {
   jobs?: JobDefinition[] | Record<string, Omit<JobDefinition, "name">>;
 }
 
+/** The keys a sandboxed action's permissions may hold. */
+export const PERMISSIONS_SHAPE = shapeOf<Permissions>({
+  net: null,
+  read: null,
+  write: null,
+  env: null,
+  sys: null,
+  import: null,
+  run: null,
+  ffi: null,
+});
+
+/** The keys of a module action entry of a config. */
+export const ACTION_SHAPE = shapeOf<ConfigModuleAction>({
+  module: null,
+  permissions: PERMISSIONS_SHAPE,
+  timeoutMs: null,
+  memoryMb: null,
+  maxResultBytes: null,
+  description: null,
+  overwrite: null,
+  config: null,
+});
+
+/** The keys a config may hold, at every level. */
+export const CONFIG_SHAPE = shapeOf<TriggerKitConfig>({
+  databases: null,
+  store: null,
+  sandbox: shapeOf<SandboxOptions>({
+    maxWorkersPerAction: null,
+    maxProcesses: null,
+    trustedInProcess: null,
+  }),
+  serve: shapeOf<NonNullable<TriggerKitConfig["serve"]>>({
+    leaseMs: null,
+    graceMs: null,
+  }),
+  actions: each(ACTION_SHAPE),
+  views: each(VIEW_SHAPE),
+  jobs: each(JOB_SHAPE),
+});
+
 /**
  * Types a config module's default export. It returns the config unchanged.
  *
  * @param config Databases, store, actions, views and jobs.
  * @returns The same config.
  *
- * @example A config module
+ * @example A config module (checked with `validateConfig`)
  * ```ts
- * import { defineConfig } from "@triggerkit/triggerkit";
+ * import { defineConfig, validateConfig } from "@triggerkit/triggerkit";
+ * import assert from "node:assert/strict";
  *
- * export default defineConfig({
- *   databases: { main: "sqlite:./app.db" },
- *   views: [{ name: "big_orders", database: "main", sql: "SELECT id, total FROM orders WHERE total > 100" }],
- *   jobs: [{ name: "alert", view: "big_orders", actions: ["send_slack_message"], schedule: "every 15 minutes" }],
+ * // triggerkit.config.ts: `export default defineConfig({ … })`
+ * const config = defineConfig({
+ *   databases: { main: "sqlite::memory:" },
+ *   views: [{
+ *     name: "big_orders",
+ *     database: "main",
+ *     sql: "SELECT 1 AS id, 250 AS total",
+ *   }],
+ *   jobs: [{
+ *     name: "post_big_orders",
+ *     view: "big_orders",
+ *     schedule: "every 15 minutes",
+ *     dedupe: { key: ["id"] },
+ *     actions: [{
+ *       action: "http_request",
+ *       config: { url: "https://hooks.example.com/orders", body: "rows" },
+ *     }],
+ *   }],
  * });
+ * const { problems } = await validateConfig(config);
+ * assert.deepEqual(problems, []);
  * ```
  */
 export function defineConfig(config: TriggerKitConfig): TriggerKitConfig {

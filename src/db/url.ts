@@ -5,16 +5,7 @@
  * @module
  */
 
-/** A database URL with its password masked. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.href;
-  } catch {
-    return url.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@");
-  }
-}
+export { redactUrl } from "../redact.ts";
 
 /** Whether a string is a database URL TriggerKit knows. */
 export function isDatabaseUrl(url: unknown): url is string {

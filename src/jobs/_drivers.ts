@@ -84,7 +84,7 @@ export async function cronDriver(
   }
   const ticks = jobs.map((job) => {
     let last = clock.now();
-    return cron(`triggerkit ${job.name}`, "* * * * *", { signal: stop }, () => {
+    return cron(cronName(job.name), "* * * * *", { signal: stop }, () => {
       const now = clock.now();
       runner.rescue(job);
       let slot: number | undefined;
@@ -103,4 +103,21 @@ export async function cronDriver(
     stop.addEventListener("abort", () => resolve(), { once: true });
   });
   await Promise.allSettled(ticks);
+}
+
+/**
+ * A job's `Deno.cron` name: Deno allows only letters, digits, spaces, `-` and
+ * `_`, at most 64 characters, and a job name may hold anything else. Other
+ * characters become `_`, and a hash of the whole name keeps two names apart.
+ */
+export function cronName(jobName: string): string {
+  const plain = `triggerkit ${jobName}`;
+  if (plain.length <= 64 && /^[A-Za-z0-9 _-]+$/.test(plain)) return plain;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < jobName.length; i++) {
+    hash = Math.imul(hash ^ jobName.charCodeAt(i), 0x01000193);
+  }
+  const suffix = (hash >>> 0).toString(16).padStart(8, "0");
+  const safe = jobName.replace(/[^A-Za-z0-9 _-]/g, "_").slice(0, 44);
+  return `triggerkit ${safe} ${suffix}`;
 }

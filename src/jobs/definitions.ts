@@ -4,10 +4,17 @@
  *
  * @module
  */
-import { describeType, isTriggerKitError, TriggerKitError } from "../errors.ts";
+import {
+  describeType,
+  type ErrorCode,
+  isTriggerKitError,
+  TriggerKitError,
+  type ValidationProblem,
+} from "../errors.ts";
 import { didYouMean } from "../_suggest.ts";
-import { isName, NAME_RULE } from "../_names.ts";
+import { nameProblem } from "../_names.ts";
 import { isPlainObject } from "../_plain.ts";
+import { each, shapeOf, unknownKeys } from "../_strict.ts";
 import { parseSchedule, type Schedule } from "./schedule.ts";
 import { parseDuration } from "./duration.ts";
 // alerts (issue 14): the alert/onFailure/onRecovery blocks are checked there.
@@ -43,6 +50,11 @@ export interface JobStep {
   retryDelayMs?: number;
   /** Always run this step as a dry run. */
   dryRun?: boolean;
+  /**
+   * `"rows"`: the result's `rows` (an array of plain objects) become the
+   * rows of the following steps. Dedupe keys still come from the view's rows.
+   */
+  output?: "rows";
 }
 
 /** A job: a view and the actions to run on what it yields. */
@@ -67,6 +79,75 @@ export interface JobDefinition extends AlertingDefinition<string | JobStep> {
   description?: string;
 }
 
+/** Options of `defineView` and `defineJob`. */
+export interface DefineOptions {
+  /**
+   * Replace a view or job of the same name. Default false: defining a name
+   * twice is refused (`INVALID_VIEW` / `INVALID_JOB`).
+   */
+  overwrite?: boolean;
+}
+
+/**
+ * Refuses a second definition of a name, unless `overwrite` says to replace it.
+ *
+ * @throws {TriggerKitError} `INVALID_VIEW` / `INVALID_JOB`.
+ */
+export function refuseTaken(
+  what: "view" | "job",
+  definition: { name?: unknown } | undefined,
+  defined: ReadonlyArray<{ name: string }>,
+  options: DefineOptions,
+): void {
+  const name = definition?.name;
+  if (options.overwrite === true || !defined.some((d) => d.name === name)) {
+    return;
+  }
+  throw new TriggerKitError(
+    what === "view" ? "INVALID_VIEW" : "INVALID_JOB",
+    `Invalid ${what} "${name}": a ${what} of that name is already defined (pass { overwrite: true } to replace it)`,
+  );
+}
+
+/** The keys a view definition may hold. */
+export const VIEW_SHAPE = shapeOf<ViewDefinition>({
+  name: null,
+  database: null,
+  sql: null,
+  description: null,
+});
+
+/** The keys a job step may hold; its `config` is checked by the action's schema. */
+export const STEP_SHAPE = shapeOf<JobStep>({
+  action: null,
+  config: null,
+  continueOnError: null,
+  retries: null,
+  retryDelayMs: null,
+  dryRun: null,
+  output: null,
+});
+
+/** The keys a job definition may hold, at every level. */
+export const JOB_SHAPE = shapeOf<JobDefinition>({
+  name: null,
+  view: null,
+  actions: each(STEP_SHAPE),
+  schedule: null,
+  timezone: null,
+  enabled: null,
+  when: null,
+  dedupe: shapeOf<NonNullable<JobDefinition["dedupe"]>>({
+    key: null,
+    ttl: null,
+  }),
+  description: null,
+  // Checked key by key, with their own paths, by checkAlerting.
+  alert: null,
+  onFailure: null,
+  onRecovery: null,
+});
+
 /** A job as validated: its steps normalized, its schedule parsed. */
 export interface Job
   extends Omit<JobDefinition, "actions">, AlertingPlans<JobStep> {
@@ -86,18 +167,94 @@ export interface JobContext {
   validateConfig(action: string, config: unknown): void;
 }
 
-function invalid(
-  what: "view" | "job",
-  name: unknown,
-  reason: string,
-): TriggerKitError {
-  const label = typeof name === "string" && name ? `"${name}"` : "(unnamed)";
-  const code = what === "view" ? "INVALID_VIEW" : "INVALID_JOB";
-  return new TriggerKitError(code, `Invalid ${what} ${label}: ${reason}`);
+/** A problem found in a definition, with what its error keeps. */
+interface Found extends ValidationProblem {
+  cause?: unknown;
+  issues?: readonly unknown[];
+}
+
+/** Collects the problems of one definition. */
+class Problems {
+  readonly found: Found[] = [];
+
+  add(
+    code: ErrorCode,
+    path: string,
+    message: string,
+    from?: TriggerKitError,
+  ): void {
+    const problem: Found = { path, code, message };
+    if (from) {
+      problem.cause = from;
+      if (from.issues) problem.issues = from.issues;
+    }
+    this.found.push(problem);
+  }
+
+  /** Runs a check that throws, keeping its error as a problem. */
+  catch(path: string, prefix: string, check: () => void): void {
+    try {
+      check();
+    } catch (error) {
+      if (!isTriggerKitError(error)) throw error;
+      this.add(error.code, path, `${prefix}${error.message}`, error);
+    }
+  }
+}
+
+const LISTED = new WeakMap<TriggerKitError, readonly ValidationProblem[]>();
+
+/**
+ * The problems a definition error stands for, each with its path in the
+ * definition (`actions[1].config`), or `undefined` for another error.
+ */
+export function problemsOfDefinition(
+  error: TriggerKitError,
+): readonly ValidationProblem[] | undefined {
+  return LISTED.get(error);
 }
 
 /**
- * Checks a view definition.
+ * One error for every problem of a definition: its code is the first
+ * problem's; `issues` lists them all as `{ path, code, message }` (or, for a
+ * lone step config problem, the schema's issues).
+ */
+function definitionError(
+  what: "view" | "job",
+  name: unknown,
+  found: readonly Found[],
+): TriggerKitError {
+  const label = typeof name === "string" && name
+    ? JSON.stringify(name)
+    : "(unnamed)";
+  const first = found[0]!;
+  const error = new TriggerKitError(
+    first.code,
+    `Invalid ${what} ${label}: ${found.map((p) => p.message).join("; ")}`,
+    {
+      cause: first.cause,
+      issues: found.length === 1 && first.issues
+        ? first.issues
+        : found.map(({ path, code, message }) => ({ path, code, message })),
+    },
+  );
+  LISTED.set(
+    error,
+    found.map(({ path, code, message }) => ({ path, code, message })),
+  );
+  return error;
+}
+
+function notObject(what: "view" | "job", value: unknown): TriggerKitError {
+  return definitionError(what, undefined, [{
+    path: "",
+    code: what === "view" ? "INVALID_VIEW" : "INVALID_JOB",
+    message: `a definition object is required, received ${describeType(value)}`,
+  }]);
+}
+
+/**
+ * Checks a view definition and reports every problem at once.
  *
  * @throws {TriggerKitError} `INVALID_VIEW` naming what is wrong.
  */
@@ -105,172 +262,197 @@ export function checkView(
   definition: ViewDefinition,
   hasDatabase: (name: string) => boolean,
 ): ViewDefinition {
-  if (!isPlainObject(definition)) {
-    throw invalid(
-      "view",
-      undefined,
-      `a definition object is required, received ${describeType(definition)}`,
-    );
+  if (!isPlainObject(definition)) throw notObject("view", definition);
+  const problems = new Problems();
+  const bad = (path: string, message: string) =>
+    problems.add("INVALID_VIEW", path, message);
+  for (const unknown of unknownKeys(definition, VIEW_SHAPE)) {
+    bad(unknown.path, unknown.message);
   }
-  const { name, database, sql } = definition;
-  if (!isName(name)) {
-    throw invalid("view", name, `name must be ${NAME_RULE}`);
-  }
+  const { name, database, sql, description } = definition;
+  const badName = nameProblem(name);
+  if (badName) bad("name", `name: ${badName}`);
   if (typeof sql !== "string" || sql.trim() === "") {
-    throw invalid("view", name, "sql must be a non-empty string");
+    bad("sql", "sql must be a non-empty string");
   }
   if (typeof database !== "string" || database === "") {
-    throw invalid(
-      "view",
-      name,
+    bad(
+      "database",
       "database must be a database URL or a configured database name",
     );
-  }
-  if (!hasDatabase(database)) {
-    throw invalid(
-      "view",
-      name,
+  } else if (!hasDatabase(database)) {
+    bad(
+      "database",
       `database "${database}" is neither a database URL nor a configured database name`,
     );
+  }
+  if (description !== undefined && typeof description !== "string") {
+    bad("description", "description must be a string");
+  }
+  if (problems.found.length > 0) {
+    throw definitionError("view", name, problems.found);
   }
   return { ...definition };
 }
 
 /**
- * Checks a job definition: its view and actions must exist, its step
- * configs fit their schemas, its schedule parse.
+ * Checks a job definition: its keys, its view and actions, its step
+ * configs, its schedule and dedupe. Every problem is reported at once.
  *
- * @throws {TriggerKitError} `INVALID_JOB`, `INVALID_SCHEDULE`, `INVALID_CONFIG`, `VIEW_NOT_FOUND`, `ACTION_NOT_FOUND`.
+ * @throws {TriggerKitError} `INVALID_JOB`, `INVALID_SCHEDULE`, `INVALID_CONFIG`,
+ * `VIEW_NOT_FOUND`, `ACTION_NOT_FOUND` (the first problem's code).
  */
 export function checkJob(definition: JobDefinition, context: JobContext): Job {
-  if (!isPlainObject(definition)) {
-    throw invalid(
-      "job",
-      undefined,
-      `a definition object is required, received ${describeType(definition)}`,
-    );
+  if (!isPlainObject(definition)) throw notObject("job", definition);
+  const problems = new Problems();
+  const bad = (path: string, message: string) =>
+    problems.add("INVALID_JOB", path, message);
+  for (const unknown of unknownKeys(definition, JOB_SHAPE)) {
+    bad(unknown.path, unknown.message);
   }
   const { name } = definition;
-  const fail = (reason: string) => invalid("job", name, reason);
-  if (!isName(name)) {
-    throw fail(
-      `name must be ${NAME_RULE}`,
-    );
-  }
+  const badName = nameProblem(name);
+  if (badName) bad("name", `name: ${badName}`);
   if (typeof definition.view !== "string") {
-    throw fail("view must be the name of a view");
-  }
-  if (!context.views.has(definition.view)) {
-    throw new TriggerKitError(
+    bad("view", "view must be the name of a view");
+  } else if (!context.views.has(definition.view)) {
+    problems.add(
       "VIEW_NOT_FOUND",
-      `Invalid job "${name}": unknown view "${definition.view}"${
+      "view",
+      `unknown view "${definition.view}"${
         didYouMean(definition.view, context.views.keys())
       }`,
     );
   }
+  let steps: JobStep[] = [];
   if (!Array.isArray(definition.actions) || definition.actions.length === 0) {
-    throw fail("actions must list at least one action");
+    bad("actions", "actions must list at least one action");
+  } else {
+    steps = definition.actions.map((step, i) =>
+      checkStep(step, `actions[${i}]`, context, problems)
+    );
   }
-  const steps = definition.actions.map((step, i) =>
-    checkStep(name, step, i, context)
-  );
   if (
     definition.when !== undefined && definition.when !== "rows" &&
     definition.when !== "always"
   ) {
-    throw fail(
+    bad(
+      "when",
       `when must be "rows" or "always", received ${
         JSON.stringify(definition.when)
       }`,
     );
   }
-  if (
-    definition.enabled !== undefined &&
-    typeof definition.enabled !== "boolean"
-  ) throw fail("enabled must be true or false");
+  for (const key of ["enabled"] as const) {
+    if (
+      definition[key] !== undefined && typeof definition[key] !== "boolean"
+    ) bad(key, `${key} must be true or false`);
+  }
+  for (const key of ["description", "timezone", "schedule"] as const) {
+    if (definition[key] !== undefined && typeof definition[key] !== "string") {
+      bad(key, `${key} must be a string`);
+    }
+  }
   const job: Job = { ...definition, steps };
   delete (job as Partial<JobDefinition>).actions;
-  if (definition.schedule !== undefined) {
-    try {
-      job.parsedSchedule = parseSchedule(
-        definition.schedule,
-        definition.timezone ?? "UTC",
-      );
-    } catch (error) {
-      if (isTriggerKitError(error)) {
-        throw new TriggerKitError(
-          "INVALID_SCHEDULE",
-          `Invalid job "${name}": ${error.message}`,
-          { cause: error },
-        );
-      }
-      throw error;
-    }
-  } else if (definition.timezone !== undefined) {
-    parseSchedule("hourly", definition.timezone);
+  const timezone = definition.timezone ?? "UTC";
+  if (typeof definition.schedule === "string") {
+    problems.catch("schedule", "", () => {
+      job.parsedSchedule = parseSchedule(definition.schedule!, timezone);
+    });
+  } else if (typeof definition.timezone === "string") {
+    problems.catch("timezone", "", () => parseSchedule("hourly", timezone));
   }
   if (definition.dedupe !== undefined) {
-    const { key, ttl } = definition.dedupe ?? {};
+    const { key, ttl } = isPlainObject(definition.dedupe)
+      ? definition.dedupe
+      : { key: undefined, ttl: undefined };
     if (
       !Array.isArray(key) || key.length === 0 ||
       !key.every((k) => typeof k === "string" && k)
     ) {
-      throw fail("dedupe.key must list one or more column names");
+      bad("dedupe.key", "dedupe.key must list one or more column names");
     }
-    job.dedupeTtlMs = parseDuration(ttl ?? "30d", `job "${name}" dedupe.ttl`);
+    problems.catch("dedupe.ttl", "", () => {
+      job.dedupeTtlMs = parseDuration(ttl ?? "30d", `job "${name}" dedupe.ttl`);
+    });
   }
-  Object.assign(
-    job,
-    checkAlerting(
-      definition,
-      (step, where) => checkStep(name, step as JobStep, where, context),
-    ),
-  );
+  problems.catch("", "", () => {
+    Object.assign(
+      job,
+      checkAlerting(
+        definition,
+        (step, where) =>
+          checkStep(step as string | JobStep, where, context, problems),
+      ),
+    );
+  });
+  if (problems.found.length > 0) {
+    throw definitionError("job", name, problems.found);
+  }
   return job;
 }
 
 function checkStep(
-  job: string,
   step: string | JobStep,
-  index: number | string,
+  where: string,
   context: JobContext,
+  problems: Problems,
 ): JobStep {
   const normalized: JobStep = typeof step === "string"
     ? { action: step }
     : { ...step };
-  const where = typeof index === "number" ? `actions[${index}]` : index;
-  if (!isPlainObject(normalized) || typeof normalized.action !== "string") {
-    throw invalid(
-      "job",
-      job,
-      `${where} must be an action name or { action, config?, continueOnError? }`,
+  const bad = (path: string, message: string) =>
+    problems.add("INVALID_JOB", path, message);
+  if (!isPlainObject(step) && typeof step !== "string") {
+    bad(
+      where,
+      `${where} must be an action name or { action, config?, continueOnError?, output? }`,
     );
+    return normalized;
+  }
+  if (typeof normalized.action !== "string") {
+    bad(`${where}.action`, `${where}.action must be an action name`);
+    return normalized;
   }
   if (!context.hasAction(normalized.action)) {
-    throw new TriggerKitError(
+    problems.add(
       "ACTION_NOT_FOUND",
-      `Invalid job "${job}": ${where} names unknown action "${normalized.action}"${
+      `${where}.action`,
+      `${where} names unknown action "${normalized.action}"${
         didYouMean(normalized.action, context.actionNames())
       }`,
     );
+  } else if (
+    normalized.config !== undefined && !isPlainObject(normalized.config)
+  ) {
+    bad(`${where}.config`, `${where}.config must be an object`);
+  } else {
+    problems.catch(
+      `${where}.config`,
+      `${where}: `,
+      () => context.validateConfig(normalized.action, normalized.config),
+    );
   }
-  if (normalized.config !== undefined && !isPlainObject(normalized.config)) {
-    throw invalid("job", job, `${where}.config must be an object`);
+  for (const key of ["continueOnError", "dryRun"] as const) {
+    if (
+      normalized[key] !== undefined && typeof normalized[key] !== "boolean"
+    ) bad(`${where}.${key}`, `${where}.${key} must be true or false`);
   }
-  try {
-    context.validateConfig(normalized.action, normalized.config);
-  } catch (error) {
-    if (isTriggerKitError(error, "INVALID_CONFIG")) {
-      throw new TriggerKitError(
-        "INVALID_CONFIG",
-        `Invalid job "${job}" ${where}: ${error.message}`,
-        {
-          cause: error,
-          issues: error.issues ?? [],
-        },
-      );
-    }
-    throw error;
+  for (const key of ["retries", "retryDelayMs"] as const) {
+    const value = normalized[key];
+    if (
+      value !== undefined &&
+      !(typeof value === "number" && Number.isInteger(value) && value >= 0)
+    ) bad(`${where}.${key}`, `${where}.${key} must be a whole number ≥ 0`);
+  }
+  if (normalized.output !== undefined && normalized.output !== "rows") {
+    bad(
+      `${where}.output`,
+      `${where}.output must be "rows" (the result's rows feed the next steps), received ${
+        JSON.stringify(normalized.output)
+      }`,
+    );
   }
   return normalized;
 }

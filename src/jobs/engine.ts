@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { isTriggerKitError, TriggerKitError } from "../errors.ts";
+import { describeType, isTriggerKitError, TriggerKitError } from "../errors.ts";
+import { isPlainObject } from "../_plain.ts";
 import { lookup } from "../_suggest.ts";
 import { type Clock, repeat } from "../clock.ts";
 import type { Databases } from "../db/databases.ts";
@@ -268,8 +269,9 @@ export class Jobs {
     report: RunReport,
     options: RunJobOptions,
   ): Promise<void> {
-    // Actions share the run's rows: freeze them so none can change what the next one sees.
-    const data = Object.freeze(rows.map((row) => Object.freeze(row))) as Row[];
+    // Actions share the run's rows: frozen, so none can change what the next
+    // one sees, except a step that declares `output: "rows"`.
+    let data = frozenRows(rows);
     const context: Record<string, unknown> = {};
     let stopped = false;
     for (const [index, step] of job.steps.entries()) {
@@ -289,6 +291,20 @@ export class Jobs {
         dryRun: report.dryRun,
         ...(options.signal ? { signal: options.signal } : {}),
       });
+      if (outcome.status === "succeeded" && step.output === "rows") {
+        const output = (outcome.result as { rows?: unknown }).rows;
+        if (isRowList(output)) data = frozenRows(output);
+        else {
+          outcome.status = "failed";
+          outcome.error = {
+            code: "INVALID_RESULT",
+            message:
+              `Step actions[${index}] (${step.action}) declares output: "rows", but its result's rows is ${
+                describeType(output)
+              }; an array of plain objects is required`,
+          };
+        }
+      }
       report.actions.push(outcome);
       options.onProgress?.({
         type: "action",
@@ -358,6 +374,14 @@ function skipAll(
     status: "skipped",
     durationMs: 0,
   }));
+}
+
+function frozenRows(rows: readonly Row[]): Row[] {
+  return Object.freeze(rows.map((row) => Object.freeze(row))) as Row[];
+}
+
+function isRowList(value: unknown): value is Row[] {
+  return Array.isArray(value) && value.every(isPlainObject);
 }
 
 function rowKey(job: Job, row: Row, index: number): string {

@@ -27,6 +27,8 @@ export interface Entry {
   invoke: (input: ActionInput) => ActionResult | Promise<ActionResult>;
   /** Frees what the action holds (a sandboxed action's Workers). */
   release?: () => void;
+  /** Loads a module action's code without running it (a dry-run Worker for a sandboxed one). */
+  load?: () => Promise<void>;
 }
 
 /** A sandboxed action's limits, its options checked, defaults applied. */
@@ -73,6 +75,7 @@ export function trustedEntry(
     info: { name, description, kind: "function", module: module.href },
     schema,
     invoke: async (input) => (await load())(input),
+    load: async () => void await load(),
   };
 }
 

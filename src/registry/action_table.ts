@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { describeType, TriggerKitError } from "../errors.ts";
+import { describeType, isTriggerKitError, TriggerKitError } from "../errors.ts";
 import type {
   ActionFn,
   ActionInfo,
@@ -25,7 +25,7 @@ import {
   wrapActionError,
 } from "./_run_checks.ts";
 import { lookup } from "../_suggest.ts";
-import { isName, NAME_RULE } from "../_names.ts";
+import { nameProblem } from "../_names.ts";
 import { isZodSchema, parseConfig, toJsonSchema } from "./_action_config.ts";
 import { logger } from "../logger.ts";
 import { normalizePermissions } from "./permissions.ts";
@@ -115,12 +115,13 @@ export class ActionTable {
     name: string,
     options: RegisterOptions<C>,
   ): ConfigSchema | undefined {
-    if (!isName(name)) {
+    const badName = nameProblem(name);
+    if (badName) {
       throw new TriggerKitError(
         "INVALID_ACTION",
         `Cannot register action ${
-          typeof name === "string" ? `"${name}"` : describeType(name)
-        }: a name of ${NAME_RULE} is required`,
+          typeof name === "string" ? JSON.stringify(name) : describeType(name)
+        }: ${badName}`,
       );
     }
     if (this.#entries.has(name) && options.overwrite !== true) {
@@ -169,6 +170,7 @@ export class ActionTable {
       schema,
       invoke: (input) => this.#getSandbox().call(sandboxed, input),
       release: () => this.#sandbox?.release(sandboxed),
+      load: () => this.#getSandbox().load(sandboxed),
     };
   }
 
@@ -199,6 +201,28 @@ export class ActionTable {
   unregister(name: string): boolean {
     this.#entries.get(name)?.release?.();
     return this.#entries.delete(name);
+  }
+
+  /**
+   * Loads a module action's code without calling it, so that a module that
+   * does not compile or has no default export fails now, as `INVALID_ACTION`.
+   * Other actions have nothing to load.
+   */
+  async load(name: string): Promise<void> {
+    try {
+      await this.#lookup(name).load?.();
+    } catch (error) {
+      if (!isTriggerKitError(error) || error.code === "ACTION_FAILED") {
+        throw new TriggerKitError(
+          "INVALID_ACTION",
+          `Cannot load action "${name}": ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
   }
 
   /** Validates a config against the action's schema, defaults applied. */

@@ -5,6 +5,7 @@
  */
 import { createRegistry, type Registry } from "./registry.ts";
 import type {
+  DefineOptions,
   Job,
   JobDefinition,
   ViewDefinition,
@@ -166,9 +167,11 @@ export function close(): Promise<void> {
 }
 
 /**
- * Defines (or replaces) a view on the default registry.
+ * Defines a view on the default registry; a name already defined is
+ * refused unless `options.overwrite` is true.
  *
  * @param definition `{ name, database, sql, description? }`.
+ * @param options `overwrite`: replace a view of the same name.
  * @returns The view.
  * @throws {TriggerKitError} `INVALID_VIEW` naming what is wrong.
  *
@@ -181,14 +184,19 @@ export function close(): Promise<void> {
  * assert.equal(view.name, "doc_big_orders");
  * ```
  */
-export function defineView(definition: ViewDefinition): ViewDefinition {
-  return defaultRegistry.defineView(definition);
+export function defineView(
+  definition: ViewDefinition,
+  options?: DefineOptions,
+): ViewDefinition {
+  return defaultRegistry.defineView(definition, options);
 }
 
 /**
- * Defines (or replaces) a job on the default registry.
+ * Defines a job on the default registry; a name already defined is refused
+ * unless `options.overwrite` is true.
  *
  * @param definition `{ name, view, actions, schedule?, timezone?, enabled?, when?, dedupe? }`.
+ * @param options `overwrite`: replace a job of the same name.
  * @returns The validated job.
  * @throws {TriggerKitError} `INVALID_JOB`, `INVALID_SCHEDULE`, `INVALID_CONFIG`, `VIEW_NOT_FOUND`, `ACTION_NOT_FOUND`.
  *
@@ -203,8 +211,11 @@ export function defineView(definition: ViewDefinition): ViewDefinition {
  * assert.equal(job.steps[0]!.action, "doc_notify");
  * ```
  */
-export function defineJob(definition: JobDefinition): Job {
-  return defaultRegistry.defineJob(definition);
+export function defineJob(
+  definition: JobDefinition,
+  options?: DefineOptions,
+): Job {
+  return defaultRegistry.defineJob(definition, options);
 }
 
 /**

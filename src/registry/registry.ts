@@ -14,15 +14,21 @@ import type {
   RunOptions,
 } from "../types.ts";
 import { type Clock, realClock } from "../clock.ts";
-import type { SandboxOptions, SandboxProcessInfo } from "../../sandbox/host.ts";
+import type { SandboxProcessInfo } from "../../sandbox/host.ts";
 import { BUILTIN_ACTIONS } from "../../actions/mod.ts";
 import { ActionTable } from "./action_table.ts";
 import { Databases } from "../db/databases.ts";
-import type {
-  Job,
-  JobDefinition,
-  ViewDefinition,
+import {
+  type DefineOptions,
+  type Job,
+  type JobDefinition,
+  refuseTaken,
+  type ViewDefinition,
 } from "../jobs/definitions.ts";
+import type { ValidationProblem } from "../errors.ts";
+import { checkOptions } from "./_options.ts";
+import type { RegistryOptions, ValidateOptions } from "./_options.ts";
+import { validateRegistry } from "./validate.ts";
 import { Jobs, type RunJobOptions } from "../jobs/engine.ts";
 import { runScheduler, type ServeOptions } from "../jobs/serve.ts";
 import type {
@@ -34,19 +40,7 @@ import type {
 import { DEFAULT_STORE, openStore } from "../store/open.ts";
 import * as alerting from "../alerts/mutes.ts"; // alerts (issue 14)
 
-/** Options of {@linkcode createRegistry}. */
-export interface RegistryOptions {
-  /** How sandboxed actions are hosted (pool sizes). */
-  sandbox?: SandboxOptions;
-  /** Where run history and dedupe state live: a URL (`sqlite:…`, `postgres://…`, `kv:…`), a configured database name, or a store (default `sqlite:.triggerkit/state.db`). */
-  store?: string | RunStore;
-  /** Database names usable wherever a database URL is: views, `run_sql`, the store. `{ main: "postgres://…" }`. */
-  databases?: Record<string, string>;
-  /** Defaults of `serve()`: lease and grace period. */
-  serve?: Pick<ServeOptions, "leaseMs" | "graceMs">;
-  /** The clock of runs, stores, leases, heartbeats, retries and schedules (tests pass a fake one). */
-  clock?: Clock;
-}
+export type { RegistryOptions, ValidateOptions } from "./_options.ts";
 
 /**
  * An isolated set of actions, views and jobs. Create one with
@@ -57,9 +51,8 @@ export class Registry {
   readonly #clock: Clock;
   readonly #actions: ActionTable;
   readonly #databases: Databases;
-  readonly #storeOption: string | RunStore;
+  readonly #options: RegistryOptions;
   #store: RunStore | undefined;
-  readonly #serveDefaults: Pick<ServeOptions, "leaseMs" | "graceMs">;
   readonly #jobs: Jobs;
 
   /**
@@ -68,10 +61,10 @@ export class Registry {
    * @param options Sandbox, store, database names, serve defaults, clock.
    */
   constructor(options: RegistryOptions = {}) {
+    checkOptions("createRegistry", options);
+    this.#options = { ...options };
     this.#clock = options.clock ?? realClock;
     this.#databases = new Databases(options.databases);
-    this.#storeOption = options.store ?? DEFAULT_STORE;
-    this.#serveDefaults = { ...options.serve };
     this.#actions = new ActionTable(options.sandbox);
     this.#actions.install(BUILTIN_ACTIONS, {
       databases: this.#databases,
@@ -120,6 +113,7 @@ export class Registry {
     action: ActionFn<C> | string | URL,
     options: RegisterOptions<C> = {},
   ): ActionInfo {
+    checkOptions("register", options);
     return this.#actions.register(name, action, options);
   }
 
@@ -217,12 +211,13 @@ export class Registry {
    * await registry.close();
    * ```
    */
-  run(
+  async run(
     name: string,
     data: Row[],
     options: RunOptions = {},
   ): Promise<ActionResult> {
-    return this.#actions.run(name, data, options);
+    checkOptions("run", options);
+    return await this.#actions.run(name, data, options);
   }
 
   /**
@@ -246,11 +241,13 @@ export class Registry {
   }
 
   /**
-   * Defines (or replaces) a view: a SQL query on a database.
+   * Defines a view: a SQL query on a database. A name already defined is
+   * refused unless `options.overwrite` is true.
    *
    * @param definition `{ name, database, sql, description? }`; `database` is a URL or a configured name.
+   * @param options `overwrite`: replace a view of the same name.
    * @returns The view.
-   * @throws {TriggerKitError} `INVALID_VIEW` naming what is wrong.
+   * @throws {TriggerKitError} `INVALID_VIEW` naming every problem (an unknown key with the closest known one).
    *
    * @example A view on a configured database
    * ```ts
@@ -263,17 +260,24 @@ export class Registry {
    * await registry.close();
    * ```
    */
-  defineView(definition: ViewDefinition): ViewDefinition {
+  defineView(
+    definition: ViewDefinition,
+    options: DefineOptions = {},
+  ): ViewDefinition {
+    checkOptions("define", options);
+    refuseTaken("view", definition, this.#jobs.listViews(), options);
     return this.#jobs.defineView(definition);
   }
 
   /**
-   * Defines (or replaces) a job: a view and the actions to run on its rows.
+   * Defines a job: a view and the actions to run on its rows. A name
+   * already defined is refused unless `options.overwrite` is true.
    *
    * @param definition `{ name, view, actions, schedule?, timezone?, enabled?, when?, dedupe? }`.
+   * @param options `overwrite`: replace a job of the same name.
    * @returns The validated job: its steps normalized, its schedule parsed.
    * @throws {TriggerKitError} `INVALID_JOB`, `INVALID_SCHEDULE`, `INVALID_CONFIG`,
-   * `VIEW_NOT_FOUND`, `ACTION_NOT_FOUND`.
+   * `VIEW_NOT_FOUND`, `ACTION_NOT_FOUND` (the first problem's; the message names them all).
    *
    * @example A scheduled job
    * ```ts
@@ -288,7 +292,9 @@ export class Registry {
    * await registry.close();
    * ```
    */
-  defineJob(definition: JobDefinition): Job {
+  defineJob(definition: JobDefinition, options: DefineOptions = {}): Job {
+    checkOptions("define", options);
+    refuseTaken("job", definition, this.#jobs.listJobs(), options);
     return this.#jobs.defineJob(definition);
   }
 
@@ -315,8 +321,9 @@ export class Registry {
    * await registry.close();
    * ```
    */
-  runJob(name: string, options: RunJobOptions = {}): Promise<RunReport> {
-    return this.#jobs.runJob(name, options);
+  async runJob(name: string, options: RunJobOptions = {}): Promise<RunReport> {
+    checkOptions("runJob", options);
+    return await this.#jobs.runJob(name, options);
   }
 
   /**
@@ -380,8 +387,9 @@ export class Registry {
    * await registry.close();
    * ```
    */
-  history(options: HistoryOptions = {}): Promise<RunRecord[]> {
-    return this.#getStore().history(options);
+  async history(options: HistoryOptions = {}): Promise<RunRecord[]> {
+    checkOptions("history", options);
+    return await this.#getStore().history(options);
   }
 
   /**
@@ -400,10 +408,11 @@ export class Registry {
    * await registry.close();
    * ```
    */
-  serve(options: ServeOptions = {}): Promise<void> {
-    return runScheduler(this.#jobs, () => this.#getStore(), {
+  async serve(options: ServeOptions = {}): Promise<void> {
+    checkOptions("serve", options);
+    return await runScheduler(this.#jobs, () => this.#getStore(), {
       clock: this.#clock,
-      ...this.#serveDefaults,
+      ...this.#options.serve,
       ...options,
     });
   }
@@ -442,6 +451,35 @@ export class Registry {
   }
 
   /**
+   * Checks what can be checked before a run: each database answers (within
+   * `timeoutMs`), each view's SQL prepares, dedupe keys are columns of their
+   * view, module actions load, and the environment variables steps name
+   * (`tokenEnv`, `fromEnv`, …) are set. Nothing is run or written.
+   *
+   * @param options `timeoutMs`: each database's deadline (default 5000).
+   * @returns Every problem found, each with its place; none when all is well.
+   *
+   * @example A view on a SQLite file that is not there
+   * ```ts
+   * import { createRegistry } from "@triggerkit/triggerkit";
+   * import assert from "node:assert/strict";
+   *
+   * const registry = createRegistry();
+   * registry.defineView({ name: "v", database: "sqlite:/no/such.db", sql: "SELECT 1 AS id" });
+   * const [problem] = await registry.validate();
+   * assert.equal(problem!.path, "views.v.database");
+   * await registry.close();
+   * ```
+   */
+  async validate(
+    options: ValidateOptions = {},
+  ): Promise<ValidationProblem[]> {
+    checkOptions("validate", options);
+    const parts = [this.#jobs, this.#actions, this.#databases] as const;
+    return await validateRegistry(parts, { ...this.#options, ...options });
+  }
+
+  /**
    * Stops sandbox processes and Workers and closes database connections, so
    * that the process can exit. Using the registry again starts them anew.
    *
@@ -467,9 +505,8 @@ export class Registry {
   }
 
   #getStore(): RunStore {
-    if (this.#store) return this.#store;
-    const option = this.#storeOption;
-    return this.#store = typeof option === "string"
+    const option = this.#options.store ?? DEFAULT_STORE;
+    return this.#store ??= typeof option === "string"
       ? openStore(option, { clock: this.#clock, databases: this.#databases })
       : option;
   }
