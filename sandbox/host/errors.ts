@@ -6,8 +6,8 @@
  */
 import { TriggerKitError } from "../../src/errors.ts";
 import { GRANTABLE } from "../../src/registry/permissions.ts";
-import type { WireError } from "../_protocol.ts";
-import { DRY_RUN_DENIED } from "./grants.ts";
+import type { WireError, WorkerGrant } from "../_protocol.ts";
+import { DRY_RUN_DENIED, holds } from "./grants.ts";
 
 /** An error a call failed with, before the host gives it its final wording. */
 export class CallFailure extends Error {
@@ -22,6 +22,47 @@ export class CallFailure extends Error {
 /** A wire error the host makes itself. */
 export function wire(code: WireError["code"], message: string): WireError {
   return { code, name: "Error", message };
+}
+
+/** The permissions Deno may deny. */
+const DENIABLE = [...GRANTABLE, "run", "ffi", "all"] as const;
+
+/**
+ * What a Worker says a call (or its load) failed with, as far as the host
+ * believes it. The Worker's runtime shares its realm with the action, which
+ * can rewrite anything the runtime sends (a polluted `JSON.stringify` is
+ * enough), so the codes only the host can know (`OUT_OF_MEMORY`,
+ * `ACTION_TIMEOUT`, `SANDBOX_UNAVAILABLE`) never come from a Worker, and a
+ * `PERMISSION_DENIED` counts only for a permission Deno knows and the
+ * Worker lacks.
+ */
+export function fromWorker(
+  error: WireError,
+  grant: WorkerGrant,
+  loading: boolean,
+): WireError {
+  const { permission, target } = error;
+  if (
+    error.code === "PERMISSION_DENIED" && permission !== undefined &&
+    (DENIABLE as readonly string[]).includes(permission) &&
+    (target === undefined || typeof target === "string") &&
+    !holds(grant, permission, target)
+  ) {
+    return error;
+  }
+  if (loading) {
+    return {
+      ...error,
+      code: "INVALID_ACTION",
+      message: error.code === "INVALID_ACTION"
+        ? error.message
+        : `its module failed to load: ${error.name}: ${error.message}`,
+    };
+  }
+  return {
+    ...error,
+    code: error.code === "INVALID_RESULT" ? "INVALID_RESULT" : "ACTION_FAILED",
+  };
 }
 
 function denialAdvice(

@@ -26,7 +26,7 @@ import type { ChildProfile } from "./grants.ts";
 import { LaneListener } from "./lane_listener.ts";
 import type { Usage, Watchdog } from "./watchdog.ts";
 import type { OutputRelay } from "./output.ts";
-import { CallFailure, wire } from "./errors.ts";
+import { CallFailure, fromWorker, wire } from "./errors.ts";
 
 const log = logger("sandbox");
 
@@ -390,27 +390,33 @@ export class SandboxProcess {
   #fromWorker(slot: Slot, message: FromWorker): void {
     switch (message.t) {
       case "loaded":
-        slot.settle();
-        break;
       case "loadFailed": {
-        const error = message.error.code === "PERMISSION_DENIED"
-          ? message.error
-          : {
-            ...message.error,
-            code: "INVALID_ACTION" as const,
-            message: message.error.code === "INVALID_ACTION"
-              ? message.error.message
-              : `its module failed to load: ${message.error.name}: ${message.error.message}`,
-          };
+        if (slot.isLoaded) {
+          return this.#dropSlot(
+            slot,
+            new CallFailure(wire(
+              "ACTION_FAILED",
+              "its Worker broke the protocol (it spoke of loading once loaded)",
+            )),
+          );
+        }
+        if (message.t === "loaded") return slot.settle();
+        const error = fromWorker(message.error, this.#options.init.grant, true);
         this.#dropSlot(slot, new CallFailure(error));
         break;
       }
       case "reply":
         this.#settle(message.id, slot)?.resolve(message.payload);
         break;
-      case "fail":
-        this.#settle(message.id, slot)?.reject(new CallFailure(message.error));
+      case "fail": {
+        const error = fromWorker(
+          message.error,
+          this.#options.init.grant,
+          false,
+        );
+        this.#settle(message.id, slot)?.reject(new CallFailure(error));
         break;
+      }
     }
   }
 
