@@ -4,7 +4,8 @@
  *
  * A frame is `[u32 length][u8 kind][body]`: kind 1 is a JSON message; kind 2
  * a message with a binary payload, `[u32 json length][json][payload]`, so
- * call data and results cross as bytes (no base64, no JSON).
+ * call data and results cross as bytes (no base64, no JSON). The JSON of a
+ * frame is at most 1 MiB.
  *
  * The functions here run on all three sides: the host imports them, and
  * {@linkcode LANE_SOURCE} ships them as source text into the sandbox process
@@ -73,6 +74,8 @@ export function decodeFrame(
   body: Uint8Array,
   decoder: TextDecoder = new TextDecoder(),
 ): LaneMessage | string {
+  // Messages are small: only a payload may be large (parsing JSON blocks).
+  const MAX_JSON = 1024 * 1024;
   let json = body;
   let payload: Uint8Array | undefined;
   if (kind === 2) {
@@ -83,6 +86,9 @@ export function decodeFrame(
     payload = body.subarray(4 + length);
   } else if (kind !== 1) {
     return `an unexpected frame of kind ${kind}`;
+  }
+  if (json.byteLength > MAX_JSON) {
+    return `a frame's JSON was over ${MAX_JSON} bytes`;
   }
   let message: unknown;
   try {

@@ -3,8 +3,9 @@
  * each test is an attack that once worked, kept as a regression test (the
  * attacks that failed from the start live in the other sandbox tests).
  */
+import assert from "node:assert/strict";
 import { fixture, rejectsWithCode, withRegistry } from "./_helpers.ts";
-import { hostile } from "./_sandbox_helpers.ts";
+import { hostile, MAX_STALL, MOD, startHost } from "./_sandbox_helpers.ts";
 
 /** A folder without links, to grant. */
 const GRANTED_DIR = fixture("").pathname.replace(/\/$/, "");
@@ -79,3 +80,53 @@ for (const { what, config, grants } of FORGED) {
     }),
   );
 }
+
+Deno.test("sandbox red team: a 30 MB error, thrown or forged in a frame, reaches the host cut to a few KiB, without blocking its event loop 100 ms", async () => {
+  const host = startHost(`
+    import { createRegistry } from ${JSON.stringify(MOD)};
+    ${MAX_STALL}
+    const registry = createRegistry();
+    registry.register("bomb", ${JSON.stringify(hostile("error_bomb.ts").href)});
+    registry.register("forger", ${
+    JSON.stringify(hostile("code_forger.ts").href)
+  });
+    await registry.run("bomb", [], { config: { how: "warm" } });
+    await registry.run("forger", [], { config: { t: "reply", how: "return" } }).catch(() => {});
+    const huge = "x".repeat(30e6);
+    const runs = [
+      () => registry.run("bomb", [], { config: { how: "huge", size: 30e6 } }),
+      () => registry.run("forger", [], { config: { t: "fail", code: "ACTION_FAILED", message: huge, how: "throw" } }),
+    ];
+    for (const run of runs) {
+      const outcome = await maxStall(() => run().then(() => "returned", (error) => ({
+        code: error.code,
+        length: error.message.length + (error.cause?.stack?.length ?? 0),
+      })));
+      console.log(JSON.stringify(outcome));
+    }
+    await registry.close();`);
+  for (let i = 0; i < 2; i++) {
+    const { value, stallMs } = await host.next();
+    const { code, length } = value as { code: string; length: number };
+    assert.equal(code, "ACTION_FAILED");
+    assert.ok(length < 100_000, `the error kept ${length} characters`);
+    assert.ok(
+      (stallMs as number) < 100,
+      `the event loop was blocked ${Number(stallMs).toFixed(0)} ms`,
+    );
+  }
+  assert.equal(await host.done(), 0);
+});
+
+Deno.test(
+  "sandbox red team: an error whose message throws when read fails ACTION_FAILED at once, not ACTION_TIMEOUT",
+  withRegistry(async (registry) => {
+    registry.register("bomb", hostile("error_bomb.ts"), { timeoutMs: 5_000 });
+    const started = performance.now();
+    await rejectsWithCode(
+      registry.run("bomb", [], { config: { how: "getters" } }),
+      "ACTION_FAILED",
+    );
+    assert.ok(performance.now() - started < 4_000);
+  }),
+);

@@ -24,6 +24,29 @@ export function wire(code: WireError["code"], message: string): WireError {
   return { code, name: "Error", message };
 }
 
+/** The longest texts kept from a Worker's error. */
+const MAX_TEXT = { name: 200, message: 16 * 1024, stack: 64 * 1024 };
+
+function cut(text: unknown, max: number): string {
+  const value = String(text);
+  return value.length > max
+    ? `${value.slice(0, max)} … (cut at ${max} characters)`
+    : value;
+}
+
+/** A Worker's error with only string fields, cut to {@linkcode MAX_TEXT}. */
+function readable(error: WireError): WireError {
+  const out: WireError = {
+    code: error.code,
+    name: cut(error.name, MAX_TEXT.name),
+    message: cut(error.message, MAX_TEXT.message),
+  };
+  if (error.stack !== undefined) out.stack = cut(error.stack, MAX_TEXT.stack);
+  if (typeof error.permission === "string") out.permission = error.permission;
+  if (error.target !== undefined) out.target = cut(error.target, 4096);
+  return out;
+}
+
 /** The permissions Deno may deny. */
 const DENIABLE = [...GRANTABLE, "run", "ffi", "all"] as const;
 
@@ -37,10 +60,11 @@ const DENIABLE = [...GRANTABLE, "run", "ffi", "all"] as const;
  * Worker lacks.
  */
 export function fromWorker(
-  error: WireError,
+  said: WireError,
   grant: WorkerGrant,
   loading: boolean,
 ): WireError {
+  const error = readable(said);
   const { permission, target } = error;
   if (
     error.code === "PERMISSION_DENIED" && permission !== undefined &&
