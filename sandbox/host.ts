@@ -199,7 +199,10 @@ export class SandboxHost {
           if (--process.reserved === 0) this.#waiting.shift()?.();
         }
       });
-      const { result, context } = decodeReply(reply, action.maxResultBytes);
+      const { result, context } = await decodeReply(
+        reply,
+        action.maxResultBytes,
+      );
       replaceContents(input.context, context);
       return result;
     } catch (error) {

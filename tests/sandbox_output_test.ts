@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import type { LogRecord } from "@logtape/logtape";
 import { OUTPUT_LIMITS } from "../sandbox/host/output.ts";
-import { jsonSize } from "../sandbox/host/result_size.ts";
+import { serialize } from "node:v8";
+import { MAX_COST, measureReply } from "../sandbox/host/result_size.ts";
 import { fixture, rejectsWithCode, withRegistry } from "./_helpers.ts";
 import {
   captureSandboxLogs,
@@ -184,18 +185,25 @@ Deno.test("sandbox output: a flood after the call returned does not keep the hos
   assert.equal(await host.done(), 0);
 });
 
-Deno.test("sandbox output: jsonSize measures shared references without expanding them", () => {
+Deno.test("sandbox output: a reply is measured from its bytes, shared references expanded without being built", async () => {
+  const limits = (json: number) => ({ json, cost: MAX_COST });
   let n: unknown = [1];
   for (let i = 0; i < 40; i++) n = [n, n];
   const started = performance.now();
-  assert.equal(jsonSize({ n }, 1_000_000), 1_000_001);
+  assert.equal(
+    (await measureReply(serialize({ n }), limits(1_000_000))).json,
+    1_000_001,
+  );
   assert.ok(performance.now() - started < 50);
   const plain = { a: [1, "xy", null, { b: true }], c: new Date(0) };
-  const size = jsonSize(plain, 1000);
-  assert.ok(size >= JSON.stringify(plain).length && size < 100, `${size}`);
+  const { json } = await measureReply(serialize(plain), limits(1000));
+  assert.ok(json >= JSON.stringify(plain).length && json < 100, `${json}`);
   const sparse: unknown[] = [];
   sparse[2 ** 31] = 1;
-  assert.equal(jsonSize(sparse, 1000), 1001);
+  assert.equal(
+    (await measureReply(serialize(sparse), limits(1000))).json,
+    1001,
+  );
 });
 
 Deno.test("sandbox output: neither a flood of output nor a shared-reference bomb in a result, the context or a job's report blocks the host's event loop 100 ms", async () => {

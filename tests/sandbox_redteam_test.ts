@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { fixture, rejectsWithCode, withRegistry } from "./_helpers.ts";
 import { hostile, MAX_STALL, MOD, startHost } from "./_sandbox_helpers.ts";
+import { everyValue } from "./fixtures/actions/every_value.ts";
 
 /** A folder without links, to grant. */
 const GRANTED_DIR = fixture("").pathname.replace(/\/$/, "");
@@ -130,3 +131,61 @@ Deno.test(
     assert.ok(performance.now() - started < 4_000);
   }),
 );
+
+Deno.test(
+  "sandbox red team: every kind of value that can cross is read from its bytes and arrives whole",
+  withRegistry(async (registry) => {
+    registry.register("every", fixture("every_value.ts"));
+    // Errors keep their stack, which says where they were made: compared apart.
+    const summary = (errors: unknown) =>
+      (errors as Error[]).map((error) => [
+        error.name,
+        error.message,
+        (error.cause as Error | undefined)?.message,
+      ]);
+    const { value } = await registry.run("every", []);
+    const { errors, ...rest } = value as Record<string, unknown>;
+    const { errors: expectedErrors, ...expected } = everyValue();
+    // A null-prototype object crosses as a plain one (structured clone).
+    assert.deepStrictEqual(rest, { ...expected, nullProto: { x: 1 } });
+    assert.deepStrictEqual(summary(errors), summary(expectedErrors));
+  }),
+);
+
+Deno.test("sandbox red team: a result of half a million tiny objects, or 200,000 keys or Set members, is INVALID_RESULT without blocking the host 100 ms, and 100,000 rows still cross", async () => {
+  const host = startHost(`
+    import { createRegistry } from ${JSON.stringify(MOD)};
+    ${MAX_STALL}
+    const registry = createRegistry();
+    registry.register("bomb", ${JSON.stringify(hostile("cost_bomb.ts").href)}, {
+      timeoutMs: 20000,
+      memoryMb: 512,
+    });
+    await registry.run("bomb", [], { config: { how: "warm", count: 0 } });
+    const runs = [
+      { how: "objects", count: 500_000 },
+      { how: "keys", count: 200_000 },
+      { how: "set", count: 200_000 },
+      { how: "rows", count: 100_000 },
+    ];
+    for (const config of runs) {
+      const outcome = await maxStall(() => registry.run("bomb", [], { config }).then(
+        (result) => Object.values(result)[0].length,
+        (error) => error.code,
+      ));
+      console.log(JSON.stringify(outcome));
+    }
+    await registry.close();`);
+  for (
+    const expected of ["INVALID_RESULT", "INVALID_RESULT", "INVALID_RESULT"]
+  ) {
+    const { value, stallMs } = await host.next();
+    assert.equal(value, expected);
+    assert.ok(
+      (stallMs as number) < 100,
+      `the event loop was blocked ${Number(stallMs).toFixed(0)} ms`,
+    );
+  }
+  assert.deepEqual((await host.next()).value, 100_000);
+  assert.equal(await host.done(), 0);
+});
