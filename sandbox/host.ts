@@ -73,7 +73,9 @@ export interface SandboxedAction {
 
 /**
  * Memory a sandbox process may hold beyond `memoryMb`: Deno's own runtime,
- * each Worker's baseline and young generation, code. Fixed, documented.
+ * each Worker's baseline and young generation, code. Fixed, documented; an
+ * action's two processes (real and dry runs) share `memoryMb` and have an
+ * allowance each.
  */
 export const MEMORY_ALLOWANCE_MB = 64;
 
@@ -314,6 +316,8 @@ export class SandboxHost {
       },
       maxFrame: action.maxResultBytes + 1024 * 1024,
       memoryBoundMb: action.memoryMb + MEMORY_ALLOWANCE_MB,
+      allowanceMb: MEMORY_ALLOWANCE_MB,
+      sibling: () => prepared[dryRun ? "real" : "dry"],
       loadTimeoutMs: action.timeoutMs,
       spawn: this.#spawn,
       watchdog: this.#watchdog,

@@ -5,7 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { fixture, rejectsWithCode, withRegistry } from "./_helpers.ts";
-import { hostile, MAX_STALL, MOD, startHost } from "./_sandbox_helpers.ts";
+import {
+  cpuShare,
+  hostile,
+  MAX_STALL,
+  MOD,
+  startHost,
+} from "./_sandbox_helpers.ts";
 import { everyValue } from "./fixtures/actions/every_value.ts";
 
 /** A folder without links, to grant. */
@@ -189,3 +195,45 @@ Deno.test("sandbox red team: a result of half a million tiny objects, or 200,000
   assert.deepEqual((await host.next()).value, 100_000);
   assert.equal(await host.done(), 0);
 });
+
+Deno.test("sandbox red team: an action's real-run and dry-run processes, each spinning just under the idle threshold, together stay under 20% of a core", async () => {
+  const host = startHost(`
+    import { createRegistry } from ${JSON.stringify(MOD)};
+    const registry = createRegistry();
+    registry.register("spinner", ${
+    JSON.stringify(hostile("low_spinner.ts").href)
+  });
+    const config = { share: 0.1 };
+    await registry.run("spinner", [], { config });
+    await registry.run("spinner", [], { config, dryRun: true });
+    console.log(JSON.stringify({ started: true }));
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    await registry.close();`);
+  assert.deepEqual(await host.next(), { started: true });
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const share = await cpuShare(host.pid, 2000);
+  assert.ok(
+    share < 0.2,
+    `the action's processes used ${(share * 100).toFixed(0)}% of a core`,
+  );
+  assert.equal(await host.done(), 0);
+});
+
+Deno.test(
+  "sandbox red team: memory an action holds in its real-run process counts against its dry runs too",
+  withRegistry(async (registry) => {
+    registry.register("hoarder", hostile("hoarder.ts"), {
+      memoryMb: 128,
+      timeoutMs: 10_000,
+    });
+    const config = { kind: "buffers", mb: 112, holdMs: 400 };
+    assert.deepEqual(await registry.run("hoarder", [], { config }), {
+      held: 112,
+    });
+    await rejectsWithCode(
+      registry.run("hoarder", [], { config, dryRun: true }),
+      "OUT_OF_MEMORY",
+      /its other sandbox process/,
+    );
+  }),
+);

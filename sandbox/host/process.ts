@@ -38,7 +38,7 @@ const LANE_CLOSE_GRACE_MS = 100;
 export const IDLE_GRACE_MS = 150;
 /** The span over which idle CPU is measured. */
 export const IDLE_WINDOW_MS = 400;
-/** The share of one core an idle process may use over that span. */
+/** The share of one core an action's idle processes may use together over that span. */
 export const IDLE_CPU_SHARE = 0.15;
 /** How long output after a call ends still counts as that call's. */
 const OUTPUT_GRACE_MS = 250;
@@ -79,6 +79,10 @@ export interface ProcessOptions {
   maxFrame: number;
   /** Anonymous memory the process may hold, in MiB. */
   memoryBoundMb: number;
+  /** The part of that bound that is this process's own (Deno's runtime). */
+  allowanceMb: number;
+  /** The action's other process (real or dry run), judged together with this one. */
+  sibling: () => SandboxProcess | undefined;
   /** How long loading the module may take (its top-level code runs then). */
   loadTimeoutMs: number;
   spawn: Spawn;
@@ -107,6 +111,7 @@ export class SandboxProcess {
   readonly #samples: Usage[] = [];
   readonly #ended: Array<{ runId: string; at: number }> = [];
   readonly #unwatch: () => void;
+  readonly #usage = { anonMb: 0, idleShare: 0 };
   #killReason: WireError | undefined;
   #dead = false;
   #idleSince: number = performance.now();
@@ -188,6 +193,16 @@ export class SandboxProcess {
   /** The process id. */
   get pid(): number {
     return this.#child.pid;
+  }
+
+  /** Its anonymous memory at the last sample, in MiB (0 once gone). */
+  get anonMb(): number {
+    return this.dead ? 0 : this.#usage.anonMb;
+  }
+
+  /** The share of a core it used at the last sample with no call in flight (0 when busy or gone). */
+  get idleShare(): number {
+    return this.dead ? 0 : this.#usage.idleShare;
   }
 
   /** Whether the process is gone (or going). */
@@ -347,15 +362,28 @@ export class SandboxProcess {
     if (!this.#busy()) this.#idleSince = performance.now();
   }
 
-  /** A watchdog sample: memory over the bound, or CPU with no call in flight, ends the process. */
+  /**
+   * A watchdog sample: memory over the bound, or CPU with no call in flight,
+   * ends the process. Both are judged for the action, not the process: its
+   * other process (real or dry run) counts too, so that two processes
+   * cannot hold twice the bound.
+   */
   #judge(usage: Usage): void {
     if (this.dead) return;
-    if (usage.anonMb > this.#options.memoryBoundMb) {
+    this.#usage.anonMb = usage.anonMb;
+    this.#usage.idleShare = 0;
+    const other = this.#options.sibling();
+    const { memoryBoundMb, allowanceMb } = this.#options;
+    // Each process has its own allowance (Deno's runtime); memoryMb is shared.
+    const otherMb = Math.max(0, (other?.anonMb ?? 0) - allowanceMb);
+    if (usage.anonMb + otherMb > memoryBoundMb) {
       return this.kill(wire(
         "OUT_OF_MEMORY",
-        `used ${
-          Math.round(usage.anonMb)
-        } MiB of memory, over its bound of ${this.#options.memoryBoundMb} MiB`,
+        `used ${Math.round(usage.anonMb)} MiB of memory${
+          otherMb > 0
+            ? ` (its other sandbox process ${Math.round(otherMb)} MiB more)`
+            : ""
+        }, over its bound of ${memoryBoundMb} MiB`,
       ));
     }
     const samples = this.#samples;
@@ -369,7 +397,8 @@ export class SandboxProcess {
     );
     if (!from || usage.at - from.at < IDLE_WINDOW_MS * 0.75) return;
     const share = (usage.cpuMs - from.cpuMs) / (usage.at - from.at);
-    if (share > IDLE_CPU_SHARE) {
+    this.#usage.idleShare = share;
+    if (share + (other?.idleShare ?? 0) > IDLE_CPU_SHARE) {
       log.warn(
         "Action {action}'s sandbox process used {percent}% of a core with no call in flight; it was stopped",
         { action: this.#options.action, percent: Math.round(share * 100) },
