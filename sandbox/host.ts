@@ -260,14 +260,15 @@ export class SandboxHost {
     if (this.#runtimeDir) return this.#runtimeDir;
     const dir = Deno.makeTempDirSync({ prefix: "triggerkit-sandbox-" });
     Deno.chmodSync(dir, 0o700);
-    return this.#runtimeDir = dir;
+    return this.#runtimeDir = Deno.realPathSync(dir);
   }
 
   #prepare(action: SandboxedAction): Prepared {
     let prepared = this.#prepared.get(action);
     if (prepared) return prepared;
-    const permissions = realGrants(action.name, action.permissions);
-    const dir = `${this.#runtime()}/${this.#nextDir++}`;
+    const runtime = this.#runtime();
+    const permissions = realGrants(action.name, action.permissions, runtime);
+    const dir = `${runtime}/${this.#nextDir++}`;
     Deno.mkdirSync(`${dir}/copy`, { recursive: true, mode: 0o700 });
     try {
       prepared = {

@@ -4,7 +4,12 @@
  * attacks that failed from the start live in the other sandbox tests).
  */
 import assert from "node:assert/strict";
-import { fixture, rejectsWithCode, withRegistry } from "./_helpers.ts";
+import {
+  fixture,
+  rejectsWithCode,
+  throwsWithCode,
+  withRegistry,
+} from "./_helpers.ts";
 import {
   cpuShare,
   hostile,
@@ -237,3 +242,20 @@ Deno.test(
     );
   }),
 );
+
+for (const kind of ["read", "write"]) {
+  Deno.test(
+    `sandbox red team: a ${kind} grant that holds the sandbox's private folder (other actions' code, the sockets) is refused at register`,
+    withRegistry((registry) => {
+      const tmp = Deno.realPathSync(Deno.env.get("TMPDIR") ?? "/tmp");
+      throwsWithCode(
+        () =>
+          registry.register("wide", fixture("probe.ts"), {
+            permissions: { [kind]: [tmp] },
+          }),
+        "INVALID_ACTION",
+        /holds the sandbox's private folder/,
+      );
+    }),
+  );
+}
