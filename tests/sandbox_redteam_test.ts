@@ -259,3 +259,34 @@ for (const kind of ["read", "write"]) {
     }),
   );
 }
+
+Deno.test("sandbox red team: a flood of empty lines neither blocks the host's event loop 100 ms nor keeps it busy", async () => {
+  const host = startHost(`
+    import { createRegistry } from ${JSON.stringify(MOD)};
+    ${MAX_STALL}
+    const registry = createRegistry();
+    registry.register("flood", ${
+    JSON.stringify(hostile("printer.ts").href)
+  }, { timeoutMs: 20000 });
+    await registry.run("flood", [], { config: { how: "warm" } });
+    const before = process.cpuUsage();
+    const started = performance.now();
+    const outcome = await maxStall(() =>
+      registry.run("flood", [], { config: { how: "newlines", ms: 3000 } })
+    );
+    const cpu = process.cpuUsage(before);
+    const share = (cpu.user + cpu.system) / 1000 / (performance.now() - started);
+    console.log(JSON.stringify({ ...outcome, share }));
+    await registry.close();`);
+  const { value, stallMs, share } = await host.next();
+  assert.deepEqual(value, { printed: true });
+  assert.ok(
+    (stallMs as number) < 100,
+    `the event loop was blocked ${Number(stallMs).toFixed(0)} ms`,
+  );
+  assert.ok(
+    (share as number) < 0.25,
+    `the host used ${((share as number) * 100).toFixed(0)}% of a core`,
+  );
+  assert.equal(await host.done(), 0);
+});
