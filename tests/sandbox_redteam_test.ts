@@ -22,6 +22,46 @@ import { everyValue } from "./fixtures/actions/every_value.ts";
 /** A folder without links, to grant. */
 const GRANTED_DIR = fixture("").pathname.replace(/\/$/, "");
 
+Deno.test(
+  "sandbox red team: patching Deno's connection prototype does not hand an action its lane to the host",
+  withRegistry(async (registry) => {
+    registry.register("capturer", hostile("lane_capturer.ts"), {
+      permissions: { net: ["127.0.0.1"] },
+    });
+    await registry.run("capturer", [], { config: { how: "patch" } });
+    assert.deepEqual(
+      await registry.run("capturer", [], { config: { how: "flood" } }),
+      { captured: false },
+    );
+  }),
+);
+
+for (
+  const [what, config] of [
+    ["a message of an unknown kind", { t: "bogus" }],
+    ["an answer to a call it was not given", { t: "reply", id: -7 }],
+    ["a second hello", { t: "hello" }],
+  ] as const
+) {
+  Deno.test(
+    `sandbox red team: ${what} on a Worker's lane ends the Worker at once: ACTION_FAILED, not a wait for ACTION_TIMEOUT`,
+    withRegistry(async (registry) => {
+      registry.register("forger", hostile("code_forger.ts"), {
+        timeoutMs: 5_000,
+      });
+      const started = performance.now();
+      await rejectsWithCode(
+        registry.run("forger", [], {
+          config: { ...config, code: "ACTION_FAILED", how: "return" },
+        }),
+        "ACTION_FAILED",
+        /broke the protocol/,
+      );
+      assert.ok(performance.now() - started < 4_000);
+    }),
+  );
+}
+
 const FORGED: Array<
   { what: string; config: Record<string, unknown>; grants?: object }
 > = [

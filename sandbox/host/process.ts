@@ -416,37 +416,50 @@ export class SandboxProcess {
     if (slot) this.#dropSlot(slot, new CallFailure(message.error));
   }
 
+  /**
+   * A message on a Worker's lane. The action shares its Worker's realm and
+   * can make the runtime send anything, so anything the host did not ask
+   * for — a message of another kind, news of loading once loaded, an answer
+   * to a call it did not send there — ends the Worker at once: a flood of
+   * frames goes no further than its first.
+   */
   #fromWorker(slot: Slot, message: FromWorker): void {
+    if (this.dead || slot.dead) return;
+    const grant = this.#options.init.grant;
     switch (message.t) {
       case "loaded":
-      case "loadFailed": {
+      case "loadFailed":
         if (slot.isLoaded) {
-          return this.#dropSlot(
-            slot,
-            new CallFailure(wire(
-              "ACTION_FAILED",
-              "its Worker broke the protocol (it spoke of loading once loaded)",
-            )),
-          );
+          return this.#broke(slot, "it spoke of loading once loaded");
         }
         if (message.t === "loaded") return slot.settle();
-        const error = fromWorker(message.error, this.#options.init.grant, true);
-        this.#dropSlot(slot, new CallFailure(error));
-        break;
-      }
-      case "reply":
-        this.#settle(message.id, slot)?.resolve(message.payload);
-        break;
-      case "fail": {
-        const error = fromWorker(
-          message.error,
-          this.#options.init.grant,
-          false,
+        return this.#dropSlot(
+          slot,
+          new CallFailure(fromWorker(message.error, grant, true)),
         );
-        this.#settle(message.id, slot)?.reject(new CallFailure(error));
-        break;
+      case "reply":
+      case "fail": {
+        const pending = this.#settle(message.id, slot);
+        if (!pending) {
+          return this.#broke(slot, "it answered a call it was not given");
+        }
+        if (message.t === "reply") return pending.resolve(message.payload);
+        return pending.reject(
+          new CallFailure(fromWorker(message.error, grant, false)),
+        );
       }
+      default:
+        return this.#broke(slot, "it sent a message of an unknown kind");
     }
+  }
+
+  #broke(slot: Slot, why: string): void {
+    this.#dropSlot(
+      slot,
+      new CallFailure(
+        wire("ACTION_FAILED", `its Worker broke the protocol (${why})`),
+      ),
+    );
   }
 
   /** A Worker's lane closed: the Worker is gone (or broke the protocol). */
