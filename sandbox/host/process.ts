@@ -26,6 +26,7 @@ import type { ChildProfile } from "./grants.ts";
 import { LaneListener } from "./lane_listener.ts";
 import type { Usage, Watchdog } from "./watchdog.ts";
 import type { OutputRelay } from "./output.ts";
+import { type Peer, UsageJudge } from "./usage_judge.ts";
 import { CallFailure, fromWorker, wire } from "./errors.ts";
 
 const log = logger("sandbox");
@@ -34,12 +35,6 @@ const log = logger("sandbox");
 const START_TIMEOUT_MS = 15_000;
 /** When a Worker's lane closes, how long to wait for news of the whole process first. */
 const LANE_CLOSE_GRACE_MS = 100;
-/** After its last call ends, how long a process may settle (GC) before its CPU counts. */
-export const IDLE_GRACE_MS = 150;
-/** The span over which idle CPU is measured. */
-export const IDLE_WINDOW_MS = 400;
-/** The share of one core an action's idle processes may use together over that span. */
-export const IDLE_CPU_SHARE = 0.15;
 /** How long output after a call ends still counts as that call's. */
 const OUTPUT_GRACE_MS = 250;
 
@@ -82,7 +77,7 @@ export interface ProcessOptions {
   /** The part of that bound that is this process's own (Deno's runtime). */
   allowanceMb: number;
   /** The action's other process (real or dry run), judged together with this one. */
-  sibling: () => SandboxProcess | undefined;
+  sibling: () => Peer | undefined;
   /** How long loading the module may take (its top-level code runs then). */
   loadTimeoutMs: number;
   spawn: Spawn;
@@ -108,13 +103,11 @@ export class SandboxProcess {
   readonly #pending = new Map<number, Pending>();
   readonly #slots = new Map<number, Slot>();
   readonly #exited: Promise<void>;
-  readonly #samples: Usage[] = [];
   readonly #ended: Array<{ runId: string; at: number }> = [];
   readonly #unwatch: () => void;
-  readonly #usage = { anonMb: 0, idleShare: 0 };
+  readonly #usage: UsageJudge;
   #killReason: WireError | undefined;
   #dead = false;
-  #idleSince: number = performance.now();
   /** When the last call ended, for eviction. */
   lastUsed: number = performance.now();
   /** Calls that chose this process and have not ended (the host counts them). */
@@ -127,6 +120,7 @@ export class SandboxProcess {
    */
   constructor(options: ProcessOptions) {
     this.#options = options;
+    this.#usage = new UsageJudge(options);
     this.#lanes = new LaneListener(options.init.setup.socket);
     const control = this.#lanes.expect<ToChild, FromChild>({
       onMessage: (message) => this.#fromChild(message),
@@ -359,55 +353,25 @@ export class SandboxProcess {
   }
 
   #checkIdle(): void {
-    if (!this.#busy()) this.#idleSince = performance.now();
+    if (!this.#busy()) this.#usage.idle();
   }
 
-  /**
-   * A watchdog sample: memory over the bound, or CPU with no call in flight,
-   * ends the process. Both are judged for the action, not the process: its
-   * other process (real or dry run) counts too, so that two processes
-   * cannot hold twice the bound.
-   */
+  /** A watchdog sample: memory over the bound, or CPU with no call in flight, ends the process. */
   #judge(usage: Usage): void {
     if (this.dead) return;
-    this.#usage.anonMb = usage.anonMb;
-    this.#usage.idleShare = 0;
-    const other = this.#options.sibling();
-    const { memoryBoundMb, allowanceMb } = this.#options;
-    // Each process has its own allowance (Deno's runtime); memoryMb is shared.
-    const otherMb = Math.max(0, (other?.anonMb ?? 0) - allowanceMb);
-    if (usage.anonMb + otherMb > memoryBoundMb) {
-      return this.kill(wire(
-        "OUT_OF_MEMORY",
-        `used ${Math.round(usage.anonMb)} MiB of memory${
-          otherMb > 0
-            ? ` (its other sandbox process ${Math.round(otherMb)} MiB more)`
-            : ""
-        }, over its bound of ${memoryBoundMb} MiB`,
-      ));
-    }
-    const samples = this.#samples;
-    samples.push(usage);
-    while (samples.length > 0 && usage.at - samples[0]!.at > IDLE_WINDOW_MS) {
-      samples.shift();
-    }
-    if (this.#busy()) return;
-    const from = samples.find((sample) =>
-      sample.at >= this.#idleSince + IDLE_GRACE_MS
+    const verdict = this.#usage.judge(
+      usage,
+      this.#busy(),
+      this.#options.sibling(),
     );
-    if (!from || usage.at - from.at < IDLE_WINDOW_MS * 0.75) return;
-    const share = (usage.cpuMs - from.cpuMs) / (usage.at - from.at);
-    this.#usage.idleShare = share;
-    if (share + (other?.idleShare ?? 0) > IDLE_CPU_SHARE) {
+    if (!verdict) return;
+    if (verdict.idlePercent !== undefined) {
       log.warn(
         "Action {action}'s sandbox process used {percent}% of a core with no call in flight; it was stopped",
-        { action: this.#options.action, percent: Math.round(share * 100) },
+        { action: this.#options.action, percent: verdict.idlePercent },
       );
-      this.kill(wire(
-        "ACTION_FAILED",
-        "its sandbox process was stopped: it used CPU with no call in flight",
-      ));
     }
+    this.kill(wire(verdict.code, verdict.message));
   }
 
   #fromChild(message: FromChild): void {
