@@ -17,7 +17,7 @@ import type { ActionInput, ActionResult, Permissions } from "../src/types.ts";
 import { childProfile, type ProcessPlan, workerGrant } from "./host/grants.ts";
 import { type Spawn, spawnDeno } from "./host/spawn.ts";
 import { freshId, SandboxProcess, type WorkerSlot } from "./host/process.ts";
-import { CallFailure, toTriggerKitError } from "./host/errors.ts";
+import { CallFailure, toTriggerKitError, wire } from "./host/errors.ts";
 import {
   decodeReply,
   encodeCall,
@@ -99,7 +99,10 @@ export class SandboxHost {
   readonly #live = new Set<SandboxProcess>();
   #runtimeDir: string | undefined;
   #nextDir = 1;
+  /** Calls waiting for a free process. */
   #waiting: Array<() => void> = [];
+  /** Once closed, no process starts again (the registry makes a new host). */
+  #closed = false;
 
   /**
    * @param options Pool sizes.
@@ -167,7 +170,9 @@ export class SandboxHost {
    */
   prepare(action: SandboxedAction): void {
     const prepared = this.#prepare(action);
-    if (!prepared.real && this.#live.size < this.#maxProcesses) {
+    if (
+      !this.#closed && !prepared.real && this.#live.size < this.#maxProcesses
+    ) {
       const process = this.#start(action, prepared, false);
       this.#slotFor(process);
     }
@@ -241,6 +246,10 @@ export class SandboxHost {
 
   /** Stops every sandbox process and the watchdog, and removes the private folder. */
   async close(): Promise<void> {
+    // First: a call waiting for a process (woken as the killed ones exit)
+    // must not start one now.
+    this.#closed = true;
+    for (const wake of this.#waiting.splice(0)) wake();
     const processes = [...this.#live];
     this.#live.clear();
     const closing = Promise.all([
@@ -252,7 +261,6 @@ export class SandboxHost {
     if (this.#runtimeDir) removeTree(this.#runtimeDir);
     this.#runtimeDir = undefined;
     await closing;
-    for (const wake of this.#waiting.splice(0)) wake();
   }
 
   /** The host's private folder (0700): copies, sockets, Deno dirs. */
@@ -340,6 +348,9 @@ export class SandboxHost {
     dryRun: boolean,
   ): Promise<SandboxProcess> {
     for (;;) {
+      if (this.#closed) {
+        throw new CallFailure(wire("ACTION_FAILED", "the sandbox was closed"));
+      }
       let process = prepared[dryRun ? "dry" : "real"];
       if (!process || process.dead) {
         process = this.#live.size < this.#maxProcesses || this.#evictIdle()

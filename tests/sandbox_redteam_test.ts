@@ -330,3 +330,32 @@ Deno.test("sandbox red team: a flood of empty lines neither blocks the host's ev
   );
   assert.equal(await host.done(), 0);
 });
+
+Deno.test("sandbox red team: a call waiting for a free process when close() comes fails, starts nothing, and the host exits", async () => {
+  const host = startHost(`
+    import { createRegistry } from ${JSON.stringify(MOD)};
+    const registry = createRegistry({ sandbox: { maxProcesses: 1 } });
+    registry.register("first", ${JSON.stringify(fixture("slow.ts").href)});
+    registry.register("second", ${JSON.stringify(fixture("slow.ts").href)});
+    const code = (promise) => promise.then(() => "returned", (error) => error.code);
+    const first = code(registry.run("first", [], { config: { ms: 2000 } }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const second = code(registry.run("second", [], { config: { ms: 1 } }));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await registry.close();
+    console.log(JSON.stringify({ first: await first, second: await second }));`);
+  assert.deepEqual(await host.next(), {
+    first: "ACTION_FAILED",
+    second: "ACTION_FAILED",
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const exited = await Promise.race([
+    host.done().then((code) => `exited ${code}`),
+    new Promise((resolve) =>
+      timer = setTimeout(resolve, 5_000, "still running")
+    ),
+  ]);
+  clearTimeout(timer);
+  if (exited === "still running") Deno.kill(host.pid, "SIGKILL");
+  assert.equal(exited, "exited 0");
+});
