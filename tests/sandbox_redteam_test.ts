@@ -41,6 +41,7 @@ for (
     ["a message of an unknown kind", { t: "bogus" }],
     ["an answer to a call it was not given", { t: "reply", id: -7 }],
     ["a second hello", { t: "hello" }],
+    ["a reply without its payload", { t: "reply", how: "throw" }],
   ] as const
 ) {
   Deno.test(
@@ -52,7 +53,7 @@ for (
       const started = performance.now();
       await rejectsWithCode(
         registry.run("forger", [], {
-          config: { ...config, code: "ACTION_FAILED", how: "return" },
+          config: { how: "return", ...config, code: "ACTION_FAILED" },
         }),
         "ACTION_FAILED",
         /broke the protocol/,

@@ -8,6 +8,7 @@ import { TriggerKitError } from "../../src/errors.ts";
 import { GRANTABLE } from "../../src/registry/permissions.ts";
 import type { WireError, WorkerGrant } from "../_protocol.ts";
 import { DRY_RUN_DENIED, holds } from "./grants.ts";
+import type { ChildExit } from "./spawn.ts";
 
 /** An error a call failed with, before the host gives it its final wording. */
 export class CallFailure extends Error {
@@ -22,6 +23,24 @@ export class CallFailure extends Error {
 /** A wire error the host makes itself. */
 export function wire(code: WireError["code"], message: string): WireError {
   return { code, name: "Error", message };
+}
+
+/** Why a sandbox process that nobody killed ended (`null`: before it started). */
+export function exitError(exit: ChildExit | null): WireError {
+  if (exit?.signal === "SIGTRAP" || exit?.signal === "SIGILL") {
+    // V8 ends the process this way when an isolate reaches its heap limit.
+    return wire(
+      "OUT_OF_MEMORY",
+      "ran out of memory: its sandbox process reached V8's heap limit",
+    );
+  }
+  const how = exit
+    ? (exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`)
+    : "before it started";
+  return wire(
+    "ACTION_FAILED",
+    `its sandbox process exited unexpectedly (${how})`,
+  );
 }
 
 /** The longest texts kept from a Worker's error. */

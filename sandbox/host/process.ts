@@ -27,7 +27,7 @@ import { LaneListener } from "./lane_listener.ts";
 import type { Usage, Watchdog } from "./watchdog.ts";
 import type { OutputRelay } from "./output.ts";
 import { type Peer, UsageJudge } from "./usage_judge.ts";
-import { CallFailure, fromWorker, wire } from "./errors.ts";
+import { CallFailure, exitError, fromWorker, wire } from "./errors.ts";
 
 const log = logger("sandbox");
 
@@ -390,6 +390,11 @@ export class SandboxProcess {
   #fromWorker(slot: Slot, message: FromWorker): void {
     if (this.dead || slot.dead) return;
     const grant = this.#options.init.grant;
+    const malformed = message.t === "reply"
+      ? !(message.payload instanceof Uint8Array)
+      : (message.t === "fail" || message.t === "loadFailed") &&
+        (typeof message.error !== "object" || message.error === null);
+    if (malformed) return this.#broke(slot, `a ${message.t} was malformed`);
     switch (message.t) {
       case "loaded":
       case "loadFailed":
@@ -478,20 +483,6 @@ export class SandboxProcess {
   }
 
   #deathError(exit: ChildExit | null): WireError {
-    if (this.#killReason) return this.#killReason;
-    if (exit?.signal === "SIGTRAP" || exit?.signal === "SIGILL") {
-      // V8 ends the process this way when an isolate reaches its heap limit.
-      return wire(
-        "OUT_OF_MEMORY",
-        "ran out of memory: its sandbox process reached V8's heap limit",
-      );
-    }
-    const how = exit
-      ? (exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`)
-      : "before it started";
-    return wire(
-      "ACTION_FAILED",
-      `its sandbox process exited unexpectedly (${how})`,
-    );
+    return this.#killReason ?? exitError(exit);
   }
 }
