@@ -305,3 +305,12 @@ Deno.test(
     );
   }),
 );
+
+Deno.test("sandbox output: bytes that build nothing (padding, error sub-tags) still count against a reply's cost", async () => {
+  const padded = new Uint8Array(4_000_000);
+  padded.set([0xff, 15]);
+  const started = performance.now();
+  const { cost } = await measureReply(padded, { json: 1e9, cost: 1_000_000 });
+  assert.equal(cost, 1_000_001);
+  assert.ok(performance.now() - started < 500);
+});

@@ -291,9 +291,12 @@ export async function measureReply(
   const slice = (until: number): boolean | undefined => {
     for (let steps = 1; root < 0; steps++) {
       if ((steps & 0xfff) === 0 && performance.now() > until) return undefined;
+      if (cost > limits.cost) return false;
       if (top !== undefined && top.kind === T.error && !top.awaiting) {
         if (at >= end) fail("it is cut short");
         const sub = bytes[at++]!;
+        // Bytes that build nothing still cost their reading: no free loops.
+        cost += COST.primitive;
         if (ERROR_PROTOTYPES.has(sub)) continue;
         if (sub === tag(".")) {
           if (!close(2)) return false;
@@ -307,11 +310,14 @@ export async function measureReply(
       }
       if (at >= end) fail("it is cut short");
       let t = bytes[at++]!;
-      while (t === T.padding && at < end) t = bytes[at++]!;
       let ok: boolean;
       switch (t) {
+        case T.padding:
+          cost += COST.primitive;
+          continue;
         case T.verifyCount:
           varint();
+          cost += COST.primitive;
           continue;
         case T.endObject:
         case T.endDense:
