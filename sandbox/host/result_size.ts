@@ -424,6 +424,7 @@ export async function measureReply(
           break;
         case T.stringObject:
         case T.regexp: {
+          while (bytes[at] === T.padding) at++;
           const inner = bytes[at++];
           if (inner !== T.utf8 && inner !== T.oneByte && inner !== T.twoByte) {
             return fail("a string object or pattern in it is malformed");
