@@ -314,3 +314,54 @@ Deno.test("sandbox output: bytes that build nothing (padding, error sub-tags) st
   assert.equal(cost, 1_000_001);
   assert.ok(performance.now() - started < 500);
 });
+
+Deno.test("sandbox output: any value V8 serializes is measured without error, near its JSON length", async () => {
+  // A fixed pseudo-random sequence: the same values on every run.
+  let seed = 42;
+  const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const pick = <T>(items: T[]): T =>
+    items[Math.floor(random() * items.length)]!;
+  const make = (depth: number): unknown => {
+    const leaves = [
+      () => Math.floor(random() * 1e6) - 5e5,
+      () => random() * 1e12,
+      () => pick(["", "a", "é", "日本", "😀", "x".repeat(300)]),
+      () => pick([null, true, false]),
+    ];
+    if (depth > 3 || random() < 0.4) return pick(leaves)();
+    const child = () => make(depth + 1);
+    return pick<() => unknown>([
+      () => Array.from({ length: Math.floor(random() * 6) }, child),
+      () =>
+        Object.fromEntries(
+          Array.from(
+            { length: Math.floor(random() * 6) },
+            (_, i) => [pick([`k${i}`, `${i}`, `键${i}`]), child()],
+          ),
+        ),
+      () => {
+        const sparse: unknown[] = [];
+        sparse[Math.floor(random() * 50)] = child();
+        return sparse;
+      },
+      () => ({ date: new Date(Math.floor(random() * 1e12)), n: child() }),
+    ])();
+  };
+  const core = (Deno as unknown as Record<symbol, {
+    core: { serialize: (value: unknown) => Uint8Array };
+  }>)[(Deno as unknown as { internal: symbol }).internal]!.core;
+  for (let i = 0; i < 300; i++) {
+    const value = { result: { v: make(0) }, context: {} };
+    const expected = JSON.stringify(value).length;
+    for (const bytes of [serialize(value), core.serialize(value)]) {
+      const { json } = await measureReply(bytes, {
+        json: 1e9,
+        cost: MAX_COST,
+      });
+      assert.ok(
+        json >= expected && json < expected * 30 + 100,
+        `${json} for ${expected}: ${JSON.stringify(value)}`,
+      );
+    }
+  }
+});
