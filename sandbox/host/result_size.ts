@@ -309,7 +309,7 @@ export async function measureReply(
         continue;
       }
       if (at >= end) fail("it is cut short");
-      let t = bytes[at++]!;
+      const t = bytes[at++]!;
       let ok: boolean;
       switch (t) {
         case T.padding:
