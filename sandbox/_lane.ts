@@ -4,7 +4,8 @@
  *
  * A frame is `[u32 length][u8 kind][body]`: kind 1 is a JSON message; kind 2
  * a message with a binary payload, `[u32 json length][json][payload]`, so
- * call data and results cross as bytes (no base64, no JSON).
+ * call data and results cross as bytes (no base64, no JSON). The JSON of a
+ * frame is at most 1 MiB.
  *
  * The functions here run on all three sides: the host imports them, and
  * {@linkcode LANE_SOURCE} ships them as source text into the sandbox process
@@ -73,6 +74,8 @@ export function decodeFrame(
   body: Uint8Array,
   decoder: TextDecoder = new TextDecoder(),
 ): LaneMessage | string {
+  // Messages are small: only a payload may be large (parsing JSON blocks).
+  const MAX_JSON = 1024 * 1024;
   let json = body;
   let payload: Uint8Array | undefined;
   if (kind === 2) {
@@ -83,6 +86,9 @@ export function decodeFrame(
     payload = body.subarray(4 + length);
   } else if (kind !== 1) {
     return `an unexpected frame of kind ${kind}`;
+  }
+  if (json.byteLength > MAX_JSON) {
+    return `a frame's JSON was over ${MAX_JSON} bytes`;
   }
   let message: unknown;
   try {
@@ -105,7 +111,7 @@ export function decodeFrame(
  * stopped (null: the peer closed it).
  */
 export async function readFrames(
-  conn: Deno.Conn,
+  read: (buffer: Uint8Array) => Promise<number | null>,
   maxFrame: () => number,
   onFrame: (kind: number, body: Uint8Array) => string | null,
 ): Promise<string | null> {
@@ -120,9 +126,9 @@ export async function readFrames(
         end -= start;
         start = 0;
       }
-      const read = await conn.read(scratch.subarray(end));
-      if (read === null) return null;
-      end += read;
+      const got = await read(scratch.subarray(end));
+      if (got === null) return null;
+      end += got;
     }
     const length = new DataView(scratch.buffer, start, HEADER).getUint32(0);
     const kind = scratch[start + 4]!;
@@ -135,9 +141,9 @@ export async function readFrames(
     body.set(scratch.subarray(start, start + have));
     start += have;
     while (have < length) {
-      const read = await conn.read(body.subarray(have));
-      if (read === null) return null;
-      have += read;
+      const got = await read(body.subarray(have));
+      if (got === null) return null;
+      have += got;
     }
     const broken = onFrame(kind, body);
     if (broken !== null) return broken;
@@ -152,6 +158,11 @@ export function openLane<Out extends LaneMessage, In extends LaneMessage>(
 ): Lane<Out> {
   let maxFrame = options.maxFrame ?? 1024 * 1024 * 1024;
   let closed = false;
+  // Bound now, before any action code runs in this realm: patching Deno's
+  // connection prototype later must not hand the action this connection.
+  const read = conn.read.bind(conn);
+  const write = conn.write.bind(conn);
+  const closeConn = conn.close.bind(conn);
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
   // Frames queued while a write is in progress go out together, in one
@@ -162,7 +173,7 @@ export function openLane<Out extends LaneMessage, In extends LaneMessage>(
     if (closed) return;
     closed = true;
     try {
-      conn.close();
+      closeConn();
     } catch {
       // Already closed by the peer.
     }
@@ -170,7 +181,7 @@ export function openLane<Out extends LaneMessage, In extends LaneMessage>(
   };
   const writeAll = async (bytes: Uint8Array) => {
     for (let offset = 0; offset < bytes.length;) {
-      offset += await conn.write(bytes.subarray(offset));
+      offset += await write(bytes.subarray(offset));
     }
   };
   const flush = async () => {
@@ -193,7 +204,7 @@ export function openLane<Out extends LaneMessage, In extends LaneMessage>(
       await writeAll(joined);
     }
   };
-  readFrames(conn, () => maxFrame, (kind, body) => {
+  readFrames(read, () => maxFrame, (kind, body) => {
     const message = decodeFrame(kind, body, decoder);
     if (typeof message === "string") return message;
     handlers.onMessage(message as In);

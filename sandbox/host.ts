@@ -17,7 +17,7 @@ import type { ActionInput, ActionResult, Permissions } from "../src/types.ts";
 import { childProfile, type ProcessPlan, workerGrant } from "./host/grants.ts";
 import { type Spawn, spawnDeno } from "./host/spawn.ts";
 import { freshId, SandboxProcess, type WorkerSlot } from "./host/process.ts";
-import { CallFailure, toTriggerKitError } from "./host/errors.ts";
+import { CallFailure, toTriggerKitError, wire } from "./host/errors.ts";
 import {
   decodeReply,
   encodeCall,
@@ -75,7 +75,9 @@ const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 
 /**
  * Memory a sandbox process may hold beyond `memoryMb`: Deno's own runtime,
- * each Worker's baseline and young generation, code. Fixed, documented.
+ * each Worker's baseline and young generation, code. Fixed, documented; an
+ * action's two processes (real and dry runs) share `memoryMb` and have an
+ * allowance each.
  */
 export const MEMORY_ALLOWANCE_MB = 64;
 
@@ -99,7 +101,10 @@ export class SandboxHost {
   readonly #live = new Set<SandboxProcess>();
   #runtimeDir: string | undefined;
   #nextDir = 1;
+  /** Calls waiting for a free process. */
   #waiting: Array<() => void> = [];
+  /** Once closed, no process starts again (the registry makes a new host). */
+  #closed = false;
 
   /**
    * @param options Pool sizes.
@@ -167,7 +172,9 @@ export class SandboxHost {
    */
   prepare(action: SandboxedAction): void {
     const prepared = this.#prepare(action);
-    if (!prepared.real && this.#live.size < this.#maxProcesses) {
+    if (
+      !this.#closed && !prepared.real && this.#live.size < this.#maxProcesses
+    ) {
       const process = this.#start(action, prepared, false);
       this.#slotFor(process);
     }
@@ -201,7 +208,10 @@ export class SandboxHost {
           if (--process.reserved === 0) this.#waiting.shift()?.();
         }
       });
-      const { result, context } = decodeReply(reply, action.maxResultBytes);
+      const { result, context } = await decodeReply(
+        reply,
+        action.maxResultBytes,
+      );
       replaceContents(input.context, context);
       return result;
     } catch (error) {
@@ -263,6 +273,10 @@ export class SandboxHost {
 
   /** Stops every sandbox process and the watchdog, and removes the private folder. */
   async close(): Promise<void> {
+    // First: a call waiting for a process (woken as the killed ones exit)
+    // must not start one now.
+    this.#closed = true;
+    for (const wake of this.#waiting.splice(0)) wake();
     const processes = [...this.#live];
     this.#live.clear();
     const closing = Promise.all([
@@ -274,7 +288,6 @@ export class SandboxHost {
     if (this.#runtimeDir) removeTree(this.#runtimeDir);
     this.#runtimeDir = undefined;
     await closing;
-    for (const wake of this.#waiting.splice(0)) wake();
   }
 
   /** The host's private folder (0700): copies, sockets, Deno dirs. */
@@ -282,14 +295,15 @@ export class SandboxHost {
     if (this.#runtimeDir) return this.#runtimeDir;
     const dir = Deno.makeTempDirSync({ prefix: "triggerkit-sandbox-" });
     Deno.chmodSync(dir, 0o700);
-    return this.#runtimeDir = dir;
+    return this.#runtimeDir = Deno.realPathSync(dir);
   }
 
   #prepare(action: SandboxedAction): Prepared {
     let prepared = this.#prepared.get(action);
     if (prepared) return prepared;
-    const permissions = realGrants(action.name, action.permissions);
-    const dir = `${this.#runtime()}/${this.#nextDir++}`;
+    const runtime = this.#runtime();
+    const permissions = realGrants(action.name, action.permissions, runtime);
+    const dir = `${runtime}/${this.#nextDir++}`;
     Deno.mkdirSync(`${dir}/copy`, { recursive: true, mode: 0o700 });
     try {
       prepared = {
@@ -338,6 +352,8 @@ export class SandboxHost {
       },
       maxFrame: action.maxResultBytes + 1024 * 1024,
       memoryBoundMb: action.memoryMb + MEMORY_ALLOWANCE_MB,
+      allowanceMb: MEMORY_ALLOWANCE_MB,
+      sibling: () => prepared[dryRun ? "real" : "dry"],
       loadTimeoutMs: action.timeoutMs,
       spawn: this.#spawn,
       watchdog: this.#watchdog,
@@ -359,6 +375,9 @@ export class SandboxHost {
     dryRun: boolean,
   ): Promise<SandboxProcess> {
     for (;;) {
+      if (this.#closed) {
+        throw new CallFailure(wire("ACTION_FAILED", "the sandbox was closed"));
+      }
       let process = prepared[dryRun ? "dry" : "real"];
       if (!process || process.dead) {
         process = this.#live.size < this.#maxProcesses || this.#evictIdle()

@@ -117,6 +117,8 @@ export const MAX_STALL = `
     }, 10);
     try {
       const value = await work();
+      // A block that ends as work() settles is seen only by the next tick.
+      await new Promise((resolve) => setTimeout(resolve, 20));
       return { value, stallMs: stall };
     } finally {
       clearInterval(timer);

@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import type { LogRecord } from "@logtape/logtape";
 import { OUTPUT_LIMITS } from "../sandbox/host/output.ts";
-import { jsonSize } from "../sandbox/host/result_size.ts";
+import { serialize } from "node:v8";
+import { MAX_COST, measureReply } from "../sandbox/host/result_size.ts";
 import { fixture, rejectsWithCode, withRegistry } from "./_helpers.ts";
 import {
   captureSandboxLogs,
@@ -184,18 +185,25 @@ Deno.test("sandbox output: a flood after the call returned does not keep the hos
   assert.equal(await host.done(), 0);
 });
 
-Deno.test("sandbox output: jsonSize measures shared references without expanding them", () => {
+Deno.test("sandbox output: a reply is measured from its bytes, shared references expanded without being built", async () => {
+  const limits = (json: number) => ({ json, cost: MAX_COST });
   let n: unknown = [1];
   for (let i = 0; i < 40; i++) n = [n, n];
   const started = performance.now();
-  assert.equal(jsonSize({ n }, 1_000_000), 1_000_001);
+  assert.equal(
+    (await measureReply(serialize({ n }), limits(1_000_000))).json,
+    1_000_001,
+  );
   assert.ok(performance.now() - started < 50);
   const plain = { a: [1, "xy", null, { b: true }], c: new Date(0) };
-  const size = jsonSize(plain, 1000);
-  assert.ok(size >= JSON.stringify(plain).length && size < 100, `${size}`);
+  const { json } = await measureReply(serialize(plain), limits(1000));
+  assert.ok(json >= JSON.stringify(plain).length && json < 100, `${json}`);
   const sparse: unknown[] = [];
   sparse[2 ** 31] = 1;
-  assert.equal(jsonSize(sparse, 1000), 1001);
+  assert.equal(
+    (await measureReply(serialize(sparse), limits(1000))).json,
+    1001,
+  );
 });
 
 Deno.test("sandbox output: neither a flood of output nor a shared-reference bomb in a result, the context or a job's report blocks the host's event loop 100 ms", async () => {
@@ -297,3 +305,63 @@ Deno.test(
     );
   }),
 );
+
+Deno.test("sandbox output: bytes that build nothing (padding, error sub-tags) still count against a reply's cost", async () => {
+  const padded = new Uint8Array(4_000_000);
+  padded.set([0xff, 15]);
+  const started = performance.now();
+  const { cost } = await measureReply(padded, { json: 1e9, cost: 1_000_000 });
+  assert.equal(cost, 1_000_001);
+  assert.ok(performance.now() - started < 500);
+});
+
+Deno.test("sandbox output: any value V8 serializes is measured without error, near its JSON length", async () => {
+  // A fixed pseudo-random sequence: the same values on every run.
+  let seed = 42;
+  const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const pick = <T>(items: T[]): T =>
+    items[Math.floor(random() * items.length)]!;
+  const make = (depth: number): unknown => {
+    const leaves = [
+      () => Math.floor(random() * 1e6) - 5e5,
+      () => random() * 1e12,
+      () => pick(["", "a", "é", "日本", "😀", "x".repeat(300)]),
+      () => pick([null, true, false]),
+    ];
+    if (depth > 3 || random() < 0.4) return pick(leaves)();
+    const child = () => make(depth + 1);
+    return pick<() => unknown>([
+      () => Array.from({ length: Math.floor(random() * 6) }, child),
+      () =>
+        Object.fromEntries(
+          Array.from(
+            { length: Math.floor(random() * 6) },
+            (_, i) => [pick([`k${i}`, `${i}`, `键${i}`]), child()],
+          ),
+        ),
+      () => {
+        const sparse: unknown[] = [];
+        sparse[Math.floor(random() * 50)] = child();
+        return sparse;
+      },
+      () => ({ date: new Date(Math.floor(random() * 1e12)), n: child() }),
+    ])();
+  };
+  const core = (Deno as unknown as Record<symbol, {
+    core: { serialize: (value: unknown) => Uint8Array };
+  }>)[(Deno as unknown as { internal: symbol }).internal]!.core;
+  for (let i = 0; i < 300; i++) {
+    const value = { result: { v: make(0) }, context: {} };
+    const expected = JSON.stringify(value).length;
+    for (const bytes of [serialize(value), core.serialize(value)]) {
+      const { json } = await measureReply(bytes, {
+        json: 1e9,
+        cost: MAX_COST,
+      });
+      assert.ok(
+        json >= expected && json < expected * 30 + 100,
+        `${json} for ${expected}: ${JSON.stringify(value)}`,
+      );
+    }
+  }
+});

@@ -10,7 +10,12 @@ import { isPlainObject } from "../../src/_plain.ts";
 import type { ActionInput } from "../../src/types.ts";
 import type { CallPayload, CallReply, WireError } from "../_protocol.ts";
 import { CallFailure, wire } from "./errors.ts";
-import { jsonSize } from "./result_size.ts";
+import {
+  MAX_COST,
+  measureReply,
+  type ReplyMeasure,
+  UnreadableReply,
+} from "./result_size.ts";
 
 /** What a deadline needs to know of the action. */
 export interface Deadline {
@@ -113,13 +118,37 @@ export function encodeCall(action: string, input: ActionInput): Uint8Array {
 }
 
 /**
- * Checks a reply on the host, whatever the Worker claims: a plain result and
- * context whose JSON, shared references expanded, fits the cap.
+ * Checks a reply on the host, whatever the Worker claims: first its bytes
+ * (its JSON, shared references expanded, fits the cap; building it costs at
+ * most {@linkcode MAX_COST}), read in slices without blocking the event
+ * loop; then, built, a plain result and context.
  */
-export function decodeReply(bytes: Uint8Array, cap: number): CallReply {
+export async function decodeReply(
+  bytes: Uint8Array,
+  cap: number,
+): Promise<CallReply> {
   const refuse = (reason: string): never => {
     throw new CallFailure(wire("INVALID_RESULT", reason));
   };
+  let measure: ReplyMeasure;
+  try {
+    measure = await measureReply(bytes, { json: cap, cost: MAX_COST });
+  } catch (error) {
+    if (!(error instanceof UnreadableReply)) throw error;
+    return refuse(
+      `returned a result that cannot be taken in: ${error.message}`,
+    );
+  }
+  if (measure.json > cap) {
+    refuse(
+      `returned a result and context over the cap of ${cap} bytes as JSON (shared references expanded)`,
+    );
+  }
+  if (measure.cost > MAX_COST) {
+    refuse(
+      "returned a result and context that would block the host too long to build (more than about 400,000 objects, or 5 million numbers); return fewer, larger values",
+    );
+  }
   let reply: unknown;
   try {
     reply = deserialize(bytes);
@@ -131,23 +160,6 @@ export function decodeReply(bytes: Uint8Array, cap: number): CallReply {
   const { result, context } = (reply ?? {}) as Partial<CallReply>;
   if (!isPlainObject(result) || !isPlainObject(context)) {
     return refuse("returned a result that is not a plain object");
-  }
-  let size: number;
-  try {
-    size = jsonSize(reply, cap);
-  } catch (error) {
-    return refuse(
-      `returned a result that cannot be stored as JSON: ${
-        error instanceof RangeError
-          ? "it is nested too deeply"
-          : (error as Error).message
-      }`,
-    );
-  }
-  if (size > cap) {
-    refuse(
-      `returned a result and context over the cap of ${cap} bytes as JSON (shared references expanded)`,
-    );
   }
   return { result, context };
 }

@@ -6,8 +6,9 @@
  */
 import { TriggerKitError } from "../../src/errors.ts";
 import { GRANTABLE } from "../../src/registry/permissions.ts";
-import type { WireError } from "../_protocol.ts";
-import { DRY_RUN_DENIED } from "./grants.ts";
+import type { WireError, WorkerGrant } from "../_protocol.ts";
+import { DRY_RUN_DENIED, holds } from "./grants.ts";
+import type { ChildExit } from "./spawn.ts";
 
 /** An error a call failed with, before the host gives it its final wording. */
 export class CallFailure extends Error {
@@ -22,6 +23,89 @@ export class CallFailure extends Error {
 /** A wire error the host makes itself. */
 export function wire(code: WireError["code"], message: string): WireError {
   return { code, name: "Error", message };
+}
+
+/** Why a sandbox process that nobody killed ended (`null`: before it started). */
+export function exitError(exit: ChildExit | null): WireError {
+  if (exit?.signal === "SIGTRAP" || exit?.signal === "SIGILL") {
+    // V8 ends the process this way when an isolate reaches its heap limit.
+    return wire(
+      "OUT_OF_MEMORY",
+      "ran out of memory: its sandbox process reached V8's heap limit",
+    );
+  }
+  const how = exit
+    ? (exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`)
+    : "before it started";
+  return wire(
+    "ACTION_FAILED",
+    `its sandbox process exited unexpectedly (${how})`,
+  );
+}
+
+/** The longest texts kept from a Worker's error. */
+const MAX_TEXT = { name: 200, message: 16 * 1024, stack: 64 * 1024 };
+
+function cut(text: unknown, max: number): string {
+  const value = String(text);
+  return value.length > max
+    ? `${value.slice(0, max)} … (cut at ${max} characters)`
+    : value;
+}
+
+/** A Worker's error with only string fields, cut to {@linkcode MAX_TEXT}. */
+function readable(error: WireError): WireError {
+  const out: WireError = {
+    code: error.code,
+    name: cut(error.name, MAX_TEXT.name),
+    message: cut(error.message, MAX_TEXT.message),
+  };
+  if (error.stack !== undefined) out.stack = cut(error.stack, MAX_TEXT.stack);
+  if (typeof error.permission === "string") out.permission = error.permission;
+  if (error.target !== undefined) out.target = cut(error.target, 4096);
+  return out;
+}
+
+/** The permissions Deno may deny. */
+const DENIABLE = [...GRANTABLE, "run", "ffi", "all"] as const;
+
+/**
+ * What a Worker says a call (or its load) failed with, as far as the host
+ * believes it. The Worker's runtime shares its realm with the action, which
+ * can rewrite anything the runtime sends (a polluted `JSON.stringify` is
+ * enough), so the codes only the host can know (`OUT_OF_MEMORY`,
+ * `ACTION_TIMEOUT`, `SANDBOX_UNAVAILABLE`) never come from a Worker, and a
+ * `PERMISSION_DENIED` counts only for a permission Deno knows and the
+ * Worker lacks.
+ */
+export function fromWorker(
+  said: WireError,
+  grant: WorkerGrant,
+  loading: boolean,
+): WireError {
+  const error = readable(said);
+  const { permission, target } = error;
+  if (
+    error.code === "PERMISSION_DENIED" && permission !== undefined &&
+    (DENIABLE as readonly string[]).includes(permission) &&
+    (target === undefined || typeof target === "string") &&
+    !holds(grant, permission, target)
+  ) {
+    return error;
+  }
+  if (loading) {
+    return {
+      ...error,
+      code: "INVALID_ACTION",
+      message: error.code === "INVALID_ACTION"
+        ? error.message
+        : `its module failed to load: ${error.name}: ${error.message}`,
+    };
+  }
+  return {
+    ...error,
+    code: error.code === "INVALID_RESULT" ? "INVALID_RESULT" : "ACTION_FAILED",
+  };
 }
 
 function denialAdvice(

@@ -171,14 +171,16 @@ function within(path: string, roots: string[]): boolean {
 }
 
 /**
- * Checks `read` and `write` grants: each must be a real path, and a granted
- * folder must not hold a link leading outside the grants of its kind.
+ * Checks `read` and `write` grants: each must be a real path, neither hold
+ * nor lie in the sandbox's private folder, and a granted folder must not
+ * hold a link leading outside the grants of its kind.
  *
  * @throws {TriggerKitError} `INVALID_ACTION` naming the link.
  */
 export function realGrants(
   action: string,
   permissions: Permissions,
+  privateDir: string,
 ): Permissions {
   const out: Permissions = { ...permissions };
   for (const kind of ["read", "write"] as const) {
@@ -201,6 +203,15 @@ export function realGrants(
         throw invalid(
           action,
           `its ${kind} grant ${path} is reached through a symbolic link (it leads to ${real}); Deno would follow it, so grant the real path if that is what you mean`,
+        );
+      }
+      // Other actions' code, Deno dirs and lane sockets live there; and
+      // Deno would drop such a grant whole when a Worker gives back its
+      // socket's grant (revoking a path revokes every grant that holds it).
+      if (within(privateDir, [path]) || within(path, [privateDir])) {
+        throw invalid(
+          action,
+          `its ${kind} grant ${path} holds the sandbox's private folder ${privateDir} (other actions' code and the host's sockets); grant a narrower path`,
         );
       }
     }

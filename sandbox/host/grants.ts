@@ -135,3 +135,32 @@ export function childProfile(
   };
   return { args, env, cwd: plan.copyDir };
 }
+
+/**
+ * Whether a Worker's grant covers a request, as Deno matches it: a path
+ * inside a granted path, a host (any port) or host:port, a variable or
+ * kind by name. A request with no target is covered only by `true`.
+ */
+export function holds(
+  grant: WorkerGrant,
+  permission: string,
+  target: string | undefined,
+): boolean {
+  const value = (grant as unknown as Record<string, unknown>)[permission];
+  if (value === true) return true;
+  if (!Array.isArray(value) || target === undefined) return false;
+  switch (permission) {
+    case "read":
+    case "write":
+      return value.some((path: string) =>
+        path === "/" || target === path || target.startsWith(`${path}/`)
+      );
+    case "net":
+    case "import": {
+      const host = target.replace(/:\d+$/, "");
+      return value.some((entry: string) => entry === target || entry === host);
+    }
+    default:
+      return value.includes(target);
+  }
+}

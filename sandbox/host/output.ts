@@ -38,11 +38,12 @@ class Bucket {
   constructor(readonly capacity: number, readonly perSecond: number) {
     this.#tokens = capacity;
   }
-  take(amount: number): boolean {
+  /** Takes as many of `amount` as it holds; returns how many. */
+  takeUpTo(amount: number): number {
     this.#refill();
-    if (this.#tokens < amount) return false;
-    this.#tokens -= amount;
-    return true;
+    const taken = Math.min(amount, Math.floor(this.#tokens));
+    this.#tokens -= taken;
+    return taken;
   }
   /** Takes what it may, going into debt; returns how long to wait to be even. */
   spend(amount: number): number {
@@ -60,6 +61,9 @@ class Bucket {
   }
 }
 
+/** How long reading output may hold the event loop before it yields. */
+const SLICE_MS = 10;
+
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
 
@@ -74,7 +78,7 @@ export function escapeControl(line: string): string {
 /** One action's output: every process of the action pumps into it. */
 export class OutputRelay {
   readonly #action: string;
-  readonly #lines = new Bucket(
+  readonly #lineBudget = new Bucket(
     OUTPUT_LIMITS.burst,
     OUTPUT_LIMITS.linesPerSecond,
   );
@@ -98,7 +102,10 @@ export class OutputRelay {
 
   /**
    * Reads a stream to its end, logging each line at `level` attributed by
-   * `attribution` at the moment the line is complete.
+   * `attribution` at the moment the line is complete. Lines past the rate
+   * are counted in bulk, not one by one, and reading yields to the event
+   * loop every few milliseconds: chunks already buffered would otherwise be
+   * read one after another without it.
    */
   async pump(
     stream: ReadableStream<Uint8Array>,
@@ -109,6 +116,7 @@ export class OutputRelay {
     const decoder = new TextDecoder();
     let partial = "";
     let cut = false;
+    let sliceStart = performance.now();
     try {
       for (;;) {
         const { value, done } = await reader.read();
@@ -116,16 +124,20 @@ export class OutputRelay {
         const text = partial + decoder.decode(value, { stream: true });
         const lines = text.split("\n");
         partial = lines.pop()!;
-        for (const line of lines) {
-          if (!cut) this.#line(line, level, attribution);
+        // The first line ends one that was cut: its start was logged.
+        if (cut && lines.length > 0) {
+          lines.shift();
           cut = false;
         }
+        this.#lines(lines, level, attribution);
         if (partial.length > OUTPUT_LIMITS.maxLine) {
           if (!cut) {
-            this.#line(
-              `${
-                partial.slice(0, OUTPUT_LIMITS.maxLine)
-              } … (line cut at ${OUTPUT_LIMITS.maxLine} characters)`,
+            this.#lines(
+              [
+                `${
+                  partial.slice(0, OUTPUT_LIMITS.maxLine)
+                } … (line cut at ${OUTPUT_LIMITS.maxLine} characters)`,
+              ],
               level,
               attribution,
             );
@@ -134,9 +146,12 @@ export class OutputRelay {
           cut = true;
         }
         const wait = this.#bytes.spend(value.byteLength);
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        if (wait > 0 || performance.now() - sliceStart > SLICE_MS) {
+          await new Promise((resolve) => setTimeout(resolve, wait));
+          sliceStart = performance.now();
+        }
       }
-      if (partial && !cut) this.#line(partial, level, attribution);
+      if (partial && !cut) this.#lines([partial], level, attribution);
     } catch {
       // The process is gone.
     } finally {
@@ -144,31 +159,39 @@ export class OutputRelay {
     }
   }
 
-  #line(line: string, level: "info" | "error", attribution: Attribution): void {
-    if (!this.#lines.take(1)) {
-      this.#dropped++;
-      return;
-    }
-    const runIds = attribution();
-    const runId = runIds.length === 1 ? runIds[0]! : null;
-    if (this.#dropped > 0) {
-      consoleLog.warn(
-        "{action} [{runId}]: {dropped} lines of output dropped (over {rate} lines/s)",
-        {
+  /** Logs what the rate allows of `lines`, and counts the rest. */
+  #lines(
+    lines: string[],
+    level: "info" | "error",
+    attribution: Attribution,
+  ): void {
+    if (lines.length === 0) return;
+    const allowed = this.#lineBudget.takeUpTo(lines.length);
+    if (allowed > 0) {
+      const runIds = attribution();
+      const runId = runIds.length === 1 ? runIds[0]! : null;
+      if (this.#dropped > 0) {
+        consoleLog.warn(
+          "{action} [{runId}]: {dropped} lines of output dropped (over {rate} lines/s)",
+          {
+            action: this.#action,
+            runId,
+            dropped: this.#dropped,
+            rate: OUTPUT_LIMITS.linesPerSecond,
+          },
+        );
+        this.#dropped = 0;
+      }
+      for (let i = 0; i < allowed; i++) {
+        const properties: Record<string, unknown> = {
           action: this.#action,
           runId,
-          dropped: this.#dropped,
-          rate: OUTPUT_LIMITS.linesPerSecond,
-        },
-      );
-      this.#dropped = 0;
+          message: escapeControl(lines[i]!),
+        };
+        if (runIds.length > 1) properties.runIds = runIds.slice(0, 20);
+        consoleLog[level]("{action} [{runId}]: {message}", properties);
+      }
     }
-    const properties: Record<string, unknown> = {
-      action: this.#action,
-      runId,
-      message: escapeControl(line),
-    };
-    if (runIds.length > 1) properties.runIds = runIds.slice(0, 20);
-    consoleLog[level]("{action} [{runId}]: {message}", properties);
+    this.#dropped += lines.length - allowed;
   }
 }

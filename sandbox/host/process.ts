@@ -26,7 +26,8 @@ import type { ChildProfile } from "./grants.ts";
 import { LaneListener } from "./lane_listener.ts";
 import type { Usage, Watchdog } from "./watchdog.ts";
 import type { OutputRelay } from "./output.ts";
-import { CallFailure, wire } from "./errors.ts";
+import { type Peer, UsageJudge } from "./usage_judge.ts";
+import { CallFailure, exitError, fromWorker, wire } from "./errors.ts";
 
 const log = logger("sandbox");
 
@@ -34,12 +35,6 @@ const log = logger("sandbox");
 const START_TIMEOUT_MS = 15_000;
 /** When a Worker's lane closes, how long to wait for news of the whole process first. */
 const LANE_CLOSE_GRACE_MS = 100;
-/** After its last call ends, how long a process may settle (GC) before its CPU counts. */
-export const IDLE_GRACE_MS = 150;
-/** The span over which idle CPU is measured. */
-export const IDLE_WINDOW_MS = 400;
-/** The share of one core an idle process may use over that span. */
-export const IDLE_CPU_SHARE = 0.15;
 /** How long output after a call ends still counts as that call's. */
 const OUTPUT_GRACE_MS = 250;
 
@@ -79,6 +74,10 @@ export interface ProcessOptions {
   maxFrame: number;
   /** Anonymous memory the process may hold, in MiB. */
   memoryBoundMb: number;
+  /** The part of that bound that is this process's own (Deno's runtime). */
+  allowanceMb: number;
+  /** The action's other process (real or dry run), judged together with this one. */
+  sibling: () => Peer | undefined;
   /** How long loading the module may take (its top-level code runs then). */
   loadTimeoutMs: number;
   spawn: Spawn;
@@ -104,12 +103,11 @@ export class SandboxProcess {
   readonly #pending = new Map<number, Pending>();
   readonly #slots = new Map<number, Slot>();
   readonly #exited: Promise<void>;
-  readonly #samples: Usage[] = [];
   readonly #ended: Array<{ runId: string; at: number }> = [];
   readonly #unwatch: () => void;
+  readonly #usage: UsageJudge;
   #killReason: WireError | undefined;
   #dead = false;
-  #idleSince: number = performance.now();
   /** When the last call ended, for eviction. */
   lastUsed: number = performance.now();
   /** Calls that chose this process and have not ended (the host counts them). */
@@ -122,6 +120,7 @@ export class SandboxProcess {
    */
   constructor(options: ProcessOptions) {
     this.#options = options;
+    this.#usage = new UsageJudge(options);
     this.#lanes = new LaneListener(options.init.setup.socket);
     const control = this.#lanes.expect<ToChild, FromChild>({
       onMessage: (message) => this.#fromChild(message),
@@ -188,6 +187,16 @@ export class SandboxProcess {
   /** The process id. */
   get pid(): number {
     return this.#child.pid;
+  }
+
+  /** Its anonymous memory at the last sample, in MiB (0 once gone). */
+  get anonMb(): number {
+    return this.dead ? 0 : this.#usage.anonMb;
+  }
+
+  /** The share of a core it used at the last sample with no call in flight (0 when busy or gone). */
+  get idleShare(): number {
+    return this.dead ? 0 : this.#usage.idleShare;
   }
 
   /** Whether the process is gone (or going). */
@@ -344,41 +353,25 @@ export class SandboxProcess {
   }
 
   #checkIdle(): void {
-    if (!this.#busy()) this.#idleSince = performance.now();
+    if (!this.#busy()) this.#usage.idle();
   }
 
   /** A watchdog sample: memory over the bound, or CPU with no call in flight, ends the process. */
   #judge(usage: Usage): void {
     if (this.dead) return;
-    if (usage.anonMb > this.#options.memoryBoundMb) {
-      return this.kill(wire(
-        "OUT_OF_MEMORY",
-        `used ${
-          Math.round(usage.anonMb)
-        } MiB of memory, over its bound of ${this.#options.memoryBoundMb} MiB`,
-      ));
-    }
-    const samples = this.#samples;
-    samples.push(usage);
-    while (samples.length > 0 && usage.at - samples[0]!.at > IDLE_WINDOW_MS) {
-      samples.shift();
-    }
-    if (this.#busy()) return;
-    const from = samples.find((sample) =>
-      sample.at >= this.#idleSince + IDLE_GRACE_MS
+    const verdict = this.#usage.judge(
+      usage,
+      this.#busy(),
+      this.#options.sibling(),
     );
-    if (!from || usage.at - from.at < IDLE_WINDOW_MS * 0.75) return;
-    const share = (usage.cpuMs - from.cpuMs) / (usage.at - from.at);
-    if (share > IDLE_CPU_SHARE) {
+    if (!verdict) return;
+    if (verdict.idlePercent !== undefined) {
       log.warn(
         "Action {action}'s sandbox process used {percent}% of a core with no call in flight; it was stopped",
-        { action: this.#options.action, percent: Math.round(share * 100) },
+        { action: this.#options.action, percent: verdict.idlePercent },
       );
-      this.kill(wire(
-        "ACTION_FAILED",
-        "its sandbox process was stopped: it used CPU with no call in flight",
-      ));
     }
+    this.kill(wire(verdict.code, verdict.message));
   }
 
   #fromChild(message: FromChild): void {
@@ -387,31 +380,55 @@ export class SandboxProcess {
     if (slot) this.#dropSlot(slot, new CallFailure(message.error));
   }
 
+  /**
+   * A message on a Worker's lane. The action shares its Worker's realm and
+   * can make the runtime send anything, so anything the host did not ask
+   * for — a message of another kind, news of loading once loaded, an answer
+   * to a call it did not send there — ends the Worker at once: a flood of
+   * frames goes no further than its first.
+   */
   #fromWorker(slot: Slot, message: FromWorker): void {
+    if (this.dead || slot.dead) return;
+    const grant = this.#options.init.grant;
+    const malformed = message.t === "reply"
+      ? !(message.payload instanceof Uint8Array)
+      : (message.t === "fail" || message.t === "loadFailed") &&
+        (typeof message.error !== "object" || message.error === null);
+    if (malformed) return this.#broke(slot, `a ${message.t} was malformed`);
     switch (message.t) {
       case "loaded":
-        slot.settle();
-        break;
-      case "loadFailed": {
-        const error = message.error.code === "PERMISSION_DENIED"
-          ? message.error
-          : {
-            ...message.error,
-            code: "INVALID_ACTION" as const,
-            message: message.error.code === "INVALID_ACTION"
-              ? message.error.message
-              : `its module failed to load: ${message.error.name}: ${message.error.message}`,
-          };
-        this.#dropSlot(slot, new CallFailure(error));
-        break;
-      }
+      case "loadFailed":
+        if (slot.isLoaded) {
+          return this.#broke(slot, "it spoke of loading once loaded");
+        }
+        if (message.t === "loaded") return slot.settle();
+        return this.#dropSlot(
+          slot,
+          new CallFailure(fromWorker(message.error, grant, true)),
+        );
       case "reply":
-        this.#settle(message.id, slot)?.resolve(message.payload);
-        break;
-      case "fail":
-        this.#settle(message.id, slot)?.reject(new CallFailure(message.error));
-        break;
+      case "fail": {
+        const pending = this.#settle(message.id, slot);
+        if (!pending) {
+          return this.#broke(slot, "it answered a call it was not given");
+        }
+        if (message.t === "reply") return pending.resolve(message.payload);
+        return pending.reject(
+          new CallFailure(fromWorker(message.error, grant, false)),
+        );
+      }
+      default:
+        return this.#broke(slot, "it sent a message of an unknown kind");
     }
+  }
+
+  #broke(slot: Slot, why: string): void {
+    this.#dropSlot(
+      slot,
+      new CallFailure(
+        wire("ACTION_FAILED", `its Worker broke the protocol (${why})`),
+      ),
+    );
   }
 
   /** A Worker's lane closed: the Worker is gone (or broke the protocol). */
@@ -466,20 +483,6 @@ export class SandboxProcess {
   }
 
   #deathError(exit: ChildExit | null): WireError {
-    if (this.#killReason) return this.#killReason;
-    if (exit?.signal === "SIGTRAP" || exit?.signal === "SIGILL") {
-      // V8 ends the process this way when an isolate reaches its heap limit.
-      return wire(
-        "OUT_OF_MEMORY",
-        "ran out of memory: its sandbox process reached V8's heap limit",
-      );
-    }
-    const how = exit
-      ? (exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`)
-      : "before it started";
-    return wire(
-      "ACTION_FAILED",
-      `its sandbox process exited unexpectedly (${how})`,
-    );
+    return this.#killReason ?? exitError(exit);
   }
 }

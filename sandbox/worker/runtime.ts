@@ -204,6 +204,34 @@ export function describeFailure(
   return { code: "ACTION_FAILED", name: "Error", message: String(error) };
 }
 
+/**
+ * {@linkcode describeFailure}, whatever the action threw: a value whose
+ * properties throw when read is still a failure, and long texts are cut
+ * (the host cuts them too; this keeps a legitimate long message from
+ * breaking the lane's frame limit).
+ */
+export function failureOf(error: unknown, captured: Captured): WireError {
+  const cut = (text: string, max: number) =>
+    text.length > max
+      ? `${text.slice(0, max)} … (cut at ${max} characters)`
+      : text;
+  let wire: WireError;
+  try {
+    wire = describeFailure(error, captured);
+  } catch {
+    wire = {
+      code: "ACTION_FAILED",
+      name: "Error",
+      message: "the action threw a value that cannot be read",
+    };
+  }
+  wire.name = cut(wire.name, 200);
+  wire.message = cut(wire.message, 16 * 1024);
+  if (wire.stack !== undefined) wire.stack = cut(wire.stack, 64 * 1024);
+  if (wire.target !== undefined) wire.target = cut(wire.target, 4096);
+  return wire;
+}
+
 /** Loads the action module; rejects with a runtime error when it is not one. */
 export async function loadAction(
   specifier: string,
@@ -290,7 +318,7 @@ export function serveCalls(
       }
       await lane.send({ t: "reply", id, payload: reply });
     } catch (error) {
-      lane.send({ t: "fail", id, error: describeFailure(error, captured) })
+      lane.send({ t: "fail", id, error: failureOf(error, captured) })
         .catch(() => {});
     } finally {
       controllers.delete(id);
@@ -349,7 +377,7 @@ export async function workerMain(openLane: OpenLane): Promise<void> {
   try {
     action = await loadAction(init.module);
   } catch (error) {
-    send({ t: "loadFailed", error: describeFailure(error, captured) });
+    send({ t: "loadFailed", error: failureOf(error, captured) });
     return;
   }
   serve = serveCalls(
@@ -365,6 +393,7 @@ export async function workerMain(openLane: OpenLane): Promise<void> {
 export const WORKER_FUNCTIONS: ReadonlyArray<(...args: never[]) => unknown> = [
   lockDown,
   describeFailure,
+  failureOf,
   loadAction,
   serveCalls,
   workerMain,
