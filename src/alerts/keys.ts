@@ -20,6 +20,10 @@ export function alertKey(values: readonly unknown[]): string {
 }
 
 function keyValue(value: unknown): unknown {
+  // An integer past 2^53 given as a number is the same key as its bigint.
+  if (typeof value === "number" && Number.isInteger(value)) {
+    return Number.isSafeInteger(value) ? value : BigInt(value).toString();
+  }
   if (typeof value === "bigint") {
     return Number.isSafeInteger(Number(value))
       ? Number(value)

@@ -1,0 +1,363 @@
+/** Attacks on the alert lifecycle (SPEC §4.2): flapping, boundaries, mutes by value, failures and dry runs in the middle, restarts. */
+import assert from "node:assert/strict";
+import type { JobDefinition, RunReport } from "../mod.ts";
+import { FakeClock } from "./_fake_clock.ts";
+import { alertRegistry, closing } from "./_alert_registry.ts";
+import { TEST_PG, uniqueTable } from "./_helpers.ts";
+
+const MIN = 60_000;
+
+interface Call {
+  step: string;
+  ids: unknown[];
+  rows: Record<string, unknown>[];
+  key: string;
+  dryRun: boolean;
+}
+
+async function setup(
+  options: { clock?: FakeClock; store?: string; db?: string } = {},
+) {
+  const { registry, clock, sql } = await alertRegistry({
+    ...options,
+    setup: [
+      "CREATE TABLE IF NOT EXISTS readings (id INTEGER PRIMARY KEY, sensor TEXT, celsius REAL)",
+    ],
+  });
+  const calls: Call[] = [];
+  const failing = new Set<string>();
+  for (const step of ["notify", "on_resolved", "page", "recovered"]) {
+    registry.register(step, (input) => {
+      calls.push({
+        step,
+        ids: input.data.map((row) => row.id),
+        rows: input.data.map((row) => ({ ...row })),
+        key: input.idempotencyKey!,
+        dryRun: input.dryRun,
+      });
+      if (failing.has(step)) throw new Error(`${step} is down`);
+      return { n: input.data.length };
+    });
+  }
+  registry.defineView({
+    name: "hot",
+    database: "db",
+    sql:
+      "SELECT id, sensor, celsius FROM readings WHERE celsius > 50 ORDER BY id",
+  });
+  const define = (extra: Partial<JobDefinition> = {}) =>
+    registry.defineJob({
+      name: "heat",
+      view: "hot",
+      actions: ["notify"],
+      dedupe: { key: ["id"] },
+      alert: { resolved: ["on_resolved"] },
+      ...extra,
+    }, { overwrite: true });
+  const set = async (readings: Record<number, number>) => {
+    await sql("DELETE FROM readings");
+    for (const [id, celsius] of Object.entries(readings)) {
+      await sql(
+        `INSERT INTO readings (id, sensor, celsius) VALUES (${id}, 's${id}', ${celsius})`,
+      );
+    }
+  };
+  const take = () => calls.splice(0).map((c) => [c.step, c.ids] as const);
+  return { registry, clock, sql, define, set, take, calls, failing };
+}
+
+const statuses = (o: RunReport["actions"] | undefined) =>
+  (o ?? []).map((x) => x.status);
+
+Deno.test("alerts: a key that flaps (present, absent, present) fires, resolves and fires again as a new incident", async () => {
+  const { registry, define, set, take, calls } = await setup();
+  await closing(registry, async () => {
+    define();
+    await set({ 1: 60 });
+    await registry.runJob("heat");
+    await set({});
+    await registry.runJob("heat");
+    await set({ 1: 60 });
+    await registry.runJob("heat");
+    const keys = calls.map((c) => c.key);
+    assert.deepEqual(take(), [["notify", [1]], ["on_resolved", [1]], [
+      "notify",
+      [1],
+    ]]);
+    assert.equal(new Set(keys).size, 3, "each delivery its own unit");
+  });
+});
+
+Deno.test("alerts: with pendingFor, a key that flaps before it is due never fires, and its clock starts again", async () => {
+  const { registry, clock, define, set, take } = await setup();
+  await closing(registry, async () => {
+    define({ alert: { pendingFor: "10m", resolved: ["on_resolved"] } });
+    await set({ 1: 60 });
+    await registry.runJob("heat");
+    clock.tick(9 * MIN);
+    await set({});
+    await registry.runJob("heat");
+    await set({ 1: 60 });
+    clock.tick(2 * MIN);
+    await registry.runJob("heat"); // 11 min after first seen, 0 min after it came back
+    assert.deepEqual(
+      await registry.alerts("heat").then((a) => a.map((x) => x.state)),
+      ["pending"],
+    );
+    clock.tick(10 * MIN - 1);
+    await registry.runJob("heat");
+    assert.deepEqual(take(), [], "nothing fired, nothing resolved");
+    clock.tick(1);
+    await registry.runJob("heat");
+    assert.deepEqual(take(), [["notify", [1]]], "fires exactly at pendingFor");
+  });
+});
+
+Deno.test("alerts: repeatEvery is due exactly at its interval, not a millisecond before", async () => {
+  const { registry, clock, define, set, take } = await setup();
+  await closing(registry, async () => {
+    define({ alert: { repeatEvery: "1h" } });
+    await set({ 1: 60 });
+    await registry.runJob("heat");
+    take();
+    clock.tick(60 * MIN - 1);
+    await registry.runJob("heat");
+    assert.deepEqual(take(), []);
+    clock.tick(1);
+    await registry.runJob("heat");
+    assert.deepEqual(take(), [["notify", [1]]]);
+    clock.tick(30 * MIN);
+    await set({ 1: 60, 2: 70 });
+    await registry.runJob("heat");
+    assert.deepEqual(take(), [["notify", [2]]], "only the new key");
+    clock.tick(30 * MIN);
+    await registry.runJob("heat");
+    assert.deepEqual(take(), [["notify", [1]]], "1 is due again, 2 is not");
+  });
+});
+
+Deno.test("alerts: a mute's keys compare by value — number, digit string and bigint are one key", async () => {
+  for (const muteKey of [1, "1", 1n]) {
+    const { registry, define, set, take } = await setup();
+    await closing(registry, async () => {
+      define();
+      await registry.mute("heat", { for: "1h", keys: [[muteKey]] });
+      await set({ 1: 60, 2: 60 });
+      await registry.runJob("heat");
+      assert.deepEqual(take(), [["notify", [2]]], `muted by ${typeof muteKey}`);
+      const muted = (await registry.alerts("heat")).map((
+        a,
+      ) => [a.key, a.muted]);
+      assert.deepEqual(muted, [[[1], true], [[2], false]]);
+    });
+  }
+});
+
+Deno.test("alerts: an integer past 2^53 is one key whether a number, a bigint or a digit string", async () => {
+  const { registry, define, take } = await setup();
+  await closing(registry, async () => {
+    registry.defineView({
+      name: "big",
+      database: "db",
+      sql: "SELECT 9007199254740994 AS id UNION ALL SELECT 1",
+    });
+    define({ view: "big" });
+    await registry.mute("heat", { for: "1h", keys: [[9007199254740994]] });
+    await registry.runJob("heat");
+    assert.deepEqual(take(), [["notify", [1]]]);
+  });
+});
+
+Deno.test("alerts: a mute ends exactly at its end; unmute ends it at once", async () => {
+  const { registry, clock, define, set, take } = await setup();
+  await closing(registry, async () => {
+    define();
+    await registry.mute("heat", { for: "30m" });
+    await set({ 1: 60 });
+    await registry.runJob("heat");
+    clock.tick(30 * MIN - 1);
+    await registry.runJob("heat");
+    assert.deepEqual(take(), []);
+    clock.tick(1);
+    await registry.runJob("heat");
+    assert.deepEqual(take(), [["notify", [1]]]);
+    await registry.mute("heat", { for: "1d" });
+    await set({ 1: 60, 2: 60 });
+    await registry.runJob("heat");
+    assert.deepEqual(take(), []);
+    assert.equal(await registry.unmute("heat"), 1);
+    await registry.runJob("heat");
+    assert.deepEqual(take(), [["notify", [2]]]);
+  });
+});
+
+Deno.test("alerts: a failed run in the middle resolves nothing; the next good run resolves once", async () => {
+  const { registry, define, set, take, failing } = await setup();
+  await closing(registry, async () => {
+    define();
+    await set({ 1: 60 });
+    await registry.runJob("heat");
+    take();
+    await set({ 2: 60 }); // 1 gone, 2 new — but notify is down
+    failing.add("notify");
+    const bad = await registry.runJob("heat");
+    assert.equal(bad.status, "failed");
+    assert.deepEqual(statuses(bad.resolvedActions), ["skipped"]);
+    assert.deepEqual(
+      (await registry.alerts("heat")).map((a) => [a.key, a.state]),
+      [[[1], "firing"], [[2], "firing"]],
+      "1 still firing",
+    );
+    failing.delete("notify");
+    take();
+    await registry.runJob("heat");
+    assert.deepEqual(take(), [["notify", [2]], ["on_resolved", [1]]]);
+    await registry.runJob("heat");
+    assert.deepEqual(take(), []);
+  });
+});
+
+Deno.test("alerts: dry runs between real runs change nothing", async () => {
+  const { registry, clock, define, set, take } = await setup();
+  await closing(registry, async () => {
+    define({
+      alert: { pendingFor: "5m", repeatEvery: "1h", resolved: ["on_resolved"] },
+    });
+    await set({ 1: 60 });
+    await registry.runJob("heat", { dryRun: true });
+    clock.tick(5 * MIN);
+    await registry.runJob("heat", { dryRun: true });
+    assert.deepEqual(
+      await registry.alerts("heat"),
+      [],
+      "a dry run records no key",
+    );
+    await registry.runJob("heat");
+    clock.tick(5 * MIN);
+    await registry.runJob("heat");
+    await set({});
+    await registry.runJob("heat", { dryRun: true });
+    take();
+    const alerts = await registry.alerts("heat");
+    assert.equal(alerts.length, 1);
+    await registry.runJob("heat");
+    assert.deepEqual(take(), [["on_resolved", [1]]]);
+  });
+});
+
+Deno.test("alerts: onFailure after N runs, once per incident; onRecovery once; dry runs count for neither", async () => {
+  const { registry, define, set, take, sql } = await setup();
+  await closing(registry, async () => {
+    define({
+      onFailure: { actions: ["page"], after: 2 },
+      onRecovery: { actions: ["recovered"] },
+    });
+    await set({ 1: 60 });
+    await registry.runJob("heat");
+    take();
+    await sql("ALTER TABLE readings RENAME TO gone");
+    await registry.runJob("heat");
+    await registry.runJob("heat", { dryRun: true });
+    assert.deepEqual(take(), [], "one failure, and a dry one");
+    await registry.runJob("heat");
+    assert.deepEqual(take(), [["page", [undefined]]]);
+    await registry.runJob("heat");
+    await registry.runJob("heat");
+    assert.deepEqual(take(), [], "once per incident");
+    await sql("ALTER TABLE gone RENAME TO readings");
+    await registry.runJob("heat", { dryRun: true });
+    assert.deepEqual(
+      take().filter(([s]) => s === "recovered"),
+      [],
+      "a dry success is no recovery",
+    );
+    await registry.runJob("heat");
+    assert.deepEqual(take(), [["recovered", [undefined]]]);
+    await registry.runJob("heat");
+    assert.deepEqual(take(), []);
+  });
+});
+
+Deno.test("alerts: {{state}} renders firing and resolved in Slack templates", async () => {
+  const { registry, define, set } = await setup();
+  await closing(registry, async () => {
+    const slack = (text: string) => ({
+      action: "send_slack_message",
+      config: { channel: "#ops", text, webhookUrlEnv: "NO_SUCH_HOOK_RT2" },
+      dryRun: true,
+    });
+    define({
+      actions: [slack("{{count}} {{state}}")],
+      alert: {
+        resolved: [
+          slack("{{count}} {{state}} {{#rows}}{{sensor}}={{celsius}}{{/rows}}"),
+        ],
+      },
+    });
+    await set({ 1: 60 });
+    const first = await registry.runJob("heat");
+    // deno-lint-ignore no-explicit-any
+    const text = (r: any) => r?.result?.messages?.[0]?.text;
+    assert.equal(text(first.actions[0]), "1 firing");
+    await set({});
+    const second = await registry.runJob("heat");
+    assert.equal(text(second.resolvedActions?.[0]), "1 resolved s1=60");
+  });
+});
+
+Deno.test({
+  name:
+    "alerts: state and mutes survive a restart on a PostgreSQL store, keys by value from int8",
+  ignore: TEST_PG === undefined,
+  fn: async () => {
+    const clock = new FakeClock();
+    const job = uniqueTable("heat");
+    const table = uniqueTable("readings");
+    const make = async () => {
+      const s = await alertRegistry({ clock, store: TEST_PG!, db: TEST_PG! });
+      const calls: unknown[][] = [];
+      s.registry.register("notify", (i) => {
+        calls.push(["notify", i.data.map((r) => r.id)]);
+        return {};
+      });
+      s.registry.register("on_resolved", (i) => {
+        calls.push(["on_resolved", i.data.map((r) => r.id)]);
+        return {};
+      });
+      s.registry.defineView({
+        name: "hot",
+        database: "db",
+        sql: `SELECT id FROM ${table}`,
+      });
+      s.registry.defineJob({
+        name: job,
+        view: "hot",
+        actions: ["notify"],
+        dedupe: { key: ["id"] },
+        alert: { resolved: ["on_resolved"] },
+      });
+      return { ...s, calls };
+    };
+    const first = await make();
+    await closing(first.registry, async () => {
+      await first.sql(`CREATE TABLE ${table} (id bigint)`);
+      await first.sql(`INSERT INTO ${table} VALUES (1), (9007199254740993)`);
+      await first.registry.mute(job, { for: "1h", keys: [[1]] });
+      await first.registry.runJob(job);
+      assert.deepEqual(first.calls, [["notify", ["9007199254740993"]]]);
+    });
+    const second = await make();
+    await closing(second.registry, async () => {
+      assert.deepEqual(
+        (await second.registry.alerts(job)).map((a) => [a.key, a.muted])
+          .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+        [[[1], true], [["9007199254740993"], false]],
+      );
+      await second.sql(`DELETE FROM ${table} WHERE id = 9007199254740993`);
+      await second.registry.runJob(job);
+      await second.registry.runJob(job);
+      assert.deepEqual(second.calls, [["on_resolved", ["9007199254740993"]]]);
+      await second.sql(`DROP TABLE ${table}`);
+    });
+  },
+});
