@@ -3,7 +3,12 @@ import assert from "node:assert/strict";
 import type { JobDefinition, RunReport } from "../mod.ts";
 import { FakeClock } from "./_fake_clock.ts";
 import { alertRegistry, closing } from "./_alert_registry.ts";
-import { TEST_PG, uniqueTable } from "./_helpers.ts";
+import {
+  rejectsWithCode,
+  TEST_PG,
+  throwsWithCode,
+  uniqueTable,
+} from "./_helpers.ts";
 
 const MIN = 60_000;
 
@@ -360,4 +365,33 @@ Deno.test({
       await second.sql(`DROP TABLE ${table}`);
     });
   },
+});
+
+Deno.test("alerts: mute() refuses a duration too long to be a date, with INVALID_OPTIONS", async () => {
+  const { registry, define } = await setup();
+  await closing(registry, async () => {
+    define();
+    await rejectsWithCode(
+      registry.mute("heat", { for: "99999999999w" }),
+      "INVALID_OPTIONS",
+    );
+  });
+});
+
+Deno.test("durations past 100 years are refused when defined, not when a run stores them", async () => {
+  const { registry, define } = await setup();
+  await closing(registry, () => {
+    throwsWithCode(
+      () => define({ alert: { repeatEvery: "99999999999w" } }),
+      "INVALID_JOB",
+      /at most 100 years/,
+    );
+    throwsWithCode(
+      () => define({ alert: {}, dedupe: { key: ["id"], ttl: "99999999999w" } }),
+      "INVALID_JOB",
+      /dedupe\.ttl.*at most 100 years/,
+    );
+    define({ alert: {}, dedupe: { key: ["id"], ttl: "36500d" } });
+    return Promise.resolve();
+  });
 });
