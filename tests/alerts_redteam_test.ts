@@ -395,3 +395,88 @@ Deno.test("durations past 100 years are refused when defined, not when a run sto
     return Promise.resolve();
   });
 });
+
+Deno.test('alerts: output: "rows" enriches the rows of the firing, resolved and summary steps; repeats still deliver', async () => {
+  const { registry, clock, set, calls, sql } = await setup();
+  await closing(registry, async () => {
+    registry.register("tag", ({ data }) => ({
+      rows: data.map((row) => ({ ...row, tag: `hot-${row.id}` })),
+    }));
+    registry.register("explode", ({ data }) => ({
+      rows: data.flatMap((row) => [{ ...row, part: 1 }, { ...row, part: 2 }]),
+    }));
+    registry.defineJob({
+      name: "heat",
+      view: "hot",
+      actions: [{ action: "tag", output: "rows" }, "notify"],
+      dedupe: { key: ["id"] },
+      alert: {
+        repeatEvery: "1h",
+        resolved: [{ action: "explode", output: "rows" }, {
+          action: "run_sql",
+          config: {
+            database: "db",
+            sql: "INSERT INTO cooled (id, part) VALUES (:id, :part)",
+          },
+        }, "on_resolved"],
+        summary: [{ action: "tag", output: "rows" }, "page"],
+      },
+    });
+    await sql("CREATE TABLE cooled (id INTEGER, part INTEGER)");
+    await set({ 1: 60 });
+    const first = await registry.runJob("heat");
+    assert.equal(first.status, "succeeded");
+    const tags = () =>
+      calls.splice(0).map((c) => [c.step, c.rows.map((r) => r.tag ?? r.part)]);
+    assert.deepEqual(tags(), [["notify", ["hot-1"]], ["page", ["hot-1"]]]);
+    clock.tick(60 * MIN);
+    await registry.runJob("heat");
+    assert.deepEqual(
+      tags(),
+      [["notify", ["hot-1"]], ["page", ["hot-1"]]],
+      "a repeat is delivered again",
+    );
+    await set({});
+    const last = await registry.runJob("heat");
+    assert.equal(last.status, "succeeded", JSON.stringify(last));
+    assert.deepEqual(tags(), [["on_resolved", [1, 2]], ["page", ["hot-1"]]]);
+    registry.defineView({
+      name: "cooled",
+      database: "db",
+      sql: "SELECT id, part FROM cooled",
+    });
+    registry.defineJob({ name: "peek", view: "cooled", actions: ["notify"] });
+    await registry.runJob("peek");
+    assert.deepEqual(
+      tags(),
+      [["notify", [1, 2]]],
+      "run_sql wrote one row per enriched row",
+    );
+  });
+});
+
+Deno.test('alerts: output: "rows" that is not a list of plain objects fails the step with INVALID_RESULT naming it', async () => {
+  const { registry, set } = await setup();
+  await closing(registry, async () => {
+    registry.register("broken", () => ({ rows: "nope" }));
+    registry.defineJob({
+      name: "heat",
+      view: "hot",
+      actions: ["notify"],
+      dedupe: { key: ["id"] },
+      alert: {
+        resolved: [{ action: "broken", output: "rows" }, "on_resolved"],
+      },
+    });
+    await set({ 1: 60 });
+    await registry.runJob("heat");
+    await set({});
+    const report = await registry.runJob("heat");
+    assert.equal(report.status, "failed");
+    assert.equal(report.resolvedActions?.[0]?.error?.code, "INVALID_RESULT");
+    assert.match(
+      report.resolvedActions![0]!.error!.message,
+      /alert\.resolved\[0\] \(broken\)/,
+    );
+  });
+});
