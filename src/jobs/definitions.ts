@@ -21,6 +21,7 @@ import { parseDuration } from "./duration.ts";
 import {
   type AlertingDefinition,
   type AlertingPlans,
+  alertingShapes,
   checkAlerting,
 } from "../alerts/definitions.ts";
 
@@ -142,10 +143,7 @@ export const JOB_SHAPE = shapeOf<JobDefinition>({
     ttl: null,
   }),
   description: null,
-  // Checked key by key, with their own paths, by checkAlerting.
-  alert: null,
-  onFailure: null,
-  onRecovery: null,
+  ...alertingShapes(STEP_SHAPE),
 });
 
 /** A job as validated: its steps normalized, its schedule parsed. */
@@ -377,16 +375,15 @@ export function checkJob(definition: JobDefinition, context: JobContext): Job {
       job.dedupeTtlMs = parseDuration(ttl ?? "30d", `job "${name}" dedupe.ttl`);
     });
   }
-  problems.catch("", "", () => {
-    Object.assign(
-      job,
-      checkAlerting(
-        definition,
-        (step, where) =>
-          checkStep(step as string | JobStep, where, context, problems),
-      ),
-    );
-  });
+  Object.assign(
+    job,
+    checkAlerting(
+      definition,
+      (step, where) =>
+        checkStep(step as string | JobStep, where, context, problems),
+      bad,
+    ),
+  );
   if (problems.found.length > 0) {
     throw definitionError("job", name, problems.found);
   }

@@ -1,0 +1,106 @@
+/** Attacks on strict configs, validate, paths, redaction and names (SPEC §1, §4.3, §5), as a new user and as bad input. */
+import assert from "node:assert/strict";
+import { createRegistry, type JobDefinition, validateConfig } from "../mod.ts";
+import { runMain, withFiles } from "./_cli.ts";
+import { throwsWithCode } from "./_helpers.ts";
+
+const DB = "sqlite::memory:";
+
+Deno.test("strict: typos in alert, onFailure and onRecovery blocks and their steps are all reported at once, each with its path", () => {
+  const registry = createRegistry({ store: DB });
+  registry.register("notify", () => ({}));
+  registry.defineView({ name: "v", database: DB, sql: "SELECT 1 AS id" });
+  const error = throwsWithCode(
+    () =>
+      registry.defineJob({
+        name: "j",
+        view: "v",
+        dedupe: { key: ["id"] },
+        actions: ["notify"],
+        alert: {
+          repeatEvry: "1h",
+          pendingFor: "soon",
+          resolved: [{ action: "notify", continueOnErr: true }],
+        },
+        onFailure: {
+          actions: [{ action: "notify", outptu: "rows" }],
+          aftr: 2,
+          after: 0,
+        },
+        onRecovery: { actons: [] },
+      } as unknown as JobDefinition),
+    "INVALID_JOB",
+  );
+  const paths = (error.issues as Array<{ path: string }>).map((p) => p.path);
+  assert.deepEqual(paths.sort(), [
+    "alert",
+    "alert.pendingFor",
+    "alert.resolved[0]",
+    "onFailure",
+    "onFailure.actions[0]",
+    "onFailure.after",
+    "onRecovery",
+    "onRecovery.actions",
+  ]);
+  assert.match(
+    error.message,
+    /unknown key "repeatEvry" in alert; did you mean "repeatEvery"\?/,
+  );
+  assert.match(
+    error.message,
+    /unknown key "continueOnErr" in alert\.resolved\[0\]; did you mean "continueOnError"\?/,
+  );
+  assert.match(
+    error.message,
+    /unknown key "outptu" in onFailure\.actions\[0\]; did you mean "output"\?/,
+  );
+  assert.match(
+    error.message,
+    /unknown key "actons" in onRecovery; did you mean "actions"\?/,
+  );
+  assert.doesNotMatch(error.message, /Invalid job "j": Invalid job/);
+  return registry.close();
+});
+
+Deno.test("validate: every problem of a TOML job's alert blocks, each with its place", async () => {
+  await withFiles({
+    "triggerkit.toml": `store = "sqlite::memory:"
+[views.v]
+database = "sqlite::memory:"
+sql = "SELECT 1 AS id"
+[jobs.j]
+view = "v"
+dedupe = { key = ["id"] }
+actions = [{ action = "http_request", config = { url = "https://example.com" } }]
+alert = { repeatEvry = "1h", resolved = [{ action = "send_slack_message", continueOnErr = true, config = { channel = "#a", text = "x", token = "abc" } }] }
+onFailure = { actions = [{ action = "http_request", config = {} }], aftr = 2, stale = "2x" }
+onRecovery = { actons = [] }
+`,
+  }, async (dir) => {
+    const { problems } = await validateConfig(`${dir}/triggerkit.toml`);
+    const seen = problems.map((p) => `${p.code} ${p.path}`);
+    for (
+      const expected of [
+        "INVALID_CONFIG jobs.j.alert",
+        "INVALID_CONFIG jobs.j.alert.resolved[0]",
+        "INVALID_CONFIG jobs.j.onFailure",
+        "INVALID_CONFIG jobs.j.onRecovery",
+        "INVALID_CONFIG jobs.j.alert.resolved[0].config",
+        "INVALID_CONFIG jobs.j.onFailure.actions[0].config",
+        "INVALID_JOB jobs.j.onFailure.stale",
+        "INVALID_JOB jobs.j.onRecovery.actions",
+      ]
+    ) assert.ok(seen.includes(expected), `${expected} in ${seen.join("\n")}`);
+    const cli = await runMain([
+      "validate",
+      "--config",
+      `${dir}/triggerkit.toml`,
+    ]);
+    assert.equal(cli.code, 2);
+    assert.match(cli.stdout + cli.stderr, /did you mean "repeatEvery"/);
+    assert.match(
+      cli.stdout + cli.stderr,
+      /unknown key "token" in send_slack_message config/,
+    );
+  });
+});
