@@ -104,3 +104,40 @@ onRecovery = { actons = [] }
     );
   });
 });
+
+Deno.test("validate: wrong types in sandbox, serve, databases and store are reported with every other problem", async () => {
+  await withFiles({
+    "triggerkit.toml": `store = "nope"
+[databases]
+shop = 7
+other = "mysql://x"
+[serve]
+leaseMs = "1000"
+graceMs = -5
+[sandbox]
+maxProcesses = "two"
+trustedInProcess = 1
+[views.v]
+database = "sqlite::memory:"
+sql = 5
+[jobs.j]
+view = "v"
+enabled = "no"
+actions = ["nope"]
+`,
+  }, async (dir) => {
+    const { problems } = await validateConfig(`${dir}/triggerkit.toml`);
+    assert.deepEqual(problems.map((p) => `${p.code} ${p.path}`), [
+      "INVALID_CONFIG sandbox.maxProcesses",
+      "INVALID_CONFIG sandbox.trustedInProcess",
+      "INVALID_CONFIG serve.leaseMs",
+      "INVALID_CONFIG serve.graceMs",
+      "INVALID_CONFIG databases.shop",
+      "INVALID_CONFIG databases.other",
+      "INVALID_CONFIG store",
+      "INVALID_VIEW views.v.sql",
+      "ACTION_NOT_FOUND jobs.j.actions[0].action",
+      "INVALID_JOB jobs.j.enabled",
+    ]);
+  });
+});
