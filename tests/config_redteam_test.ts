@@ -141,3 +141,56 @@ actions = ["nope"]
     ]);
   });
 });
+
+Deno.test("no output shows a password that holds a quote, a slash, a space, < or @", async () => {
+  const passwords = [
+    "p'ss2word",
+    'p"ss2word',
+    "pa/ss2word",
+    "pa ss2word",
+    "pa<ss2word",
+    "p@ss2word",
+  ];
+  for (const password of passwords) {
+    const url = `postgres://postgres:${password}@127.0.0.1:9/nowhere`;
+    await withFiles({
+      "triggerkit.config.ts": `export default ${
+        JSON.stringify({
+          store: "sqlite::memory:",
+          databases: { pg: url },
+          views: [{ name: "v", database: "pg", sql: "SELECT 1 AS id" }],
+          jobs: [{
+            name: "j",
+            view: "v",
+            actions: [{
+              action: "run_sql",
+              config: { database: url, sql: "SELECT :id", mode: "once" },
+            }],
+          }],
+        })
+      };`,
+    }, async (dir) => {
+      const config = `${dir}/triggerkit.config.ts`;
+      for (
+        const command of [
+          ["jobs", "--json"],
+          ["jobs"],
+          ["validate", "--json", "--timeout", "500"],
+          ["validate", "--timeout", "500"],
+          ["run", "j", "--json"],
+          ["run", "j"],
+        ]
+      ) {
+        const { stdout, stderr } = await runMain([
+          ...command,
+          "--config",
+          config,
+        ]);
+        assert.ok(
+          !(stdout + stderr).includes("ss2word"),
+          `${command.join(" ")} with password ${password}:\n${stdout}${stderr}`,
+        );
+      }
+    });
+  }
+});

@@ -17,7 +17,7 @@
  */
 import { parseArgs } from "node:util";
 import { configure, getConsoleSink, getTextFormatter } from "@logtape/logtape";
-import { environmentSecrets, redact } from "../redact.ts";
+import { environmentSecrets, redact, urlPasswords } from "../redact.ts";
 import { namedVariables } from "../registry/validate.ts";
 import { createRegistry, type Registry } from "../registry/registry.ts";
 import { isTriggerKitError } from "../errors.ts";
@@ -143,7 +143,10 @@ export async function main(
       ) return createRegistry();
       const result = await loadConfig(path);
       file = result.file;
-      secrets = environmentSecrets(stepVariables(result.registry));
+      secrets = [
+        ...environmentSecrets(stepVariables(result.registry)),
+        ...urlPasswords(result.config),
+      ];
       return result.registry;
     })();
   try {
