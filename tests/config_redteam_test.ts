@@ -194,3 +194,22 @@ Deno.test("no output shows a password that holds a quote, a slash, a space, < or
     });
   }
 });
+
+Deno.test("a PostgreSQL URL that does not parse fails with INVALID_CONFIG, its password neither in the report nor in the history", async () => {
+  for (const password of ["pa/ss2word", "pa#ss2word", "pa?ss2word"]) {
+    const url = `postgres://postgres:${password}@127.0.0.1:9/nowhere`;
+    const registry = createRegistry({ store: DB });
+    try {
+      registry.defineView({ name: "v", database: url, sql: "SELECT 1 AS id" });
+      registry.register("noop", () => ({}));
+      registry.defineJob({ name: "j", view: "v", actions: ["noop"] });
+      const report = await registry.runJob("j");
+      assert.equal(report.error?.code, "INVALID_CONFIG", report.error?.message);
+      assert.match(report.error!.message, /percent-encoded/);
+      const text = JSON.stringify([report, await registry.history()]);
+      assert.ok(!text.includes("ss2word"), text);
+    } finally {
+      await registry.close();
+    }
+  }
+});
