@@ -17,12 +17,13 @@
  */
 import { parseArgs } from "node:util";
 import { configure, getConsoleSink, getTextFormatter } from "@logtape/logtape";
-import { environmentSecrets, redact, urlPasswords } from "../redact.ts";
+import { environmentSecrets, redact } from "../redact.ts";
 import { namedVariables } from "../registry/validate.ts";
 import { createRegistry, type Registry } from "../registry/registry.ts";
 import { isTriggerKitError } from "../errors.ts";
 import { findConfigFile } from "../config/read.ts";
 import { loadConfig } from "../config/apply.ts";
+import { urlPasswords } from "../redact.ts";
 import {
   type CliIo,
   type Command,
