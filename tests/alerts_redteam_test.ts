@@ -9,6 +9,7 @@ import {
   throwsWithCode,
   uniqueTable,
 } from "./_helpers.ts";
+import { runMain } from "./_cli.ts";
 
 const MIN = 60_000;
 
@@ -478,5 +479,55 @@ Deno.test('alerts: output: "rows" that is not a list of plain objects fails the 
       report.resolvedActions![0]!.error!.message,
       /alert\.resolved\[0\] \(broken\)/,
     );
+  });
+});
+
+Deno.test("CLI: an extra argument is a usage error (exit 2): `unmute heat boiler` ends no mute, `run My Job` runs nothing", async () => {
+  const { registry, define } = await setup();
+  await closing(registry, async () => {
+    define();
+    await registry.mute("heat", { for: "1h" });
+    const unmute = await runMain(["unmute", "heat", "boiler"], { registry });
+    assert.equal(unmute.code, 2);
+    assert.match(unmute.stderr, /Unexpected argument "boiler"/);
+    assert.equal((await registry.alerts("heat")).length, 0);
+    assert.equal(await registry.unmute("heat"), 1, "the mute is still there");
+    const run = await runMain(["run", "My", "Job"], { registry });
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /a name with spaces is quoted: "My Job"/);
+    assert.equal((await runMain(["alerts", "heat"], { registry })).code, 2);
+  });
+});
+
+Deno.test("CLI: mute --key compares by value; bad durations and keys exit 2", async () => {
+  const { registry, define, set, take } = await setup();
+  await closing(registry, async () => {
+    define();
+    const mute = await runMain([
+      "mute",
+      "heat",
+      "--for",
+      "1h",
+      "--key",
+      "1",
+      "--json",
+    ], { registry });
+    assert.equal(mute.code, 0, mute.stderr);
+    assert.deepEqual(JSON.parse(mute.stdout).keys, [[1]]);
+    await set({ 1: 60, 2: 60 });
+    await registry.runJob("heat");
+    assert.deepEqual(take(), [["notify", [2]]]);
+    for (
+      const args of [
+        ["mute", "heat"],
+        ["mute", "heat", "--for", "2x"],
+        ["mute", "heat", "--for", "0s"],
+        ["mute", "heat", "--for", "1h", "--key", "[1, 2]"],
+        ["mute", "nope", "--for", "1h"],
+        ["mute", "heat", "--for", "1h", "--fr", "x"],
+      ]
+    ) {
+      assert.equal((await runMain(args, { registry })).code, 2, args.join(" "));
+    }
   });
 });

@@ -151,6 +151,7 @@ export async function main(
       return result.registry;
     })();
   try {
+    refuseExtraArguments(command, parsed.positionals);
     return await command.run({
       registry,
       positionals: parsed.positionals,
@@ -189,6 +190,24 @@ function hasConfigFile(): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Refuses more arguments than the command's usage names (`<job>`): a name
+ * with spaces left unquoted, or `unmute heat boiler` meant for one key,
+ * must not act on the first word alone.
+ */
+function refuseExtraArguments(command: Command, positionals: string[]): void {
+  const allowed = command.usage.match(/<[^>]+>/g)?.length ?? 0;
+  const extra = positionals[allowed];
+  if (extra === undefined) return;
+  throw new UsageError(
+    `Unexpected argument "${extra}"${
+      allowed > 0
+        ? ` (a name with spaces is quoted: "${positionals.join(" ")}")`
+        : ""
+    }`,
+  );
 }
 
 function report(
