@@ -1,6 +1,11 @@
 /** Attacks on strict configs, validate, paths, redaction and names (SPEC §1, §4.3, §5), as a new user and as bad input. */
 import assert from "node:assert/strict";
-import { createRegistry, type JobDefinition, validateConfig } from "../mod.ts";
+import {
+  createRegistry,
+  type JobDefinition,
+  loadConfig,
+  validateConfig,
+} from "../mod.ts";
 import { runMain, withFiles } from "./_cli.ts";
 import { throwsWithCode } from "./_helpers.ts";
 
@@ -211,5 +216,67 @@ Deno.test("a PostgreSQL URL that does not parse fails with INVALID_CONFIG, its p
     } finally {
       await registry.close();
     }
+  }
+});
+
+Deno.test("${VAR}: $${ is a literal ${, ${{ stays text, and other shell forms, a missing } or a nested default are errors with their key", async () => {
+  Deno.env.set("TK_RT2_SET", "v");
+  Deno.env.set("TK_RT2_EMPTY", "");
+  try {
+    await withFiles({
+      "triggerkit.toml": `store = "sqlite::memory:"
+[views.v]
+database = "sqlite::memory:"
+sql = "SELECT '$\${TK_RT2_SET}' AS literal, '\${TK_RT2_SET}' AS value, '\${TK_RT2_NOT_SET:-a:b@c/d?e=1}' AS fallback"
+[jobs.j]
+view = "v"
+actions = [{ action = "send_slack_message", config = { channel = "#a", text = "\${{count}} \${TK_RT2_SET-x}", webhookUrlEnv = "\${TK_RT2_SET:?oops}" }, dryRun = true }]
+description = "\${TK_RT2_EMPTY} \${TK_RT2_NOT_SET:-\${TK_RT2_SET}} \${TK_RT2_SET"
+`,
+    }, async (dir) => {
+      const { problems } = await validateConfig(`${dir}/triggerkit.toml`);
+      const expected: Array<[string, RegExp]> = [
+        [
+          "jobs.j.actions[0].config.text",
+          /^"\$\{TK_RT2_SET-x\}" is not a variable reference/,
+        ],
+        [
+          "jobs.j.actions[0].config.webhookUrlEnv",
+          /^"\$\{TK_RT2_SET:\?oops\}" is not a variable/,
+        ],
+        ["jobs.j.description", /^\$\{TK_RT2_EMPTY\} is set but empty/],
+        ["jobs.j.description", /a default cannot hold another variable/],
+        ["jobs.j.description", /^"\$\{TK_RT2_SET" is not a variable reference/],
+      ];
+      assert.equal(problems.length, expected.length, JSON.stringify(problems));
+      expected.forEach(([path, message], i) => {
+        assert.equal(problems[i]!.path, path);
+        assert.match(problems[i]!.message, message);
+      });
+      const fixed = (await Deno.readTextFile(`${dir}/triggerkit.toml`))
+        .replace(/text = .*, webhookUrlEnv = "[^"]*"/, 'text = "${{count}}"')
+        .replace(/description = .*/, "");
+      await Deno.writeTextFile(`${dir}/triggerkit.toml`, fixed);
+      const { registry } = await loadConfig(`${dir}/triggerkit.toml`);
+      try {
+        const report = await registry.runJob("j", { dryRun: true });
+        assert.equal(report.status, "succeeded", JSON.stringify(report));
+        const slack = report.actions[0]!.result as {
+          messages: { text: string }[];
+        };
+        assert.equal(slack.messages[0]!.text, "$1", "a dollar sign before a template");
+        assert.equal(
+          registry.listViews()[0]!.sql.includes(
+            "'${TK_RT2_SET}' AS literal, 'v' AS value, 'a:b@c/d?e=1' AS fallback",
+          ),
+          true,
+        );
+      } finally {
+        await registry.close();
+      }
+    });
+  } finally {
+    Deno.env.delete("TK_RT2_SET");
+    Deno.env.delete("TK_RT2_EMPTY");
   }
 });
