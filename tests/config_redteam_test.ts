@@ -264,7 +264,11 @@ description = "\${TK_RT2_EMPTY} \${TK_RT2_NOT_SET:-\${TK_RT2_SET}} \${TK_RT2_SET
         const slack = report.actions[0]!.result as {
           messages: { text: string }[];
         };
-        assert.equal(slack.messages[0]!.text, "$1", "a dollar sign before a template");
+        assert.equal(
+          slack.messages[0]!.text,
+          "$1",
+          "a dollar sign before a template",
+        );
         assert.equal(
           registry.listViews()[0]!.sql.includes(
             "'${TK_RT2_SET}' AS literal, 'v' AS value, 'a:b@c/d?e=1' AS fallback",
@@ -279,4 +283,41 @@ description = "\${TK_RT2_EMPTY} \${TK_RT2_NOT_SET:-\${TK_RT2_SET}} \${TK_RT2_SET
     Deno.env.delete("TK_RT2_SET");
     Deno.env.delete("TK_RT2_EMPTY");
   }
+});
+
+Deno.test("names: a lone surrogate is refused (no store could keep it: two jobs would share one name); 200 UTF-16 units pass, 201 do not", () => {
+  const registry = createRegistry({ store: DB });
+  registry.register("noop", () => ({}));
+  throwsWithCode(
+    () =>
+      registry.defineView({ name: "a\ud800b", database: DB, sql: "SELECT 1" }),
+    "INVALID_VIEW",
+    /lone UTF-16 surrogate/,
+  );
+  throwsWithCode(
+    () => registry.register("x\udc00", () => ({})),
+    "INVALID_ACTION",
+    /surrogate/,
+  );
+  registry.defineView({
+    name: "😀".repeat(100),
+    database: DB,
+    sql: "SELECT 1 AS id",
+  });
+  throwsWithCode(
+    () =>
+      registry.defineView({
+        name: "😀".repeat(100) + "x",
+        database: DB,
+        sql: "SELECT 1",
+      }),
+    "INVALID_VIEW",
+    /at most 200/,
+  );
+  registry.defineJob({
+    name: "My Job — été ☀",
+    view: "😀".repeat(100),
+    actions: ["noop"],
+  });
+  return registry.close();
 });

@@ -194,7 +194,7 @@ export function strictJson(value: unknown): string {
 
 function bindString(text: string, kind: ColumnKind, dialect: Dialect): unknown {
   const problem = textProblem(text);
-  if (problem) refuse("a string", kind, problem.replace(/^text/, "it"));
+  if (problem) refuse("a string", kind, problem);
   switch (kind) {
     case "integer":
     case "int2":
