@@ -321,3 +321,37 @@ Deno.test("names: a lone surrogate is refused (no store could keep it: two jobs 
   });
   return registry.close();
 });
+
+Deno.test("paths: SQLite URLs in alert.resolved, alert.summary, onFailure and onRecovery steps are relative to the config file too", async () => {
+  const step = (what: string) =>
+    `{ action = "run_sql", config = { database = "sqlite:./shop.db", sql = "INSERT INTO log (what) VALUES ('${what}')", mode = "once" } }`;
+  await withFiles({
+    "triggerkit.toml": `store = "sqlite::memory:"
+[views.v]
+database = "sqlite::memory:"
+sql = "SELECT 1 AS id"
+[jobs.j]
+view = "v"
+dedupe = { key = ["id"] }
+actions = [${step("fired")}]
+alert = { resolved = [${step("resolved")}], summary = [${step("summary")}] }
+onFailure = { actions = [${step("failed")}] }
+onRecovery = { actions = [${step("recovered")}] }
+`,
+  }, async (dir) => {
+    const { registry } = await loadConfig(`${dir}/triggerkit.toml`);
+    try {
+      const job = registry.listJobs()[0]!;
+      const databases = [
+        ...job.steps,
+        ...job.alertPlan!.resolvedSteps,
+        ...job.alertPlan!.summarySteps,
+        ...job.noticePlan!.failureSteps,
+        ...job.noticePlan!.recoverySteps,
+      ].map((s) => s.config?.database);
+      assert.deepEqual(databases, Array(5).fill(`sqlite:${dir}/shop.db`));
+    } finally {
+      await registry.close();
+    }
+  });
+});
