@@ -355,3 +355,36 @@ onRecovery = { actions = [${step("recovered")}] }
     }
   });
 });
+
+Deno.test("validate: the steps of alert.resolved, alert.summary, onFailure and onRecovery have their variables and databases checked too", async () => {
+  const slack = (channel: string) =>
+    `{ action = "send_slack_message", config = { channel = "${channel}", text = "x", tokenEnv = "TK_RT2_NEVER_SET_TOKEN" } }`;
+  await withFiles({
+    "triggerkit.toml": `store = "sqlite::memory:"
+[views.v]
+database = "sqlite::memory:"
+sql = "SELECT 1 AS id"
+[jobs.j]
+view = "v"
+dedupe = { key = ["id"] }
+actions = [{ action = "http_request", config = { url = "https://example.com" } }]
+alert = { resolved = [${
+      slack("#r")
+    }], summary = [{ action = "run_sql", config = { database = "sqlite:./missing.db", sql = "SELECT 1", mode = "once" } }] }
+onFailure = { actions = [${slack("#f")}] }
+onRecovery = { actions = [${slack("#ok")}] }
+`,
+  }, async (dir) => {
+    const { problems } = await validateConfig(`${dir}/triggerkit.toml`);
+    assert.deepEqual(problems.map((p) => `${p.code} ${p.path}`), [
+      "DATABASE_ERROR jobs.j.alert.summary[0].config.database",
+      "INVALID_CONFIG jobs.j.alert.resolved[0].config.tokenEnv",
+      "INVALID_CONFIG jobs.j.onFailure.actions[0].config.tokenEnv",
+      "INVALID_CONFIG jobs.j.onRecovery.actions[0].config.tokenEnv",
+    ]);
+    assert.match(
+      problems[2]!.message,
+      /TK_RT2_NEVER_SET_TOKEN \(tokenEnv of onFailure\.actions\[0\], send_slack_message\)/,
+    );
+  });
+});

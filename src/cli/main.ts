@@ -24,6 +24,7 @@ import { isTriggerKitError } from "../errors.ts";
 import { findConfigFile } from "../config/read.ts";
 import { loadConfig } from "../config/apply.ts";
 import { urlPasswords } from "../redact.ts";
+import { jobSteps } from "../jobs/definitions.ts";
 import {
   type CliIo,
   type Command,
@@ -177,7 +178,7 @@ export async function main(
 /** The environment variables the jobs' steps read secrets from. */
 function stepVariables(registry: Registry): string[] {
   return registry.listJobs().flatMap((job) =>
-    job.steps.flatMap((step) =>
+    jobSteps(job).flatMap(({ step }) =>
       namedVariables(step.config).map(({ variable }) => variable)
     )
   );

@@ -157,6 +157,41 @@ export interface Job
   dedupeTtlMs?: number;
 }
 
+/** A step of a job, wherever it is, with its path in the definition. */
+export interface PlacedStep {
+  /** The step. */
+  step: JobStep;
+  /** Its path in the job: `actions[0]`, `alert.resolved[1]`, `onFailure.actions[0]`. */
+  path: string;
+  /** How messages name it: `step 1` for the job's actions, else its path. */
+  label: string;
+}
+
+/**
+ * Every step of a job: its actions, then its `alert.resolved`,
+ * `alert.summary`, `onFailure` and `onRecovery` steps — what `validate`
+ * checks (databases, environment variables) wherever a step runs.
+ *
+ * @param job A checked job.
+ * @returns The steps with their paths.
+ */
+export function jobSteps(job: Job): PlacedStep[] {
+  const lists: Array<[string, readonly JobStep[] | undefined]> = [
+    ["actions", job.steps],
+    ["alert.resolved", job.alertPlan?.resolvedSteps],
+    ["alert.summary", job.alertPlan?.summarySteps],
+    ["onFailure.actions", job.noticePlan?.failureSteps],
+    ["onRecovery.actions", job.noticePlan?.recoverySteps],
+  ];
+  return lists.flatMap(([where, steps]) =>
+    (steps ?? []).map((step, i) => ({
+      step,
+      path: `${where}[${i}]`,
+      label: where === "actions" ? `step ${i + 1}` : `${where}[${i}]`,
+    }))
+  );
+}
+
 /** What checking a job needs to know of its registry. */
 export interface JobContext {
   views: ReadonlyMap<string, ViewDefinition>;
