@@ -71,7 +71,8 @@ export function substituteEnv(
           const found = env(name);
           let message: string;
           if (plain === undefined && fallback === undefined) {
-            message = `"${match}" is not a variable reference: write \${${name}} or \${${name}:-default} (the default holds no "}"), or $\${ for a literal \${`;
+            message =
+              `"${match}" is not a variable reference: write \${${name}} or \${${name}:-default} (the default holds no "}"), or $\${ for a literal \${`;
           } else if (fallback?.includes("${")) {
             message = `"${match}}": a default cannot hold another variable`;
           } else if (found !== undefined && found !== "") return found;
