@@ -10,6 +10,7 @@ import {
   uniqueTable,
 } from "./_helpers.ts";
 import { runMain } from "./_cli.ts";
+import { liveRow, storedRow } from "../src/alerts/_rows.ts";
 
 const MIN = 60_000;
 
@@ -529,5 +530,118 @@ Deno.test("CLI: mute --key compares by value; bad durations and keys exit 2", as
     ) {
       assert.equal((await runMain(args, { registry })).code, 2, args.join(" "));
     }
+  });
+});
+
+Deno.test("alerts: a stored last seen row reads back exactly through JSON and structured clone", () => {
+  const row = {
+    id: 1,
+    big: 9007199254740993n,
+    bytes: new Uint8Array([0, 255]),
+    at: new Date("2026-01-02T03:04:05.678Z"),
+    bad: new Date(NaN),
+    nan: NaN,
+    inf: -Infinity,
+    zero: -0,
+    gone: undefined,
+    json: { a: [1, "x", null] },
+    text: "~tk1",
+  };
+  for (
+    const copy of [
+      (v: unknown) => JSON.parse(JSON.stringify(v)),
+      structuredClone,
+    ]
+  ) {
+    const back = liveRow(copy(storedRow(row)));
+    assert.deepEqual(back, row);
+    assert.ok(Object.is(back.zero, -0) && Number.isNaN(back.nan));
+    assert.ok(Number.isNaN((back.bad as Date).getTime()));
+  }
+  assert.deepEqual(liveRow({ id: 1, legacy: "x" }), { id: 1, legacy: "x" });
+});
+
+for (
+  const [name, store] of [
+    ["sqlite", "sqlite::memory:"],
+    ["kv", "kv::memory:"],
+    ["postgres", TEST_PG],
+  ] as const
+) {
+  Deno.test({
+    name:
+      `alerts (${name} store): resolved steps get the last seen values exactly (a bigint, bytes), not their JSON`,
+    ignore: store === undefined,
+    fn: async () => {
+      const { registry, sql } = await alertRegistry({ store: store! });
+      await closing(registry, async () => {
+        await sql("CREATE TABLE wide (id INTEGER, big INTEGER, bytes BLOB)");
+        await sql("INSERT INTO wide VALUES (1, 9007199254740993, x'00ff')");
+        let resolved: Record<string, unknown> | undefined;
+        registry.register("fired", () => ({}));
+        registry.register("resolved", ({ data }) => {
+          resolved = { ...data[0] };
+          return {};
+        });
+        registry.defineView({
+          name: "wide",
+          database: "db",
+          sql: "SELECT * FROM wide",
+        });
+        const job = uniqueTable("exact");
+        registry.defineJob({
+          name: job,
+          view: "wide",
+          actions: ["fired"],
+          dedupe: { key: ["id"] },
+          alert: { resolved: ["resolved"] },
+        });
+        await registry.runJob(job);
+        await sql("DELETE FROM wide");
+        const report = await registry.runJob(job);
+        assert.equal(report.status, "succeeded", JSON.stringify(report));
+        assert.deepEqual(resolved, {
+          id: 1,
+          big: 9007199254740993n,
+          bytes: new Uint8Array([0, 255]),
+        });
+      });
+    },
+  });
+}
+
+Deno.test("alerts (kv store): many wide rows and a row over 64 KiB are committed; the huge one resolves with its key columns", async () => {
+  const { registry, sql } = await alertRegistry({ store: "kv::memory:" });
+  await closing(registry, async () => {
+    await sql("CREATE TABLE wide (id INTEGER, blob TEXT)");
+    await sql(
+      "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 400) INSERT INTO wide SELECT i, printf('%.4000c', 'x') FROM c",
+    );
+    await sql("INSERT INTO wide VALUES (0, printf('%.100000c', 'y'))");
+    const resolved: Record<string, unknown>[] = [];
+    registry.register("fired", () => ({}));
+    registry.register("resolved", ({ data }) => {
+      resolved.push(...data.map((row) => ({ ...row })));
+      return {};
+    });
+    registry.defineView({
+      name: "wide",
+      database: "db",
+      sql: "SELECT * FROM wide ORDER BY id",
+    });
+    registry.defineJob({
+      name: "wide",
+      view: "wide",
+      actions: ["fired"],
+      dedupe: { key: ["id"] },
+      alert: { resolved: ["resolved"] },
+    });
+    assert.equal((await registry.runJob("wide")).status, "succeeded");
+    await sql("DELETE FROM wide WHERE id < 2");
+    assert.equal((await registry.runJob("wide")).status, "succeeded");
+    assert.deepEqual(
+      resolved.map((row) => [row.id, String(row.blob ?? "").length]),
+      [[0, 0], [1, 4000]],
+    );
   });
 });
