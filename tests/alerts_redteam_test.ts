@@ -645,3 +645,29 @@ Deno.test("alerts (kv store): many wide rows and a row over 64 KiB are committed
     );
   });
 });
+
+Deno.test("alerts: mute(), unmute() and alerts() refuse a job that is not a name with INVALID_OPTIONS; a key holding a nested bigint is a key", async () => {
+  const { registry, define } = await setup();
+  await closing(registry, async () => {
+    define();
+    await rejectsWithCode(
+      registry.alerts({ job: "heat" } as never),
+      "INVALID_OPTIONS",
+      /job name/,
+    );
+    await rejectsWithCode(
+      registry.unmute(5 as never),
+      "INVALID_OPTIONS",
+      /job name/,
+    );
+    await rejectsWithCode(
+      registry.mute(["heat"] as never, { for: "1h" }),
+      "INVALID_OPTIONS",
+    );
+    const mute = await registry.mute("heat", {
+      for: "1h",
+      keys: [[{ a: 1n }]],
+    });
+    assert.deepEqual(mute.keys, [[{ a: "1" }]]);
+  });
+});
