@@ -14,6 +14,11 @@ const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@"'<>]*):([^\s"]*)@/gi;
 const SECRET_PARAMETER =
   /([?&;](?:password|passwd|pwd|pass|sslpassword|token|access_token|api_key|apikey|secret|sig|signature)=)[^&\s"'<>#]*/gi;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/g;
+// A JSON field whose name says it holds a credential (`"X-Api-Key": "…"`,
+// `"authorization": "…"`, `"password": "…"`), not one naming a variable
+// (`"tokenEnv": "SLACK_BOT_TOKEN"`).
+const SECRET_FIELD =
+  /("[\w.-]*(?:authorization|api[-_]?key|token|secret|passw(?:or)?d|cookie|credential)[\w.-]*(?<!Env)"\s*:\s*")(?:[^"\\]|\\.)+"/gi;
 const SLACK_TOKEN = /\bxox[a-z]-[A-Za-z0-9-]+/g;
 const SLACK_WEBHOOK =
   /(hooks\.slack\.com\/(?:services|workflows|triggers)\/)[^\s"'<>]+/g;
@@ -93,6 +98,7 @@ export function redact(text: string, secrets: Iterable<string> = []): string {
     .replace(URL_PASSWORD, "$1:***@")
     .replace(SECRET_PARAMETER, "$1***")
     .replace(BEARER, "$1 ***")
+    .replace(SECRET_FIELD, '$1***"')
     .replace(SLACK_TOKEN, (token) => `${token.slice(0, 5)}***`)
     .replace(SLACK_WEBHOOK, "$1***");
 }

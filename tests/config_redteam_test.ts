@@ -388,3 +388,42 @@ onRecovery = { actions = [${slack("#ok")}] }
     );
   });
 });
+
+Deno.test("no output shows a credential written in a config: jobs --json and an http_request dry run mask credential headers", async () => {
+  await withFiles({
+    "triggerkit.toml": `store = "sqlite::memory:"
+[views.v]
+database = "sqlite::memory:"
+sql = "SELECT 1 AS id"
+[jobs.j]
+view = "v"
+actions = [{ action = "http_request", config = { url = "https://api.example.com/x?api_key=s3cr3t-in-url", headers = { "X-Api-Key" = "sk_live_s3cr3t", Authorization = "Token s3cr3t-token", Cookie = "session=s3cr3t-cookie", Accept = "application/json" } } }]
+`,
+  }, async (dir) => {
+    const config = `${dir}/triggerkit.toml`;
+    for (
+      const args of [["jobs", "--json"], ["run", "j", "--dry-run", "--json"]]
+    ) {
+      const { stdout, stderr } = await runMain([...args, "--config", config]);
+      assert.ok(
+        !(stdout + stderr).includes("s3cr3t"),
+        `${args.join(" ")}:\n${stdout}${stderr}`,
+      );
+      assert.match(stdout, /application\/json/, "other headers are shown");
+    }
+  });
+  const registry = createRegistry({ store: DB });
+  try {
+    const result = await registry.run("http_request", [{ id: 1 }], {
+      dryRun: true,
+      config: {
+        url: "https://example.com",
+        headers: { "X-Api-Key": "k3y-s3cr3t", "X-Trace": "t1" },
+      },
+    }) as { planned: Array<{ headers: Record<string, string> }> };
+    assert.equal(result.planned[0]!.headers["x-api-key"], "***");
+    assert.equal(result.planned[0]!.headers["x-trace"], "t1");
+  } finally {
+    await registry.close();
+  }
+});
