@@ -671,3 +671,39 @@ Deno.test("alerts: mute(), unmute() and alerts() refuse a job that is not a name
     assert.deepEqual(mute.keys, [[{ a: "1" }]]);
   });
 });
+
+Deno.test("notices survive a restart: an incident opened before it recovers once after it, and is not opened again", async () => {
+  const dir = await Deno.makeTempDir();
+  const clock = new FakeClock();
+  const paths = {
+    store: `sqlite:${dir}/state.db`,
+    db: `sqlite:${dir}/view.db`,
+  };
+  const define = (s: Awaited<ReturnType<typeof setup>>) =>
+    s.define({
+      onFailure: { actions: ["page"], after: 2 },
+      onRecovery: { actions: ["recovered"] },
+    });
+  const first = await setup({ clock, ...paths });
+  await closing(first.registry, async () => {
+    define(first);
+    await first.set({ 1: 60 });
+    await first.registry.runJob("heat");
+    await first.sql("ALTER TABLE readings RENAME TO away");
+    await first.registry.runJob("heat");
+    await first.registry.runJob("heat");
+    assert.deepEqual(first.take().map(([step]) => step), ["notify", "page"]);
+  });
+  const second = await setup({ clock, ...paths });
+  await closing(second.registry, async () => {
+    define(second);
+    await second.sql("DROP TABLE readings"); // setup made an empty one
+    await second.registry.runJob("heat");
+    assert.deepEqual(second.take(), [], "still failing: no second page");
+    await second.sql("ALTER TABLE away RENAME TO readings");
+    await second.registry.runJob("heat");
+    await second.registry.runJob("heat");
+    assert.deepEqual(second.take().map(([step]) => step), ["recovered"]);
+  });
+  await Deno.remove(dir, { recursive: true });
+});
