@@ -7,6 +7,7 @@
  * @module
  */
 import type { Row } from "../types.ts";
+import { toJson } from "../_json.ts";
 
 /** The one key of a stored row: `[field, tag, value]` triples. */
 const TAG = "~tk1";
@@ -88,5 +89,5 @@ export function storedRowWithin(
 
 /** The UTF-8 length of a stored row's JSON: at least what V8 writes for it. */
 export function byteSize(stored: unknown): number {
-  return new TextEncoder().encode(JSON.stringify(stored)).length;
+  return new TextEncoder().encode(toJson(stored)).length;
 }
