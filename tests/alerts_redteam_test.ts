@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import type { JobDefinition, RunReport } from "../mod.ts";
 import { FakeClock } from "./_fake_clock.ts";
-import { alertRegistry, closing } from "./_alert_registry.ts";
+import { alertRegistry, closing, heatRegistry } from "./_alert_registry.ts";
 import {
   rejectsWithCode,
   TEST_PG,
@@ -14,63 +14,17 @@ import { liveRow, storedRow } from "../src/alerts/_rows.ts";
 
 const MIN = 60_000;
 
-interface Call {
-  step: string;
-  ids: unknown[];
-  rows: Record<string, unknown>[];
-  key: string;
-  dryRun: boolean;
-}
-
 async function setup(
   options: { clock?: FakeClock; store?: string; db?: string } = {},
 ) {
-  const { registry, clock, sql } = await alertRegistry({
-    ...options,
-    setup: [
-      "CREATE TABLE IF NOT EXISTS readings (id INTEGER PRIMARY KEY, sensor TEXT, celsius REAL)",
-    ],
-  });
-  const calls: Call[] = [];
-  const failing = new Set<string>();
-  for (const step of ["notify", "on_resolved", "page", "recovered"]) {
-    registry.register(step, (input) => {
-      calls.push({
-        step,
-        ids: input.data.map((row) => row.id),
-        rows: input.data.map((row) => ({ ...row })),
-        key: input.idempotencyKey!,
-        dryRun: input.dryRun,
-      });
-      if (failing.has(step)) throw new Error(`${step} is down`);
-      return { n: input.data.length };
-    });
-  }
-  registry.defineView({
-    name: "hot",
-    database: "db",
-    sql:
-      "SELECT id, sensor, celsius FROM readings WHERE celsius > 50 ORDER BY id",
-  });
-  const define = (extra: Partial<JobDefinition> = {}) =>
-    registry.defineJob({
-      name: "heat",
-      view: "hot",
-      actions: ["notify"],
-      dedupe: { key: ["id"] },
-      alert: { resolved: ["on_resolved"] },
-      ...extra,
-    }, { overwrite: true });
-  const set = async (readings: Record<number, number>) => {
-    await sql("DELETE FROM readings");
-    for (const [id, celsius] of Object.entries(readings)) {
-      await sql(
-        `INSERT INTO readings (id, sensor, celsius) VALUES (${id}, 's${id}', ${celsius})`,
-      );
-    }
-  };
-  const take = () => calls.splice(0).map((c) => [c.step, c.ids] as const);
-  return { registry, clock, sql, define, set, take, calls, failing };
+  const heat = await heatRegistry(options, [
+    "notify",
+    "on_resolved",
+    "page",
+    "recovered",
+  ]);
+  const take = () => heat.calls.splice(0).map((c) => [c.step, c.ids] as const);
+  return { ...heat, take };
 }
 
 const statuses = (o: RunReport["actions"] | undefined) =>

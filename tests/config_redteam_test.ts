@@ -8,8 +8,16 @@ import {
 } from "../mod.ts";
 import { runMain, withFiles } from "./_cli.ts";
 import { throwsWithCode } from "./_helpers.ts";
+import { jobSteps } from "../src/jobs/definitions.ts";
 
 const DB = "sqlite::memory:";
+
+/** The start of a TOML config: an in-memory store and a view `v` of one row. */
+const ONE_VIEW = `store = "sqlite::memory:"
+[views.v]
+database = "sqlite::memory:"
+sql = "SELECT 1 AS id"
+`;
 
 Deno.test("strict: typos in alert, onFailure and onRecovery blocks and their steps are all reported at once, each with its path", () => {
   const registry = createRegistry({ store: DB });
@@ -69,11 +77,7 @@ Deno.test("strict: typos in alert, onFailure and onRecovery blocks and their ste
 
 Deno.test("validate: every problem of a TOML job's alert blocks, each with its place", async () => {
   await withFiles({
-    "triggerkit.toml": `store = "sqlite::memory:"
-[views.v]
-database = "sqlite::memory:"
-sql = "SELECT 1 AS id"
-[jobs.j]
+    "triggerkit.toml": `${ONE_VIEW}[jobs.j]
 view = "v"
 dedupe = { key = ["id"] }
 actions = [{ action = "http_request", config = { url = "https://example.com" } }]
@@ -326,11 +330,7 @@ Deno.test("paths: SQLite URLs in alert.resolved, alert.summary, onFailure and on
   const step = (what: string) =>
     `{ action = "run_sql", config = { database = "sqlite:./shop.db", sql = "INSERT INTO log (what) VALUES ('${what}')", mode = "once" } }`;
   await withFiles({
-    "triggerkit.toml": `store = "sqlite::memory:"
-[views.v]
-database = "sqlite::memory:"
-sql = "SELECT 1 AS id"
-[jobs.j]
+    "triggerkit.toml": `${ONE_VIEW}[jobs.j]
 view = "v"
 dedupe = { key = ["id"] }
 actions = [${step("fired")}]
@@ -341,14 +341,9 @@ onRecovery = { actions = [${step("recovered")}] }
   }, async (dir) => {
     const { registry } = await loadConfig(`${dir}/triggerkit.toml`);
     try {
-      const job = registry.listJobs()[0]!;
-      const databases = [
-        ...job.steps,
-        ...job.alertPlan!.resolvedSteps,
-        ...job.alertPlan!.summarySteps,
-        ...job.noticePlan!.failureSteps,
-        ...job.noticePlan!.recoverySteps,
-      ].map((s) => s.config?.database);
+      const databases = jobSteps(registry.listJobs()[0]!).map(({ step }) =>
+        step.config?.database
+      );
       assert.deepEqual(databases, Array(5).fill(`sqlite:${dir}/shop.db`));
     } finally {
       await registry.close();
@@ -360,11 +355,7 @@ Deno.test("validate: the steps of alert.resolved, alert.summary, onFailure and o
   const slack = (channel: string) =>
     `{ action = "send_slack_message", config = { channel = "${channel}", text = "x", tokenEnv = "TK_RT2_NEVER_SET_TOKEN" } }`;
   await withFiles({
-    "triggerkit.toml": `store = "sqlite::memory:"
-[views.v]
-database = "sqlite::memory:"
-sql = "SELECT 1 AS id"
-[jobs.j]
+    "triggerkit.toml": `${ONE_VIEW}[jobs.j]
 view = "v"
 dedupe = { key = ["id"] }
 actions = [{ action = "http_request", config = { url = "https://example.com" } }]
@@ -391,11 +382,7 @@ onRecovery = { actions = [${slack("#ok")}] }
 
 Deno.test("no output shows a credential written in a config: jobs --json and an http_request dry run mask credential headers", async () => {
   await withFiles({
-    "triggerkit.toml": `store = "sqlite::memory:"
-[views.v]
-database = "sqlite::memory:"
-sql = "SELECT 1 AS id"
-[jobs.j]
+    "triggerkit.toml": `${ONE_VIEW}[jobs.j]
 view = "v"
 actions = [{ action = "http_request", config = { url = "https://api.example.com/x?api_key=s3cr3t-in-url", headers = { "X-Api-Key" = "sk_live_s3cr3t", Authorization = "Token s3cr3t-token", Cookie = "session=s3cr3t-cookie", Accept = "application/json" } } }]
 `,
