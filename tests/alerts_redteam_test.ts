@@ -661,3 +661,32 @@ Deno.test("notices survive a restart: an incident opened before it recovers once
   });
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("CLI: `alerts` prints a key's control characters and bidi overrides escaped, never raw to the terminal", async () => {
+  const { registry, sql } = await alertRegistry();
+  await closing(registry, async () => {
+    await sql("CREATE TABLE evil (name TEXT)");
+    await sql(
+      "INSERT INTO evil VALUES (char(27) || ']0;pwned' || char(7) || char(8238) || 'txt.exe')",
+    );
+    registry.register("notify", () => ({}));
+    registry.defineView({
+      name: "evil",
+      database: "db",
+      sql: "SELECT name FROM evil",
+    });
+    registry.defineJob({
+      name: "evil",
+      view: "evil",
+      actions: ["notify"],
+      dedupe: { key: ["name"] },
+      alert: {},
+    });
+    await registry.runJob("evil");
+    const { code, stdout } = await runMain(["alerts"], { registry });
+    assert.equal(code, 0);
+    assert.match(stdout, /\\u001b\]0;pwned\\u0007\\u202etxt\.exe/);
+    // deno-lint-ignore no-control-regex
+    assert.doesNotMatch(stdout, /[\u0000-\u0008\u001b\u202e]/);
+  });
+});
