@@ -1,6 +1,6 @@
 /** Attacks on the alert lifecycle (SPEC §4.2): flapping, boundaries, mutes by value, failures and dry runs in the middle, restarts. */
 import assert from "node:assert/strict";
-import type { JobDefinition, RunReport } from "../mod.ts";
+import type { RunReport } from "../mod.ts";
 import { FakeClock } from "./_fake_clock.ts";
 import { alertRegistry, closing, heatRegistry } from "./_alert_registry.ts";
 import {
