@@ -135,6 +135,10 @@ export function planRequests(
   });
 }
 
+/** Headers that carry credentials, by name. */
+const CREDENTIAL_HEADER =
+  /authorization|cookie|api[-_]?key|token|secret|passw(?:or)?d|credential|signature/i;
+
 function resolveHeaders(
   config: Config,
   reveal: boolean,
@@ -144,7 +148,10 @@ function resolveHeaders(
   if (hasBody) headers["content-type"] = "application/json";
   for (const [name, value] of Object.entries(config.headers)) {
     if (typeof value === "string") {
-      headers[name.toLowerCase()] = value;
+      // A credential written in the config is not shown by a dry run either.
+      headers[name.toLowerCase()] = reveal || !CREDENTIAL_HEADER.test(name)
+        ? value
+        : "***";
       continue;
     }
     const secret = Deno.env.get(value.fromEnv);

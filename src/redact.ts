@@ -6,11 +6,19 @@
  *
  * @module
  */
+import { isPlainObject } from "./_plain.ts";
 
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@"'<>]*):([^\s/"'<>]*)@/gi;
+// The password runs to the last "@" before a space or a double quote: it may
+// hold "/", "'", "<" or "@" that its author did not percent-encode.
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@"'<>]*):([^\s"]*)@/gi;
 const SECRET_PARAMETER =
   /([?&;](?:password|passwd|pwd|pass|sslpassword|token|access_token|api_key|apikey|secret|sig|signature)=)[^&\s"'<>#]*/gi;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/g;
+// A JSON field whose name says it holds a credential (`"X-Api-Key": "…"`,
+// `"authorization": "…"`, `"password": "…"`), not one naming a variable
+// (`"tokenEnv": "SLACK_BOT_TOKEN"`).
+const SECRET_FIELD =
+  /("[\w.-]*(?:authorization|api[-_]?key|token|secret|passw(?:or)?d|cookie|credential)[\w.-]*(?<!Env)"\s*:\s*")(?:[^"\\]|\\.)+"/gi;
 const SLACK_TOKEN = /\bxox[a-z]-[A-Za-z0-9-]+/g;
 const SLACK_WEBHOOK =
   /(hooks\.slack\.com\/(?:services|workflows|triggers)\/)[^\s"'<>]+/g;
@@ -41,6 +49,39 @@ export function environmentSecrets(names: Iterable<string> = []): string[] {
 }
 
 /**
+ * The passwords of the URLs in a value (a config: every string at any
+ * depth), as written, percent-decoded and JSON-escaped: what
+ * {@linkcode redact} must mask even where the URL pattern cannot see them
+ * (a password with a space or a double quote).
+ *
+ * @param value A config, or any part of one.
+ * @returns The passwords, in each form they may be printed.
+ */
+export function urlPasswords(value: unknown): string[] {
+  const found = new Set<string>();
+  const walk = (item: unknown): void => {
+    if (typeof item === "string") {
+      const match = /^[a-z][a-z0-9+.-]*:\/\/[^/@]*?:(.*)@[^@]*$/is.exec(item);
+      const password = match?.[1];
+      if (!password) return;
+      let decoded = password;
+      try {
+        decoded = decodeURIComponent(password);
+      } catch {
+        // Not percent-encoded: as written.
+      }
+      for (const form of [password, decoded]) {
+        found.add(form);
+        found.add(JSON.stringify(form).slice(1, -1));
+      }
+    } else if (Array.isArray(item)) item.forEach(walk);
+    else if (isPlainObject(item)) Object.values(item).forEach(walk);
+  };
+  walk(value);
+  return [...found];
+}
+
+/**
  * Text with every secret it holds masked.
  *
  * @param text What is about to be printed.
@@ -57,6 +98,7 @@ export function redact(text: string, secrets: Iterable<string> = []): string {
     .replace(URL_PASSWORD, "$1:***@")
     .replace(SECRET_PARAMETER, "$1***")
     .replace(BEARER, "$1 ***")
+    .replace(SECRET_FIELD, '$1***"')
     .replace(SLACK_TOKEN, (token) => `${token.slice(0, 5)}***`)
     .replace(SLACK_WEBHOOK, "$1***");
 }

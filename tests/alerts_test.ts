@@ -4,7 +4,7 @@ import type { JobDefinition, RunReport, RunStore } from "../mod.ts";
 import { SqlRunStore } from "../src/store/sql.ts";
 import { SqliteDatabase } from "../src/db/sqlite.ts";
 import { FakeClock } from "./_fake_clock.ts";
-import { alertRegistry, closing } from "./_alert_registry.ts";
+import { closing, heatRegistry } from "./_alert_registry.ts";
 import {
   rejectsWithCode,
   TEST_PG,
@@ -14,70 +14,17 @@ import {
 
 const MIN = 60_000;
 
-interface Call {
-  step: string;
-  ids: unknown[];
-  celsius: unknown[];
-  key: string;
-  dryRun: boolean;
-  context: Record<string, unknown>;
-}
-
 /** A registry on in-memory SQLite with a `readings` table and a view of the hot ones. */
 async function setup(
   options: { clock?: FakeClock; store?: string | RunStore; db?: string } = {},
 ) {
-  const { registry, clock, sql } = await alertRegistry({
-    ...options,
-    setup: [
-      "CREATE TABLE IF NOT EXISTS readings (id INTEGER PRIMARY KEY, sensor TEXT, celsius REAL)",
-    ],
-  });
-  const calls: Call[] = [];
-  const failing = new Set<string>();
-  for (const step of ["notify", "on_resolved", "summarize"]) {
-    registry.register(step, (input) => {
-      calls.push({
-        step,
-        ids: input.data.map((row) => row.id),
-        celsius: input.data.map((row) => row.celsius),
-        key: input.idempotencyKey!,
-        dryRun: input.dryRun,
-        context: structuredClone(input.context),
-      });
-      if (failing.has(step)) throw new Error(`${step} is down`);
-      return { n: input.data.length };
-    });
-  }
-  registry.defineView({
-    name: "hot",
-    database: "db",
-    sql:
-      "SELECT id, sensor, celsius FROM readings WHERE celsius > 50 ORDER BY id",
-  });
-  const define = (extra: Partial<JobDefinition> = {}) =>
-    registry.defineJob({
-      name: "heat",
-      view: "hot",
-      actions: ["notify"],
-      dedupe: { key: ["id"] },
-      alert: { resolved: ["on_resolved"] },
-      ...extra,
-    });
-  const set = async (readings: Record<number, number>) => {
-    await sql("DELETE FROM readings");
-    for (const [id, celsius] of Object.entries(readings)) {
-      await sql(
-        `INSERT INTO readings (id, sensor, celsius) VALUES (${id}, 's${id}', ${celsius})`,
-      );
-    }
-  };
+  const heat = await heatRegistry(options);
   const take = (step?: string) => {
-    const taken = calls.filter((call) => !step || call.step === step);
-    calls.length = 0;
+    const taken = heat.calls.filter((call) => !step || call.step === step);
+    heat.calls.length = 0;
     return taken;
   };
-  return { registry, clock, sql, define, set, take, failing };
+  return { ...heat, take };
 }
 
 function statuses(outcomes: RunReport["actions"] | undefined): string[] {

@@ -6,7 +6,9 @@
  *
  * @module
  */
-import { stepKeyOf } from "../delivery/journal.ts";
+import { rowHash, stepKeyOf } from "../delivery/journal.ts";
+import { describeType } from "../errors.ts";
+import { isPlainObject } from "../_plain.ts";
 import type { DeliveryJournal } from "../delivery/journal.ts";
 import type { ActionOutcome } from "../store/contract.ts";
 import type { JobStep } from "../jobs/definitions.ts";
@@ -69,7 +71,9 @@ export async function runPipeline(
   rows: readonly Row[],
   input: PipelineInput,
 ): Promise<PipelineResult> {
-  const data = Object.freeze(rows.map((row) => Object.freeze(row))) as Row[];
+  let data = frozen(rows);
+  // A copy: a step with `output: "rows"` gives the next steps its row keys.
+  input = { ...input };
   // No rows (a `when: "always"` run): a unit of its own each run.
   const generation = rows.length === 0
     ? `${input.part}@${input.runId}`
@@ -100,8 +104,60 @@ export async function runPipeline(
       },
     });
     outcomes.push(outcome);
+    if (outcome.status === "succeeded" && step.output === "rows") {
+      const output = rowsOutput(outcome, `${WHERE[input.part]}[${index}]`);
+      if (output) {
+        input.rowKeys = keysOfOutput(input.rowKeys, output);
+        data = output;
+      }
+    }
     input.onOutcome?.(outcome, index);
     if (outcome.status === "failed" && !step.continueOnError) failed = true;
   }
   return { outcomes, failed: failed || input.signal?.aborted === true };
+}
+
+/** Where each part's steps are in a job definition, for messages. */
+const WHERE: Record<string, string> = {
+  alert: "actions",
+  resolved: "alert.resolved",
+  summary: "alert.summary",
+  onFailure: "onFailure.actions",
+  onRecovery: "onRecovery.actions",
+};
+
+function frozen(rows: readonly Row[]): Row[] {
+  return Object.freeze(rows.map((row) => Object.freeze(row))) as Row[];
+}
+
+/**
+ * The rows a step with `output: "rows"` hands on (frozen), or `undefined`
+ * when its result's `rows` is not a list of plain objects: the outcome then
+ * fails with `INVALID_RESULT`.
+ */
+function rowsOutput(outcome: ActionOutcome, where: string): Row[] | undefined {
+  const output = (outcome.result as { rows?: unknown } | undefined)?.rows;
+  if (Array.isArray(output) && output.every(isPlainObject)) {
+    return frozen(output);
+  }
+  outcome.status = "failed";
+  outcome.error = {
+    code: "INVALID_RESULT",
+    message:
+      `Step ${where} (${outcome.action}) declares output: "rows", but its result's rows is ${
+        describeType(output)
+      }; an array of plain objects is required`,
+  };
+  return undefined;
+}
+
+/**
+ * The delivery keys of enriched rows: the same keys when each row was
+ * enriched in place; otherwise row i of this very batch (a key holding every
+ * key it came from, with their incident and delivery numbers).
+ */
+function keysOfOutput(keys: string[], rows: readonly Row[]): string[] {
+  if (keys.length === rows.length) return keys;
+  const batch = rowHash({ keys: keys.join("\n") });
+  return rows.map((_, i) => `${batch}/${i}`);
 }

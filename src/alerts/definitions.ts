@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { describeType, TriggerKitError } from "../errors.ts";
-import { didYouMean } from "../_suggest.ts";
+import { describeType, isTriggerKitError } from "../errors.ts";
 import { isPlainObject } from "../_plain.ts";
+import { each, type ObjectShape, type Shape, shapeOf } from "../_strict.ts";
 import { parseDuration } from "../jobs/duration.ts";
 
 /** A step as written in a definition: an action name, or a step object. */
@@ -106,30 +106,47 @@ export interface AlertingPlans<S = unknown> {
   noticePlan?: NoticePlan<S>;
 }
 
-/** The job definition keys this module owns (for a strict key list). */
-export const ALERTING_KEYS: readonly string[] = [
-  "alert",
-  "onFailure",
-  "onRecovery",
-];
-
-const BLOCK_KEYS = {
-  alert: ["pendingFor", "repeatEvery", "resolved", "summary"],
-  onFailure: ["actions", "after", "stale"],
-  onRecovery: ["actions"],
-} as const;
+/**
+ * The keys of the alerting blocks, for a job's strict shape: unknown keys in
+ * them (and in their steps) are reported with their path, like the job's own.
+ *
+ * @param step The shape of one step.
+ * @returns The shapes of `alert`, `onFailure` and `onRecovery`.
+ */
+export function alertingShapes(
+  step: Shape,
+): { [K in keyof Required<AlertingDefinition>]: ObjectShape } {
+  return {
+    alert: shapeOf<AlertDefinition<unknown>>({
+      pendingFor: null,
+      repeatEvery: null,
+      resolved: each(step),
+      summary: each(step),
+    }),
+    onFailure: shapeOf<FailureNoticeDefinition<unknown>>({
+      actions: each(step),
+      after: null,
+      stale: null,
+    }),
+    onRecovery: shapeOf<RecoveryNoticeDefinition<unknown>>({
+      actions: each(step),
+    }),
+  };
+}
 
 /**
- * Checks a job definition's alerting blocks.
+ * Checks a job definition's alerting blocks and reports every problem with
+ * its path in the definition (`alert.pendingFor`, `onFailure.after`). Unknown
+ * keys are left to the job's strict shape ({@linkcode alertingShapes}).
  *
  * @param definition The job definition (its `name` and `dedupe` are read too).
  * @param checkStep Checks one step as the job's steps are checked; `where` is its path (`alert.resolved[0]`).
- * @returns The plans to keep on the job.
- * @throws {TriggerKitError} `INVALID_JOB` naming the path and the closest known key; what `checkStep` throws.
+ * @param bad Told of each problem (code `INVALID_JOB`): its path and message.
+ * @returns The plans to keep on the job (valid only when nothing was reported).
  *
  * @example An alert needs dedupe.key
  * ```ts ignore
- * checkAlerting({ name: "j", alert: {} }, check); // INVALID_JOB
+ * checkAlerting({ name: "j", alert: {} }, check, report); // reports "alert"
  * ```
  */
 export function checkAlerting<S>(
@@ -138,101 +155,102 @@ export function checkAlerting<S>(
     dedupe?: { key?: unknown };
   },
   checkStep: (step: unknown, where: string) => S,
+  bad: (path: string, message: string) => void,
 ): AlertingPlans<S> {
   const name = typeof definition.name === "string"
     ? `"${definition.name}"`
     : "(unnamed)";
-  const fail = (reason: string) =>
-    new TriggerKitError("INVALID_JOB", `Invalid job ${name}: ${reason}`);
-  const block = (key: keyof typeof BLOCK_KEYS) => {
+  const block = (key: keyof AlertingDefinition) => {
     const value = definition[key];
     if (value === undefined) return undefined;
     if (!isPlainObject(value)) {
-      throw fail(`${key} must be an object, received ${describeType(value)}`);
-    }
-    for (const field of Object.keys(value)) {
-      if (!(BLOCK_KEYS[key] as readonly string[]).includes(field)) {
-        throw fail(
-          `unknown key "${field}" in ${key}${
-            didYouMean(field, BLOCK_KEYS[key])
-          }`,
-        );
-      }
+      bad(key, `${key} must be an object, received ${describeType(value)}`);
+      return undefined;
     }
     return value as Record<string, unknown>;
   };
   const steps = (value: unknown, where: string, required: boolean): S[] => {
     if (value === undefined && !required) return [];
     if (!Array.isArray(value) || (required && value.length === 0)) {
-      throw fail(
+      bad(
+        where,
         required
           ? `${where} must list at least one step`
           : `${where} must be a list of steps`,
       );
+      return [];
     }
     return value.map((step, i) => checkStep(step, `${where}[${i}]`));
   };
-  const duration = (value: unknown, where: string): number => {
+  const duration = (value: unknown, where: string): number | undefined => {
+    if (value === undefined) return undefined;
     if (typeof value !== "string") {
-      throw fail(
+      bad(
+        where,
         `${where} must be a duration such as "10m", received ${
           describeType(value)
         }`,
       );
+      return undefined;
     }
-    const ms = parseDuration(value, `job ${name} ${where}`);
-    if (ms <= 0) throw fail(`${where} must be longer than 0`);
-    return ms;
+    try {
+      const ms = parseDuration(value, `job ${name} ${where}`);
+      if (ms > 0) return ms;
+      bad(where, `${where} must be longer than 0`);
+    } catch (error) {
+      if (!isTriggerKitError(error)) throw error;
+      bad(where, error.message);
+    }
+    return undefined;
   };
   const plans: AlertingPlans<S> = {};
   const alert = block("alert");
   if (alert) {
     const key = definition.dedupe?.key;
     if (!Array.isArray(key) || key.length === 0) {
-      throw fail(
+      bad(
+        "alert",
         "alert needs dedupe.key: the columns that name a row, so that each key can fire and resolve",
       );
     }
-    plans.alertPlan = {
-      pendingForMs: alert.pendingFor === undefined
-        ? 0
-        : duration(alert.pendingFor, "alert.pendingFor"),
+    const pendingForMs = duration(alert.pendingFor, "alert.pendingFor") ?? 0;
+    const repeatEveryMs = duration(alert.repeatEvery, "alert.repeatEvery");
+    const plan: AlertPlan<S> = {
+      pendingForMs,
       resolvedSteps: steps(alert.resolved, "alert.resolved", false),
       summarySteps: steps(alert.summary, "alert.summary", false),
     };
-    if (alert.repeatEvery !== undefined) {
-      plans.alertPlan.repeatEveryMs = duration(
-        alert.repeatEvery,
-        "alert.repeatEvery",
-      );
-    }
+    if (repeatEveryMs !== undefined) plan.repeatEveryMs = repeatEveryMs;
+    plans.alertPlan = plan;
   }
   const failure = block("onFailure");
   const recovery = block("onRecovery");
-  if (recovery && !failure) {
-    throw fail(
+  if (recovery && !failure && definition.onFailure === undefined) {
+    bad(
+      "onRecovery",
       "onRecovery needs onFailure: a recovery is the first success after a failure notice",
     );
   }
   if (failure) {
     const after = failure.after ?? 1;
     if (!Number.isInteger(after) || (after as number) < 1) {
-      throw fail(
+      bad(
+        "onFailure.after",
         `onFailure.after must be a whole number of 1 or more, received ${
           JSON.stringify(after)
         }`,
       );
     }
-    plans.noticePlan = {
+    const plan: NoticePlan<S> = {
       failureSteps: steps(failure.actions, "onFailure.actions", true),
       after: after as number,
       recoverySteps: recovery
         ? steps(recovery.actions, "onRecovery.actions", true)
         : [],
     };
-    if (failure.stale !== undefined) {
-      plans.noticePlan.staleMs = duration(failure.stale, "onFailure.stale");
-    }
+    const staleMs = duration(failure.stale, "onFailure.stale");
+    if (staleMs !== undefined) plan.staleMs = staleMs;
+    plans.noticePlan = plan;
   }
   return plans;
 }

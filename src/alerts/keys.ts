@@ -7,6 +7,7 @@
  */
 import { TriggerKitError } from "../errors.ts";
 import type { Row } from "../types.ts";
+import { toJson } from "../_json.ts";
 
 /**
  * A key's canonical text: the JSON of its values, where an integer is the
@@ -16,10 +17,15 @@ import type { Row } from "../types.ts";
  * @returns The key text (`[42,"boiler"]`).
  */
 export function alertKey(values: readonly unknown[]): string {
-  return JSON.stringify(values.map(keyValue));
+  // A bigint nested in an object value is written as its digits.
+  return toJson(values.map(keyValue));
 }
 
 function keyValue(value: unknown): unknown {
+  // An integer past 2^53 given as a number is the same key as its bigint.
+  if (typeof value === "number" && Number.isInteger(value)) {
+    return Number.isSafeInteger(value) ? value : BigInt(value).toString();
+  }
   if (typeof value === "bigint") {
     return Number.isSafeInteger(Number(value))
       ? Number(value)

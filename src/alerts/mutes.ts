@@ -79,9 +79,17 @@ function invalid(message: string): TriggerKitError {
   return new TriggerKitError("INVALID_OPTIONS", message);
 }
 
+/** A job name as given to `mute`, `unmute` or `alerts`, or `INVALID_OPTIONS`. */
+function jobNameOf(name: unknown, call: string): string {
+  if (typeof name === "string") return name;
+  throw invalid(
+    `${call}() takes a job name first, received ${describeType(name)}`,
+  );
+}
+
 /** An alert job by name, or `JOB_NOT_FOUND`/`INVALID_OPTIONS`. */
 function alertJob(host: AlertingHost, name: string, what: string): Job {
-  const job = host.jobs.getJob(name);
+  const job = host.jobs.getJob(jobNameOf(name, what));
   if (!job.alertPlan) {
     throw invalid(
       `Cannot ${what} job "${name}": it has no alert block (only alert jobs have keys that fire)`,
@@ -219,7 +227,9 @@ export async function listAlerts(
 ): Promise<AlertInfo[]> {
   const jobs = jobName === undefined
     ? host.jobs.listJobs().filter((job) => job.alertPlan)
-    : [host.jobs.getJob(jobName)].filter((job) => job.alertPlan);
+    : [host.jobs.getJob(jobNameOf(jobName, "alerts"))].filter((job) =>
+      job.alertPlan
+    );
   if (jobs.length === 0) return [];
   const alerts = alertStoreOf(host.store());
   const now = host.clock.now();

@@ -30,6 +30,7 @@ import {
 } from "./state.ts";
 import { fingerprintAt, keyOfRow, type RowHashes, rowHashes } from "./keys.ts";
 import { type AlertStore, alertStoreOf } from "./store.ts";
+import { liveRow, storedRowWithin } from "./_rows.ts";
 
 /** What alerts need of the engine. */
 export interface AlertHost extends StepHost {
@@ -154,8 +155,10 @@ export async function runAlerts(
       runPlan.resolved.map(({ key }) => key),
     );
     for (const delivery of runPlan.resolved) {
-      delivery.row = last.get(delivery.key) ??
-        keyRow(job.dedupe!.key, JSON.parse(delivery.key));
+      const stored = last.get(delivery.key);
+      delivery.row = stored
+        ? liveRow(stored)
+        : keyRow(job.dedupe!.key, JSON.parse(delivery.key));
     }
   }
   report.newRowCount = runPlan.firing.length;
@@ -170,10 +173,22 @@ export async function runAlerts(
     counts: runPlan.counts,
   });
   if (report.dryRun) return;
-  await alerts.commit(
-    job.name,
-    settleRun(runPlan, { ...outcome, now }, hashes.digest, settings),
+  const commit = settleRun(
+    runPlan,
+    { ...outcome, now },
+    hashes.digest,
+    settings,
   );
+  for (const upsert of commit.upserts) {
+    if (upsert.row) {
+      upsert.row = storedRowWithin(
+        upsert.row,
+        job.dedupe!.key,
+        alerts.maxRowBytes,
+      );
+    }
+  }
+  await alerts.commit(job.name, commit);
 }
 
 /** The keys of the rows, one entry per key (the last row of a key wins). */

@@ -61,6 +61,11 @@ export interface AlertStore {
     jobName: string,
     keys: readonly string[],
   ): Promise<Map<string, number>>;
+  /**
+   * The largest last seen row the store keeps in one value, in bytes of
+   * JSON (none: any); a larger one is kept as its key columns alone.
+   */
+  readonly maxRowBytes?: number;
   /** The last seen rows of those of `keys` that have one. */
   rows(jobName: string, keys: readonly string[]): Promise<Map<string, Row>>;
   /**

@@ -4,6 +4,7 @@
  * @module
  */
 import { table } from "./_format.ts";
+import { toJson } from "../_json.ts";
 import { type Command, json, required, UsageError } from "./_command.ts";
 
 /**
@@ -28,6 +29,23 @@ function parseKey(text: string, width: number): unknown[] {
     );
   }
   return parts;
+}
+
+// Controls and bidirectional overrides: a key's value comes from the
+// database and must not drive the terminal or reorder what it shows.
+const UNPRINTABLE =
+  // deno-lint-ignore no-control-regex
+  /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+/** A key's value as the `alerts` table shows it: objects as JSON, no control characters. */
+function keyText(value: unknown): string {
+  const text = typeof value === "object" && value !== null
+    ? toJson(value)
+    : String(value);
+  return text.replace(
+    UNPRINTABLE,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** `mute`: a job's alerts muted for a while. */
@@ -105,7 +123,7 @@ export const alertsCommand: Command = {
         ["JOB", "KEY", "STATE", "SINCE", "LAST DELIVERED", "MUTED"],
         alerts.map((alert) => [
           alert.jobName,
-          alert.key.map((value) => String(value)).join(", "),
+          alert.key.map(keyText).join(", "),
           alert.state,
           alert.since,
           alert.lastDeliveredAt ?? "-",

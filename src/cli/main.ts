@@ -23,6 +23,8 @@ import { createRegistry, type Registry } from "../registry/registry.ts";
 import { isTriggerKitError } from "../errors.ts";
 import { findConfigFile } from "../config/read.ts";
 import { loadConfig } from "../config/apply.ts";
+import { urlPasswords } from "../redact.ts";
+import { jobSteps } from "../jobs/definitions.ts";
 import {
   type CliIo,
   type Command,
@@ -143,10 +145,14 @@ export async function main(
       ) return createRegistry();
       const result = await loadConfig(path);
       file = result.file;
-      secrets = environmentSecrets(stepVariables(result.registry));
+      secrets = [
+        ...environmentSecrets(stepVariables(result.registry)),
+        ...urlPasswords(result.config),
+      ];
       return result.registry;
     })();
   try {
+    refuseExtraArguments(command, parsed.positionals);
     return await command.run({
       registry,
       positionals: parsed.positionals,
@@ -172,7 +178,7 @@ export async function main(
 /** The environment variables the jobs' steps read secrets from. */
 function stepVariables(registry: Registry): string[] {
   return registry.listJobs().flatMap((job) =>
-    job.steps.flatMap((step) =>
+    jobSteps(job).flatMap(({ step }) =>
       namedVariables(step.config).map(({ variable }) => variable)
     )
   );
@@ -185,6 +191,24 @@ function hasConfigFile(): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Refuses more arguments than the command's usage names (`<job>`): a name
+ * with spaces left unquoted, or `unmute heat boiler` meant for one key,
+ * must not act on the first word alone.
+ */
+function refuseExtraArguments(command: Command, positionals: string[]): void {
+  const allowed = command.usage.match(/<[^>]+>/g)?.length ?? 0;
+  const extra = positionals[allowed];
+  if (extra === undefined) return;
+  throw new UsageError(
+    `Unexpected argument "${extra}"${
+      allowed > 0
+        ? ` (a name with spaces is quoted: "${positionals.join(" ")}")`
+        : ""
+    }`,
+  );
 }
 
 function report(

@@ -9,6 +9,7 @@ import { describeType, type ValidationProblem } from "../errors.ts";
 import { isPlainObject } from "../_plain.ts";
 import { joinPath, unknownKeys } from "../_strict.ts";
 import { CONFIG_SHAPE, type TriggerKitConfig } from "./schema.ts";
+import { isDatabaseUrl, redactUrl } from "../db/url.ts";
 
 /** One view, job or action of a config, and where it is written. */
 export interface ConfigEntry {
@@ -38,6 +39,7 @@ export function checkConfig(config: TriggerKitConfig): ValidationProblem[] {
     delete unknown.owner[unknown.key];
   }
   const { databases, store } = config as Record<string, unknown>;
+  problems.push(...numberProblems(config));
   if (databases !== undefined) {
     if (!isPlainObject(databases)) {
       problems.push(problem(
@@ -55,6 +57,14 @@ export function checkConfig(config: TriggerKitConfig): ValidationProblem[] {
               describeType(url)
             }`,
           ));
+          delete databases[name];
+        } else if (!url.includes("${") && !isDatabaseUrl(url)) {
+          problems.push(problem(
+            joinPath("databases", name),
+            `databases.${name} is not a database URL (received "${
+              redactUrl(url)
+            }"): use sqlite:./file.db, sqlite::memory: or postgres://user@host:port/db`,
+          ));
         }
       }
     }
@@ -64,11 +74,75 @@ export function checkConfig(config: TriggerKitConfig): ValidationProblem[] {
       "store",
       `store must be a database URL or name, received ${describeType(store)}`,
     ));
+    delete config.store;
+  } else if (
+    typeof store === "string" && !store.includes("${") &&
+    !store.startsWith("kv:") && !isDatabaseUrl(store) &&
+    !(isPlainObject(databases) && typeof databases[store] === "string")
+  ) {
+    problems.push(problem(
+      "store",
+      `store must be a database URL (sqlite:…, postgres://…), kv:, kv:<path>, or a name in databases, received "${
+        redactUrl(store)
+      }"`,
+    ));
+    delete config.store;
   }
   for (const section of ["views", "jobs"] as const) {
     configEntries(config, section, problems);
   }
   configEntries(config, "actions", problems);
+  return problems;
+}
+
+/** The least value of each number of `sandbox` and `serve` (all whole numbers). */
+const LEAST: Record<string, Record<string, number>> = {
+  sandbox: { maxWorkersPerAction: 1, maxProcesses: 1 },
+  serve: { leaseMs: 1, graceMs: 0 },
+};
+
+/**
+ * The problems of `sandbox` and `serve` settings (whole numbers, `true` or
+ * `false`); each bad setting is removed once reported, so that the registry
+ * can still be made and the rest checked.
+ */
+function numberProblems(config: TriggerKitConfig): ValidationProblem[] {
+  const problems: ValidationProblem[] = [];
+  for (const section of ["sandbox", "serve"] as const) {
+    const table = config[section] as unknown;
+    if (table === undefined) continue;
+    if (!isPlainObject(table)) {
+      problems.push(problem(
+        section,
+        `${section} must be a table, received ${describeType(table)}`,
+      ));
+      delete config[section];
+      continue;
+    }
+    for (const [key, value] of Object.entries(table)) {
+      const least = LEAST[section]![key];
+      const path = joinPath(section, key);
+      if (least === undefined) {
+        if (typeof value === "boolean") continue;
+        problems.push(problem(
+          path,
+          `${path} must be true or false, received ${describeType(value)}`,
+        ));
+      } else if (
+        typeof value === "number" && Number.isSafeInteger(value) &&
+        value >= least
+      ) continue;
+      else {
+        problems.push(problem(
+          path,
+          `${path} must be a whole number of ${least} or more, received ${
+            typeof value === "number" ? value : describeType(value)
+          }`,
+        ));
+      }
+      delete table[key];
+    }
+  }
   return problems;
 }
 

@@ -58,13 +58,7 @@ export function resolvePaths(
     ...view,
     ...("database" in view ? { database: url(view.database) } : {}),
   }));
-  out.jobs = mapEntries(
-    config.jobs,
-    (job) =>
-      Array.isArray(job.actions)
-        ? { ...job, actions: job.actions.map((step) => stepWithUrl(step, url)) }
-        : job,
-  );
+  out.jobs = mapEntries(config.jobs, (job) => jobWithUrls(job, url));
   if (isPlainObject(config.actions)) {
     out.actions = mapValues(
       config.actions,
@@ -78,6 +72,33 @@ export function resolvePaths(
     if (out[key] === undefined) delete out[key];
   }
   return out as TriggerKitConfig;
+}
+
+/** Where a job holds steps: its actions, and its alert and notice blocks. */
+const STEP_LISTS = [
+  [null, "actions"],
+  ["alert", "resolved"],
+  ["alert", "summary"],
+  ["onFailure", "actions"],
+  ["onRecovery", "actions"],
+] as const;
+
+/** A job whose steps' database URLs are made absolute, wherever the steps are. */
+function jobWithUrls(
+  job: Record<string, unknown>,
+  url: (value: unknown) => unknown,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...job };
+  for (const [block, list] of STEP_LISTS) {
+    const owner = block === null ? out : out[block];
+    if (!isPlainObject(owner) || !Array.isArray(owner[list])) continue;
+    const steps = (owner[list] as unknown[]).map((step) =>
+      stepWithUrl(step, url)
+    );
+    if (block === null) out[list] = steps;
+    else out[block] = { ...owner, [list]: steps };
+  }
+  return out;
 }
 
 /** A step whose config names a database by URL, the URL made absolute. */

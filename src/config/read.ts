@@ -22,7 +22,13 @@ export const CONFIG_FILES = [
   "triggerkit.toml",
 ] as const;
 
-const VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+/**
+ * `$${` (a literal `${`), or `${NAME}` / `${NAME:-default}`, or a `${`
+ * followed by a name and then something else (`${NAME-x}`, `${NAME:?x}`, no
+ * closing `}`): a mistake, reported. `${{` (a `$` before a template) is text.
+ */
+const VARIABLE =
+  /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(\})|:-([^}]*)\}|([^}]*\}?))/g;
 
 /** Options of {@linkcode substituteEnv}. */
 export interface SubstituteOptions {
@@ -55,12 +61,27 @@ export function substituteEnv(
     if (typeof item === "string") {
       return item.replace(
         VARIABLE,
-        (match, name: string, fallback: string | undefined) => {
+        (
+          match,
+          name: string | undefined,
+          plain: string | undefined,
+          fallback: string | undefined,
+        ) => {
+          if (name === undefined) return "${";
           const found = env(name);
-          if (found !== undefined && found !== "") return found;
-          if (fallback !== undefined) return fallback;
-          const message =
-            `\${${name}} is not set and has no default (write \${${name}:-default} for one)`;
+          let message: string;
+          if (plain === undefined && fallback === undefined) {
+            message =
+              `"${match}" is not a variable reference: write \${${name}} or \${${name}:-default} (the default holds no "}"), or $\${ for a literal \${`;
+          } else if (fallback?.includes("${")) {
+            message = `"${match}}": a default cannot hold another variable`;
+          } else if (found !== undefined && found !== "") return found;
+          else if (fallback !== undefined) return fallback;
+          else {
+            message = found === ""
+              ? `\${${name}} is set but empty and has no default (write \${${name}:-default} for one)`
+              : `\${${name}} is not set and has no default (write \${${name}:-default} for one)`;
+          }
           if (!options.problems) {
             throw new TriggerKitError(
               "INVALID_CONFIG",

@@ -43,7 +43,10 @@ const RANGES: Partial<Record<ColumnKind, readonly [bigint, bigint]>> = {
   int4: [-(2n ** 31n), 2n ** 31n - 1n],
   int2: [-32768n, 32767n],
 };
-const CANONICAL_INTEGER = /^-?(?:0|[1-9][0-9]*)$/;
+// Text read back as written: integers (no +, 007, -0); PG numerics (1.50).
+const CANONICAL_INTEGER = /^(?:0|-?[1-9][0-9]*)$/;
+const PG_NUMERIC =
+  /^(?:NaN|-?Infinity|0(?:\.[0-9]+)?|-?(?:[1-9][0-9]*(?:\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*))$/;
 /** What SQLite's NUMERIC affinity converts to a number (it ignores spaces around it). */
 const NUMERIC_LOOKING =
   /^\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*$/;
@@ -189,7 +192,7 @@ export function strictJson(value: unknown): string {
 
 function bindString(text: string, kind: ColumnKind, dialect: Dialect): unknown {
   const problem = textProblem(text);
-  if (problem) refuse("a string", kind, problem.replace(/^text/, "it"));
+  if (problem) refuse("a string", kind, problem);
   switch (kind) {
     case "integer":
     case "int2":
@@ -222,16 +225,16 @@ function bindString(text: string, kind: ColumnKind, dialect: Dialect): unknown {
         if (CANONICAL_INTEGER.test(text)) {
           const integer = BigInt(text);
           if (integer >= INT64_MIN && integer <= INT64_MAX) return integer;
-        } else if (String(Number(text)) === text) {
-          return Number(text);
-        }
-        refuse(
-          "a string",
-          kind,
-          "SQLite would store the number it spells, not the text",
-        );
-      }
-      return text;
+        } else if (String(Number(text)) === text) return Number(text);
+      } else if (dialect === "sqlite" || PG_NUMERIC.test(text)) return text;
+      refuse(
+        "a string",
+        kind,
+        `${
+          dialect === "sqlite" ? "SQLite" : "PostgreSQL"
+        } would store the number it spells, not the text`,
+      );
+      break;
     case "boolean":
       refuse("a string", kind, "pass true or false");
       break;

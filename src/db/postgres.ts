@@ -80,8 +80,23 @@ export class PostgresDatabase implements Database {
   constructor(url: string, label: string, options: PostgresOptions = {}) {
     this.label = label;
     this.#url = url;
-    const password = decodeURIComponent(new URL(url).password);
-    this.#secrets = password ? [password] : [];
+    let password: string;
+    try {
+      password = new URL(url).password;
+    } catch {
+      // The parser's message would print the URL, password and all.
+      throw new TriggerKitError(
+        "INVALID_CONFIG",
+        `Invalid PostgreSQL URL ${label}: write postgres://user:password@host:port/db, with "/", "#", "?", "@" and spaces in the password percent-encoded (%2F, %23, %3F, %40, %20)`,
+      );
+    }
+    let decoded = password;
+    try {
+      decoded = decodeURIComponent(password);
+    } catch {
+      // A "%" that encodes nothing: the password as written.
+    }
+    this.#secrets = [...new Set([password, decoded])].filter(Boolean);
     this.#connectTimeoutMs = options.connectTimeoutMs ??
       DEFAULT_CONNECT_TIMEOUT_MS;
   }

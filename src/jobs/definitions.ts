@@ -21,6 +21,7 @@ import { parseDuration } from "./duration.ts";
 import {
   type AlertingDefinition,
   type AlertingPlans,
+  alertingShapes,
   checkAlerting,
 } from "../alerts/definitions.ts";
 
@@ -142,10 +143,7 @@ export const JOB_SHAPE = shapeOf<JobDefinition>({
     ttl: null,
   }),
   description: null,
-  // Checked key by key, with their own paths, by checkAlerting.
-  alert: null,
-  onFailure: null,
-  onRecovery: null,
+  ...alertingShapes(STEP_SHAPE),
 });
 
 /** A job as validated: its steps normalized, its schedule parsed. */
@@ -157,6 +155,41 @@ export interface Job
   parsedSchedule?: Schedule;
   /** How long dedupe remembers a row, in ms. */
   dedupeTtlMs?: number;
+}
+
+/** A step of a job, wherever it is, with its path in the definition. */
+export interface PlacedStep {
+  /** The step. */
+  step: JobStep;
+  /** Its path in the job: `actions[0]`, `alert.resolved[1]`, `onFailure.actions[0]`. */
+  path: string;
+  /** How messages name it: `step 1` for the job's actions, else its path. */
+  label: string;
+}
+
+/**
+ * Every step of a job: its actions, then its `alert.resolved`,
+ * `alert.summary`, `onFailure` and `onRecovery` steps — what `validate`
+ * checks (databases, environment variables) wherever a step runs.
+ *
+ * @param job A checked job.
+ * @returns The steps with their paths.
+ */
+export function jobSteps(job: Job): PlacedStep[] {
+  const lists: Array<[string, readonly JobStep[] | undefined]> = [
+    ["actions", job.steps],
+    ["alert.resolved", job.alertPlan?.resolvedSteps],
+    ["alert.summary", job.alertPlan?.summarySteps],
+    ["onFailure.actions", job.noticePlan?.failureSteps],
+    ["onRecovery.actions", job.noticePlan?.recoverySteps],
+  ];
+  return lists.flatMap(([where, steps]) =>
+    (steps ?? []).map((step, i) => ({
+      step,
+      path: `${where}[${i}]`,
+      label: where === "actions" ? `step ${i + 1}` : `${where}[${i}]`,
+    }))
+  );
 }
 
 /** What checking a job needs to know of its registry. */
@@ -377,16 +410,15 @@ export function checkJob(definition: JobDefinition, context: JobContext): Job {
       job.dedupeTtlMs = parseDuration(ttl ?? "30d", `job "${name}" dedupe.ttl`);
     });
   }
-  problems.catch("", "", () => {
-    Object.assign(
-      job,
-      checkAlerting(
-        definition,
-        (step, where) =>
-          checkStep(step as string | JobStep, where, context, problems),
-      ),
-    );
-  });
+  Object.assign(
+    job,
+    checkAlerting(
+      definition,
+      (step, where) =>
+        checkStep(step as string | JobStep, where, context, problems),
+      bad,
+    ),
+  );
   if (problems.found.length > 0) {
     throw definitionError("job", name, problems.found);
   }

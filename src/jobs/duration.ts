@@ -19,5 +19,16 @@ export function parseDuration(text: string, where: string): number {
     { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[
       match[2]!.toLowerCase() as "ms"
     ];
-  return Number(match[1]) * unit;
+  const ms = Number(match[1]) * unit;
+  // Past this, now + duration is no date a store or a Date can hold.
+  if (ms > MAX_DURATION_MS) {
+    throw new TriggerKitError(
+      "INVALID_JOB",
+      `Invalid duration "${text}" in ${where}: at most 100 years (36500d)`,
+    );
+  }
+  return ms;
 }
+
+/** The longest duration: 100 years. */
+const MAX_DURATION_MS = 36_500 * 86_400_000;

@@ -11,7 +11,11 @@ import { isTriggerKitError, type ValidationProblem } from "../errors.ts";
 import { isPlainObject } from "../_plain.ts";
 import { didYouMean } from "../_suggest.ts";
 import { joinPath } from "../_strict.ts";
-import type { Job, ViewDefinition } from "../jobs/definitions.ts";
+import {
+  type Job,
+  jobSteps,
+  type ViewDefinition,
+} from "../jobs/definitions.ts";
 import type { ActionInfo } from "../types.ts";
 import { type DatabaseProbe, openProbe } from "./_db_probe.ts";
 import { isDatabaseUrl } from "../db/url.ts";
@@ -151,12 +155,12 @@ function databaseUses(host: ValidateHost): Use[] {
     });
   }
   for (const job of host.jobs) {
-    job.steps.forEach((step, i) => {
+    jobSteps(job).forEach(({ step, path }) => {
       const database = step.config?.database;
       if (typeof database !== "string" || !host.isDatabase(database)) return;
       uses.push({
         url: host.resolve(database),
-        path: pathOf(database, `${stepPath(job, i)}.config.database`),
+        path: pathOf(database, `${stepPath(job, path)}.config.database`),
         used: true,
       });
     });
@@ -182,8 +186,8 @@ function uniqueByUrl(uses: Use[]): Use[] {
   return [...byUrl.values()];
 }
 
-function stepPath(job: Job, index: number): string {
-  return `${joinPath(joinPath("jobs", job.name), "actions")}[${index}]`;
+function stepPath(job: Job, path: string): string {
+  return `${joinPath("jobs", job.name)}.${path}`;
 }
 
 function dedupeProblems(
@@ -237,7 +241,7 @@ export function namedVariables(
 function environmentProblems(host: ValidateHost): ValidationProblem[] {
   const problems: ValidationProblem[] = [];
   for (const job of host.jobs) {
-    job.steps.forEach((step, i) => {
+    jobSteps(job).forEach(({ step, path: where, label }) => {
       // A step that is always a dry run sends nothing: it needs no secret.
       if (step.dryRun === true) return;
       let config: Record<string, unknown>;
@@ -249,11 +253,10 @@ function environmentProblems(host: ValidateHost): ValidationProblem[] {
       for (const { path, key, variable } of namedVariables(config)) {
         if (readEnv(variable)) continue;
         problems.push({
-          path: `${stepPath(job, i)}.${path}`,
+          path: `${stepPath(job, where)}.${path}`,
           code: "INVALID_CONFIG",
-          message: `the environment variable ${variable} (${key} of step ${
-            i + 1
-          }, ${step.action}) is not set`,
+          message:
+            `the environment variable ${variable} (${key} of ${label}, ${step.action}) is not set`,
         });
       }
     });

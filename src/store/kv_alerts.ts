@@ -20,12 +20,15 @@ import type {
   KeyState,
   Mute,
 } from "../alerts/state.ts";
+import { byteSize } from "../alerts/_rows.ts";
 
 const ROOT = "triggerkit";
 /** KV's getMany limit. */
 const GET_MANY = 10;
 /** Mutations per atomic operation, under KV's limit of 1000. */
 const BATCH = 300;
+/** Bytes of rows per atomic operation, under KV's limit of 819,200 in all. */
+const BATCH_BYTES = 600_000;
 
 type KvKey = readonly (string | number | bigint | boolean)[];
 
@@ -62,6 +65,8 @@ type Mutation = (atomic: KvAtomic) => void;
 /** An {@linkcode AlertStore} on Deno KV. */
 export class KvAlertStore implements AlertStore {
   readonly #kv: Promise<AlertKv>;
+  /** KV values are at most 64 KiB. */
+  readonly maxRowBytes = 60_000;
 
   /**
    * @param kv The run store's open database.
@@ -122,7 +127,9 @@ export class KvAlertStore implements AlertStore {
     const summaryKey = [ROOT, "alert_summary", jobName];
     await kv.atomic().delete(summaryKey).commit();
     const mutations: Mutation[] = [];
+    const sizes: number[] = [];
     for (const { state, row } of commit.upserts) {
+      sizes[mutations.length] = row ? byteSize(row) : 0;
       mutations.push((a) => {
         a.set([ROOT, "alert_keys", jobName, state.key], state);
         if (!row) return;
@@ -140,12 +147,22 @@ export class KvAlertStore implements AlertStore {
         });
       });
     }
-    // Each mutation writes at most three keys.
-    for (let i = 0; i < mutations.length; i += BATCH) {
-      const atomic = kv.atomic();
-      for (const mutate of mutations.slice(i, i + BATCH)) mutate(atomic);
-      await atomic.commit();
+    // Each mutation writes at most three keys, and one row.
+    let atomic = kv.atomic();
+    let count = 0;
+    let bytes = 0;
+    for (const [i, mutate] of mutations.entries()) {
+      if (count === BATCH || (count > 0 && bytes + sizes[i]! > BATCH_BYTES)) {
+        await atomic.commit();
+        atomic = kv.atomic();
+        count = 0;
+        bytes = 0;
+      }
+      mutate(atomic);
+      count++;
+      bytes += sizes[i]!;
     }
+    if (count > 0) await atomic.commit();
     if (commit.summary) {
       await kv.atomic().set(summaryKey, commit.summary).commit();
     }
