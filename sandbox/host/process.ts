@@ -9,6 +9,13 @@
  * without asking it anything). Every pending call is settled when its
  * Worker's lane closes or the process dies, so nothing hangs.
  *
+ * It runs only while it has work: starting, loading a Worker, or a call
+ * that chose it and has not ended. Otherwise it is frozen (SIGSTOP: every
+ * thread of it, nested Workers included, stops where it is) and continued
+ * (SIGCONT) when the next call chooses it, so that nothing an action leaves
+ * behind — timers, pending fetches, nested Workers — runs between calls.
+ * Windows has no SIGSTOP: there it is never frozen.
+ *
  * @module
  */
 import type { Lane } from "../_lane.ts";
@@ -106,12 +113,17 @@ export class SandboxProcess {
   readonly #ended: Array<{ runId: string; at: number }> = [];
   readonly #unwatch: () => void;
   readonly #usage: UsageJudge;
+  readonly #canFreeze: boolean;
   #killReason: WireError | undefined;
   #dead = false;
+  /** Whether its control lane is up (it is never frozen before). */
+  #started = false;
+  /** Whether it was frozen (SIGSTOP) and not continued since. */
+  #frozen = false;
+  /** Calls that chose this process and have not ended. */
+  #reserved = 0;
   /** When the last call ended, for eviction. */
   lastUsed: number = performance.now();
-  /** Calls that chose this process and have not ended (the host counts them). */
-  reserved = 0;
 
   /**
    * Starts the process.
@@ -171,7 +183,11 @@ export class SandboxProcess {
         }, START_TIMEOUT_MS);
       }),
     ]).finally(() => clearTimeout(timer));
-    this.#control.catch(() => {});
+    this.#control.then(() => {
+      this.#started = true;
+      this.#checkIdle();
+    }, () => {});
+    this.#canFreeze = canFreeze(this.#child);
   }
 
   /** The action it hosts. */
@@ -197,6 +213,31 @@ export class SandboxProcess {
   /** The share of a core it used at the last sample with no call in flight (0 when busy or gone). */
   get idleShare(): number {
     return this.dead ? 0 : this.#usage.idleShare;
+  }
+
+  /** Calls that chose this process and have not ended. */
+  get reserved(): number {
+    return this.#reserved;
+  }
+
+  /** Whether it is frozen now (stopped between calls). */
+  get frozen(): boolean {
+    return this.#frozen;
+  }
+
+  /**
+   * A call chose this process: it runs (is continued if frozen) until the
+   * call {@linkcode release}s it.
+   */
+  reserve(): void {
+    this.#reserved++;
+    this.#thaw();
+  }
+
+  /** A call that chose this process has ended: with nothing left, it is frozen. */
+  release(): void {
+    this.#reserved--;
+    this.#checkIdle();
   }
 
   /** Whether the process is gone (or going). */
@@ -345,7 +386,7 @@ export class SandboxProcess {
   }
 
   #busy(): boolean {
-    if (this.#pending.size > 0) return true;
+    if (this.#pending.size > 0 || !this.#started) return true;
     for (const slot of this.#slots.values()) {
       if (!slot.dead && !slot.isLoaded) return true;
     }
@@ -353,7 +394,34 @@ export class SandboxProcess {
   }
 
   #checkIdle(): void {
-    if (!this.#busy()) this.#usage.idle();
+    if (this.#busy()) return;
+    this.#usage.idle();
+    // After what the ending call's caller does at once: a call queued then
+    // (woken as this one ends) keeps it running without a stop and a
+    // continue.
+    if (this.#reserved === 0) {
+      queueMicrotask(() => {
+        if (this.#reserved === 0 && !this.#busy()) this.#freeze();
+      });
+    }
+  }
+
+  /**
+   * Stops every thread of the process where it is. The watchdog still reads
+   * it (`/proc` works on a stopped process: its CPU time stands still), its
+   * sockets' kernel buffers keep what is sent to it, and SIGKILL still ends
+   * it.
+   */
+  #freeze(): void {
+    if (this.#frozen || this.dead || !this.#canFreeze) return;
+    this.#frozen = true;
+    this.#child.signal?.("SIGSTOP");
+  }
+
+  #thaw(): void {
+    if (!this.#frozen) return;
+    this.#frozen = false;
+    if (!this.dead) this.#child.signal?.("SIGCONT");
   }
 
   /** A watchdog sample: memory over the bound, or CPU with no call in flight, ends the process. */
@@ -485,4 +553,9 @@ export class SandboxProcess {
   #deathError(exit: ChildExit | null): WireError {
     return this.#killReason ?? exitError(exit);
   }
+}
+
+/** Whether a process can be frozen: it can be signalled, and not on Windows. */
+function canFreeze(child: SpawnedChild): boolean {
+  return Deno.build.os !== "windows" && child.signal !== undefined;
 }
