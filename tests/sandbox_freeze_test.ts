@@ -8,7 +8,13 @@
 import assert from "node:assert/strict";
 import type { LogRecord } from "@logtape/logtape";
 import { rejectsWithCode, serveLocal, withRegistry } from "./_helpers.ts";
-import { alive, captureSandboxLogs, hostile } from "./_sandbox_helpers.ts";
+import {
+  alive,
+  captureSandboxLogs,
+  hostile,
+  MOD,
+  startHost,
+} from "./_sandbox_helpers.ts";
 import type { Registry } from "../mod.ts";
 import { type SandboxedAction, SandboxHost } from "../sandbox/host.ts";
 
@@ -16,7 +22,12 @@ const LINUX = Deno.build.os === "linux";
 
 /** The state letter of a process (`T` when stopped), from /proc. */
 function procState(pid: number): string {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  let stat: string;
+  try {
+    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch {
+    return "gone";
+  }
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]!;
 }
 
@@ -214,3 +225,25 @@ Deno.test(
     }
   },
 );
+
+Deno.test({
+  name:
+    "sandbox freeze: when the host dies without close(), its frozen processes do not stay behind",
+  ignore: !LINUX,
+  fn: async () => {
+    const host = startHost(`
+      import { createRegistry } from ${JSON.stringify(MOD)};
+      const registry = createRegistry();
+      registry.register("beacon", ${JSON.stringify(hostile("beacon.ts").href)});
+      await registry.run("beacon", []);
+      const [{ pid }] = registry.sandboxProcesses();
+      console.log(JSON.stringify({ pid }));
+      await new Promise(() => {});`);
+    const { pid } = await host.next() as { pid: number };
+    assert.ok(await until(() => procState(pid) === "T", 2_000));
+    Deno.kill(host.pid, "SIGKILL");
+    await host.done();
+    const gone = () => !alive(pid) || procState(pid) === "Z";
+    assert.ok(await until(gone, 3_000), `state ${procState(pid)}`);
+  },
+});

@@ -11,6 +11,13 @@
  * Shipped as source text (see `host/entry.ts`), so it must be
  * self-contained.
  *
+ * The host ends it with SIGKILL. When its stdin closes, the host is gone
+ * (crashed, killed): it kills every process it still watches, which
+ * may be frozen (SIGSTOP) and would otherwise never run again to notice.
+ * It checks each one's start time first, so that a pid reused meanwhile is
+ * left alone. It ignores SIGINT and SIGHUP, which a terminal sends to the
+ * whole process group, so that it outlives the host to do this.
+ *
  * Input lines: `+<pid>` (watch) and `-<pid>` (forget). Output: one line per
  * tick, the time it was taken (ms since the epoch, fractional) then
  * `<pid> <cpu ticks> <anon kB>` records, joined by `;`, with `<pid> -` for a
@@ -25,14 +32,23 @@
  * @param intervalMs How often to sample.
  */
 export async function watchdogMain(intervalMs: number): Promise<void> {
-  const watched = new Set<number>();
+  // Each watched pid with its start time (field 22), once sampled.
+  const watched = new Map<number, string | undefined>();
   const encoder = new TextEncoder();
+  const ignore = () => {};
+  for (const signal of ["SIGINT", "SIGHUP"] as const) {
+    Deno.addSignalListener(signal, ignore);
+  }
+  const statFields = (pid: number): string[] => {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // The name may hold spaces and parentheses: fields start after the last ")".
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  };
   const sample = (pid: number): string => {
     try {
-      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      // The name may hold spaces and parentheses: fields start after the last ")".
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const fields = statFields(pid);
       if (fields[0] === "Z" || fields[0] === "X") return `${pid} -`;
+      if (watched.get(pid) === undefined) watched.set(pid, fields[19]);
       const ticks = Number(fields[11]) + Number(fields[12]);
       const status = Deno.readTextFileSync(`/proc/${pid}/status`);
       const anon = /RssAnon:\s+(\d+)/.exec(status)?.[1] ?? "0";
@@ -44,7 +60,7 @@ export async function watchdogMain(intervalMs: number): Promise<void> {
   const timer = setInterval(() => {
     if (watched.size === 0) return;
     const at = performance.timeOrigin + performance.now();
-    const records = [at, ...[...watched].map(sample)].join(";");
+    const records = [at, ...[...watched.keys()].map(sample)].join(";");
     const bytes = encoder.encode(`${records}\n`);
     for (let offset = 0; offset < bytes.length;) {
       offset += Deno.stdout.writeSync(bytes.subarray(offset));
@@ -62,9 +78,20 @@ export async function watchdogMain(intervalMs: number): Promise<void> {
     for (const line of lines) {
       const pid = Number(line.slice(1));
       if (!Number.isInteger(pid) || pid <= 0) continue;
-      if (line[0] === "+") watched.add(pid);
+      if (line[0] === "+") watched.set(pid, undefined);
       else if (line[0] === "-") watched.delete(pid);
     }
   }
   clearInterval(timer);
+  for (const [pid, started] of watched) {
+    try {
+      if (started === undefined || statFields(pid)[19] !== started) continue;
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+  for (const signal of ["SIGINT", "SIGHUP"] as const) {
+    Deno.removeSignalListener(signal, ignore);
+  }
 }
