@@ -42,6 +42,13 @@ const log = logger("sandbox");
 const START_TIMEOUT_MS = 15_000;
 /** When a Worker's lane closes, how long to wait for news of the whole process first. */
 const LANE_CLOSE_GRACE_MS = 100;
+/**
+ * How long a process with nothing in flight runs on before it is frozen: a
+ * call that follows at once (a loop of calls) finds it running, without a
+ * stop and a continue (which would double a warm call's cost). What the
+ * action does meanwhile is logged under the run that just ended.
+ */
+export const FREEZE_DELAY_MS = 5;
 /** How long output after a call ends still counts as that call's. */
 const OUTPUT_GRACE_MS = 250;
 
@@ -122,6 +129,8 @@ export class SandboxProcess {
   #frozen = false;
   /** Calls that chose this process and have not ended. */
   #reserved = 0;
+  /** The freeze scheduled, if any. */
+  #freezing: ReturnType<typeof setTimeout> | undefined;
   /** When the last call ended, for eviction. */
   lastUsed: number = performance.now();
 
@@ -159,6 +168,7 @@ export class SandboxProcess {
     );
     this.#exited = this.#child.status.then((exit) => {
       this.#dead = true;
+      clearTimeout(this.#freezing);
       this.#unwatch();
       this.#lanes.close();
       this.#failAll(this.#deathError(exit));
@@ -362,6 +372,7 @@ export class SandboxProcess {
 
   /** Ends the process at once; pending calls fail with `reason`. */
   kill(reason: WireError): void {
+    clearTimeout(this.#freezing);
     if (this.#dead) return;
     this.#killReason ??= reason;
     this.#child.kill();
@@ -396,14 +407,12 @@ export class SandboxProcess {
   #checkIdle(): void {
     if (this.#busy()) return;
     this.#usage.idle();
-    // After what the ending call's caller does at once: a call queued then
-    // (woken as this one ends) keeps it running without a stop and a
-    // continue.
-    if (this.#reserved === 0) {
-      queueMicrotask(() => {
-        if (this.#reserved === 0 && !this.#busy()) this.#freeze();
-      });
-    }
+    if (this.#reserved > 0 || this.#freezing !== undefined) return;
+    // Whatever happened meanwhile, it is frozen only if idle when this fires.
+    this.#freezing = setTimeout(() => {
+      this.#freezing = undefined;
+      if (this.#reserved === 0 && !this.#busy()) this.#freeze();
+    }, FREEZE_DELAY_MS);
   }
 
   /**

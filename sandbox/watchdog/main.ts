@@ -11,7 +11,7 @@
  * Shipped as source text (see `host/entry.ts`), so it must be
  * self-contained.
  *
- * The host ends it with SIGKILL. When its stdin closes, the host is gone
+ * The host ends it with SIGKILL. When its stdin closes or its stdout breaks, the host is gone
  * (crashed, killed): it kills every process it still watches, which
  * may be frozen (SIGSTOP) and would otherwise never run again to notice.
  * It checks each one's start time first, so that a pid reused meanwhile is
@@ -27,7 +27,7 @@
  */
 
 /**
- * Runs in the watchdog process until its stdin closes.
+ * Runs in the watchdog process until its stdin closes or its stdout breaks.
  *
  * @param intervalMs How often to sample.
  */
@@ -35,9 +35,8 @@ export async function watchdogMain(intervalMs: number): Promise<void> {
   // Each watched pid with its start time (field 22), once sampled.
   const watched = new Map<number, string | undefined>();
   const encoder = new TextEncoder();
-  const ignore = () => {};
   for (const signal of ["SIGINT", "SIGHUP"] as const) {
-    Deno.addSignalListener(signal, ignore);
+    Deno.addSignalListener(signal, () => {});
   }
   const statFields = (pid: number): string[] => {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
@@ -57,13 +56,31 @@ export async function watchdogMain(intervalMs: number): Promise<void> {
       return `${pid} -`;
     }
   };
+  // The host is gone: what it left (maybe frozen) is killed, then this ends.
+  const hostGone = () => {
+    clearInterval(timer);
+    for (const [pid, started] of watched) {
+      try {
+        if (started === undefined || statFields(pid)[19] !== started) continue;
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    Deno.exit(0);
+  };
   const timer = setInterval(() => {
     if (watched.size === 0) return;
     const at = performance.timeOrigin + performance.now();
     const records = [at, ...[...watched.keys()].map(sample)].join(";");
     const bytes = encoder.encode(`${records}\n`);
-    for (let offset = 0; offset < bytes.length;) {
-      offset += Deno.stdout.writeSync(bytes.subarray(offset));
+    try {
+      for (let offset = 0; offset < bytes.length;) {
+        offset += Deno.stdout.writeSync(bytes.subarray(offset));
+      }
+    } catch {
+      // Nobody reads the samples (a broken pipe): the host is gone.
+      hostGone();
     }
   }, intervalMs);
   let pending = "";
@@ -82,16 +99,5 @@ export async function watchdogMain(intervalMs: number): Promise<void> {
       else if (line[0] === "-") watched.delete(pid);
     }
   }
-  clearInterval(timer);
-  for (const [pid, started] of watched) {
-    try {
-      if (started === undefined || statFields(pid)[19] !== started) continue;
-      Deno.kill(pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
-  }
-  for (const signal of ["SIGINT", "SIGHUP"] as const) {
-    Deno.removeSignalListener(signal, ignore);
-  }
+  hostGone();
 }
