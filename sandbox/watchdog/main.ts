@@ -32,7 +32,7 @@
  * @param intervalMs How often to sample.
  */
 export async function watchdogMain(intervalMs: number): Promise<void> {
-  // Each watched pid with its start time (field 22), once sampled.
+  // Each watched pid with its start time (field 22) when it was named.
   const watched = new Map<number, string | undefined>();
   const encoder = new TextEncoder();
   for (const signal of ["SIGINT", "SIGHUP"] as const) {
@@ -43,11 +43,17 @@ export async function watchdogMain(intervalMs: number): Promise<void> {
     // The name may hold spaces and parentheses: fields start after the last ")".
     return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   };
+  const startTime = (pid: number): string | undefined => {
+    try {
+      return statFields(pid)[19];
+    } catch {
+      return undefined;
+    }
+  };
   const sample = (pid: number): string => {
     try {
       const fields = statFields(pid);
       if (fields[0] === "Z" || fields[0] === "X") return `${pid} -`;
-      if (watched.get(pid) === undefined) watched.set(pid, fields[19]);
       const ticks = Number(fields[11]) + Number(fields[12]);
       const status = Deno.readTextFileSync(`/proc/${pid}/status`);
       const anon = /RssAnon:\s+(\d+)/.exec(status)?.[1] ?? "0";
@@ -61,7 +67,7 @@ export async function watchdogMain(intervalMs: number): Promise<void> {
     clearInterval(timer);
     for (const [pid, started] of watched) {
       try {
-        if (started === undefined || statFields(pid)[19] !== started) continue;
+        if (started === undefined || startTime(pid) !== started) continue;
         Deno.kill(pid, "SIGKILL");
       } catch {
         // Already gone.
@@ -84,20 +90,25 @@ export async function watchdogMain(intervalMs: number): Promise<void> {
     }
   }, intervalMs);
   let pending = "";
-  for await (
-    const chunk of Deno.stdin.readable.pipeThrough(
-      new TextDecoderStream(),
-    )
-  ) {
-    pending += chunk;
-    const lines = pending.split("\n");
-    pending = lines.pop() ?? "";
-    for (const line of lines) {
-      const pid = Number(line.slice(1));
-      if (!Number.isInteger(pid) || pid <= 0) continue;
-      if (line[0] === "+") watched.set(pid, undefined);
-      else if (line[0] === "-") watched.delete(pid);
+  try {
+    for await (
+      const chunk of Deno.stdin.readable.pipeThrough(
+        new TextDecoderStream(),
+      )
+    ) {
+      pending += chunk;
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) {
+        const pid = Number(line.slice(1));
+        if (!Number.isInteger(pid) || pid <= 0) continue;
+        if (line[0] === "+") watched.set(pid, startTime(pid));
+        else if (line[0] === "-") watched.delete(pid);
+      }
     }
+  } catch {
+    // Its stdin broke: the host is gone too.
+  } finally {
+    hostGone();
   }
-  hostGone();
 }
