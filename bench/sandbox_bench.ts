@@ -8,7 +8,7 @@
  * Each group prints the ratio to its baseline (`deno bench` "x slower").
  */
 import { createRegistry } from "../mod.ts";
-import { FREEZE_DELAY_MS } from "../sandbox/host/process.ts";
+import { FREEZE_DELAY_MS } from "../sandbox/host/freezer.ts";
 
 const COUNT_ROWS = new URL(
   "../tests/fixtures/actions/count_rows.ts",

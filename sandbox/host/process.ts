@@ -9,12 +9,8 @@
  * without asking it anything). Every pending call is settled when its
  * Worker's lane closes or the process dies, so nothing hangs.
  *
- * It runs only while it has work: starting, loading a Worker, or a call
- * that chose it and has not ended. Otherwise it is frozen (SIGSTOP: every
- * thread of it, nested Workers included, stops where it is) and continued
- * (SIGCONT) when the next call chooses it, so that nothing an action leaves
- * behind — timers, pending fetches, nested Workers — runs between calls.
- * Windows has no SIGSTOP: there it is never frozen.
+ * It runs only while it has work: between calls it is frozen
+ * (`./freezer.ts`).
  *
  * @module
  */
@@ -28,13 +24,13 @@ import type {
   WireError,
 } from "../_protocol.ts";
 import { logger } from "../../src/logger.ts";
-import type { ChildExit, Spawn, SpawnedChild } from "./spawn.ts";
-import type { ChildProfile } from "./grants.ts";
+import type { ChildExit, SpawnedChild } from "./spawn.ts";
 import { LaneListener } from "./lane_listener.ts";
-import type { Usage, Watchdog } from "./watchdog.ts";
-import type { OutputRelay } from "./output.ts";
-import { type Peer, UsageJudge } from "./usage_judge.ts";
+import type { Usage } from "./watchdog.ts";
+import { UsageJudge } from "./usage_judge.ts";
+import type { ProcessOptions } from "./process_options.ts";
 import { CallFailure, exitError, fromWorker, wire } from "./errors.ts";
+import { Freezer } from "./freezer.ts";
 
 const log = logger("sandbox");
 
@@ -42,13 +38,6 @@ const log = logger("sandbox");
 const START_TIMEOUT_MS = 15_000;
 /** When a Worker's lane closes, how long to wait for news of the whole process first. */
 const LANE_CLOSE_GRACE_MS = 100;
-/**
- * How long a process with nothing in flight runs on before it is frozen: a
- * call that follows at once (a loop of calls) finds it running, without a
- * stop and a continue (which would double a warm call's cost). What the
- * action does meanwhile is logged under the run that just ended.
- */
-export const FREEZE_DELAY_MS = 5;
 /** How long output after a call ends still counts as that call's. */
 const OUTPUT_GRACE_MS = 250;
 
@@ -75,32 +64,6 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
-/** What a process is started with. */
-export interface ProcessOptions {
-  /** The action's name, for logs. */
-  action: string;
-  /** Whether it hosts dry runs. */
-  dryRun: boolean;
-  profile: ChildProfile;
-  /** Its Workers' setup, sent on stdin (the token is added here). */
-  init: Omit<ChildInit, "token" | "first">;
-  /** The largest frame a Worker may send (a reply of the maximum size). */
-  maxFrame: number;
-  /** Anonymous memory the process may hold, in MiB. */
-  memoryBoundMb: number;
-  /** The part of that bound that is this process's own (Deno's runtime). */
-  allowanceMb: number;
-  /** The action's other process (real or dry run), judged together with this one. */
-  sibling: () => Peer | undefined;
-  /** How long loading the module may take (its top-level code runs then). */
-  loadTimeoutMs: number;
-  spawn: Spawn;
-  watchdog: Watchdog;
-  output: OutputRelay;
-  /** Told once it has exited. */
-  onExit: () => void;
-}
-
 let nextId = 1;
 
 /** A fresh id for a Worker or a call. */
@@ -120,17 +83,11 @@ export class SandboxProcess {
   readonly #ended: Array<{ runId: string; at: number }> = [];
   readonly #unwatch: () => void;
   readonly #usage: UsageJudge;
-  readonly #canFreeze: boolean;
+  readonly #freezer: Freezer;
   #killReason: WireError | undefined;
   #dead = false;
   /** Whether its control lane is up (it is never frozen before). */
   #started = false;
-  /** Whether it was frozen (SIGSTOP) and not continued since. */
-  #frozen = false;
-  /** Calls that chose this process and have not ended. */
-  #reserved = 0;
-  /** The freeze scheduled, if any. */
-  #freezing: ReturnType<typeof setTimeout> | undefined;
   /** When the last call ended, for eviction. */
   lastUsed: number = performance.now();
 
@@ -159,6 +116,7 @@ export class SandboxProcess {
       cwd: options.profile.cwd,
       stdin: `${JSON.stringify(init)}\n`,
     });
+    this.#freezer = new Freezer(this.#child, () => this.dead || this.#busy());
     const attribution = () => this.#runIds();
     options.output.pump(this.#child.stdout, "info", attribution);
     options.output.pump(this.#child.stderr, "error", attribution);
@@ -168,7 +126,7 @@ export class SandboxProcess {
     );
     this.#exited = this.#child.status.then((exit) => {
       this.#dead = true;
-      clearTimeout(this.#freezing);
+      this.#freezer.end();
       this.#unwatch();
       this.#lanes.close();
       this.#failAll(this.#deathError(exit));
@@ -197,7 +155,6 @@ export class SandboxProcess {
       this.#started = true;
       this.#checkIdle();
     }, () => {});
-    this.#canFreeze = canFreeze(this.#child);
   }
 
   /** The action it hosts. */
@@ -227,12 +184,7 @@ export class SandboxProcess {
 
   /** Calls that chose this process and have not ended. */
   get reserved(): number {
-    return this.#reserved;
-  }
-
-  /** Whether it is frozen now (stopped between calls). */
-  get frozen(): boolean {
-    return this.#frozen;
+    return this.#freezer.reserved;
   }
 
   /**
@@ -240,13 +192,12 @@ export class SandboxProcess {
    * call {@linkcode release}s it.
    */
   reserve(): void {
-    this.#reserved++;
-    this.#thaw();
+    this.#freezer.reserve();
   }
 
   /** A call that chose this process has ended: with nothing left, it is frozen. */
   release(): void {
-    this.#reserved--;
+    this.#freezer.release();
     this.#checkIdle();
   }
 
@@ -372,7 +323,7 @@ export class SandboxProcess {
 
   /** Ends the process at once; pending calls fail with `reason`. */
   kill(reason: WireError): void {
-    clearTimeout(this.#freezing);
+    this.#freezer.end();
     if (this.#dead) return;
     this.#killReason ??= reason;
     this.#child.kill();
@@ -405,32 +356,9 @@ export class SandboxProcess {
   }
 
   #checkIdle(): void {
-    if (this.#busy()) return;
+    if (this.dead || this.#busy()) return;
     this.#usage.idle();
-    if (this.#reserved > 0 || this.#freezing !== undefined) return;
-    // Whatever happened meanwhile, it is frozen only if idle when this fires.
-    this.#freezing = setTimeout(() => {
-      this.#freezing = undefined;
-      if (this.#reserved === 0 && !this.#busy()) this.#freeze();
-    }, FREEZE_DELAY_MS);
-  }
-
-  /**
-   * Stops every thread of the process where it is. The watchdog still reads
-   * it (`/proc` works on a stopped process: its CPU time stands still), its
-   * sockets' kernel buffers keep what is sent to it, and SIGKILL still ends
-   * it.
-   */
-  #freeze(): void {
-    if (this.#frozen || this.dead || !this.#canFreeze) return;
-    this.#frozen = true;
-    this.#child.signal?.("SIGSTOP");
-  }
-
-  #thaw(): void {
-    if (!this.#frozen) return;
-    this.#frozen = false;
-    if (!this.dead) this.#child.signal?.("SIGCONT");
+    this.#freezer.idle();
   }
 
   /** A watchdog sample: memory over the bound, or CPU with no call in flight, ends the process. */
@@ -562,9 +490,4 @@ export class SandboxProcess {
   #deathError(exit: ChildExit | null): WireError {
     return this.#killReason ?? exitError(exit);
   }
-}
-
-/** Whether a process can be frozen: it can be signalled, and not on Windows. */
-function canFreeze(child: SpawnedChild): boolean {
-  return Deno.build.os !== "windows" && child.signal !== undefined;
 }
