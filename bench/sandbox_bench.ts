@@ -1,12 +1,14 @@
 /**
- * Sandboxed calls against a raw Worker, in the same run: warm round trip,
- * 100,000 rows, first call after `register`, throughput.
+ * Sandboxed calls against a raw Worker, in the same run: warm round trip
+ * (calls back to back: the process stays running), a call that finds its
+ * process frozen, 100,000 rows, first call after `register`, throughput.
  *
  * The raw Worker has no permissions, no process boundary and no limits: it is
  * the floor a sandbox cannot beat, measured here so that the ratio is honest.
  * Each group prints the ratio to its baseline (`deno bench` "x slower").
  */
 import { createRegistry } from "../mod.ts";
+import { FREEZE_DELAY_MS } from "../sandbox/host/freezer.ts";
 
 const COUNT_ROWS = new URL(
   "../tests/fixtures/actions/count_rows.ts",
@@ -57,6 +59,32 @@ Deno.bench("raw Worker round trip, 1 row (baseline)", {
 
 Deno.bench("sandboxed run(), 1 row", { group: "warm call" }, async () => {
   await registry.run("count_rows", oneRow);
+});
+
+// A call that finds the process frozen (its last call ended more than
+// FREEZE_DELAY_MS ago): SIGCONT before it, SIGSTOP after. The raw Worker
+// waits as long between calls, so that both start from an idle thread.
+const IDLE_MS = FREEZE_DELAY_MS * 2 + 5;
+
+Deno.bench("raw Worker round trip after idle, 1 row (baseline)", {
+  group: "call after idle",
+  baseline: true,
+  n: 200,
+}, async (b) => {
+  await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+  b.start();
+  await raw.call(oneRow);
+  b.end();
+});
+
+Deno.bench("sandboxed run() of a frozen process, 1 row", {
+  group: "call after idle",
+  n: 200,
+}, async (b) => {
+  await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+  b.start();
+  await registry.run("count_rows", oneRow);
+  b.end();
 });
 
 Deno.bench("raw Worker round trip, 100,000 rows (baseline)", {

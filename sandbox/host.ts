@@ -98,6 +98,8 @@ export class SandboxHost {
   readonly #spawn: Spawn;
   readonly #watchdog: Watchdog;
   readonly #prepared = new WeakMap<SandboxedAction, Prepared>();
+  /** Actions unregistered or replaced: their calls fail, nothing starts again. */
+  readonly #released = new WeakSet<SandboxedAction>();
   readonly #live = new Set<SandboxProcess>();
   #runtimeDir: string | undefined;
   #nextDir = 1;
@@ -205,7 +207,7 @@ export class SandboxHost {
             maxResultBytes: action.maxResultBytes,
           });
         } finally {
-          if (--process.reserved === 0) this.#waiting.shift()?.();
+          this.#release(process);
         }
       });
       const { result, context } = await decodeReply(
@@ -236,7 +238,7 @@ export class SandboxHost {
           if (call.abandoned) throw new CallFailure(call.abandoned);
           await this.#slotFor(process).loaded;
         } finally {
-          if (--process.reserved === 0) this.#waiting.shift()?.();
+          this.#release(process);
         }
       });
     } catch (error) {
@@ -262,6 +264,8 @@ export class SandboxHost {
 
   /** Stops the processes of an action that was unregistered or replaced. */
   release(action: SandboxedAction): void {
+    this.#released.add(action);
+    for (const wake of this.#waiting.splice(0)) wake();
     const prepared = this.#prepared.get(action);
     if (!prepared) return;
     this.#prepared.delete(action);
@@ -299,6 +303,7 @@ export class SandboxHost {
   }
 
   #prepare(action: SandboxedAction): Prepared {
+    if (this.#released.has(action)) throw unregistered(action);
     let prepared = this.#prepared.get(action);
     if (prepared) return prepared;
     const runtime = this.#runtime();
@@ -378,6 +383,7 @@ export class SandboxHost {
       if (this.#closed) {
         throw new CallFailure(wire("ACTION_FAILED", "the sandbox was closed"));
       }
+      if (this.#released.has(action)) throw unregistered(action);
       let process = prepared[dryRun ? "dry" : "real"];
       if (!process || process.dead) {
         process = this.#live.size < this.#maxProcesses || this.#evictIdle()
@@ -385,11 +391,19 @@ export class SandboxHost {
           : undefined;
       }
       if (process) {
-        process.reserved++;
+        process.reserve();
         return process;
       }
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
     }
+  }
+
+  /** A call is done with its process: frozen if it was the last. */
+  #release(process: SandboxProcess): void {
+    // A call waiting for a free process is woken first: if it takes this
+    // one, it is not frozen and continued again at once.
+    if (process.reserved === 1) this.#waiting.shift()?.();
+    process.release();
   }
 
   #evictIdle(): boolean {
@@ -422,6 +436,13 @@ export class SandboxHost {
     if (best && slots.length >= this.#maxWorkers) return best;
     return process.load();
   }
+}
+
+function unregistered(action: SandboxedAction): TriggerKitError {
+  return new TriggerKitError(
+    "ACTION_NOT_FOUND",
+    `Action "${action.name}" was unregistered (or replaced) while it was called`,
+  );
 }
 
 function granted(descriptor: Deno.PermissionDescriptor): boolean {

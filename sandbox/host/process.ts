@@ -9,6 +9,9 @@
  * without asking it anything). Every pending call is settled when its
  * Worker's lane closes or the process dies, so nothing hangs.
  *
+ * It runs only while it has work: between calls it is frozen
+ * (`./freezer.ts`).
+ *
  * @module
  */
 import type { Lane } from "../_lane.ts";
@@ -21,13 +24,13 @@ import type {
   WireError,
 } from "../_protocol.ts";
 import { logger } from "../../src/logger.ts";
-import type { ChildExit, Spawn, SpawnedChild } from "./spawn.ts";
-import type { ChildProfile } from "./grants.ts";
+import type { ChildExit, SpawnedChild } from "./spawn.ts";
 import { LaneListener } from "./lane_listener.ts";
-import type { Usage, Watchdog } from "./watchdog.ts";
-import type { OutputRelay } from "./output.ts";
-import { type Peer, UsageJudge } from "./usage_judge.ts";
+import type { Usage } from "./watchdog.ts";
+import { UsageJudge } from "./usage_judge.ts";
+import type { ProcessOptions } from "./process_options.ts";
 import { CallFailure, exitError, fromWorker, wire } from "./errors.ts";
+import { Freezer } from "./freezer.ts";
 
 const log = logger("sandbox");
 
@@ -61,32 +64,6 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
-/** What a process is started with. */
-export interface ProcessOptions {
-  /** The action's name, for logs. */
-  action: string;
-  /** Whether it hosts dry runs. */
-  dryRun: boolean;
-  profile: ChildProfile;
-  /** Its Workers' setup, sent on stdin (the token is added here). */
-  init: Omit<ChildInit, "token" | "first">;
-  /** The largest frame a Worker may send (a reply of the maximum size). */
-  maxFrame: number;
-  /** Anonymous memory the process may hold, in MiB. */
-  memoryBoundMb: number;
-  /** The part of that bound that is this process's own (Deno's runtime). */
-  allowanceMb: number;
-  /** The action's other process (real or dry run), judged together with this one. */
-  sibling: () => Peer | undefined;
-  /** How long loading the module may take (its top-level code runs then). */
-  loadTimeoutMs: number;
-  spawn: Spawn;
-  watchdog: Watchdog;
-  output: OutputRelay;
-  /** Told once it has exited. */
-  onExit: () => void;
-}
-
 let nextId = 1;
 
 /** A fresh id for a Worker or a call. */
@@ -106,12 +83,13 @@ export class SandboxProcess {
   readonly #ended: Array<{ runId: string; at: number }> = [];
   readonly #unwatch: () => void;
   readonly #usage: UsageJudge;
+  readonly #freezer: Freezer;
   #killReason: WireError | undefined;
   #dead = false;
+  /** Whether its control lane is up (it is never frozen before). */
+  #started = false;
   /** When the last call ended, for eviction. */
   lastUsed: number = performance.now();
-  /** Calls that chose this process and have not ended (the host counts them). */
-  reserved = 0;
 
   /**
    * Starts the process.
@@ -138,6 +116,7 @@ export class SandboxProcess {
       cwd: options.profile.cwd,
       stdin: `${JSON.stringify(init)}\n`,
     });
+    this.#freezer = new Freezer(this.#child, () => this.dead || this.#busy());
     const attribution = () => this.#runIds();
     options.output.pump(this.#child.stdout, "info", attribution);
     options.output.pump(this.#child.stderr, "error", attribution);
@@ -147,6 +126,7 @@ export class SandboxProcess {
     );
     this.#exited = this.#child.status.then((exit) => {
       this.#dead = true;
+      this.#freezer.end();
       this.#unwatch();
       this.#lanes.close();
       this.#failAll(this.#deathError(exit));
@@ -171,7 +151,10 @@ export class SandboxProcess {
         }, START_TIMEOUT_MS);
       }),
     ]).finally(() => clearTimeout(timer));
-    this.#control.catch(() => {});
+    this.#control.then(() => {
+      this.#started = true;
+      this.#checkIdle();
+    }, () => {});
   }
 
   /** The action it hosts. */
@@ -197,6 +180,25 @@ export class SandboxProcess {
   /** The share of a core it used at the last sample with no call in flight (0 when busy or gone). */
   get idleShare(): number {
     return this.dead ? 0 : this.#usage.idleShare;
+  }
+
+  /** Calls that chose this process and have not ended. */
+  get reserved(): number {
+    return this.#freezer.reserved;
+  }
+
+  /**
+   * A call chose this process: it runs (is continued if frozen) until the
+   * call {@linkcode release}s it.
+   */
+  reserve(): void {
+    this.#freezer.reserve();
+  }
+
+  /** A call that chose this process has ended: with nothing left, it is frozen. */
+  release(): void {
+    this.#freezer.release();
+    this.#checkIdle();
   }
 
   /** Whether the process is gone (or going). */
@@ -321,6 +323,7 @@ export class SandboxProcess {
 
   /** Ends the process at once; pending calls fail with `reason`. */
   kill(reason: WireError): void {
+    this.#freezer.end();
     if (this.#dead) return;
     this.#killReason ??= reason;
     this.#child.kill();
@@ -345,7 +348,7 @@ export class SandboxProcess {
   }
 
   #busy(): boolean {
-    if (this.#pending.size > 0) return true;
+    if (this.#pending.size > 0 || !this.#started) return true;
     for (const slot of this.#slots.values()) {
       if (!slot.dead && !slot.isLoaded) return true;
     }
@@ -353,7 +356,9 @@ export class SandboxProcess {
   }
 
   #checkIdle(): void {
-    if (!this.#busy()) this.#usage.idle();
+    if (this.dead || this.#busy()) return;
+    this.#usage.idle();
+    this.#freezer.idle();
   }
 
   /** A watchdog sample: memory over the bound, or CPU with no call in flight, ends the process. */

@@ -23,6 +23,11 @@ export interface SpawnedChild {
   write(text: string): Promise<void>;
   /** Ends the process at once (SIGKILL). */
   kill(): void;
+  /**
+   * Stops or continues every thread of the process (not on Windows). A
+   * spawner without it runs processes that are never frozen.
+   */
+  signal?(name: "SIGSTOP" | "SIGCONT"): void;
 }
 
 /** How to start a process. */
@@ -73,6 +78,13 @@ export function spawnDeno(options: SpawnOptions): SpawnedChild {
     kill: () => {
       try {
         child.kill("SIGKILL");
+      } catch {
+        // Already ended.
+      }
+    },
+    signal: (name) => {
+      try {
+        child.kill(name);
       } catch {
         // Already ended.
       }
