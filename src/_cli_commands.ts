@@ -94,6 +94,44 @@ function progress(event: ProgressEvent): string {
 
 const json = (value: unknown) => toJson(value, 2);
 
+/** `serve --http HOST:PORT --http-token-env VAR` as `serve()` options. */
+function httpOptions(
+  values: CommandContext["values"],
+  io: CliIo,
+): {
+  http?: string;
+  httpToken?: string;
+  onListen?: (a: { url: string }) => void;
+} {
+  const http = values.http as string | undefined;
+  const tokenEnv = values["http-token-env"] as string | undefined;
+  if (http === undefined) {
+    if (tokenEnv !== undefined) {
+      throw new UsageError("--http-token-env needs --http HOST:PORT");
+    }
+    return {};
+  }
+  let httpToken: string | undefined;
+  if (tokenEnv !== undefined) {
+    httpToken = Deno.env.get(required(tokenEnv, "a variable name"));
+    if (!httpToken) {
+      throw new UsageError(
+        `--http-token-env names ${tokenEnv}, which is not set or empty`,
+      );
+    }
+  }
+  return {
+    http,
+    ...(httpToken ? { httpToken } : {}),
+    onListen: ({ url }) =>
+      io.err(
+        `Status page on ${url}${
+          httpToken ? " (runs can be started with the token)" : " (read-only)"
+        }`,
+      ),
+  };
+}
+
 /** Every command, by name. */
 export const COMMANDS: Record<string, Command> = {
   run: {
@@ -119,10 +157,15 @@ export const COMMANDS: Record<string, Command> = {
   },
   serve: {
     summary: "Run every enabled job on its schedule until SIGINT or SIGTERM",
-    usage: "serve [--config FILE]",
-    options: {},
+    usage:
+      "serve [--http HOST:PORT [--http-token-env VAR]] [--json] [--config FILE]",
+    options: {
+      http: { type: "string" },
+      "http-token-env": { type: "string" },
+    },
     needsConfig: true,
-    async run({ registry, io, json: asJson, paint }) {
+    async run({ registry, io, json: asJson, paint, values }) {
+      const http = httpOptions(values, io);
       const jobs = (await registry()).listJobs().filter((job) =>
         job.schedule && job.enabled !== false
       );
@@ -132,6 +175,7 @@ export const COMMANDS: Record<string, Command> = {
         }`,
       );
       await (await registry()).serve({
+        ...http,
         onRun: (report) =>
           io.out(asJson ? JSON.stringify(report) : formatReport(report, paint)),
       });

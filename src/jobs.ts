@@ -13,6 +13,7 @@ import {
   type ActionOutcome,
   HEARTBEAT_MS,
   type RunReport,
+  type RunStart,
   type RunStore,
 } from "./store.ts";
 import { logger } from "./logger.ts";
@@ -25,6 +26,11 @@ import {
   type JobStep,
   type ViewDefinition,
 } from "./job_definitions.ts";
+import {
+  noObserver,
+  type RunObservation,
+  type RunObserver,
+} from "./observe/run_observer.ts";
 
 export type {
   Job,
@@ -47,6 +53,8 @@ export interface RunJobOptions {
   attempt?: number;
   /** Told as the run goes: rows fetched, each action done. */
   onProgress?: (event: ProgressEvent) => void;
+  /** The run's id (default: a new UUID), for a caller that must know it before the run ends. */
+  runId?: string;
 }
 
 /** What a run reports as it goes. */
@@ -70,6 +78,8 @@ export interface JobHost {
   store(): RunStore;
   /** Database aliases from the config. */
   resolveDatabase(name: string): string;
+  /** Told of every run: metrics, traces, the status page. */
+  observer?: RunObserver;
 }
 
 const TRANSIENT = new Set([
@@ -151,7 +161,7 @@ export class Jobs {
     const job = this.getJob(name);
     const dryRun = options.dryRun ?? false;
     const report: RunReport = {
-      runId: crypto.randomUUID(),
+      runId: options.runId ?? crypto.randomUUID(),
       jobName: name,
       dryRun,
       status: "succeeded",
@@ -165,22 +175,43 @@ export class Jobs {
       report.slot = new Date(options.slot).toISOString();
     }
     if ((options.attempt ?? 1) > 1) report.attempt = options.attempt!;
-    const store = this.#host.store();
-    const start = {
+    const start: RunStart = {
       runId: report.runId,
       jobName: name,
       dryRun,
       startedAt: report.startedAt,
       ...(report.slot ? { slot: report.slot } : {}),
     };
+    const observed = (this.#host.observer ?? noObserver).runStarted(start);
+    try {
+      return await this.#claimAndRun(job, report, start, options, observed);
+    } finally {
+      if (!report.finishedAt) {
+        // The store failed before the report was final: the run is over all the same.
+        report.finishedAt = new Date().toISOString();
+        report.status = "failed";
+        report.reason ??= "the run store failed";
+      }
+      observed.finished(report);
+    }
+  }
+
+  async #claimAndRun(
+    job: Job,
+    report: RunReport,
+    start: RunStart,
+    options: RunJobOptions,
+    observed: RunObservation,
+  ): Promise<RunReport> {
+    const name = job.name;
+    const dryRun = report.dryRun;
+    const store = this.#host.store();
     if (this.#running.has(name)) {
       // Refused, and recorded so: the history says why this run did nothing.
       await store.start(start);
-      return this.#finish({
-        ...report,
-        status: "skipped",
-        reason: "a run of this job is already in progress",
-      });
+      report.status = "skipped";
+      report.reason = "a run of this job is already in progress";
+      return this.#finish(report);
     }
     this.#running.add(name);
     try {
@@ -192,7 +223,7 @@ export class Jobs {
       Deno.unrefTimer(beat);
       let newKeys: string[];
       try {
-        newKeys = await this.#execute(job, report, options);
+        newKeys = await this.#execute(job, report, options, observed);
       } finally {
         clearInterval(beat);
       }
@@ -215,6 +246,7 @@ export class Jobs {
     job: Job,
     report: RunReport,
     options: RunJobOptions,
+    observed: RunObservation,
   ): Promise<string[]> {
     const skipAll = (status: "skipped" | "failed", reason?: string) => {
       report.status = status;
@@ -228,7 +260,7 @@ export class Jobs {
     let rows: Row[];
     let newKeys: string[] = [];
     try {
-      rows = await this.queryView(job.view);
+      rows = await observed.queryView(job.view, () => this.queryView(job.view));
       report.rowCount = rows.length;
       if (job.dedupe) {
         const keyed = rows.map((row, i) => [rowKey(job, row, i), row] as const);
@@ -280,13 +312,9 @@ export class Jobs {
         });
         continue;
       }
-      const outcome = await this.#runStep(
-        job,
-        step,
-        data,
-        context,
-        report,
-        options,
+      const outcome = await observed.runAction(
+        { action: step.action, index, rows: data.length },
+        () => this.#runStep(job, step, data, context, report, options),
       );
       report.actions.push(outcome);
       options.onProgress?.({

@@ -50,8 +50,14 @@ import {
   type RunStore,
   SqlRunStore,
 } from "./store.ts";
-import { runScheduler, type ServeOptions } from "./scheduler.ts";
+import {
+  runScheduler,
+  type SchedulerHooks,
+  type ServeOptions,
+} from "./scheduler.ts";
 import { openKvStore } from "./store_kv.ts";
+import { Observability } from "./observe/observability.ts";
+import { serveWithStatus } from "./observe/serve_status.ts";
 
 const log = logger("action");
 
@@ -87,6 +93,7 @@ export class Registry {
   #aliases: Record<string, string>;
   #serveDefaults: Pick<ServeOptions, "leaseMs" | "graceMs">;
   #jobs: Jobs;
+  #observe = new Observability();
 
   /**
    * Creates a registry that holds the built-in actions.
@@ -108,6 +115,7 @@ export class Registry {
       databases: this.#databases,
       store: () => this.#getStore(),
       resolveDatabase: (name) => this.#aliases[name] ?? name,
+      observer: this.#observe.observer,
     });
   }
 
@@ -411,14 +419,30 @@ export class Registry {
    * Runs every enabled job on its schedule until `signal` aborts (or SIGINT
    * or SIGTERM), then lets running jobs finish.
    *
-   * @param options Stop signal, grace period, job subset.
-   * @returns When the scheduler has stopped.
+   * @param options Stop signal, grace period, job subset; `http` (and
+   * `httpToken`, `onListen`) to serve the status page, `/healthz`, `/metrics`
+   * and the JSON API beside it.
+   * @returns When the scheduler (and the status server) have stopped.
+   * @throws {TriggerKitError} `INVALID_OPTIONS` for a bad `http` or `httpToken`.
    */
   serve(options: ServeOptions = {}): Promise<void> {
-    return runScheduler(this.#jobs, () => this.#getStore(), {
-      ...this.#serveDefaults,
-      ...options,
-    });
+    const merged = { ...this.#serveDefaults, ...options };
+    const scheduler = (hooks?: SchedulerHooks) =>
+      runScheduler(this.#jobs, () => this.#getStore(), merged, hooks);
+    if (merged.http === undefined) return scheduler();
+    return serveWithStatus(
+      {
+        listJobs: () => this.listJobs(),
+        getJob: (name) => this.#jobs.getJob(name),
+        history: (query) => this.history(query),
+        runJob: (name, runOptions) => this.runJob(name, runOptions),
+        sandboxProcesses: () => this.sandboxProcesses().length,
+        changes: this.#observe.changes,
+        metrics: this.#observe.metrics,
+      },
+      merged,
+      scheduler,
+    );
   }
 
   /**

@@ -17,6 +17,7 @@ import type { RunReport, RunStore } from "./store.ts";
 import { TriggerKitError } from "./errors.ts";
 import { logger } from "./logger.ts";
 import { SlotRunner } from "./_slot_runner.ts";
+import type { StatusServerAddress } from "./observe/status_server.ts";
 
 const log = logger("scheduler");
 
@@ -45,6 +46,24 @@ export interface ServeOptions {
   clock?: Clock;
   /** `Deno.cron`, for the `deno-cron` driver (tests pass a fake one). */
   cron?: DenoCron;
+  /**
+   * Serve the status page, `/healthz`, `/metrics` and the JSON API on
+   * `"HOST:PORT"` (port 0 picks a free one; a port alone binds 127.0.0.1).
+   * `serve` then runs until aborted even with no scheduled job.
+   */
+  http?: string;
+  /** Enables `POST /api/jobs/<name>/run` with `Authorization: Bearer <token>`. */
+  httpToken?: string;
+  /** Told the status server's address once it listens. */
+  onListen?: (address: StatusServerAddress) => void;
+}
+
+/** How the status server follows the scheduler loop (internal to `serve`). */
+export interface SchedulerHooks {
+  /** Called when the loop starts and each time it wakes. */
+  onTick?: (now: number) => void;
+  /** Keep running with no scheduled job, until stopped. */
+  keepAlive?: boolean;
 }
 
 /** The cron function of Deno Deploy (`--unstable-cron` elsewhere). */
@@ -61,11 +80,13 @@ export type DenoCron = (
  * @param jobs The registry's jobs.
  * @param store Where slots are claimed and runs recorded.
  * @param options Stop signal, grace period, lease, driver, clock.
+ * @param hooks Ticks for the health check; keep running with no job.
  */
 export async function runScheduler(
   jobs: Jobs,
   store: () => RunStore,
   options: ServeOptions = {},
+  hooks: SchedulerHooks = {},
 ): Promise<void> {
   const clock = options.clock ?? realClock;
   const leaseMs = options.leaseMs ?? 60_000;
@@ -104,8 +125,10 @@ export async function runScheduler(
     if (cron) {
       const denoCron = options.cron ??
         (Deno as unknown as { cron?: DenoCron }).cron;
-      await cronDriver(scheduled, runner, clock, stop.signal, denoCron);
-    } else await timerDriver(scheduled, runner, clock, leaseMs, stop.signal);
+      await cronDriver(scheduled, runner, clock, stop.signal, denoCron, hooks);
+    } else {
+      await timerDriver(scheduled, runner, clock, leaseMs, stop.signal, hooks);
+    }
   } finally {
     for (const signal of signals) Deno.removeSignalListener(signal, onStop);
     options.signal?.removeEventListener("abort", onStop);
@@ -120,13 +143,15 @@ async function timerDriver(
   clock: Clock,
   leaseMs: number,
   stop: AbortSignal,
+  hooks: SchedulerHooks,
 ) {
   const planned = jobs.map((job) => ({
     job,
     next: job.parsedSchedule!.next(clock.now()),
   }));
   let nextRescue = clock.now();
-  while (!stop.aborted && planned.length > 0) {
+  hooks.onTick?.(nextRescue);
+  while (!stop.aborted && (planned.length > 0 || hooks.keepAlive)) {
     const due = Math.min(nextRescue, ...planned.map((plan) => plan.next));
     const wait = due - clock.now();
     if (wait > 0) {
@@ -137,6 +162,7 @@ async function timerDriver(
       }
     }
     const now = clock.now();
+    hooks.onTick?.(now);
     if (now >= nextRescue) {
       for (const plan of planned) runner.rescue(plan.job);
       nextRescue = now + leaseMs / 2;
@@ -160,6 +186,7 @@ async function cronDriver(
   clock: Clock,
   stop: AbortSignal,
   cron: DenoCron | undefined,
+  hooks: SchedulerHooks,
 ) {
   if (typeof cron !== "function") {
     throw new TriggerKitError(
@@ -193,6 +220,17 @@ async function cronDriver(
       return Promise.resolve();
     });
   });
+  const onTick = hooks.onTick;
+  if (onTick) {
+    // Slots wake the loop once a minute per job; the health check needs a beat with no job too.
+    onTick(clock.now());
+    ticks.push(
+      cron("triggerkit heartbeat", "* * * * *", { signal: stop }, () => {
+        onTick(clock.now());
+        return Promise.resolve();
+      }),
+    );
+  }
   await new Promise<void>((resolve) => {
     if (stop.aborted) return resolve();
     stop.addEventListener("abort", () => resolve(), { once: true });
