@@ -62,7 +62,7 @@ export function renderJobsPage(data: JobsPageData): string {
       ${tile(
         "Scheduler",
         data.scheduler.ok ? "Running" : "Stalled",
-        data.scheduler.detail,
+        data.scheduler.detail.replace(/^the scheduler /, ""),
         data.scheduler.ok ? "good" : "bad",
       )}
     </section>
@@ -83,7 +83,11 @@ export function renderJobsPage(data: JobsPageData): string {
 }
 
 /** One run in full: its facts, then each action. */
-export function renderRunPage(run: RunRecord, now: number): string {
+export function renderRunPage(
+  run: RunRecord,
+  now: number,
+  writable = false,
+): string {
   const duration = runDuration(run, now);
   const body = html`
     <nav class="crumbs" aria-label="Breadcrumb">
@@ -140,7 +144,7 @@ export function renderRunPage(run: RunRecord, now: number): string {
   return page(
     `${run.jobName} · run ${shortId(run.runId)} · TriggerKit`,
     body,
-    footer(false),
+    footer(writable),
   );
 }
 
@@ -423,8 +427,8 @@ function badge(status: string): SafeHtml {
 export function sparkline(runs: readonly RunRecord[]): SafeHtml {
   const shown = runs.slice(0, SPARKLINE_RUNS).reverse();
   if (shown.length === 0) return html`<span class="muted">no runs yet</span>`;
-  const height = 24;
-  const step = 6;
+  const height = 26;
+  const step = 7;
   const max = Math.max(1, ...shown.map((run) => run.rowCount));
   const offset = (SPARKLINE_RUNS - shown.length) * step;
   const counts = { succeeded: 0, failed: 0, other: 0 };
@@ -443,7 +447,7 @@ export function sparkline(runs: readonly RunRecord[]): SafeHtml {
       );
     return html`
       <rect x="${offset + i * step}" y="${height -
-        h}" width="4" height="${h}" rx="1"
+        h}" width="5" height="${h}" rx="1"
         class="bar ${STATUS_LABEL[run.status] ?? "unknown"}">
         <title>${run.startedAt.slice(0, 16).replace("T", " ")} UTC: ${run
           .status}, ${rowsText(run)}</title>
@@ -495,6 +499,7 @@ function runDuration(run: RunRecord, now: number): number | undefined {
 
 /** A duration for people: `850 ms`, `12.3 s`, `4 min 12 s`, `2 h 5 min`. */
 export function formatDuration(ms: number): string {
+  if (ms < 1) return "< 1 ms";
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
   const minutes = Math.floor(ms / 60_000);

@@ -157,7 +157,9 @@ export function createStatusHandler(
         404,
       );
     }
-    return htmlResponse(renderRunPage(run, clock.now()));
+    return htmlResponse(
+      renderRunPage(run, clock.now(), tokenDigest !== undefined),
+    );
   }
 
   async function apiJobs(): Promise<Response> {
@@ -306,7 +308,7 @@ export function createStatusHandler(
       case "/api/runs":
         return await apiRuns(url);
       default:
-        return events.connect(request.signal);
+        return events.connect();
     }
   }
 
@@ -448,7 +450,7 @@ class EventHub {
   readonly #encoder = new TextEncoder();
   #ping: ReturnType<typeof setInterval> | undefined;
 
-  connect(signal: AbortSignal): Response {
+  connect(): Response {
     let client: ReadableStreamDefaultController<Uint8Array>;
     const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
@@ -459,7 +461,6 @@ class EventHub {
       },
       cancel: () => this.#drop(client),
     });
-    signal.addEventListener("abort", () => this.#drop(client), { once: true });
     return new Response(stream, {
       headers: {
         ...SECURITY_HEADERS,
