@@ -7,8 +7,14 @@ import {
   createRegistry,
   type Registry,
   type RunRecord,
+  type RunReport,
   TriggerKitError,
 } from "../mod.ts";
+import { RunMetrics } from "../src/observe/run_metrics.ts";
+import {
+  createStatusHandler,
+  type StatusHandler,
+} from "../src/observe/status_server.ts";
 import type {
   JobStatus,
   RunChange,
@@ -196,4 +202,120 @@ export class FakeSource implements StatusSource {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
+}
+
+/** A clock that moves only when told; sleepers wake as it passes their time. */
+export class ManualClock {
+  #now: number;
+  #sleepers: Array<{ at: number; resolve: () => void }> = [];
+
+  constructor(start: number) {
+    this.#now = start;
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  /** How many sleeps are pending. */
+  get sleeping(): number {
+    return this.#sleepers.length;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const sleeper = { at: this.#now + ms, resolve };
+      this.#sleepers.push(sleeper);
+      signal?.addEventListener("abort", () => {
+        this.#sleepers = this.#sleepers.filter((s) => s !== sleeper);
+        reject(signal.reason);
+      }, { once: true });
+    });
+  }
+
+  /** Moves time forward and wakes the sleepers that are due. */
+  advance(ms: number): void {
+    this.#now += ms;
+    const due = this.#sleepers.filter((s) => s.at <= this.#now);
+    this.#sleepers = this.#sleepers.filter((s) => s.at > this.#now);
+    for (const sleeper of due) sleeper.resolve();
+  }
+}
+
+/**
+ * Parses a Prometheus text exposition strictly enough to catch broken
+ * escaping: every line is a comment (`# HELP`/`# TYPE`) or
+ * `name{label="value",...} number`. Returns the samples with their labels
+ * unescaped.
+ */
+export function parseExposition(
+  text: string,
+): Array<{ name: string; labels: Record<string, string>; value: number }> {
+  const samples = [];
+  assertEndsWithNewline(text);
+  for (const line of text.slice(0, -1).split("\n")) {
+    if (line.startsWith("# HELP ") || line.startsWith("# TYPE ")) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$/.exec(line);
+    if (!match) throw new Error(`Not a sample line: ${JSON.stringify(line)}`);
+    const labels: Record<string, string> = {};
+    let rest = match[2] ? match[2].slice(1, -1) : "";
+    while (rest.length > 0) {
+      const pair = /^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)/
+        .exec(rest);
+      if (!pair) throw new Error(`Bad labels in ${JSON.stringify(line)}`);
+      labels[pair[1]!] = pair[2]!.replace(
+        /\\([\\"n])/g,
+        (_, char) => char === "n" ? "\n" : char,
+      );
+      rest = rest.slice(pair[0].length);
+    }
+    const value = match[3] === "+Inf" ? Infinity : Number(match[3]);
+    if (Number.isNaN(value)) throw new Error(`Bad value in ${line}`);
+    samples.push({ name: match[1]!, labels, value });
+  }
+  return samples;
+}
+
+function assertEndsWithNewline(text: string) {
+  if (!text.endsWith("\n")) {
+    throw new Error("The exposition must end with a line feed");
+  }
+}
+
+/** A status handler whose metrics have 500 jobs, each with runs of every status, a histogram and a failure series. */
+export function fiveHundredJobs(): {
+  handler: StatusHandler;
+  source: FakeSource;
+  metrics: RunMetrics;
+} {
+  const metrics = new RunMetrics();
+  const source = new FakeSource();
+  for (let job = 0; job < 500; job++) {
+    const name = `team_${job % 7}.job_${job}`;
+    source.addJob(name);
+    for (const status of ["succeeded", "failed", "skipped"] as const) {
+      const run = fakeRun({
+        jobName: name,
+        status,
+        finishedAt: new Date(Date.parse("2030-01-01T10:00:00Z") + job * 37)
+          .toISOString(),
+      }) as RunReport;
+      const observation = metrics.runStarted(run);
+      if (status === "failed") {
+        observation.runAction(
+          { action: "send_slack_message", index: 0, rows: 1 },
+          () =>
+            Promise.resolve({
+              action: "send_slack_message",
+              status: "failed",
+              durationMs: 1,
+              error: { code: "ACTION_TIMEOUT", message: "x" },
+            }),
+        );
+      }
+      observation.finished(run);
+    }
+  }
+  return { handler: createStatusHandler({ source, metrics }), source, metrics };
 }

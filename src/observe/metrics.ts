@@ -102,15 +102,10 @@ class SeriesTable<S> {
   all(): readonly S[] {
     return this.#all;
   }
-
-  clear(): void {
-    this.#root.clear();
-    this.#all.length = 0;
-  }
 }
 
 interface Family {
-  render(out: string[]): void;
+  render(): string;
 }
 
 abstract class Metric<S> implements Family {
@@ -135,11 +130,13 @@ abstract class Metric<S> implements Family {
   }
 
   protected abstract createSeries(labels: string, values: readonly string[]): S;
-  protected abstract renderSeries(series: S, out: string[]): void;
+  protected abstract renderSeries(series: S): string;
 
-  render(out: string[]): void {
-    out.push(this.#header);
-    for (const series of this.table.all()) this.renderSeries(series, out);
+  render(): string {
+    // String concatenation builds ropes: cheaper here than pushing parts and joining.
+    let text = this.#header;
+    for (const series of this.table.all()) text += this.renderSeries(series);
+    return text;
   }
 }
 
@@ -184,8 +181,8 @@ export class Counter extends Metric<ValueSeries> {
     return { prefix: `${this.name}${labels} `, value: 0 };
   }
 
-  protected renderSeries(series: ValueSeries, out: string[]): void {
-    out.push(series.prefix, formatValue(series.value), "\n");
+  protected renderSeries(series: ValueSeries): string {
+    return `${series.prefix}${formatValue(series.value)}\n`;
   }
 }
 
@@ -205,17 +202,12 @@ export class Gauge extends Metric<ValueSeries> {
     this.table.get(labels).value = value;
   }
 
-  /** Drops every series (before a scrape sets the current ones). */
-  reset(): void {
-    this.table.clear();
-  }
-
   protected createSeries(labels: string): ValueSeries {
     return { prefix: `${this.name}${labels} `, value: 0 };
   }
 
-  protected renderSeries(series: ValueSeries, out: string[]): void {
-    out.push(series.prefix, formatValue(series.value), "\n");
+  protected renderSeries(series: ValueSeries): string {
+    return `${series.prefix}${formatValue(series.value)}\n`;
   }
 }
 
@@ -279,14 +271,14 @@ export class Histogram extends Metric<HistogramSeries> {
     };
   }
 
-  protected renderSeries(series: HistogramSeries, out: string[]): void {
+  protected renderSeries(series: HistogramSeries): string {
     let cumulative = 0;
+    let text = "";
     for (let i = 0; i < series.counts.length; i++) {
       cumulative += series.counts[i]!;
-      out.push(series.bucketPrefixes[i]!, String(cumulative), "\n");
+      text += `${series.bucketPrefixes[i]!}${cumulative}\n`;
     }
-    out.push(series.sumPrefix, formatValue(series.sum), "\n");
-    out.push(series.countPrefix, String(series.count), "\n");
+    return `${text}${series.sumPrefix}${formatValue(series.sum)}\n${series.countPrefix}${series.count}\n`;
   }
 }
 
@@ -324,9 +316,9 @@ export class MetricsRegistry {
 
   /** Every metric, as one text exposition. */
   render(): string {
-    const out: string[] = [];
-    for (const family of this.#families) family.render(out);
-    return out.join("");
+    let text = "";
+    for (const family of this.#families) text += family.render();
+    return text;
   }
 
   #add<F extends Family>(name: string, labelNames: string[], family: F): F {

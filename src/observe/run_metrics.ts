@@ -109,7 +109,7 @@ export class RunMetrics implements RunObserver {
       for (const status of RUN_STATUSES) this.#runs.touch([job, status]);
       this.#rows.touch([job]);
     }
-    this.#alertsFiring.reset();
+    // Jobs are never removed from a registry, so their series are only ever set.
     for (const job of state.jobs) {
       this.#alertsFiring.set([job], state.alertsFiring?.get(job) ?? 0);
     }
