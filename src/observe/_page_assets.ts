@@ -124,6 +124,10 @@ pre { margin: 8px 0 0; padding: 10px 12px; background: var(--head); border-radiu
   .jobs th, .jobs td { padding: 0; border: 0; }
   .jobs th { grid-column: 1 / -1; }
   .jobs .num { text-align: left; }
+  .jobs td[data-label]::before {
+    content: attr(data-label); display: block; color: var(--muted); font-size: 11px;
+    font-weight: 600; text-transform: uppercase; letter-spacing: .04em; margin-top: 4px;
+  }
 }
 @media (prefers-reduced-motion: no-preference) {
   .badge.running::before { animation: pulse 1.4s ease-in-out infinite; }

@@ -278,7 +278,9 @@ export class Histogram extends Metric<HistogramSeries> {
       cumulative += series.counts[i]!;
       text += `${series.bucketPrefixes[i]!}${cumulative}\n`;
     }
-    return `${text}${series.sumPrefix}${formatValue(series.sum)}\n${series.countPrefix}${series.count}\n`;
+    return `${text}${series.sumPrefix}${
+      formatValue(series.sum)
+    }\n${series.countPrefix}${series.count}\n`;
   }
 }
 

@@ -260,7 +260,7 @@ function jobRow(job: JobStatus, now: number): SafeHtml {
         : html`
           <span class="tag">disabled</span>
         `}</th>
-      <td>${job.schedule
+      <td data-label="Schedule">${job.schedule
         ? html`${job.schedule}${
           job.timezone
             ? html`
@@ -269,10 +269,10 @@ function jobRow(job: JobStatus, now: number): SafeHtml {
             : ""
         }`
         : html`<span class="muted">by hand</span>`}</td>
-      <td>${job.nextRunAt
+      <td data-label="Next run">${job.nextRunAt
         ? timeRelative(job.nextRunAt, now)
         : html`<span class="muted">—</span>`}</td>
-      <td>${last
+      <td data-label="Last run">${last
         ? html`
           <a class="run-link" href="/runs/${encodeURIComponent(
             last.runId,
@@ -283,8 +283,8 @@ function jobRow(job: JobStatus, now: number): SafeHtml {
             class="muted"> · ${rowsText(last)}</span>
         `
         : html`<span class="muted">never run</span>`}</td>
-      <td>${sparkline(job.recentRuns)}</td>
-      <td class="num">${job.alertsFiring > 0
+      <td data-label="Recent runs">${sparkline(job.recentRuns)}</td>
+      <td data-label="Alerts" class="num">${job.alertsFiring > 0
         ? html`<span class="count bad">${job.alertsFiring}</span>`
         : html`<span class="muted">0</span>`}</td>
     </tr>
