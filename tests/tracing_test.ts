@@ -21,7 +21,7 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { createRegistry, type Registry } from "../mod.ts";
 import { ATTRIBUTE, SPAN, withTraceContext } from "../src/observe/tracing.ts";
-import { serveLocal } from "./_helpers.ts";
+import { scriptArgs, serveLocal } from "./_helpers.ts";
 
 /** Registers an SDK with an in-memory exporter for the test's duration. */
 function withSdk(
@@ -245,3 +245,55 @@ Deno.test(
     );
   }),
 );
+
+Deno.test("with OTEL_DENO=true, Deno's built-in SDK exports a run's spans over OTLP", async () => {
+  const bodies: string[] = [];
+  const collector = serveLocal(async (request) => {
+    bodies.push(await request.text());
+    return Response.json({});
+  });
+  try {
+    const script = `
+      import { createRegistry } from ${
+      JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+    };
+      const registry = createRegistry({ store: "sqlite::memory:" });
+      registry.defineView({ name: "v", database: "sqlite::memory:", sql: "SELECT 1 AS id" });
+      registry.register("a", () => ({}));
+      registry.defineJob({ name: "otel_job", view: "v", actions: ["a"] });
+      console.log((await registry.runJob("otel_job")).status);
+      await registry.close();
+    `;
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: scriptArgs(script, ["--allow-all"]),
+      env: {
+        OTEL_DENO: "true",
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+        OTEL_SERVICE_NAME: "triggerkit-test",
+      },
+    }).output();
+    assert.equal(
+      new TextDecoder().decode(output.stdout).trim(),
+      "succeeded",
+      new TextDecoder().decode(output.stderr),
+    );
+    const spans = bodies.filter((body) => body.includes('"resourceSpans"'))
+      .flatMap((body) =>
+        (JSON.parse(body) as {
+          resourceSpans: Array<
+            { scopeSpans: Array<{ spans: Array<{ name: string }> }> }
+          >;
+        }).resourceSpans.flatMap((resource) =>
+          resource.scopeSpans.flatMap((scope) =>
+            scope.spans.map((span) => span.name)
+          )
+        )
+      );
+    for (const name of [SPAN.run, SPAN.view, SPAN.action]) {
+      assert.ok(spans.includes(name), `${name} in ${spans}`);
+    }
+  } finally {
+    await collector.close();
+  }
+});
