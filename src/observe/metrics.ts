@@ -17,7 +17,7 @@ export const PROMETHEUS_CONTENT_TYPE =
  * @param value The raw value.
  * @returns The value to write between the quotes.
  *
- * @example
+ * @example Escaping a label value
  * ```ts
  * import { escapeLabelValue } from "./metrics.ts";
  * import assert from "node:assert/strict";
