@@ -319,3 +319,26 @@ export function fiveHundredJobs(): {
   }
   return { handler: createStatusHandler({ source, metrics }), source, metrics };
 }
+
+/** The value of the sample with this name and these labels (among others), if any. */
+export function sampleValue(
+  samples: ReturnType<typeof parseExposition>,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
+  return samples.find((sample) =>
+    sample.name === name &&
+    Object.entries(labels).every(([key, value]) => sample.labels[key] === value)
+  )?.value;
+}
+
+/** Registers an action that waits until the returned function is called. */
+export function registerGate(registry: Registry, name: string): () => void {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => release = resolve);
+  registry.register(name, async () => {
+    await gate;
+    return {};
+  });
+  return release;
+}

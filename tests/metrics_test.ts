@@ -10,6 +10,8 @@ import {
   fakeRun,
   fiveHundredJobs,
   parseExposition,
+  registerGate,
+  sampleValue,
 } from "./_status_fixtures.ts";
 
 const HOSTILE = "<script>alert(1)</script>";
@@ -91,10 +93,7 @@ Deno.test("metric labels escape job, action and code names so the exposition sta
   });
   const samples = parseExposition(text);
   const find = (name: string, labels: Record<string, string>) =>
-    samples.find((s) =>
-      s.name === name &&
-      Object.entries(labels).every(([k, v]) => s.labels[k] === v)
-    )?.value;
+    sampleValue(samples, name, labels);
   assert.equal(
     find("triggerkit_runs_total", { job: HOSTILE, status: "failed" }),
     1,
@@ -174,12 +173,7 @@ Deno.test("metrics count every run of the registry, runJob, refused and failed r
       database: "sqlite::memory:",
       sql: "SELECT 1 AS id UNION ALL SELECT 2 UNION ALL SELECT 3",
     });
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => release = resolve);
-    registry.register("slow", async () => {
-      await gate;
-      return {};
-    });
+    const release = registerGate(registry, "slow");
     registry.register("broken", () => {
       throw new Error("no");
     });
@@ -211,10 +205,7 @@ Deno.test("metrics count every run of the registry, runJob, refused and failed r
     assert.equal(response.headers.get("content-type"), PROMETHEUS_CONTENT_TYPE);
     const samples = parseExposition(await response.text());
     const value = (name: string, labels: Record<string, string>) =>
-      samples.find((s) =>
-        s.name === name &&
-        Object.entries(labels).every(([k, v]) => s.labels[k] === v)
-      )?.value;
+      sampleValue(samples, name, labels);
     assert.equal(
       value("triggerkit_runs_total", { job: "ok", status: "succeeded" }),
       2,

@@ -22,6 +22,7 @@ import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { createRegistry, type Registry } from "../mod.ts";
 import { ATTRIBUTE, SPAN, withTraceContext } from "../src/observe/tracing.ts";
 import { scriptArgs, serveLocal } from "./_helpers.ts";
+import { registerGate } from "./_status_fixtures.ts";
 
 /** Registers an SDK with an in-memory exporter for the test's duration. */
 function withSdk(
@@ -171,12 +172,7 @@ Deno.test(
         database: "sqlite::memory:",
         sql: "SELECT 1 AS id",
       });
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => release = resolve);
-      registry.register("wait", async () => {
-        await gate;
-        return {};
-      });
+      const release = registerGate(registry, "wait");
       registry.defineJob({
         name: "broken_view",
         view: "bad",
