@@ -429,7 +429,6 @@ export class Registry {
     const merged = { ...this.#serveDefaults, ...options };
     const scheduler = (hooks?: SchedulerHooks) =>
       runScheduler(this.#jobs, () => this.#getStore(), merged, hooks);
-    if (merged.http === undefined) return scheduler();
     return serveWithStatus(
       {
         listJobs: () => this.listJobs(),

@@ -82,7 +82,7 @@ Deno.test("serve({ http }) with no scheduled job keeps running, on 127.0.0.1, un
   }
 });
 
-Deno.test("serve({ http }) refuses a bad address or an empty token with INVALID_OPTIONS", async () => {
+Deno.test("serve({ http }) refuses a bad address, an empty token, or a token without http, with INVALID_OPTIONS", async () => {
   const registry = createRegistry({ store: "sqlite::memory:" });
   try {
     await rejectsWithCode(
@@ -98,6 +98,11 @@ Deno.test("serve({ http }) refuses a bad address or an empty token with INVALID_
       }),
       "INVALID_OPTIONS",
       /httpToken/,
+    );
+    await rejectsWithCode(
+      registry.serve({ httpToken: "x", handleSignals: false }),
+      "INVALID_OPTIONS",
+      /httpToken: it needs http/,
     );
   } finally {
     await registry.close();

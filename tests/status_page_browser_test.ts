@@ -151,7 +151,7 @@ browserTest(
 );
 
 browserTest(
-  "names that look like markup are shown as text and never run as script",
+  "names that look like markup are shown as text and never run as script; the page reads without JavaScript",
   async (browser) => {
     const source = new FakeSource();
     const hostile = "<script>alert(1)</script>";
@@ -193,6 +193,17 @@ browserTest(
       assert.deepEqual(dialogs, []);
       assert.deepEqual(errors, []);
       await page.close();
+
+      // Without JavaScript the page is the same, only not live.
+      const noScript = await browser.newContext({ javaScriptEnabled: false });
+      const plain = await noScript.newPage();
+      await plain.goto(server.address.url);
+      assert.deepEqual(
+        await plain.locator("table.jobs tbody th .job-name").allTextContents(),
+        [hostile, quoted],
+      );
+      assert.match(await plain.locator(".live").textContent() ?? "", /Updated/);
+      await noScript.close();
     } finally {
       await server.close();
     }

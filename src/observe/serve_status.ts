@@ -17,7 +17,8 @@ import {
 import { parseListenAddress, startStatusServer } from "./status_server.ts";
 
 /**
- * Runs the scheduler with the status server until the scheduler stops.
+ * Runs the scheduler, with the status server beside it when `http` is set,
+ * until the scheduler stops.
  *
  * @param registry The registry's jobs, history, runs and metrics.
  * @param options `serve()`'s options: `http`, `httpToken`, `onListen`, and the scheduler's.
@@ -30,6 +31,18 @@ export async function serveWithStatus(
   options: ServeOptions,
   runScheduler: (hooks: SchedulerHooks) => Promise<void>,
 ): Promise<void> {
+  if (options.http === undefined) {
+    const stray = (["httpToken", "onListen"] as const).find((key) =>
+      options[key] !== undefined
+    );
+    if (stray) {
+      throw new TriggerKitError(
+        "INVALID_OPTIONS",
+        `Invalid option ${stray}: it needs http ("HOST:PORT") to serve the status page`,
+      );
+    }
+    return await runScheduler({});
+  }
   const address = parseListenAddress(options.http);
   const token = options.httpToken;
   if (token !== undefined && (typeof token !== "string" || token === "")) {
