@@ -79,7 +79,7 @@ export function renderJobsPage(data: JobsPageData): string {
       ${runsTable(data.recentRuns, now)}
     </section>
   `;
-  return page("TriggerKit status", body, footer(data.writable));
+  return page("TriggerKit status", body, footer(data.writable), now);
 }
 
 /** One run in full: its facts, then each action. */
@@ -145,11 +145,16 @@ export function renderRunPage(
     `${run.jobName} · run ${shortId(run.runId)} · TriggerKit`,
     body,
     footer(writable),
+    now,
   );
 }
 
 /** A page that says what was not found or went wrong. */
-export function renderMessagePage(title: string, message: string): string {
+export function renderMessagePage(
+  title: string,
+  message: string,
+  now: number = Date.now(),
+): string {
   return page(
     `${title} · TriggerKit`,
     html`
@@ -160,10 +165,17 @@ export function renderMessagePage(title: string, message: string): string {
       </div>
     `,
     footer(false),
+    now,
   );
 }
 
-function page(title: string, body: SafeHtml, foot: SafeHtml): string {
+function page(
+  title: string,
+  body: SafeHtml,
+  foot: SafeHtml,
+  now: number,
+): string {
+  const rendered = new Date(now).toISOString();
   return html`
     <!doctype html>
     <html lang="en">
@@ -181,17 +193,14 @@ function page(title: string, body: SafeHtml, foot: SafeHtml): string {
     <a class="skip" href="#content">Skip to content</a>
     <header class="top">
       <a class="brand" href="/"><svg aria-hidden="true" viewBox="0 0 16 16" width="18" height="18"><path d="M9 1 3 9h4l-1 6 6-8H8z"/></svg>TriggerKit</a>
-      <p class="live" data-live role="status">Updated <time datetime="${new Date()
-        .toISOString()}">${new Date().toISOString().slice(
-          11,
-          19,
-        )} UTC</time></p>
+      <p class="live" data-live role="status">Updated <time datetime="${rendered}">${rendered
+        .slice(11, 19)} UTC</time></p>
     </header>
     <main id="content">${body}</main>
     ${foot}
       </body>
     </html>
-  `.value;
+  `.value.trimStart();
 }
 
 function footer(writable: boolean): SafeHtml {

@@ -12,7 +12,7 @@ import { logger } from "../logger.ts";
 import { toJson } from "../_json.ts";
 import { closestNames } from "../_suggest.ts";
 import type { RunChange, StatusSource } from "./_source.ts";
-import { redactDeep } from "./_escape.ts";
+import { redactDeep, redactText } from "./_escape.ts";
 import { checkHealth, checkScheduler, HEALTH_TIMEOUT_MS } from "./health.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
 import type { RunMetrics } from "./run_metrics.ts";
@@ -153,6 +153,7 @@ export function createStatusHandler(
         renderMessagePage(
           "Run not found",
           `No run with id ${runId} is in the history.`,
+          clock.now(),
         ),
         404,
       );
@@ -357,7 +358,7 @@ function errorResponse(request: Request, error: unknown): Response {
   }
   const title = failure.status === 404 ? "Not found" : "Unavailable";
   const response = htmlResponse(
-    renderMessagePage(title, redactDeep(failure.message) as string),
+    renderMessagePage(title, redactText(failure.message)),
     failure.status,
   );
   for (const [name, value] of Object.entries(failure.headers)) {
