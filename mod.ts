@@ -48,7 +48,7 @@ export type {
   RunStore,
 } from "./src/store.ts";
 export type { DenoCron, ServeOptions } from "./src/scheduler.ts";
-export type { StatusServerAddress } from "./src/observe/status_server.ts";
+export type { StatusServerAddress } from "./src/observe/listen_address.ts";
 export type { Clock } from "./src/clock.ts";
 export { parseSchedule, type Schedule } from "./src/schedule.ts";
 export {

@@ -17,7 +17,7 @@ import type { RunReport, RunStore } from "./store.ts";
 import { TriggerKitError } from "./errors.ts";
 import { logger } from "./logger.ts";
 import { SlotRunner } from "./_slot_runner.ts";
-import type { StatusServerAddress } from "./observe/status_server.ts";
+import type { StatusServerAddress } from "./observe/listen_address.ts";
 
 const log = logger("scheduler");
 

@@ -7,6 +7,7 @@ import {
   type StatusHandlerOptions,
 } from "../src/observe/status_server.ts";
 import { fakeRun, FakeSource } from "./_status_fixtures.ts";
+import { sparkline } from "../src/observe/_page_parts.ts";
 import { throwsWithCode } from "./_helpers.ts";
 
 const HOSTILE = "<script>alert(1)</script>";
@@ -437,4 +438,40 @@ Deno.test("the status server closes with an event stream open", async () => {
   await reader.read();
   await server.close();
   while (!(await reader.read()).done) { /* drain */ }
+});
+
+Deno.test("a job's sparkline draws its last 20 runs, oldest first: rows as height, failures as full red bars", () => {
+  const runs = [
+    fakeRun({ status: "failed", rowCount: 0 }),
+    fakeRun({ rowCount: 100 }),
+    fakeRun({ status: "skipped", rowCount: 0 }),
+    ...Array.from({ length: 30 }, () => fakeRun({ rowCount: 25 })),
+  ];
+  const svg = sparkline(runs).value;
+  const bars = [
+    ...svg.matchAll(/<rect [^>]*height="(\d+)"[^>]*class="bar (\w+)"/g),
+  ]
+    .map((m) => [Number(m[1]), m[2]]);
+  assert.equal(bars.length, 20);
+  assert.deepEqual(
+    bars.at(-1),
+    [26, "failed"],
+    "the newest run is on the right",
+  );
+  assert.deepEqual(
+    bars.at(-2),
+    [26, "succeeded"],
+    "the most rows fill the height",
+  );
+  assert.deepEqual(bars.at(-3), [3, "skipped"]);
+  assert.deepEqual(
+    bars[0],
+    [15, "succeeded"],
+    "25 of 100 rows: half height (square root)",
+  );
+  assert.match(
+    svg,
+    /aria-label="Last 20 runs: 18 succeeded, 1 failed, 1 skipped or running; at most 100 rows"/,
+  );
+  assert.match(sparkline([]).value, /no runs yet/);
 });

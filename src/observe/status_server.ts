@@ -11,7 +11,7 @@ import { isTriggerKitError, TriggerKitError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { toJson } from "../_json.ts";
 import { closestNames } from "../_suggest.ts";
-import type { RunChange, StatusSource } from "./_source.ts";
+import type { StatusSource } from "./_source.ts";
 import { redactDeep, redactText } from "./_escape.ts";
 import { checkHealth, checkScheduler, HEALTH_TIMEOUT_MS } from "./health.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
@@ -23,6 +23,14 @@ import {
   SPARKLINE_RUNS,
 } from "./status_page.ts";
 import { ICON_SVG, STATUS_CSS, STATUS_JS } from "./_page_assets.ts";
+import { EventHub } from "./_event_hub.ts";
+import type { ListenAddress, StatusServerAddress } from "./listen_address.ts";
+
+export {
+  type ListenAddress,
+  parseListenAddress,
+  type StatusServerAddress,
+} from "./listen_address.ts";
 
 const log = logger("http");
 
@@ -443,125 +451,6 @@ function equalDigests(a: Uint8Array, b: Uint8Array): boolean {
   let difference = a.length ^ b.length;
   for (let i = 0; i < a.length; i++) difference |= a[i]! ^ (b[i] ?? 0);
   return difference === 0;
-}
-
-/** Server-sent events to the open pages: one `run` event per change, a comment every 15 s. */
-class EventHub {
-  readonly #clients = new Set<ReadableStreamDefaultController<Uint8Array>>();
-  readonly #encoder = new TextEncoder();
-  #ping: ReturnType<typeof setInterval> | undefined;
-
-  connect(): Response {
-    let client: ReadableStreamDefaultController<Uint8Array>;
-    const stream = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        client = controller;
-        this.#clients.add(controller);
-        controller.enqueue(this.#encoder.encode("retry: 3000\n\n"));
-        this.#startPing();
-      },
-      cancel: () => this.#drop(client),
-    });
-    return new Response(stream, {
-      headers: {
-        ...SECURITY_HEADERS,
-        "content-type": "text/event-stream; charset=utf-8",
-      },
-    });
-  }
-
-  send(change: RunChange): void {
-    // JSON escapes line breaks, so a name cannot end the event early.
-    this.#broadcast(`event: run\ndata: ${toJson(change)}\n\n`);
-  }
-
-  close(): void {
-    for (const client of [...this.#clients]) {
-      this.#drop(client);
-      try {
-        client.close();
-      } catch {
-        // Already closed by its reader.
-      }
-    }
-  }
-
-  #broadcast(text: string): void {
-    const bytes = this.#encoder.encode(text);
-    for (const client of this.#clients) {
-      try {
-        client.enqueue(bytes);
-      } catch {
-        this.#drop(client);
-      }
-    }
-  }
-
-  #startPing(): void {
-    if (this.#ping !== undefined) return;
-    const ping = setInterval(() => this.#broadcast(": ping\n\n"), 15_000);
-    Deno.unrefTimer(ping);
-    this.#ping = ping;
-  }
-
-  #drop(client: ReadableStreamDefaultController<Uint8Array>): void {
-    this.#clients.delete(client);
-    if (this.#clients.size === 0 && this.#ping !== undefined) {
-      clearInterval(this.#ping);
-      this.#ping = undefined;
-    }
-  }
-}
-
-/** Where the status server listens. */
-export interface ListenAddress {
-  /** The interface, `127.0.0.1` unless told otherwise. */
-  hostname: string;
-  /** The port; 0 picks a free one. */
-  port: number;
-}
-
-/** What `serve({ onListen })` is told once the status server listens. */
-export interface StatusServerAddress {
-  /** The interface it listens on. */
-  hostname: string;
-  /** The port it listens on. */
-  port: number;
-  /** The page's URL, e.g. `http://127.0.0.1:8787/`. */
-  url: string;
-}
-
-/**
- * Reads `serve({ http })`: `"HOST:PORT"`, `"[::1]:PORT"`, or a port alone
- * (on 127.0.0.1).
- *
- * @param value The option's value.
- * @returns The address to bind.
- * @throws {TriggerKitError} `INVALID_OPTIONS` for anything else.
- */
-export function parseListenAddress(value: unknown): ListenAddress {
-  const text = typeof value === "number" ? String(value) : value;
-  const match = typeof text === "string"
-    ? /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):)?(\d{1,5})$/.exec(text.trim())
-    : null;
-  const port = match ? Number(match[2]) : NaN;
-  if (!match || port > 65535) {
-    throw new TriggerKitError(
-      "INVALID_OPTIONS",
-      `Invalid option http: expected "HOST:PORT" such as "127.0.0.1:8787" (port 0 picks a free one), received ${
-        typeof value === "string" ? `"${value}"` : typeof value
-      }`,
-    );
-  }
-  const host = match[1] ?? "";
-  return {
-    hostname: host === ""
-      ? "127.0.0.1"
-      : host.startsWith("[")
-      ? host.slice(1, -1)
-      : host,
-    port,
-  };
 }
 
 /** Options of {@linkcode startStatusServer}. */
