@@ -8,9 +8,9 @@ import {
   historyCommand,
   jobsCommand,
   runCommand,
-  serveCommand,
   validateCommand,
 } from "./_job_commands.ts";
+import { serveCommand } from "./_serve_command.ts";
 import {
   actionsCommand,
   execCommand,

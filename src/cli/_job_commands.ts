@@ -1,5 +1,5 @@
 /**
- * The commands about jobs and their runs: `run`, `serve`, `jobs`, `history`, `validate`.
+ * The commands about jobs and their runs: `run`, `jobs`, `history`, `validate`.
  *
  * @module
  */
@@ -33,29 +33,6 @@ export const runCommand: Command = {
     );
     io.out(asJson ? json(report) : formatReport(report, paint));
     return report.status === "failed" ? 1 : 0;
-  },
-};
-
-/** `serve`: the scheduler, until SIGINT or SIGTERM. */
-export const serveCommand: Command = {
-  summary: "Run every enabled job on its schedule until SIGINT or SIGTERM",
-  usage: "serve [--config FILE]",
-  options: {},
-  needsConfig: true,
-  async run({ registry, io, json: asJson, paint }) {
-    const jobs = (await registry()).listJobs().filter((job) =>
-      job.schedule && job.enabled !== false
-    );
-    io.err(
-      `Serving ${jobs.length} scheduled jobs: ${
-        jobs.map((job) => job.name).join(", ") || "(none)"
-      }`,
-    );
-    await (await registry()).serve({
-      onRun: (report) =>
-        io.out(asJson ? JSON.stringify(report) : formatReport(report, paint)),
-    });
-    return 0;
   },
 };
 

@@ -41,6 +41,7 @@ const USAGE_CODES = new Set([
   "INVALID_JOB",
   "INVALID_SCHEDULE",
   "SANDBOX_UNAVAILABLE",
+  "INVALID_OPTIONS",
 ]);
 
 /** Options of {@linkcode main}. */

@@ -14,6 +14,7 @@ import {
   type ActionOutcome,
   HEARTBEAT_MS,
   type RunReport,
+  type RunStart,
   type RunStore,
 } from "../store/contract.ts";
 import { logger } from "../logger.ts";
@@ -26,6 +27,11 @@ import {
   type JobDefinition,
   type ViewDefinition,
 } from "./definitions.ts";
+import {
+  noObserver,
+  type RunObservation,
+  type RunObserver,
+} from "../observe/run_observer.ts";
 
 const log = logger("job");
 
@@ -41,6 +47,8 @@ export interface RunJobOptions {
   attempt?: number;
   /** Told as the run goes: rows fetched, each action done. */
   onProgress?: (event: ProgressEvent) => void;
+  /** The run's id (default: a new UUID), for a caller that must know it before the run ends. */
+  runId?: string;
 }
 
 /** What a run reports as it goes. */
@@ -64,6 +72,8 @@ export interface JobHost extends StepHost {
   store(): RunStore;
   /** The registry's clock: run times, dedupe expiry, heartbeats, retry delays. */
   readonly clock: Clock;
+  /** Told of every run: metrics, traces, the status page. */
+  readonly observer?: RunObserver;
 }
 
 /** The views and jobs of a registry, and how they run. */
@@ -132,22 +142,43 @@ export class Jobs {
     const job = this.getJob(name);
     const { clock } = this.#host;
     const report = newReport(name, options, clock.now());
-    const store = this.#host.store();
-    const start = {
+    const start: RunStart = {
       runId: report.runId,
       jobName: name,
       dryRun: report.dryRun,
       startedAt: report.startedAt,
       ...(report.slot ? { slot: report.slot } : {}),
     };
+    const observed = (this.#host.observer ?? noObserver).runStarted(start);
+    try {
+      return await this.#claimAndRun(job, report, start, options, observed);
+    } finally {
+      if (!report.finishedAt) {
+        // The store failed before the report was final: the run is over all the same.
+        report.finishedAt = new Date(clock.now()).toISOString();
+        report.status = "failed";
+        report.reason ??= "the run store failed";
+      }
+      observed.finished(report);
+    }
+  }
+
+  async #claimAndRun(
+    job: Job,
+    report: RunReport,
+    start: RunStart,
+    options: RunJobOptions,
+    observed: RunObservation,
+  ): Promise<RunReport> {
+    const name = job.name;
+    const { clock } = this.#host;
+    const store = this.#host.store();
     if (this.#running.has(name)) {
       // Refused, and recorded so: the history says why this run did nothing.
       await store.start(start);
-      return this.#finish({
-        ...report,
-        status: "skipped",
-        reason: "a run of this job is already in progress",
-      });
+      report.status = "skipped";
+      report.reason = "a run of this job is already in progress";
+      return this.#finish(report);
     }
     this.#running.add(name);
     try {
@@ -161,7 +192,7 @@ export class Jobs {
       );
       let newKeys: string[];
       try {
-        newKeys = await this.#execute(job, report, options);
+        newKeys = await this.#execute(job, report, options, observed);
       } finally {
         beating.abort();
         await heartbeat;
@@ -185,8 +216,9 @@ export class Jobs {
     job: Job,
     report: RunReport,
     options: RunJobOptions,
+    observed: RunObservation,
   ): Promise<string[]> {
-    const fetched = await this.#fetch(job, report);
+    const fetched = await this.#fetch(job, report, observed);
     if (!fetched) return [];
     const { rows, newKeys } = fetched;
     report.newRowCount = rows.length;
@@ -205,7 +237,7 @@ export class Jobs {
       skipAll(job, report, "skipped", "the view yielded no new rows");
       return newKeys;
     }
-    await this.#runSteps(job, rows, report, options);
+    await this.#runSteps(job, rows, report, options, observed);
     return newKeys;
   }
 
@@ -213,9 +245,13 @@ export class Jobs {
   async #fetch(
     job: Job,
     report: RunReport,
+    observed: RunObservation,
   ): Promise<{ rows: Row[]; newKeys: string[] } | undefined> {
     try {
-      const rows = await this.queryView(job.view);
+      const rows = await observed.queryView(
+        job.view,
+        () => this.queryView(job.view),
+      );
       report.rowCount = rows.length;
       if (!job.dedupe) return { rows, newKeys: [] };
       const keyed = rows.map((row, i) => [rowKey(job, row, i), row] as const);
@@ -247,6 +283,7 @@ export class Jobs {
     rows: Row[],
     report: RunReport,
     options: RunJobOptions,
+    observed: RunObservation,
   ): Promise<void> {
     // Actions share the run's rows: freeze them so none can change what the next one sees.
     const data = Object.freeze(rows.map((row) => Object.freeze(row))) as Row[];
@@ -261,14 +298,18 @@ export class Jobs {
         });
         continue;
       }
-      const outcome = await runStep(this.#host, step, {
-        data,
-        context,
-        jobName: job.name,
-        runId: report.runId,
-        dryRun: report.dryRun,
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
+      const outcome = await observed.runAction(
+        { action: step.action, index, rows: data.length },
+        () =>
+          runStep(this.#host, step, {
+            data,
+            context,
+            jobName: job.name,
+            runId: report.runId,
+            dryRun: report.dryRun,
+            ...(options.signal ? { signal: options.signal } : {}),
+          }),
+      );
       report.actions.push(outcome);
       options.onProgress?.({
         type: "action",
@@ -307,7 +348,7 @@ function newReport(
   now: number,
 ): RunReport {
   const report: RunReport = {
-    runId: crypto.randomUUID(),
+    runId: options.runId ?? crypto.randomUUID(),
     jobName: name,
     dryRun: options.dryRun ?? false,
     status: "succeeded",

@@ -24,7 +24,11 @@ import type {
   ViewDefinition,
 } from "../jobs/definitions.ts";
 import { Jobs, type RunJobOptions } from "../jobs/engine.ts";
-import { runScheduler, type ServeOptions } from "../jobs/serve.ts";
+import {
+  runScheduler,
+  type SchedulerHooks,
+  type ServeOptions,
+} from "../jobs/serve.ts";
 import type {
   HistoryOptions,
   RunRecord,
@@ -32,6 +36,8 @@ import type {
   RunStore,
 } from "../store/contract.ts";
 import { DEFAULT_STORE, openStore } from "../store/open.ts";
+import { Observability } from "../observe/observability.ts";
+import { serveWithStatus } from "../observe/serve_status.ts";
 
 /** Options of {@linkcode createRegistry}. */
 export interface RegistryOptions {
@@ -60,6 +66,7 @@ export class Registry {
   #store: RunStore | undefined;
   readonly #serveDefaults: Pick<ServeOptions, "leaseMs" | "graceMs">;
   readonly #jobs: Jobs;
+  readonly #observe = new Observability();
 
   /**
    * Creates a registry that holds the built-in actions.
@@ -85,6 +92,7 @@ export class Registry {
       databases: this.#databases,
       store: () => this.#getStore(),
       clock: this.#clock,
+      observer: this.#observe.observer,
     });
   }
 
@@ -387,8 +395,11 @@ export class Registry {
    * Runs every enabled job on its schedule until `signal` aborts (or SIGINT
    * or SIGTERM), then lets running jobs finish.
    *
-   * @param options Stop signal, grace period, job subset.
-   * @returns When the scheduler has stopped.
+   * @param options Stop signal, grace period, job subset; `http` (and
+   * `httpToken`, `onListen`) to serve the status page, `/healthz`, `/metrics`
+   * and the JSON API beside it.
+   * @returns When the scheduler (and the status server) have stopped.
+   * @throws {TriggerKitError} `INVALID_OPTIONS` for a bad `http` or `httpToken`.
    *
    * @example Stopping at once
    * ```ts
@@ -400,11 +411,23 @@ export class Registry {
    * ```
    */
   serve(options: ServeOptions = {}): Promise<void> {
-    return runScheduler(this.#jobs, () => this.#getStore(), {
-      clock: this.#clock,
-      ...this.#serveDefaults,
-      ...options,
-    });
+    const merged = { clock: this.#clock, ...this.#serveDefaults, ...options };
+    const scheduler = (hooks: SchedulerHooks) =>
+      runScheduler(this.#jobs, () => this.#getStore(), merged, hooks);
+    return serveWithStatus(
+      {
+        listJobs: () => this.listJobs(),
+        getJob: (name) => this.#jobs.getJob(name),
+        history: (query) => this.history(query),
+        run: (runId) => this.#getStore().get(runId),
+        runJob: (name, runOptions) => this.runJob(name, runOptions),
+        sandboxProcesses: () => this.sandboxProcesses().length,
+        changes: this.#observe.changes,
+        metrics: this.#observe.metrics,
+      },
+      merged,
+      scheduler,
+    );
   }
 
   /**

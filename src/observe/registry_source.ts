@@ -1,0 +1,234 @@
+/**
+ * The status source of a registry: its jobs, its run store, its scheduler
+ * loop and its runs, as the status server reads them.
+ *
+ * @module
+ */
+import type { Clock } from "../clock.ts";
+import type { Job } from "../jobs/definitions.ts";
+import type { RunJobOptions } from "../jobs/engine.ts";
+import { logger } from "../logger.ts";
+import type {
+  HistoryOptions,
+  RunRecord,
+  RunReport,
+} from "../store/contract.ts";
+import type {
+  AlertStatus,
+  JobStatus,
+  RunChange,
+  RunsQuery,
+  SchedulerState,
+  StatusSource,
+} from "./_source.ts";
+import type { RunChanges } from "./observability.ts";
+
+const log = logger("http");
+
+/** What the status source needs of a registry. */
+export interface RegistryParts {
+  /** Every job, sorted by name. */
+  listJobs(): Job[];
+  /** A job by name; throws `JOB_NOT_FOUND`. */
+  getJob(name: string): Job;
+  /** The run history. */
+  history(options: HistoryOptions): Promise<RunRecord[]>;
+  /** One run by its id, or undefined. */
+  run(runId: string): Promise<RunRecord | undefined>;
+  /** Runs a job (the id is given, so it is known before the run ends). */
+  runJob(
+    name: string,
+    options: RunJobOptions & { runId: string },
+  ): Promise<RunReport>;
+  /** Sandbox processes running now. */
+  sandboxProcesses(): number;
+  /** Pending and firing alert keys, once the registry has alerts. */
+  alerts?(): Promise<AlertStatus[]>;
+  /** Run starts and ends. */
+  changes: RunChanges;
+}
+
+/** The scheduler loop's last tick, as the health check reads it. */
+export class SchedulerTicks {
+  #tickedAt: number | undefined;
+  #stopping = false;
+  readonly #tickEveryMs: number;
+
+  /** @param tickEveryMs The longest the loop sleeps between ticks. */
+  constructor(tickEveryMs: number) {
+    this.#tickEveryMs = tickEveryMs;
+  }
+
+  /** The loop woke. */
+  readonly tick = (now: number): void => {
+    this.#tickedAt = now;
+  };
+
+  /** The scheduler is stopping. */
+  stop(): void {
+    this.#stopping = true;
+  }
+
+  /** What the health check reads. */
+  state(): SchedulerState {
+    return {
+      tickedAt: this.#tickedAt,
+      tickEveryMs: this.#tickEveryMs,
+      stopping: this.#stopping,
+    };
+  }
+}
+
+/** How many history reads one page runs at once. */
+const READ_CONCURRENCY = 8;
+
+/** A registry as the status server sees it. */
+export class RegistrySource implements StatusSource {
+  readonly #registry: RegistryParts;
+  readonly #ticks: SchedulerTicks;
+  readonly #clock: Clock;
+  readonly #runs = new Set<Promise<unknown>>();
+  readonly #abort = new AbortController();
+
+  /**
+   * @param registry The registry's jobs, history and runs.
+   * @param ticks The scheduler loop's ticks.
+   * @param clock The clock.
+   */
+  constructor(registry: RegistryParts, ticks: SchedulerTicks, clock: Clock) {
+    this.#registry = registry;
+    this.#ticks = ticks;
+    this.#clock = clock;
+  }
+
+  jobNames(): string[] {
+    return this.#registry.listJobs().map((job) => job.name);
+  }
+
+  async jobs(options: { recentRuns?: number } = {}): Promise<JobStatus[]> {
+    const limit = Math.max(1, options.recentRuns ?? 1);
+    const now = this.#clock.now();
+    const jobs = this.#registry.listJobs();
+    const [firing, recent] = await Promise.all([
+      this.#firingByJob(),
+      mapLimit(
+        jobs,
+        READ_CONCURRENCY,
+        (job) => this.#registry.history({ job: job.name, limit }),
+      ),
+    ]);
+    return jobs.map((job, i) => {
+      const enabled = job.enabled !== false;
+      const runs = recent[i] ?? [];
+      return {
+        name: job.name,
+        schedule: job.schedule ?? null,
+        ...(job.timezone && job.timezone !== "UTC"
+          ? { timezone: job.timezone }
+          : {}),
+        enabled,
+        nextRunAt: enabled && job.parsedSchedule
+          ? new Date(job.parsedSchedule.next(now)).toISOString()
+          : null,
+        lastRun: runs[0] ?? null,
+        alertsFiring: firing.get(job.name) ?? 0,
+        recentRuns: runs,
+      };
+    });
+  }
+
+  runs(query: RunsQuery = {}): Promise<RunRecord[]> {
+    return this.#registry.history(query);
+  }
+
+  run(runId: string): Promise<RunRecord | undefined> {
+    return this.#registry.run(runId);
+  }
+
+  async storeAlive(): Promise<void> {
+    await this.#registry.history({ limit: 1 });
+  }
+
+  scheduler(): SchedulerState | undefined {
+    return this.#ticks.state();
+  }
+
+  startRun(job: string): Promise<{ runId: string }> {
+    this.#registry.getJob(job);
+    const runId = crypto.randomUUID();
+    const run = this.#registry.runJob(job, {
+      runId,
+      signal: this.#abort.signal,
+    }).catch((error) =>
+      log.error(
+        "Run {runId} of job {jobName} started over HTTP failed: {error}",
+        {
+          runId,
+          jobName: job,
+          error,
+        },
+      )
+    );
+    this.#runs.add(run);
+    run.finally(() => this.#runs.delete(run));
+    return Promise.resolve({ runId });
+  }
+
+  sandboxProcesses(): number {
+    return this.#registry.sandboxProcesses();
+  }
+
+  alerts(): Promise<AlertStatus[]> {
+    return this.#registry.alerts?.() ?? Promise.resolve([]);
+  }
+
+  subscribe(listener: (change: RunChange) => void): () => void {
+    return this.#registry.changes.subscribe(listener);
+  }
+
+  /** Waits for runs started over HTTP up to `graceMs`, then aborts them. */
+  async drain(graceMs: number): Promise<void> {
+    if (this.#runs.size === 0) return;
+    const grace = new AbortController();
+    const settled = Promise.all(this.#runs).then(() => true);
+    const timedOut = this.#clock.sleep(graceMs, grace.signal).then(
+      () => false,
+      () => true,
+    );
+    if (!(await Promise.race([settled, timedOut]))) {
+      this.#abort.abort(new Error("The status server stopped"));
+      await settled;
+    }
+    grace.abort();
+  }
+
+  async #firingByJob(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    if (!this.#registry.alerts) return counts;
+    for (const alert of await this.#registry.alerts()) {
+      if (alert.state !== "firing") continue;
+      counts.set(alert.jobName, (counts.get(alert.jobName) ?? 0) + 1);
+    }
+    return counts;
+  }
+}
+
+/** Maps with at most `limit` calls in flight, keeping the order. */
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, worker),
+  );
+  return results;
+}
