@@ -144,7 +144,7 @@ pgTest(
       const jobs = await cli(["jobs"], env, dir);
       assert.match(
         jobs.stdout,
-        /payment_alerts\s+large_payments\s+every 5 minutes\s+yes\s+run_sql → sum_payments → send_slack_message/,
+        /payment_alerts\s+every 5 minutes\s+\d{4}-\d\d-\d\d \d\d:\d\d:00Z \(in [^)]+\)\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\s+failed\s+run_sql → sum_payments → send_slack_message/,
       );
     } finally {
       await slack.close();

@@ -9,6 +9,7 @@ import type { Registry } from "../registry/registry.ts";
 import type { ProgressEvent } from "../jobs/engine.ts";
 import type { Paint } from "./_format.ts";
 import { toJson } from "../_json.ts";
+import type { Clock } from "../clock.ts";
 
 /** Where the CLI writes; injectable for tests. */
 export interface CliIo {
@@ -29,6 +30,10 @@ export interface CommandContext {
   paint: Paint;
   /** The config file the registry came from, if any. */
   configFile: () => string | undefined;
+  /** The clock of next runs and of `serve`'s lines. */
+  clock: Clock;
+  /** Stops `serve`, as SIGINT or SIGTERM would. */
+  signal?: AbortSignal;
 }
 
 /** A command of the command line. */

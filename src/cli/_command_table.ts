@@ -11,6 +11,7 @@ import {
   validateCommand,
 } from "./_job_commands.ts";
 import { serveCommand } from "./_serve_command.ts";
+import { showCommand } from "./_show_command.ts";
 import {
   actionsCommand,
   execCommand,
@@ -27,6 +28,7 @@ export const COMMANDS: Record<string, Command> = {
   actions: actionsCommand,
   info: infoCommand,
   history: historyCommand,
+  show: showCommand,
   validate: validateCommand,
   exec: execCommand,
 };

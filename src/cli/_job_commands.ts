@@ -4,7 +4,15 @@
  * @module
  */
 import type { ProgressEvent } from "../jobs/engine.ts";
-import { formatHistory, formatReport, table } from "./_format.ts";
+import {
+  duration,
+  formatHistory,
+  formatReport,
+  status,
+  table,
+  when,
+} from "./_format.ts";
+import { jobStatuses } from "../observe/registry_source.ts";
 import {
   type Command,
   json,
@@ -36,29 +44,50 @@ export const runCommand: Command = {
   },
 };
 
-/** `jobs`: the config's jobs. */
+/** `jobs`: the config's jobs, each with its next run and its last. */
 export const jobsCommand: Command = {
-  summary: "List the jobs of the config",
+  summary: "List the jobs: schedule, next run, last run and its status",
   usage: "jobs [--json] [--config FILE]",
   options: {},
   needsConfig: true,
-  async run({ registry, json: asJson, io }) {
-    const jobs = (await registry()).listJobs().map((
-      { parsedSchedule: _, ...job },
-    ) => job);
+  async run({ registry, json: asJson, io, paint, clock }) {
+    const loaded = await registry();
+    const now = clock.now();
+    const statuses = await jobStatuses(loaded, now);
+    const jobs = loaded.listJobs().map(({ parsedSchedule: _, ...job }, i) => {
+      const { nextRunAt, lastRun, alertsFiring } = statuses[i]!;
+      return {
+        ...job,
+        nextRunAt,
+        lastRun,
+        lastStatus: lastRun?.status ?? null,
+        alertsFiring,
+      };
+    });
     if (asJson) {
       io.out(json(jobs));
       return 0;
     }
+    if (jobs.length === 0) {
+      io.out("No jobs defined.");
+      return 0;
+    }
     io.out(table(
-      ["NAME", "VIEW", "SCHEDULE", "ENABLED", "ACTIONS"],
+      ["NAME", "SCHEDULE", "NEXT RUN", "LAST RUN", "STATUS", "ACTIONS"],
       jobs.map((job) => [
         job.name,
-        job.view,
         job.schedule
           ? `${job.schedule}${job.timezone ? ` (${job.timezone})` : ""}`
           : "-",
-        job.enabled === false ? "no" : "yes",
+        job.enabled === false
+          ? paint.dim("disabled")
+          : job.nextRunAt
+          ? `${when(job.nextRunAt)} ${
+            paint.dim(`(in ${duration(Date.parse(job.nextRunAt) - now)})`)
+          }`
+          : paint.dim("by hand"),
+        job.lastRun ? when(job.lastRun.startedAt) : "never",
+        job.lastRun ? status(job.lastRun.status, paint) : "-",
         job.steps.map((step) => step.action).join(" → "),
       ]),
     ));
@@ -66,9 +95,9 @@ export const jobsCommand: Command = {
   },
 };
 
-/** `history`: recorded runs, newest first. */
+/** `history`: recorded runs, newest first, with why each failed or was skipped. */
 export const historyCommand: Command = {
-  summary: "Show recorded runs, newest first",
+  summary: "Show recorded runs, newest first, and why each failed or skipped",
   usage: "history [--job NAME] [--limit N] [--json] [--config FILE]",
   options: { job: { type: "string" }, limit: { type: "string" } },
   needsConfig: false,

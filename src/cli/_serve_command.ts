@@ -4,13 +4,15 @@
  *
  * @module
  */
-import { type CliIo, type Command, required, UsageError } from "./_command.ts";
-import { formatReport } from "./_format.ts";
+import { type Command, required, UsageError } from "./_command.ts";
+import { formatRunLine, when } from "./_format.ts";
+import { isTriggerKitError } from "../errors.ts";
+import { redact } from "../redact.ts";
 
 /** `serve --http HOST:PORT --http-token-env VAR` as `serve()` options. */
 function httpOptions(
   values: Record<string, string | boolean | undefined>,
-  io: CliIo,
+  say: (line: string) => void,
 ): {
   http?: string;
   httpToken?: string;
@@ -37,7 +39,7 @@ function httpOptions(
     http,
     ...(httpToken ? { httpToken } : {}),
     onListen: ({ url }) =>
-      io.err(
+      say(
         `Status page on ${url}${
           httpToken ? " (runs can be started with the token)" : " (read-only)"
         }`,
@@ -45,7 +47,7 @@ function httpOptions(
   };
 }
 
-/** `serve`: the scheduler, until SIGINT or SIGTERM. */
+/** `serve`: the scheduler, until SIGINT or SIGTERM; one line per run, and why it stopped. */
 export const serveCommand: Command = {
   summary: "Run every enabled job on its schedule until SIGINT or SIGTERM",
   usage:
@@ -55,21 +57,74 @@ export const serveCommand: Command = {
     "http-token-env": { type: "string" },
   },
   needsConfig: true,
-  async run({ registry, io, json: asJson, paint, values }) {
-    const http = httpOptions(values, io);
-    const jobs = (await registry()).listJobs().filter((job) =>
+  async run({ registry, io, json: asJson, paint, values, clock, signal }) {
+    const say = (text: string) =>
+      io.err(
+        `${paint.dim(when(new Date(clock.now()).toISOString()))}  ${text}`,
+      );
+    const http = httpOptions(values, say);
+    const loaded = await registry();
+    const jobs = loaded.listJobs().filter((job) =>
       job.schedule && job.enabled !== false
     );
-    io.err(
-      `Serving ${jobs.length} scheduled jobs: ${
+    say(
+      `Serving ${jobs.length} scheduled job${jobs.length === 1 ? "" : "s"}: ${
         jobs.map((job) => job.name).join(", ") || "(none)"
       }`,
     );
-    await (await registry()).serve({
-      ...http,
-      onRun: (report) =>
-        io.out(asJson ? JSON.stringify(report) : formatReport(report, paint)),
+    const stop = new AbortController();
+    let why: string | undefined;
+    const stopFor = (reason: string) => {
+      if (stop.signal.aborted) return;
+      why = reason;
+      say(`Stopping (${reason}): running jobs may finish`);
+      stop.abort();
+    };
+    const onSignal = SIGNALS.map((name) => {
+      const listener = () => stopFor(`${name} received`);
+      Deno.addSignalListener(name, listener);
+      return () => Deno.removeSignalListener(name, listener);
     });
-    return 0;
+    const onAbort = () => stopFor("aborted");
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await loaded.serve({
+        ...http,
+        signal: stop.signal,
+        handleSignals: false,
+        onRun: (report) =>
+          io.out(
+            asJson ? JSON.stringify(report) : formatRunLine(report, paint),
+          ),
+      });
+      say(
+        `Stopped: ${
+          why ?? (jobs.length === 0 && !http.http
+            ? "no enabled job has a schedule"
+            : "the scheduler ended")
+        }`,
+      );
+      return 0;
+    } catch (error) {
+      say(`Stopped: ${redact(errorText(error))}`);
+      throw error;
+    } finally {
+      for (const remove of onSignal) remove();
+      signal?.removeEventListener("abort", onAbort);
+    }
   },
 };
+
+/** The signals `serve` stops on (Windows has no SIGTERM listener). */
+const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
+  ? ["SIGINT"]
+  : ["SIGINT", "SIGTERM"];
+
+function errorText(error: unknown): string {
+  return isTriggerKitError(error)
+    ? `error[${error.code}]`
+    : error instanceof Error
+    ? error.name
+    : "an error";
+}

@@ -3,10 +3,11 @@
  * `deno run -A jsr:@triggerkit/triggerkit/cli <command>`.
  *
  * Commands: `run <job> [--dry-run]`, `serve`, `jobs`, `actions`,
- * `info <action>`, `history [--job NAME] [--limit N]`, `validate`,
- * `exec <action> --data FILE --config JSON [--dry-run]`. Every command takes
- * `--help` and `--json`; jobs, views and actions come from
- * `triggerkit.config.ts` or `triggerkit.toml` (or `--config FILE`).
+ * `info <action>`, `history [--job NAME] [--limit N]`, `show <runId>`,
+ * `validate`, `exec <action> --data FILE --config JSON [--dry-run]`. Every
+ * command takes `--help`, `--json`, `--log-level LEVEL` and `-v`; jobs, views
+ * and actions come from `triggerkit.config.ts` or `triggerkit.toml` (or
+ * `--config FILE`).
  *
  * Exit codes: 0 on success, 1 on a failed run, 2 on bad usage or invalid
  * configuration.
@@ -14,7 +15,14 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { configure, getConsoleSink } from "@logtape/logtape";
+import {
+  configure,
+  getConfig,
+  getTextFormatter,
+  type LogLevel,
+  reset,
+  type Sink,
+} from "@logtape/logtape";
 import { createRegistry, type Registry } from "../registry/registry.ts";
 import { isTriggerKitError } from "../errors.ts";
 import { findConfigFile } from "../config/read.ts";
@@ -26,6 +34,8 @@ import {
   UsageError,
 } from "./_command_table.ts";
 import { colourful, paint } from "./_format.ts";
+import { type Clock, realClock } from "../clock.ts";
+import { redact } from "../redact.ts";
 
 export type { CliIo } from "./_command_table.ts";
 
@@ -52,6 +62,10 @@ export interface MainOptions {
   registry?: Registry;
   /** Colours (default: when stdout is a terminal and NO_COLOR is unset). */
   colour?: boolean;
+  /** The clock of next runs and `serve`'s lines (tests pass a fake one). */
+  clock?: Clock;
+  /** Stops `serve` as SIGINT or SIGTERM would. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -105,16 +119,35 @@ export async function main(
         [configOption]: { type: "string" },
         help: { type: "boolean", short: "h" },
         json: { type: "boolean" },
+        "log-level": { type: "string" },
+        verbose: { type: "boolean", short: "v", multiple: true },
       },
     });
   } catch (error) {
     io.err(`${(error as Error).message}\n\nUsage: triggerkit ${command.usage}`);
     return 2;
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const { verbose, ...values } = parsed.values as
+    & Record<string, string | boolean | undefined>
+    & { verbose?: boolean[] };
   if (values.help) {
     io.out(`${command.summary}\n\nUsage: triggerkit ${command.usage}`);
     return 0;
+  }
+  let level: LogLevel | undefined;
+  try {
+    level = logLevel(values["log-level"] as string | undefined, verbose);
+  } catch (error) {
+    io.err(`${(error as Error).message}\n\nUsage: triggerkit ${command.usage}`);
+    return 2;
+  }
+  // The CLI's own log sink, unless the host configured LogTape itself (and no level was asked for).
+  const logging = level !== undefined || getConfig() === null;
+  if (logging) {
+    await configureCliLogging({
+      level: level ?? "warning",
+      sink: lineSink(io.err),
+    });
   }
   const json = values.json === true;
   let loaded: Promise<Registry> | undefined;
@@ -139,6 +172,8 @@ export async function main(
       io,
       paint: paint(options.colour ?? colourful()),
       configFile: () => file,
+      clock: options.clock ?? realClock,
+      ...(options.signal ? { signal: options.signal } : {}),
     });
   } catch (error) {
     return report(error, json, io, command);
@@ -146,7 +181,42 @@ export async function main(
     if (loaded && !options.registry) {
       await (await loaded.catch(() => undefined))?.close();
     }
+    if (logging) await reset();
   }
+}
+
+const formatRecord = getTextFormatter({ value: "bare" });
+
+/** A sink writing each record as one redacted line. */
+function lineSink(write: (line: string) => void): Sink {
+  return (record) => write(redact(formatRecord(record).trimEnd()));
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warning", "error"];
+
+/** `--log-level LEVEL`, or `-v` (info) and `-vv` (debug); undefined when neither is given. */
+function logLevel(
+  flag: string | undefined,
+  verbose: boolean[] | undefined,
+): LogLevel | undefined {
+  if (flag !== undefined) {
+    const level = flag.toLowerCase() === "warn"
+      ? "warning"
+      : flag.toLowerCase();
+    if (!LOG_LEVELS.includes(level as LogLevel)) {
+      throw new UsageError(
+        `--log-level must be one of ${
+          LOG_LEVELS.join(", ")
+        }, received "${flag}"`,
+      );
+    }
+    if (verbose?.length) {
+      throw new UsageError("Give --log-level or -v, not both");
+    }
+    return level as LogLevel;
+  }
+  if (!verbose?.length) return undefined;
+  return verbose.length === 1 ? "info" : "debug";
 }
 
 function hasConfigFile(): boolean {
@@ -192,47 +262,54 @@ function globalHelp(): string {
     "",
     "Every command takes --help and --json; --config FILE picks the config",
     "(default: triggerkit.config.ts or triggerkit.toml in this directory).",
+    "--log-level debug|info|warning|error sets what is logged to stderr",
+    "(default warning); -v is info, -vv debug.",
   ].join("\n");
 }
 
+/** Options of {@linkcode configureCliLogging}. */
+export interface CliLoggingOptions {
+  /** The lowest level logged (default `warning`); what sandboxed actions print is logged from `info` whatever it is. */
+  level?: LogLevel;
+  /** Where records go (default: stderr, as text). */
+  sink?: Sink;
+}
+
 /**
- * Configures LogTape as the command line does: warnings and errors to the
- * console, and what sandboxed actions print (tagged with action and run).
+ * Configures LogTape as the command line does: TriggerKit's records from
+ * `level` up to stderr, and what sandboxed actions print (tagged with action
+ * and run). It replaces any earlier LogTape configuration.
  *
+ * @param options The level, the sink.
  * @returns When logging is configured.
  *
  * @example In a script that runs jobs
  * ```ts ignore
  * import { configureCliLogging } from "@triggerkit/triggerkit/cli";
  *
- * await configureCliLogging();
+ * await configureCliLogging({ level: "info" });
  * ```
  */
-export async function configureCliLogging(): Promise<void> {
+export async function configureCliLogging(
+  options: CliLoggingOptions = {},
+): Promise<void> {
+  const level = options.level ?? "warning";
+  const sink = options.sink ?? lineSink((line) => console.error(line));
   await configure({
+    reset: true,
     // Logs go to stderr, so that --json output on stdout stays parseable.
-    sinks: {
-      console: getConsoleSink({
-        levelMap: {
-          trace: "error",
-          debug: "error",
-          info: "error",
-          warning: "error",
-          error: "error",
-          fatal: "error",
-        },
-      }),
-    },
+    sinks: { cli: sink },
     loggers: [
-      { category: ["triggerkit"], sinks: ["console"], lowestLevel: "warning" },
+      { category: ["triggerkit"], sinks: ["cli"], lowestLevel: level },
       {
         category: ["triggerkit", "sandbox", "console"],
-        sinks: ["console"],
-        lowestLevel: "info",
+        sinks: ["cli"],
+        lowestLevel: level === "debug" ? "debug" : "info",
+        parentSinks: "override",
       },
       {
         category: ["logtape", "meta"],
-        sinks: ["console"],
+        sinks: ["cli"],
         lowestLevel: "warning",
       },
     ],
@@ -240,6 +317,5 @@ export async function configureCliLogging(): Promise<void> {
 }
 
 if (import.meta.main) {
-  await configureCliLogging();
   Deno.exit(await main(Deno.args));
 }

@@ -1,9 +1,11 @@
 /**
- * Escaping for HTML and redaction of secrets in text the status server
- * shows: a database URL's password never reaches a page or an API answer.
+ * Escaping for HTML, and redaction (through `src/redact.ts`) of the text the
+ * status server shows: a database URL's password never reaches a page or an
+ * API answer.
  *
  * @module
  */
+import { redact } from "../redact.ts";
 
 const HTML_ESCAPES: Record<string, string> = {
   "&": "&amp;",
@@ -18,29 +20,14 @@ export function escapeHtml(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]!);
 }
 
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*):[^\s/?#@]*@/gi;
-const SECRET_PARAMS =
-  /([?&;](?:password|passwd|pwd|pass|token|secret|api[_-]?key|access[_-]?token)=)[^&;\s#"']*/gi;
-
-/**
- * Text with the passwords of the URLs in it masked (`postgres://u:***@h/db`),
- * and secret-looking query parameters too (`?password=***`).
- */
-export function redactText(text: string): string {
-  return text.replace(URL_CREDENTIALS, "$1:***@").replace(
-    SECRET_PARAMS,
-    "$1***",
-  );
-}
-
-/** A JSON-like value with {@linkcode redactText} applied to every string in it. */
+/** A JSON-like value with {@linkcode redact} applied to every string in it. */
 export function redactDeep(value: unknown): unknown {
-  if (typeof value === "string") return redactText(value);
+  if (typeof value === "string") return redact(value);
   if (Array.isArray(value)) return value.map(redactDeep);
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
-      out[redactText(key)] = redactDeep(item);
+      out[redact(key)] = redactDeep(item);
     }
     return out;
   }

@@ -8,7 +8,8 @@ import { isTriggerKitError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { toJson } from "../_json.ts";
 import { closestNames } from "../_suggest.ts";
-import { redactDeep, redactText } from "./_escape.ts";
+import { redactDeep } from "./_escape.ts";
+import { redact } from "../redact.ts";
 import { renderMessagePage } from "./status_page.ts";
 
 const log = logger("http");
@@ -75,7 +76,7 @@ export function errorResponse(request: Request, error: unknown): Response {
   }
   const title = failure.status === 404 ? "Not found" : "Unavailable";
   const response = htmlResponse(
-    renderMessagePage(title, redactText(failure.message)),
+    renderMessagePage(title, redact(failure.message)),
     failure.status,
   );
   for (const [name, value] of Object.entries(failure.headers)) {

@@ -5,7 +5,8 @@
  * @module
  */
 import type { RunRecord } from "../store/contract.ts";
-import { html, redactText, type SafeHtml } from "./_escape.ts";
+import { html, type SafeHtml } from "./_escape.ts";
+import { redact } from "../redact.ts";
 
 /** How many runs a job's sparkline shows. */
 export const SPARKLINE_RUNS = 20;
@@ -89,16 +90,16 @@ export function rowsText(run: RunRecord): string {
 export function why(run: RunRecord): SafeHtml {
   if (run.error) {
     return html`<code>${run.error.code}</code> ${
-      redactText(run.reason ?? run.error.message)
+      redact(run.reason ?? run.error.message)
     }`;
   }
   const failed = run.actions.find((action) => action.status === "failed");
   if (failed?.error) {
     return html`${failed.action}: <code>${failed.error.code}</code> ${
-      redactText(clip(failed.error.message, 160))
+      redact(clip(failed.error.message, 160))
     }`;
   }
-  return html`${run.reason ? redactText(run.reason) : ""}`;
+  return html`${run.reason ? redact(run.reason) : ""}`;
 }
 
 export function runDuration(run: RunRecord, now: number): number | undefined {

@@ -6,7 +6,7 @@
  */
 import type { Clock } from "../clock.ts";
 import type { SchedulerState, StatusSource } from "./_source.ts";
-import { redactText } from "./_escape.ts";
+import { redact } from "../redact.ts";
 
 /** How long `/healthz` waits for the store, in ms (SPEC §6). */
 export const HEALTH_TIMEOUT_MS = 2000;
@@ -110,7 +110,7 @@ async function checkStore(
     const message = error instanceof Error ? error.message : String(error);
     return {
       ok: false,
-      detail: `the run store failed: ${redactText(message)}`,
+      detail: `the run store failed: ${redact(message)}`,
     };
   } finally {
     stop.abort();

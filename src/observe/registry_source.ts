@@ -8,6 +8,7 @@ import type { Clock } from "../clock.ts";
 import type { Job } from "../jobs/definitions.ts";
 import type { RunJobOptions } from "../jobs/engine.ts";
 import { logger } from "../logger.ts";
+import { lookup } from "../_suggest.ts";
 import type {
   HistoryOptions,
   RunRecord,
@@ -25,27 +26,23 @@ import type { RunChanges } from "./observability.ts";
 
 const log = logger("http");
 
-/** What the status source needs of a registry. */
+/** What the status source needs of a registry (its public methods). */
 export interface RegistryParts {
   /** Every job, sorted by name. */
   listJobs(): Job[];
-  /** A job by name; throws `JOB_NOT_FOUND`. */
-  getJob(name: string): Job;
   /** The run history. */
   history(options: HistoryOptions): Promise<RunRecord[]>;
   /** One run by its id, or undefined. */
-  run(runId: string): Promise<RunRecord | undefined>;
+  getRun(runId: string): Promise<RunRecord | undefined>;
   /** Runs a job (the id is given, so it is known before the run ends). */
   runJob(
     name: string,
     options: RunJobOptions & { runId: string },
   ): Promise<RunReport>;
   /** Sandbox processes running now. */
-  sandboxProcesses(): number;
+  sandboxProcesses(): readonly unknown[];
   /** Pending and firing alert keys, once the registry has alerts. */
   alerts?(): Promise<AlertStatus[]>;
-  /** Run starts and ends. */
-  changes: RunChanges;
 }
 
 /** The scheduler loop's last tick, as the health check reads it. */
@@ -87,54 +84,30 @@ export class RegistrySource implements StatusSource {
   readonly #registry: RegistryParts;
   readonly #ticks: SchedulerTicks;
   readonly #clock: Clock;
+  readonly #changes: RunChanges;
   readonly #runs = new Set<Promise<unknown>>();
   readonly #abort = new AbortController();
 
   /**
    * @param registry The registry's jobs, history and runs.
-   * @param ticks The scheduler loop's ticks.
-   * @param clock The clock.
+   * @param options The scheduler loop's ticks, the clock, the registry's run changes.
    */
-  constructor(registry: RegistryParts, ticks: SchedulerTicks, clock: Clock) {
+  constructor(
+    registry: RegistryParts,
+    options: { ticks: SchedulerTicks; clock: Clock; changes: RunChanges },
+  ) {
     this.#registry = registry;
-    this.#ticks = ticks;
-    this.#clock = clock;
+    this.#ticks = options.ticks;
+    this.#clock = options.clock;
+    this.#changes = options.changes;
   }
 
   jobNames(): string[] {
     return this.#registry.listJobs().map((job) => job.name);
   }
 
-  async jobs(options: { recentRuns?: number } = {}): Promise<JobStatus[]> {
-    const limit = Math.max(1, options.recentRuns ?? 1);
-    const now = this.#clock.now();
-    const jobs = this.#registry.listJobs();
-    const [firing, recent] = await Promise.all([
-      this.#firingByJob(),
-      mapLimit(
-        jobs,
-        READ_CONCURRENCY,
-        (job) => this.#registry.history({ job: job.name, limit }),
-      ),
-    ]);
-    return jobs.map((job, i) => {
-      const enabled = job.enabled !== false;
-      const runs = recent[i] ?? [];
-      return {
-        name: job.name,
-        schedule: job.schedule ?? null,
-        ...(job.timezone && job.timezone !== "UTC"
-          ? { timezone: job.timezone }
-          : {}),
-        enabled,
-        nextRunAt: enabled && job.parsedSchedule
-          ? new Date(job.parsedSchedule.next(now)).toISOString()
-          : null,
-        lastRun: runs[0] ?? null,
-        alertsFiring: firing.get(job.name) ?? 0,
-        recentRuns: runs,
-      };
-    });
+  jobs(options: { recentRuns?: number } = {}): Promise<JobStatus[]> {
+    return jobStatuses(this.#registry, this.#clock.now(), options.recentRuns);
   }
 
   runs(query: RunsQuery = {}): Promise<RunRecord[]> {
@@ -142,7 +115,7 @@ export class RegistrySource implements StatusSource {
   }
 
   run(runId: string): Promise<RunRecord | undefined> {
-    return this.#registry.run(runId);
+    return this.#registry.getRun(runId);
   }
 
   async storeAlive(): Promise<void> {
@@ -154,7 +127,8 @@ export class RegistrySource implements StatusSource {
   }
 
   startRun(job: string): Promise<{ runId: string }> {
-    this.#registry.getJob(job);
+    const jobs = this.#registry.listJobs();
+    lookup(new Map(jobs.map((j) => [j.name, j])), job, "JOB_NOT_FOUND", "job");
     const runId = crypto.randomUUID();
     const run = this.#registry.runJob(job, {
       runId,
@@ -175,7 +149,7 @@ export class RegistrySource implements StatusSource {
   }
 
   sandboxProcesses(): number {
-    return this.#registry.sandboxProcesses();
+    return this.#registry.sandboxProcesses().length;
   }
 
   alerts(): Promise<AlertStatus[]> {
@@ -183,7 +157,7 @@ export class RegistrySource implements StatusSource {
   }
 
   subscribe(listener: (change: RunChange) => void): () => void {
-    return this.#registry.changes.subscribe(listener);
+    return this.#changes.subscribe(listener);
   }
 
   /** Waits for runs started over HTTP up to `graceMs`, then aborts them. */
@@ -201,16 +175,62 @@ export class RegistrySource implements StatusSource {
     }
     grace.abort();
   }
+}
 
-  async #firingByJob(): Promise<Map<string, number>> {
-    const counts = new Map<string, number>();
-    if (!this.#registry.alerts) return counts;
-    for (const alert of await this.#registry.alerts()) {
-      if (alert.state !== "firing") continue;
-      counts.set(alert.jobName, (counts.get(alert.jobName) ?? 0) + 1);
-    }
-    return counts;
+/**
+ * Every job with its schedule, next run, latest runs and firing alerts: what
+ * the status page, `/api/jobs` and the `jobs` command show.
+ *
+ * @param registry The registry's jobs, history and (once they exist) alerts.
+ * @param now The time next runs are counted from (ms since the epoch).
+ * @param recentRuns How many latest runs to read per job (default 1).
+ * @returns One status per job, sorted by name.
+ */
+export async function jobStatuses(
+  registry: Pick<RegistryParts, "listJobs" | "history" | "alerts">,
+  now: number,
+  recentRuns = 1,
+): Promise<JobStatus[]> {
+  const limit = Math.max(1, recentRuns);
+  const jobs = registry.listJobs();
+  const [firing, recent] = await Promise.all([
+    firingByJob(registry),
+    mapLimit(
+      jobs,
+      READ_CONCURRENCY,
+      (job) => registry.history({ job: job.name, limit }),
+    ),
+  ]);
+  return jobs.map((job, i) => {
+    const enabled = job.enabled !== false;
+    const runs = recent[i] ?? [];
+    return {
+      name: job.name,
+      schedule: job.schedule ?? null,
+      ...(job.timezone && job.timezone !== "UTC"
+        ? { timezone: job.timezone }
+        : {}),
+      enabled,
+      nextRunAt: enabled && job.parsedSchedule
+        ? new Date(job.parsedSchedule.next(now)).toISOString()
+        : null,
+      lastRun: runs[0] ?? null,
+      alertsFiring: firing.get(job.name) ?? 0,
+      recentRuns: runs,
+    };
+  });
+}
+
+async function firingByJob(
+  registry: Pick<RegistryParts, "alerts">,
+): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  if (!registry.alerts) return counts;
+  for (const alert of await registry.alerts()) {
+    if (alert.state !== "firing") continue;
+    counts.set(alert.jobName, (counts.get(alert.jobName) ?? 0) + 1);
   }
+  return counts;
 }
 
 /** Maps with at most `limit` calls in flight, keeping the order. */

@@ -8,7 +8,7 @@
 import { realClock } from "../clock.ts";
 import { TriggerKitError } from "../errors.ts";
 import type { SchedulerHooks, ServeOptions } from "../jobs/serve.ts";
-import type { RunMetrics } from "./run_metrics.ts";
+import type { Observability } from "./observability.ts";
 import {
   type RegistryParts,
   RegistrySource,
@@ -16,21 +16,29 @@ import {
 } from "./registry_source.ts";
 import { parseListenAddress, startStatusServer } from "./status_server.ts";
 
+/** Options of {@linkcode serveWithStatus}: `serve()`'s, and what the registry adds. */
+export interface ServeWithStatusOptions extends ServeOptions {
+  /** The registry's metrics and run changes. */
+  observability: Pick<Observability, "metrics" | "changes">;
+  /** Runs the scheduler with the given hooks. */
+  runScheduler: (hooks: SchedulerHooks) => Promise<void>;
+}
+
 /**
  * Runs the scheduler, with the status server beside it when `http` is set,
  * until the scheduler stops.
  *
- * @param registry The registry's jobs, history, runs and metrics.
- * @param options `serve()`'s options: `http`, `httpToken`, `onListen`, and the scheduler's.
- * @param runScheduler Runs the scheduler with the given hooks.
+ * @param registry The registry's jobs, history and runs.
+ * @param options `serve()`'s options (`http`, `httpToken`, `onListen`, the
+ * scheduler's), the registry's observability, the scheduler.
  * @returns When both have stopped.
  * @throws {TriggerKitError} `INVALID_OPTIONS` for a bad `http` or `httpToken`, or an address that cannot be bound.
  */
 export async function serveWithStatus(
-  registry: RegistryParts & { metrics: RunMetrics },
-  options: ServeOptions,
-  runScheduler: (hooks: SchedulerHooks) => Promise<void>,
+  registry: RegistryParts,
+  options: ServeWithStatusOptions,
 ): Promise<void> {
+  const { runScheduler, observability } = options;
   if (options.http === undefined) {
     const stray = (["httpToken", "onListen"] as const).find((key) =>
       options[key] !== undefined
@@ -55,10 +63,14 @@ export async function serveWithStatus(
   const ticks = new SchedulerTicks(
     options.driver === "deno-cron" ? 60_000 : (options.leaseMs ?? 60_000) / 2,
   );
-  const source = new RegistrySource(registry, ticks, clock);
+  const source = new RegistrySource(registry, {
+    ticks,
+    clock,
+    changes: observability.changes,
+  });
   const server = startStatusServer({
     source,
-    metrics: registry.metrics,
+    metrics: observability.metrics,
     address,
     clock,
     ...(token === undefined ? {} : { token }),

@@ -8,7 +8,8 @@
 import type { RunRecord } from "../store/contract.ts";
 import type { AlertStatus, JobStatus } from "./_source.ts";
 import type { HealthCheck } from "./health.ts";
-import { html, redactText, type SafeHtml } from "./_escape.ts";
+import { html, type SafeHtml } from "./_escape.ts";
+import { redact } from "../redact.ts";
 import { toJson } from "../_json.ts";
 import {
   badge,
@@ -115,11 +116,11 @@ export function renderRunPage(
     </div>
     ${run.reason || run.error
       ? html`<div class="callout ${run.status === "failed" ? "bad" : ""}">
-  ${run.reason ? html`<p>${redactText(run.reason)}</p>` : ""}
+  ${run.reason ? html`<p>${redact(run.reason)}</p>` : ""}
   ${
         run.error
           ? html`<p><code>${run.error.code}</code> ${
-            redactText(run.error.message)
+            redact(run.error.message)
           }</p>`
           : ""
       }
@@ -336,7 +337,7 @@ function alertsSection(
           html`
             <tr>
               <th scope="row">${alert.jobName}</th>
-              <td><code>${redactText(toJson(alert.key))}</code></td>
+              <td><code>${redact(toJson(alert.key))}</code></td>
               <td>${timeRelative(alert.since, now)}</td>
               <td>${alert.lastDeliveredAt
                 ? timeRelative(alert.lastDeliveredAt, now)
@@ -397,7 +398,7 @@ function stepItem(step: RunRecord["actions"][number], index: number): SafeHtml {
   const result = step.result === undefined ? "" : html`
     <details id="result-${index}">
       <summary>Result</summary>
-      <pre>${redactText(clip(toJson(step.result, 2) ?? "", 16_384))}</pre>
+      <pre>${redact(clip(toJson(step.result, 2) ?? "", 16_384))}</pre>
     </details>
   `;
   return html`<li class="step ${step.status}">
@@ -409,7 +410,7 @@ function stepItem(step: RunRecord["actions"][number], index: number): SafeHtml {
 ${
     step.error
       ? html`<p class="step-error"><code>${step.error.code}</code> ${
-        redactText(step.error.message)
+        redact(step.error.message)
       }</p>`
       : ""
   }

@@ -24,11 +24,7 @@ import type {
   ViewDefinition,
 } from "../jobs/definitions.ts";
 import { Jobs, type RunJobOptions } from "../jobs/engine.ts";
-import {
-  runScheduler,
-  type SchedulerHooks,
-  type ServeOptions,
-} from "../jobs/serve.ts";
+import { runScheduler, type ServeOptions } from "../jobs/serve.ts";
 import type {
   HistoryOptions,
   RunRecord,
@@ -392,6 +388,30 @@ export class Registry {
   }
 
   /**
+   * One run by its id, as {@linkcode Registry.history} shows it.
+   *
+   * @param runId The run's id (`RunReport.runId`).
+   * @returns The run, or undefined when the store has none with that id.
+   *
+   * @example The run a report names
+   * ```ts
+   * import { createRegistry } from "@triggerkit/triggerkit";
+   * import assert from "node:assert/strict";
+   *
+   * const registry = createRegistry({ store: "sqlite::memory:" });
+   * registry.defineView({ name: "one", database: "sqlite::memory:", sql: "SELECT 1 AS id" });
+   * registry.register("notify", () => ({}));
+   * registry.defineJob({ name: "j", view: "one", actions: ["notify"] });
+   * const { runId } = await registry.runJob("j");
+   * assert.equal((await registry.getRun(runId))?.status, "succeeded");
+   * await registry.close();
+   * ```
+   */
+  getRun(runId: string): Promise<RunRecord | undefined> {
+    return this.#getStore().get(runId);
+  }
+
+  /**
    * Runs every enabled job on its schedule until `signal` aborts (or SIGINT
    * or SIGTERM), then lets running jobs finish.
    *
@@ -412,22 +432,12 @@ export class Registry {
    */
   serve(options: ServeOptions = {}): Promise<void> {
     const merged = { clock: this.#clock, ...this.#serveDefaults, ...options };
-    const scheduler = (hooks: SchedulerHooks) =>
-      runScheduler(this.#jobs, () => this.#getStore(), merged, hooks);
-    return serveWithStatus(
-      {
-        listJobs: () => this.listJobs(),
-        getJob: (name) => this.#jobs.getJob(name),
-        history: (query) => this.history(query),
-        run: (runId) => this.#getStore().get(runId),
-        runJob: (name, runOptions) => this.runJob(name, runOptions),
-        sandboxProcesses: () => this.sandboxProcesses().length,
-        changes: this.#observe.changes,
-        metrics: this.#observe.metrics,
-      },
-      merged,
-      scheduler,
-    );
+    return serveWithStatus(this, {
+      ...merged,
+      observability: this.#observe,
+      runScheduler: (hooks) =>
+        runScheduler(this.#jobs, () => this.#getStore(), merged, hooks),
+    });
   }
 
   /**
