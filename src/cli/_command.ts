@@ -43,6 +43,8 @@ export interface Command {
   options: Record<string, { type: "string" | "boolean"; short?: string }>;
   /** Whether it needs a config file. */
   needsConfig: boolean;
+  /** It prints each run's outcome itself: the log's run and action outcomes would say it twice. */
+  printsRuns?: boolean;
   run: (context: CommandContext) => Promise<number>;
 }
 

@@ -27,6 +27,7 @@ export const runCommand: Command = {
   usage: "run <job> [--dry-run] [--json] [--config FILE]",
   options: { "dry-run": { type: "boolean" } },
   needsConfig: true,
+  printsRuns: true,
   async run({ registry, positionals, values, json: asJson, io, paint }) {
     const name = required(positionals[0], "a job name");
     const report = await (await registry()).runJob(

@@ -57,6 +57,7 @@ export const serveCommand: Command = {
     "http-token-env": { type: "string" },
   },
   needsConfig: true,
+  printsRuns: true,
   async run({ registry, io, json: asJson, paint, values, clock, signal }) {
     const say = (text: string) =>
       io.err(

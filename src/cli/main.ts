@@ -147,6 +147,10 @@ export async function main(
     await configureCliLogging({
       level: level ?? "warning",
       sink: lineSink(io.err),
+      // Unless a level was asked for, a run's outcome is printed once: by the command.
+      ...(command.printsRuns && level === undefined
+        ? { outcomes: "error" as const }
+        : {}),
     });
   }
   const json = values.json === true;
@@ -273,6 +277,8 @@ export interface CliLoggingOptions {
   level?: LogLevel;
   /** Where records go (default: stderr, as text). */
   sink?: Sink;
+  /** The lowest level of the records that tell a run's or an action's outcome, for a caller that prints runs itself (default: `level`). */
+  outcomes?: LogLevel;
 }
 
 /**
@@ -301,6 +307,12 @@ export async function configureCliLogging(
     sinks: { cli: sink },
     loggers: [
       { category: ["triggerkit"], sinks: ["cli"], lowestLevel: level },
+      ...[["triggerkit", "job"], ["triggerkit", "action"]].map((category) => ({
+        category,
+        sinks: ["cli"],
+        lowestLevel: options.outcomes ?? level,
+        parentSinks: "override" as const,
+      })),
       {
         category: ["triggerkit", "sandbox", "console"],
         sinks: ["cli"],
