@@ -420,29 +420,6 @@ Deno.test("cli --log-level: the level decides which records reach stderr", async
   }
 });
 
-Deno.test("cli --log-level: a command that does not print runs logs warnings by default", async () => {
-  const registry = createRegistry({ store: "sqlite::memory:" });
-  registry.register("boom", () => {
-    throw new Error("nope");
-  });
-  const file = await Deno.makeTempFile({ suffix: ".json" });
-  try {
-    await Deno.writeTextFile(file, "[]");
-    const { io, err } = capture();
-    assert.equal(
-      await main(["exec", "boom", "--data", file], { io, registry }),
-      1,
-    );
-    assert.match(
-      err.join("\n"),
-      /\[WRN\] triggerkit·action: Action boom failed/,
-    );
-  } finally {
-    await Deno.remove(file);
-    await registry.close();
-  }
-});
-
 Deno.test("cli serve: one timestamped line per run, none a table; says it stopped and why", async () => {
   const { registry, clock } = jobsRegistry();
   const stop = new AbortController();
@@ -512,57 +489,5 @@ Deno.test("cli serve: with no scheduled job and no --http it stops at once and s
     assert.match(err.join("\n"), /Stopped: no enabled job has a schedule$/m);
   } finally {
     await registry.close();
-  }
-});
-
-const CLI = new URL("../src/cli/main.ts", import.meta.url).pathname;
-const DENO_JSON = new URL("../deno.json", import.meta.url).pathname;
-
-Deno.test("cli serve: SIGTERM stops it, and it says so (subprocess)", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "triggerkit-serve-stop-" });
-  try {
-    await Deno.writeTextFile(
-      `${dir}/triggerkit.toml`,
-      [
-        `store = "sqlite:./state.db"`,
-        `[views.tick]\ndatabase = "sqlite::memory:"\nsql = "SELECT 1 AS id"`,
-        `[jobs.ticker]\nview = "tick"\nschedule = "every 1 second"`,
-        `actions = [{ action = "run_sql", config = { database = "sqlite::memory:", sql = "SELECT :id" } }]`,
-      ].join("\n"),
-    );
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", `--config=${DENO_JSON}`, CLI, "serve"],
-      cwd: dir,
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    let seen = "";
-    const deadline = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    while (!/ ticker {2}\w+ .*\n/.test(seen)) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += value;
-    }
-    clearTimeout(deadline);
-    child.kill("SIGTERM");
-    const [status, stderr] = await Promise.all([
-      child.status,
-      new Response(child.stderr).text(),
-    ]);
-    reader.releaseLock();
-    await child.stdout.cancel().catch(() => {});
-    assert.equal(status.code, 0, stderr);
-    assert.match(
-      seen.split("\n")[0]!,
-      /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ {2}ticker {2}succeeded {2}rows 1\/1 {2}\d+ms {2}run [0-9a-f]{8}$/,
-    );
-    assert.match(stderr, /Serving 1 scheduled job: ticker/);
-    assert.match(stderr, /Stopping \(SIGTERM received\)/);
-    assert.match(stderr, /Stopped: SIGTERM received\n?$/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
   }
 });

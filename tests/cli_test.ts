@@ -136,6 +136,11 @@ Deno.test("cli: a failing action exits 1", async () => {
       1,
     );
     assert.match(err.join("\n"), /ACTION_FAILED/);
+    // exec prints no run: the log's warning stays, at the default level.
+    assert.match(
+      err.join("\n"),
+      /\[WRN\] triggerkit·action: Action boom failed/,
+    );
   } finally {
     await Deno.remove(file);
     await registry.close();
