@@ -1,6 +1,7 @@
 /** The command line that answers "why": jobs, history, show, serve's lines, log levels. */
 import assert from "node:assert/strict";
-import { main } from "../src/cli/main.ts";
+import { getLogger, reset } from "@logtape/logtape";
+import { configureCliLogging, main } from "../src/cli/main.ts";
 import { COMMANDS } from "../src/cli/_command_table.ts";
 import {
   createRegistry,
@@ -489,5 +490,22 @@ Deno.test("cli serve: with no scheduled job and no --http it stops at once and s
     assert.match(err.join("\n"), /Stopped: no enabled job has a schedule$/m);
   } finally {
     await registry.close();
+  }
+});
+
+Deno.test("configureCliLogging(): the level, one redacted line per record, to the writer given", async () => {
+  const lines: string[] = [];
+  await configureCliLogging({ level: "info", write: (l) => lines.push(l) });
+  try {
+    const log = getLogger(["triggerkit", "scheduler"]);
+    log.debug("not shown");
+    log.info("Store {url} is slow", { url: "postgres://u:hunter2pw@h/db" });
+    assert.equal(lines.length, 1);
+    assert.match(
+      lines[0]!,
+      /\[INF\] triggerkit·scheduler: Store postgres:\/\/u:\*\*\*@h\/db is slow$/,
+    );
+  } finally {
+    await reset();
   }
 });

@@ -19,7 +19,6 @@ import {
   configure,
   getConfig,
   getTextFormatter,
-  type LogLevel,
   reset,
   type Sink,
 } from "@logtape/logtape";
@@ -134,7 +133,7 @@ export async function main(
     io.out(`${command.summary}\n\nUsage: triggerkit ${command.usage}`);
     return 0;
   }
-  let level: LogLevel | undefined;
+  let level: CliLogLevel | undefined;
   try {
     level = logLevel(values["log-level"] as string | undefined, verbose);
   } catch (error) {
@@ -146,7 +145,7 @@ export async function main(
   if (logging) {
     await configureCliLogging({
       level: level ?? "warning",
-      sink: lineSink(io.err),
+      write: io.err,
       // Unless a level was asked for, a run's outcome is printed once: by the command.
       ...(command.printsRuns && level === undefined
         ? { outcomes: "error" as const }
@@ -196,18 +195,23 @@ function lineSink(write: (line: string) => void): Sink {
   return (record) => write(redact(formatRecord(record).trimEnd()));
 }
 
-const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warning", "error"];
+const LOG_LEVELS: readonly CliLogLevel[] = [
+  "debug",
+  "info",
+  "warning",
+  "error",
+];
 
 /** `--log-level LEVEL`, or `-v` (info) and `-vv` (debug); undefined when neither is given. */
 function logLevel(
   flag: string | undefined,
   verbose: boolean[] | undefined,
-): LogLevel | undefined {
+): CliLogLevel | undefined {
   if (flag !== undefined) {
     const level = flag.toLowerCase() === "warn"
       ? "warning"
       : flag.toLowerCase();
-    if (!LOG_LEVELS.includes(level as LogLevel)) {
+    if (!LOG_LEVELS.includes(level as CliLogLevel)) {
       throw new UsageError(
         `--log-level must be one of ${
           LOG_LEVELS.join(", ")
@@ -217,7 +221,7 @@ function logLevel(
     if (verbose?.length) {
       throw new UsageError("Give --log-level or -v, not both");
     }
-    return level as LogLevel;
+    return level as CliLogLevel;
   }
   if (!verbose?.length) return undefined;
   return verbose.length === 1 ? "info" : "debug";
@@ -271,14 +275,17 @@ function globalHelp(): string {
   ].join("\n");
 }
 
+/** How much the command line logs: `--log-level`. */
+export type CliLogLevel = "debug" | "info" | "warning" | "error";
+
 /** Options of {@linkcode configureCliLogging}. */
 export interface CliLoggingOptions {
   /** The lowest level logged (default `warning`); what sandboxed actions print is logged from `info` whatever it is. */
-  level?: LogLevel;
-  /** Where records go (default: stderr, as text). */
-  sink?: Sink;
+  level?: CliLogLevel;
+  /** Writes one log line, already redacted (default: to stderr). */
+  write?: (line: string) => void;
   /** The lowest level of the records that tell a run's or an action's outcome, for a caller that prints runs itself (default: `level`). */
-  outcomes?: LogLevel;
+  outcomes?: CliLogLevel;
 }
 
 /**
@@ -300,7 +307,7 @@ export async function configureCliLogging(
   options: CliLoggingOptions = {},
 ): Promise<void> {
   const level = options.level ?? "warning";
-  const sink = options.sink ?? lineSink((line) => console.error(line));
+  const sink = lineSink(options.write ?? ((line) => console.error(line)));
   await configure({
     reset: true,
     // Logs go to stderr, so that --json output on stdout stays parseable.
