@@ -53,7 +53,11 @@ export class HttpError extends Error {
 }
 
 /** An error as JSON (the API, and clients that do not want HTML) or as a page. */
-export function errorResponse(request: Request, error: unknown): Response {
+export function errorResponse(
+  request: Request,
+  error: unknown,
+  now: number,
+): Response {
   const known = error instanceof HttpError
     ? error
     : isTriggerKitError(error)
@@ -76,7 +80,7 @@ export function errorResponse(request: Request, error: unknown): Response {
   }
   const title = failure.status === 404 ? "Not found" : "Unavailable";
   const response = htmlResponse(
-    renderMessagePage(title, redact(failure.message)),
+    renderMessagePage(title, redact(failure.message), now),
     failure.status,
   );
   for (const [name, value] of Object.entries(failure.headers)) {

@@ -166,7 +166,7 @@ export function renderRunPage(
 export function renderMessagePage(
   title: string,
   message: string,
-  now: number = Date.now(),
+  now: number,
 ): string {
   return page(
     `${title} · TriggerKit`,

@@ -300,7 +300,7 @@ export function createStatusHandler(
       try {
         response = await route(request);
       } catch (error) {
-        response = errorResponse(request, error);
+        response = errorResponse(request, error, clock.now());
       }
       return request.method === "HEAD"
         ? new Response(null, {
