@@ -509,3 +509,40 @@ Deno.test("configureCliLogging(): the level, one redacted line per record, to th
     await reset();
   }
 });
+
+Deno.test("cli jobs: with the run store down, still lists the jobs, says the last runs are unknown and exits 1", async () => {
+  const clock = new FakeClock(START);
+  const store = openRunStore("sqlite::memory:", { clock });
+  store.history = () =>
+    Promise.reject(
+      new Error("connect ECONNREFUSED postgres://tk:hunter2pw@10.0.0.9/state"),
+    );
+  const registry = createRegistry({ store, clock });
+  registry.defineView({
+    name: "one",
+    database: "sqlite::memory:",
+    sql: "SELECT 1 AS id",
+  });
+  registry.register("note", () => ({}));
+  registry.defineJob({
+    name: "hourly",
+    view: "one",
+    actions: ["note"],
+    schedule: "@hourly",
+  });
+  try {
+    const { io, out, err } = capture();
+    assert.equal(await main(["jobs"], { io, registry, clock }), 1);
+    assert.match(
+      out.join("\n"),
+      /^hourly\s+@hourly\s+2026-03-01 11:00:00Z \(in 1h00m\)\s+unknown\s+-/m,
+    );
+    assert.match(
+      err.join("\n"),
+      /Last runs unknown: the run store failed: connect ECONNREFUSED postgres:\/\/tk:\*\*\*@10\.0\.0\.9/,
+    );
+    assert.ok(!err.join("\n").includes("hunter2pw"));
+  } finally {
+    await registry.close();
+  }
+});

@@ -13,6 +13,7 @@ import {
   when,
 } from "./_format.ts";
 import { jobStatuses } from "../observe/registry_source.ts";
+import { redact } from "../redact.ts";
 import {
   type Command,
   json,
@@ -54,7 +55,22 @@ export const jobsCommand: Command = {
   async run({ registry, json: asJson, io, paint, clock }) {
     const loaded = await registry();
     const now = clock.now();
-    const statuses = await jobStatuses(loaded, now);
+    // The definitions are worth showing even when the run store cannot say how the runs went.
+    let storeError: string | undefined;
+    const statuses = await jobStatuses(loaded, now).catch((error) => {
+      storeError = redact(
+        error instanceof Error ? error.message : String(error),
+      );
+      return jobStatuses({
+        listJobs: () => loaded.listJobs(),
+        history: () => Promise.resolve([]),
+      }, now);
+    });
+    if (storeError) {
+      io.err(
+        paint.bad(`Last runs unknown: the run store failed: ${storeError}`),
+      );
+    }
     const jobs = loaded.listJobs().map(({ parsedSchedule: _, ...job }, i) => {
       const { nextRunAt, lastRun, alertsFiring } = statuses[i]!;
       return {
@@ -65,13 +81,14 @@ export const jobsCommand: Command = {
         alertsFiring,
       };
     });
+    const code = storeError ? 1 : 0;
     if (asJson) {
       io.out(json(jobs));
-      return 0;
+      return code;
     }
     if (jobs.length === 0) {
       io.out("No jobs defined.");
-      return 0;
+      return code;
     }
     io.out(table(
       ["NAME", "SCHEDULE", "NEXT RUN", "LAST RUN", "STATUS", "ACTIONS"],
@@ -87,12 +104,16 @@ export const jobsCommand: Command = {
             paint.dim(`(in ${duration(Date.parse(job.nextRunAt) - now)})`)
           }`
           : paint.dim("by hand"),
-        job.lastRun ? when(job.lastRun.startedAt) : "never",
+        job.lastRun
+          ? when(job.lastRun.startedAt)
+          : storeError
+          ? paint.bad("unknown")
+          : "never",
         job.lastRun ? status(job.lastRun.status, paint) : "-",
         job.steps.map((step) => step.action).join(" → "),
       ]),
     ));
-    return 0;
+    return code;
   },
 };
 
