@@ -546,3 +546,17 @@ Deno.test("cli jobs: with the run store down, still lists the jobs, says the las
     await registry.close();
   }
 });
+
+Deno.test("cli history --json and show --json mask passwords too", async () => {
+  await withJobs(async (registry) => {
+    const ran = await registry.runJob("manual");
+    for (const args of [["history", "--json"], ["show", ran.runId, "--json"]]) {
+      const { io, out } = capture();
+      assert.equal(await main(args, { io, registry }), 0);
+      const text = out.join("\n");
+      assert.ok(!text.includes("hunter2pw"), args.join(" "));
+      assert.match(text, /postgres:\/\/app:\*\*\*@db\.internal/);
+      JSON.parse(text);
+    }
+  });
+});

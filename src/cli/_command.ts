@@ -9,6 +9,7 @@ import type { Registry } from "../registry/registry.ts";
 import type { ProgressEvent } from "../jobs/engine.ts";
 import type { Paint } from "./_format.ts";
 import { toJson } from "../_json.ts";
+import { redact } from "../redact.ts";
 import type { Clock } from "../clock.ts";
 
 /** Where the CLI writes; injectable for tests. */
@@ -96,7 +97,7 @@ export function progress(event: ProgressEvent): string {
     : `… ${event.index + 1}/${event.total} ${event.action} ${event.status}`;
 }
 
-/** Indented JSON for people and scripts alike. */
+/** Indented JSON for people and scripts alike, secrets masked. */
 export function json(value: unknown): string {
-  return toJson(value, 2);
+  return redact(toJson(value, 2));
 }
