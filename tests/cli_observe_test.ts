@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { getLogger, reset } from "@logtape/logtape";
 import { configureCliLogging, main } from "../src/cli/main.ts";
+import { capture } from "./_helpers.ts";
 import { COMMANDS } from "../src/cli/_command_table.ts";
 import {
   createRegistry,
@@ -13,16 +14,6 @@ import {
 import { FakeClock } from "./_fake_clock.ts";
 
 const START = Date.parse("2026-03-01T10:00:00Z");
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out,
-    err,
-    io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) },
-  };
-}
 
 /** A registry on a fake clock, with a job for each way a run can end. */
 function jobsRegistry(clock = new FakeClock(START)) {

@@ -1,16 +1,7 @@
 import assert from "node:assert/strict";
 import { main } from "../src/cli/main.ts";
+import { capture } from "./_helpers.ts";
 import { createRegistry } from "../mod.ts";
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out,
-    err,
-    io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) },
-  };
-}
 
 Deno.test("cli: no command prints help and exits 2", async () => {
   const { io, out } = capture();
