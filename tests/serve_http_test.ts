@@ -14,6 +14,7 @@ import { main } from "../src/cli/main.ts";
 import { SqlRunStore } from "../src/store/sql.ts";
 import { Databases } from "../src/db/databases.ts";
 import { rejectsWithCode } from "./_helpers.ts";
+import { alertRegistry } from "./_alert_registry.ts";
 
 const TOKEN = "serve-test-token-1234567890";
 
@@ -341,6 +342,80 @@ Deno.test("cli: serve --http-token-env needs --http and a set variable (exit 2)"
       2,
     );
     assert.match(lines.join("\n"), /INVALID_OPTIONS/);
+  } finally {
+    await registry.close();
+  }
+});
+
+Deno.test("the page, /api/jobs and /metrics show the firing alerts, counted from the store's summaries or, without one, from the keys", async () => {
+  const { registry, sql } = await alertRegistry({
+    setup: [
+      "CREATE TABLE hot (id INTEGER)",
+      "INSERT INTO hot VALUES (1), (2), (3)",
+    ],
+  });
+  registry.defineView({
+    name: "hot",
+    database: "db",
+    sql: "SELECT id FROM hot",
+  });
+  registry.register("notify", () => ({}));
+  let failResolved = false;
+  registry.register("resolved", () => {
+    if (failResolved) throw new Error("the resolved notice failed");
+    return {};
+  });
+  registry.defineJob({
+    name: "heat",
+    view: "hot",
+    actions: ["notify"],
+    dedupe: { key: ["id"] },
+    alert: { resolved: ["resolved"] },
+  });
+  const shown = async (url: string) => {
+    const metrics = await (await fetch(`${url}metrics`)).text();
+    const jobs = await (await fetch(`${url}api/jobs`)).json();
+    const page = await (await fetch(url)).text();
+    const firing = (await registry.alerts()).filter((a) =>
+      a.state === "firing"
+    );
+    return {
+      metric: Number(
+        /triggerkit_alerts_firing\{job="heat"\} (\d+)/.exec(metrics)?.[1],
+      ),
+      api: jobs[0].alertsFiring,
+      listed: firing.length,
+      page: firing.every((alert) => page.includes(`[${alert.key[0]}]`)),
+    };
+  };
+  try {
+    await withServer(registry, async (url) => {
+      await registry.runJob("heat");
+      assert.deepEqual(await shown(url), {
+        metric: 3,
+        api: 3,
+        listed: 3,
+        page: true,
+      });
+      await sql("DELETE FROM hot WHERE id = 1");
+      await registry.runJob("heat");
+      assert.deepEqual(await shown(url), {
+        metric: 2,
+        api: 2,
+        listed: 2,
+        page: true,
+      });
+      // A resolution that did not go through leaves no summary: the keys are counted.
+      failResolved = true;
+      await sql("DELETE FROM hot WHERE id = 2");
+      assert.equal((await registry.runJob("heat")).status, "failed");
+      assert.deepEqual(await shown(url), {
+        metric: 2,
+        api: 2,
+        listed: 2,
+        page: true,
+      });
+    });
   } finally {
     await registry.close();
   }

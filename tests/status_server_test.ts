@@ -8,6 +8,7 @@ import {
 } from "../src/observe/status_server.ts";
 import { fakeRun, FakeSource } from "./_status_fixtures.ts";
 import { sparkline } from "../src/observe/_page_parts.ts";
+import { renderJobsPage } from "../src/observe/status_page.ts";
 import { throwsWithCode } from "./_helpers.ts";
 
 const HOSTILE = "<script>alert(1)</script>";
@@ -474,4 +475,31 @@ Deno.test("a job's sparkline draws its last 20 runs, oldest first: rows as heigh
     /aria-label="Last 20 runs: 18 succeeded, 1 failed, 1 skipped or running; at most 100 rows"/,
   );
   assert.match(sparkline([]).value, /no runs yet/);
+});
+
+Deno.test("the jobs page lists at most 100 firing keys and says how many more there are", () => {
+  const now = Date.parse("2026-03-01T10:00:00Z");
+  const alerts = Array.from({ length: 150 }, (_, i) => ({
+    jobName: "heat",
+    key: [i],
+    state: "firing" as const,
+    since: new Date(now - 60_000).toISOString(),
+    lastDeliveredAt: null,
+    muted: false,
+  }));
+  const page = renderJobsPage({
+    jobs: [],
+    recentRuns: [],
+    alerts,
+    scheduler: { ok: true, detail: "ticking" },
+    writable: false,
+    now,
+  });
+  assert.match(page, /<code>\[99\]<\/code>/);
+  assert.doesNotMatch(page, /<code>\[100\]<\/code>/);
+  assert.match(
+    page,
+    /… and 50 more: <code>triggerkit alerts<\/code> lists them all/,
+  );
+  assert.match(page, />150</, "the tile counts every firing key");
 });

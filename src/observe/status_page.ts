@@ -43,6 +43,9 @@ export interface JobsPageData {
   now: number;
 }
 
+/** The most firing keys the jobs page lists. */
+const SHOWN_ALERTS = 100;
+
 /** The jobs page: every job, firing alerts, the latest runs. */
 export function renderJobsPage(data: JobsPageData): string {
   const { jobs, now } = data;
@@ -313,14 +316,24 @@ function jobRow(job: JobStatus, now: number): SafeHtml {
   `;
 }
 
+function moreAlerts(more: number): SafeHtml {
+  const list = html`<code>triggerkit alerts</code>`;
+  return html`<p class="muted">… and ${
+    String(more)
+  } more: ${list} lists them all.</p>`;
+}
+
 function alertsSection(
   alerts: AlertStatus[] | undefined,
   now: number,
 ): SafeHtml {
-  const shown = (alerts ?? []).filter((alert) => alert.state === "firing");
-  if (shown.length === 0) {
+  const firing = (alerts ?? []).filter((alert) => alert.state === "firing");
+  if (firing.length === 0) {
     return html`<p class="empty">No alert is firing.</p>`;
   }
+  // A page stays a page: thousands of keys are the command line's to list.
+  const shown = firing.slice(0, SHOWN_ALERTS);
+  const more = firing.length - shown.length;
   return html`
     <div class="table-wrap">
       <table>
@@ -348,6 +361,7 @@ function alertsSection(
         )}</tbody>
       </table>
     </div>
+    ${more > 0 ? moreAlerts(more) : ""}
   `;
 }
 

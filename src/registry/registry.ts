@@ -263,12 +263,22 @@ export class Registry extends ActionRegistry {
    * @returns When the scheduler (and the status server) have stopped.
    * @throws {TriggerKitError} `INVALID_OPTIONS` for a bad `http` or `httpToken`.
    *
-   * @example Stopping at once
+   * @example The status page on a free port, until aborted
    * ```ts
    * import { createRegistry } from "@triggerkit/triggerkit";
+   * import assert from "node:assert/strict";
    *
    * const registry = createRegistry({ store: "sqlite::memory:" });
-   * await registry.serve({ signal: AbortSignal.abort(), handleSignals: false });
+   * const stop = new AbortController();
+   * await registry.serve({
+   *   http: "127.0.0.1:0",
+   *   onListen: async ({ url }) => {
+   *     assert.equal((await fetch(`${url}healthz`)).status, 200);
+   *     stop.abort();
+   *   },
+   *   signal: stop.signal,
+   *   handleSignals: false,
+   * });
    * await registry.close();
    * ```
    */
@@ -414,12 +424,16 @@ export class Registry extends ActionRegistry {
    *
    * @returns When everything is stopped.
    *
-   * @example Closing twice is harmless
+   * @example Closing twice is harmless; the registry works again after
    * ```ts
    * import { createRegistry } from "@triggerkit/triggerkit";
+   * import assert from "node:assert/strict";
    *
    * const registry = createRegistry();
+   * registry.register("count", ({ data }) => ({ count: data.length }));
    * await registry.close();
+   * await registry.close();
+   * assert.deepEqual(await registry.run("count", [{}]), { count: 1 });
    * await registry.close();
    * ```
    */
