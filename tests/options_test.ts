@@ -178,8 +178,9 @@ Deno.test(
       sql: "SELECT 1 AS id",
     });
     registry.defineJob({ name: "j", view: "v", actions: ["notify"] });
-    const report = await registry.runJob("j", { runId: "given-id" });
-    assert.equal(report.runId, "given-id");
+    const runId = `given-${crypto.randomUUID()}`;
+    const report = await registry.runJob("j", { runId });
+    assert.equal(report.runId, runId);
     await rejectsWithCode(
       registry.runJob("j", { run_id: "x" } as never),
       "INVALID_OPTIONS",
