@@ -73,6 +73,7 @@ export type {
 } from "./src/store/contract.ts";
 export { openRunStore, type OpenRunStoreOptions } from "./src/store/open.ts";
 export type { DenoCron, ServeOptions } from "./src/jobs/serve.ts";
+export type { StatusServerAddress } from "./src/observe/listen_address.ts";
 export type { Clock } from "./src/clock.ts";
 export { parseSchedule, type Schedule } from "./src/jobs/schedule.ts";
 export {
@@ -87,6 +88,7 @@ export {
   type ValidateConfigOptions,
 } from "./src/config/validate.ts";
 export {
+  ActionRegistry,
   createRegistry,
   Registry,
   type RegistryOptions,

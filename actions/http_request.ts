@@ -22,6 +22,7 @@ import {
   templateVariables,
 } from "./_template.ts";
 import { fetchWithRetry } from "./_http_retry.ts";
+import { withTraceContext } from "../src/observe/tracing.ts";
 import { toJson } from "../src/_json.ts";
 import { type Clock, realClock } from "../src/clock.ts";
 import {
@@ -283,7 +284,8 @@ export function httpRequest(
       signal.throwIfAborted();
       const init: RequestInit = {
         method: request.method,
-        headers: request.headers,
+        // The run's trace goes on to the API (`traceparent`) when an SDK is registered.
+        headers: withTraceContext(request.headers),
       };
       if (request.body !== undefined) init.body = request.body;
       const failed = (message: string, cause?: unknown) =>

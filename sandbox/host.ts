@@ -85,6 +85,8 @@ export const MEMORY_ALLOWANCE_MB = 64;
 interface Prepared {
   dir: string;
   module: URL;
+  /** The real folder the module was copied from. */
+  origin: string;
   permissions: Permissions;
   output: OutputRelay;
   real: SandboxProcess | undefined;
@@ -217,10 +219,7 @@ export class SandboxHost {
       replaceContents(input.context, context);
       return result;
     } catch (error) {
-      if (error instanceof CallFailure) {
-        throw toTriggerKitError(action.name, error.wire, details);
-      }
-      throw error;
+      throw this.#failure(action, error, details);
     }
   }
 
@@ -242,11 +241,24 @@ export class SandboxHost {
         }
       });
     } catch (error) {
-      if (error instanceof CallFailure) {
-        throw toTriggerKitError(action.name, error.wire, details);
-      }
-      throw error;
+      throw this.#failure(action, error, details);
     }
+  }
+
+  /** The error a call or load failed with, as `run()` throws it. */
+  #failure(
+    action: SandboxedAction,
+    error: unknown,
+    details: { memoryMb: number; dryRun: boolean },
+  ): unknown {
+    if (!(error instanceof CallFailure)) return error;
+    const prepared = this.#prepared.get(action);
+    return toTriggerKitError(action.name, error.wire, {
+      ...details,
+      ...(prepared
+        ? { copy: { folder: prepared.dir, origin: prepared.origin } }
+        : {}),
+    });
   }
 
   /** The sandbox processes running now. */
@@ -313,7 +325,7 @@ export class SandboxHost {
     try {
       prepared = {
         dir,
-        module: privateCopy(action.name, action.module, `${dir}/copy`),
+        ...privateCopy(action.name, action.module, `${dir}/copy`),
         permissions,
         output: new OutputRelay(action.name),
         real: undefined,

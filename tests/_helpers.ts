@@ -214,3 +214,18 @@ export async function runScript(
     stderr: decoder.decode(output.stderr),
   };
 }
+
+/** An `io` for the command line's `main()` that keeps what it writes. */
+export function capture(): {
+  out: string[];
+  err: string[];
+  io: { out: (line: string) => void; err: (line: string) => void };
+} {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out,
+    err,
+    io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) },
+  };
+}

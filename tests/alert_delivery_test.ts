@@ -18,6 +18,7 @@ import { MemoryJournal } from "../src/delivery/journal.ts";
 import { runAlerts } from "../src/alerts/run.ts";
 import { SqlRunStore } from "../src/store/sql.ts";
 import { SqliteDatabase } from "../src/db/sqlite.ts";
+import { partsOf } from "../src/registry/action_registry.ts";
 
 const TOKEN = "xoxb-test-token";
 Deno.env.set("TK_TEST_SLACK_TOKEN", TOKEN);
@@ -268,8 +269,9 @@ Deno.test("alerts: a run cut short after delivering sends nothing twice when ret
       alert: { resolved: [step] },
     });
     const journal = new MemoryJournal(); // stands for the store's journal
+    const { actions } = partsOf(registry); // the engine's way in: delivery scopes reach the built-ins
     const host = {
-      run: registry.run.bind(registry),
+      run: actions.run.bind(actions),
       clock,
       store: () => store,
       journal: () => journal,

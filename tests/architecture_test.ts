@@ -122,3 +122,49 @@ Deno.test("architecture: shipped code does not cite SPEC.md, a file the package 
   }
   assert.deepEqual(citing, []);
 });
+
+Deno.test("architecture: every public method of Registry (and ActionRegistry) has an @example that asserts", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["doc", "--json", new URL("mod.ts", ROOT).pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  const doc = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+    nodes: Record<string, { symbols: DocSymbol[] }>;
+  };
+  const symbols = Object.values(doc.nodes).flatMap((node) => node.symbols);
+  const lacking: string[] = [];
+  let methods = 0;
+  for (const name of ["Registry", "ActionRegistry"]) {
+    const symbol = symbols.find((s) => s.name === name);
+    assert.ok(symbol, `${name} is exported from mod.ts`);
+    for (const declaration of symbol.declarations) {
+      for (const method of declaration.def.methods ?? []) {
+        if (method.accessibility === "private") continue;
+        methods++;
+        const examples = (method.jsDoc?.tags ?? []).filter((tag) =>
+          tag.kind === "example"
+        );
+        if (!examples.some((tag) => /\bassert\b/.test(tag.doc ?? ""))) {
+          lacking.push(`${name}.${method.name}`);
+        }
+      }
+    }
+  }
+  assert.ok(methods > 15, `only ${methods} methods found`);
+  assert.deepEqual(lacking, []);
+});
+
+interface DocSymbol {
+  name: string;
+  declarations: Array<{
+    def: {
+      methods?: Array<{
+        name: string;
+        accessibility?: string;
+        jsDoc?: { tags?: Array<{ kind: string; doc?: string }> };
+      }>;
+    };
+  }>;
+}

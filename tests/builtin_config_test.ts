@@ -48,7 +48,7 @@ Deno.test(
           }],
         }),
       "INVALID_CONFIG",
-      /Invalid job "j" .*unknown key "token" in send_slack_message config; did you mean "tokenEnv"\?/,
+      /Invalid job "j": actions\[0\]: .*unknown key "token" in send_slack_message config; did you mean "tokenEnv"\?/,
     );
   }),
 );

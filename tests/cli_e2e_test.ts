@@ -144,7 +144,7 @@ pgTest(
       const jobs = await cli(["jobs"], env, dir);
       assert.match(
         jobs.stdout,
-        /payment_alerts\s+large_payments\s+every 5 minutes\s+yes\s+run_sql → sum_payments → send_slack_message/,
+        /payment_alerts\s+every 5 minutes\s+\d{4}-\d\d-\d\d \d\d:\d\d:00Z \(in [^)]+\)\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\s+failed\s+run_sql → sum_payments → send_slack_message/,
       );
     } finally {
       await slack.close();
@@ -192,7 +192,7 @@ Deno.test("cli: invalid configuration exits 2 naming the file and key", async ()
   }
 });
 
-Deno.test("cli: serve runs scheduled jobs and stops cleanly on SIGTERM", async () => {
+Deno.test("cli: serve runs scheduled jobs, stops cleanly on SIGTERM and says why", async () => {
   const dir = await Deno.makeTempDir({ prefix: "triggerkit-serve-" });
   try {
     await Deno.writeTextFile(
@@ -228,13 +228,18 @@ Deno.test("cli: serve runs scheduled jobs and stops cleanly on SIGTERM", async (
     }
     child.kill("SIGTERM");
     const stopped = performance.now();
-    const status = await child.status;
+    const [status, stderr] = await Promise.all([
+      child.status,
+      new Response(child.stderr).text(),
+    ]);
     reader.releaseLock();
     await child.stdout.cancel().catch(() => {});
-    await child.stderr.cancel();
-    assert.equal(status.code, 0);
+    assert.equal(status.code, 0, stderr);
     assert.ok(performance.now() - stopped < 5000);
     assert.equal(JSON.parse(seen.split("\n")[0]!).status, "succeeded");
+    assert.match(stderr, /Z {2}Serving 1 scheduled job: ticker\n/);
+    assert.match(stderr, /Z {2}Stopping \(SIGTERM received\)/);
+    assert.match(stderr, /Z {2}Stopped: SIGTERM received\n?$/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,18 +1,9 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { main } from "../src/cli/main.ts";
+import { capture } from "./_helpers.ts";
 import { createRegistry } from "../mod.ts";
 import { runCli, runMain, withFiles } from "./_cli.ts";
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out,
-    err,
-    io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) },
-  };
-}
 
 Deno.test("cli: no command prints help and exits 2", async () => {
   const { io, out } = capture();
@@ -138,6 +129,11 @@ Deno.test("cli: a failing action exits 1", async () => {
       1,
     );
     assert.match(err.join("\n"), /ACTION_FAILED/);
+    // exec prints no run: the log's warning stays, at the default level.
+    assert.match(
+      err.join("\n"),
+      /\[WRN\] triggerkit·action: Action boom failed/,
+    );
   } finally {
     await Deno.remove(file);
     await registry.close();

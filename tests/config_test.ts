@@ -345,11 +345,13 @@ view = "orders"
 dedupe = { key = ["id"] }
 actions = [
   { action = "run_sql", config = { database = "sqlite:./shop.db", sql = "INSERT INTO copied (id) VALUES (:id)" } },
-  "read_note",
+  { action = "read_note", config = { path = "\${NOTE_FILE}" } },
 ]
 `,
-    "actions/read_note.ts": `export default async () => ({
-      note: await Deno.readTextFile(new URL("../data/note.txt", import.meta.url)),
+    // The grant is relative to the config's folder; the action reads the
+    // real path it covers (import.meta.url points into its private copy).
+    "actions/read_note.ts": `export default async ({ config }) => ({
+      note: await Deno.readTextFile(config.path),
     });`,
     "data/note.txt": "from the config's folder",
   }, async (dir) => {
@@ -359,17 +361,17 @@ actions = [
     );
     db.close();
     const elsewhere = await Deno.makeTempDir({ prefix: "triggerkit-cwd-" });
+    const env = { NOTE_FILE: `${dir}/data/note.txt` };
     try {
       const config = `${dir}/triggerkit.toml`;
       const validate = await runCli(["validate", "--config", config], {
         cwd: elsewhere,
+        env,
       });
       assert.equal(validate.code, 0, validate.stderr);
       const first = await runCli(
         ["run", "copy", "--json", "--config", config],
-        {
-          cwd: elsewhere,
-        },
+        { cwd: elsewhere, env },
       );
       assert.equal(first.code, 0, first.stderr + first.stdout);
       const report = JSON.parse(first.stdout);
@@ -379,9 +381,7 @@ actions = [
       });
       const second = await runCli(
         ["run", "copy", "--json", "--config", config],
-        {
-          cwd: elsewhere,
-        },
+        { cwd: elsewhere, env },
       );
       assert.equal(JSON.parse(second.stdout).newRowCount, 0, second.stdout);
       const check = new DatabaseSync(`${dir}/shop.db`);

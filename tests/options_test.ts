@@ -154,3 +154,62 @@ Deno.test("createRegistry() refuses ill-typed nested options", () => {
     /"serve\.leaseMs" of createRegistry\(\) must be a number/,
   );
 });
+
+Deno.test(
+  "run() refuses the engine's internal delivery scope: a caller cannot forge journal entries",
+  withRegistry(async (registry) => {
+    await rejectsWithCode(
+      registry.run("run_sql", [], {
+        delivery: { journal: {}, stepKey: "job@g/0:run_sql" },
+      } as never),
+      "INVALID_OPTIONS",
+      /Unknown option "delivery" of run\(\)/,
+    );
+  }),
+);
+
+Deno.test(
+  "serve() knows http, httpToken and onListen, and runJob() knows runId",
+  withRegistry(async (registry) => {
+    registry.register("notify", () => ({}));
+    registry.defineView({
+      name: "v",
+      database: "sqlite::memory:",
+      sql: "SELECT 1 AS id",
+    });
+    registry.defineJob({ name: "j", view: "v", actions: ["notify"] });
+    const runId = `given-${crypto.randomUUID()}`;
+    const report = await registry.runJob("j", { runId });
+    assert.equal(report.runId, runId);
+    await rejectsWithCode(
+      registry.runJob("j", { run_id: "x" } as never),
+      "INVALID_OPTIONS",
+      /did you mean "runId"\?/,
+    );
+    await rejectsWithCode(
+      registry.serve({ htpp: "127.0.0.1:0" } as never),
+      "INVALID_OPTIONS",
+      /did you mean "http"\?/,
+    );
+    await rejectsWithCode(
+      registry.serve({ http: 8787 } as never),
+      "INVALID_OPTIONS",
+      /"http" of serve\(\) must be a string/,
+    );
+    await rejectsWithCode(
+      registry.serve({ http_token: "t" } as never),
+      "INVALID_OPTIONS",
+      /did you mean "httpToken"\?/,
+    );
+    let told = "";
+    await registry.serve({
+      http: "127.0.0.1:0",
+      onListen: (address) => {
+        told = address.url;
+      },
+      signal: AbortSignal.timeout(200),
+      handleSignals: false,
+    });
+    assert.match(told, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+  }),
+);

@@ -209,3 +209,40 @@ for (const how of ["exit", "close", "process-exit"]) {
     }),
   );
 }
+
+Deno.test(
+  "a path built from import.meta.url runs into the private copy: files of the action's folder read, a granted sibling folder is denied naming its real path",
+  withRegistry(async (registry) => {
+    const dir = await Deno.realPath(
+      await Deno.makeTempDir({ prefix: "triggerkit-copy-" }),
+    );
+    try {
+      await Deno.mkdir(`${dir}/action`);
+      await Deno.mkdir(`${dir}/data`);
+      await Deno.writeTextFile(`${dir}/action/own.txt`, "own");
+      await Deno.writeTextFile(`${dir}/data/note.txt`, "note");
+      await Deno.writeTextFile(
+        `${dir}/action/mod.ts`,
+        `export default async ({ config }) => ({
+          text: await Deno.readTextFile(new URL(config.file, import.meta.url)),
+        });`,
+      );
+      registry.register("reader", `${dir}/action/mod.ts`, {
+        permissions: { read: [`${dir}/data`] },
+      });
+      assert.deepEqual(
+        await registry.run("reader", [], { config: { file: "./own.txt" } }),
+        { text: "own" },
+      );
+      await rejectsWithCode(
+        registry.run("reader", [], { config: { file: "../data/note.txt" } }),
+        "PERMISSION_DENIED",
+        new RegExp(
+          `private copy.*import\\.meta\\.url.*use the real path "${dir}/data/note\\.txt"`,
+        ),
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }),
+);

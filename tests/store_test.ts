@@ -157,6 +157,39 @@ for (const subject of SUBJECTS) {
     },
   );
 
+  test(
+    "get returns one run by its id as history shows it",
+    async (store, clock, job) => {
+      const startedAt = "2026-01-01T00:00:00.000Z";
+      await store.start({
+        runId: `${job}-a`,
+        jobName: job,
+        dryRun: false,
+        startedAt,
+      });
+      await store.finish(report(`${job}-a`, job, "failed", startedAt));
+      await store.start({
+        runId: `${job}-b`,
+        jobName: job,
+        dryRun: true,
+        startedAt,
+      });
+      const finished = await store.get(`${job}-a`);
+      assert.deepEqual(
+        finished,
+        (await store.history({ job }))
+          .find((run) => run.runId === `${job}-a`),
+      );
+      assert.equal(finished!.status, "failed");
+      assert.equal(finished!.actions[0]!.result!.big, "1");
+      assert.equal((await store.get(`${job}-b`))!.status, "running");
+      clock.tick(61_000);
+      assert.equal((await store.get(`${job}-b`))!.status, "interrupted");
+      assert.equal(await store.get(`${job}-`), undefined, "no prefix match");
+      assert.equal(await store.get(`${job}-missing`), undefined);
+    },
+  );
+
   test("dedupe keys are seen until they expire", async (store, _clock, job) => {
     const keys = Array.from({ length: 25 }, (_, i) => `[${i}]`);
     await store.remember(job, keys.slice(0, 20), 5_000, 1_000);

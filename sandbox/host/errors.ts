@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { normalize, relative } from "node:path/posix";
 import { TriggerKitError } from "../../src/errors.ts";
 import { GRANTABLE } from "../../src/registry/permissions.ts";
 import type { WireError, WorkerGrant } from "../_protocol.ts";
@@ -127,11 +128,34 @@ function denialAdvice(
   return ` (${permission} can never be granted to a sandboxed action)`;
 }
 
+/** Where an action's code runs from: its private copy, and the real folder it copies. */
+export interface CopyPlace {
+  /** The private folder of the action (it holds the copy, at `<folder>/copy`). */
+  folder: string;
+  /** The real folder of the action's module. */
+  origin: string;
+}
+
+/**
+ * A denied path inside the action's private folder was most likely built
+ * from `import.meta.url`, which points into the copy: name the real path it
+ * stands for, which a grant can cover.
+ */
+function copyAdvice(target: string, copy: CopyPlace): string {
+  if (!target.startsWith(`${copy.folder}/`)) return "";
+  const real = normalize(
+    `${copy.origin}/${relative(`${copy.folder}/copy`, target)}`,
+  );
+  return `; its code runs from a private copy of its module's folder, so a path built from import.meta.url points into the copy: use the real path ${
+    JSON.stringify(real)
+  } (e.g. from the step's config), covered by a grant`;
+}
+
 /** Maps a sandbox error to the error `run()` throws. */
 export function toTriggerKitError(
   action: string,
   error: WireError,
-  details: { memoryMb: number; dryRun: boolean },
+  details: { memoryMb: number; dryRun: boolean; copy?: CopyPlace },
 ): TriggerKitError {
   const cause = Object.assign(new Error(error.message), { name: error.name });
   if (error.stack) cause.stack = error.stack;
@@ -143,10 +167,14 @@ export function toTriggerKitError(
       const target = error.target === undefined
         ? ""
         : ` to ${JSON.stringify(error.target)}`;
+      const inCopy = details.copy && error.target !== undefined &&
+          (permission === "read" || permission === "write")
+        ? copyAdvice(error.target, details.copy)
+        : "";
       return say(
         "PERMISSION_DENIED",
         `Action "${action}" was denied ${permission} access${target}${
-          denialAdvice(action, permission, details.dryRun)
+          inCopy || denialAdvice(action, permission, details.dryRun)
         }`,
       );
     }

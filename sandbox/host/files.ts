@@ -38,12 +38,17 @@ export function dirname(path: string): string {
 
 /**
  * Copies the folder of an action's module into `dest` (which must exist and
- * be private), regular files only, and returns the module's URL in the copy.
+ * be private), regular files only, and returns the module's URL in the copy
+ * and the real folder it was copied from.
  *
  * @throws {TriggerKitError} `INVALID_ACTION` when the folder holds a link,
  * a hard-linked file or a special file, or is over {@linkcode COPY_LIMITS}.
  */
-export function privateCopy(action: string, module: URL, dest: string): URL {
+export function privateCopy(
+  action: string,
+  module: URL,
+  dest: string,
+): { module: URL; origin: string } {
   const modulePath = decodeURIComponent(module.pathname);
   let source: string;
   try {
@@ -62,7 +67,10 @@ export function privateCopy(action: string, module: URL, dest: string): URL {
   } catch {
     throw invalid(action, `the module ${module.href} is not a regular file`);
   }
-  return new URL(`file://${encodeURI(join(dest, name))}`);
+  return {
+    module: new URL(`file://${encodeURI(join(dest, name))}`),
+    origin: source,
+  };
 }
 
 function copyTree(

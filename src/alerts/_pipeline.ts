@@ -15,6 +15,15 @@ import type { JobStep } from "../jobs/definitions.ts";
 import { runStep, type StepHost } from "../jobs/_step.ts";
 import type { Row } from "../types.ts";
 
+/**
+ * Wraps one step's run, all its attempts: the run observer's `runAction`
+ * (metrics, traces); `call` is called exactly once.
+ */
+export type StepWrapper = (
+  step: { action: string; index: number; rows: number },
+  call: () => Promise<ActionOutcome>,
+) => Promise<ActionOutcome>;
+
 /** What one pipeline is run with. */
 export interface PipelineInput {
   /** The job. */
@@ -37,6 +46,8 @@ export interface PipelineInput {
   state?: string;
   /** Told of each step's outcome. */
   onOutcome?: (outcome: ActionOutcome, index: number) => void;
+  /** Wraps each step's run (default: runs it as is). */
+  observe?: StepWrapper;
 }
 
 /** What a pipeline did. */
@@ -86,23 +97,30 @@ export async function runPipeline(
       outcomes.push({ action: step.action, status: "skipped", durationMs: 0 });
       continue;
     }
-    const outcome = await runStep(host, step, {
-      data,
-      context: input.context,
-      jobName: input.jobName,
-      runId: input.runId,
-      dryRun: input.dryRun,
-      ...(input.signal ? { signal: input.signal } : {}),
-      delivery: {
-        journal: input.journal,
-        stepKey: stepKeyOf(input.jobName, generation, {
-          index,
-          action: step.action,
-        }),
-        rowKeys: input.rowKeys,
-        ...(input.state ? { state: input.state } : {}),
-      },
-    });
+    const call = () =>
+      runStep(host, step, {
+        data,
+        context: input.context,
+        jobName: input.jobName,
+        runId: input.runId,
+        dryRun: input.dryRun,
+        ...(input.signal ? { signal: input.signal } : {}),
+        delivery: {
+          journal: input.journal,
+          stepKey: stepKeyOf(input.jobName, generation, {
+            index,
+            action: step.action,
+          }),
+          rowKeys: input.rowKeys,
+          ...(input.state ? { state: input.state } : {}),
+        },
+      });
+    const outcome = input.observe
+      ? await input.observe(
+        { action: step.action, index, rows: data.length },
+        call,
+      )
+      : await call();
     outcomes.push(outcome);
     if (outcome.status === "succeeded" && step.output === "rows") {
       const output = rowsOutput(outcome, `${WHERE[input.part]}[${index}]`);

@@ -259,3 +259,25 @@ export async function listAlerts(
   }
   return listed;
 }
+
+/**
+ * How many keys fire now, per alert job: what `/metrics` and the status
+ * page's job list show. It reads the summary the last complete run left (no
+ * key state), and counts the keys only for a job that has none.
+ *
+ * @returns Firing keys by job name (alert jobs only).
+ */
+export async function firingCounts(
+  host: AlertingHost,
+): Promise<Map<string, number>> {
+  const jobs = host.jobs.listJobs().filter((job) => job.alertPlan);
+  if (jobs.length === 0) return new Map();
+  const alerts = alertStoreOf(host.store());
+  const counts = await Promise.all(jobs.map(async (job) => {
+    const summary = await alerts.summary(job.name);
+    if (summary) return summary.firing;
+    const states = await alerts.keys(job.name);
+    return states.filter((state) => state.state === "firing").length;
+  }));
+  return new Map(jobs.map((job, i) => [job.name, counts[i]!]));
+}

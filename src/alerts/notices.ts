@@ -18,7 +18,7 @@ import { type Clock, repeat } from "../clock.ts";
 import type { Job } from "../jobs/definitions.ts";
 import type { ActionOutcome, RunReport } from "../store/contract.ts";
 import type { NoticeRow } from "./definitions.ts";
-import { runPipeline } from "./_pipeline.ts";
+import { runPipeline, type StepWrapper } from "./_pipeline.ts";
 import { type AlertHost, journalOf } from "./run.ts";
 import { alertStoreOf, type NoticeState } from "./store.ts";
 import { iso } from "./state.ts";
@@ -87,7 +87,11 @@ async function send(
   host: AlertHost,
   job: Job,
   pending: Pending,
-  { runId, signal }: { runId: string; signal?: AbortSignal },
+  { runId, signal, observeStep }: {
+    runId: string;
+    signal?: AbortSignal;
+    observeStep?: StepWrapper;
+  },
 ): Promise<ActionOutcome[]> {
   const plan = job.noticePlan!;
   const steps = pending.kind === "onFailure"
@@ -98,6 +102,7 @@ async function send(
     runId,
     dryRun: false,
     ...(signal ? { signal } : {}),
+    ...(observeStep ? { observe: observeStep } : {}),
     context: {},
     journal: journalOf(host, job.name, runId),
     part: pending.kind,
@@ -140,12 +145,14 @@ function runError(report: RunReport): NoticeRow["error"] {
  * @param host Actions, store, clock, journal.
  * @param job The job (with `onFailure`).
  * @param report The run's report; its `notices` get the outcomes.
+ * @param options `observeStep`: wraps each step's run (the run's observation).
  * @returns When the notices are sent and recorded.
  */
 export async function runNotices(
   host: AlertHost,
   job: Job,
   report: RunReport,
+  options: { observeStep?: StepWrapper } = {},
 ): Promise<void> {
   const plan = job.noticePlan;
   if (!plan || report.dryRun) return;
@@ -200,7 +207,10 @@ export async function runNotices(
     };
   });
   if (!pending) return;
-  const actions = await send(host, job, pending, { runId: report.runId });
+  const actions = await send(host, job, pending, {
+    runId: report.runId,
+    ...options,
+  });
   (report.notices ??= []).push({ kind: pending.kind, actions });
 }
 

@@ -18,7 +18,7 @@ import type { Job } from "../jobs/definitions.ts";
 import type { StepHost } from "../jobs/_step.ts";
 import type { ActionOutcome, RunReport } from "../store/contract.ts";
 import type { Row } from "../types.ts";
-import { runPipeline, skippedSteps } from "./_pipeline.ts";
+import { runPipeline, skippedSteps, type StepWrapper } from "./_pipeline.ts";
 import {
   type AlertSettings,
   type Delivery,
@@ -45,6 +45,8 @@ export interface AlertHost extends StepHost {
 export interface AlertRunOptions {
   /** The run's signal. */
   signal?: AbortSignal;
+  /** Wraps each step's run: the run's observation (metrics, traces). */
+  observeStep?: StepWrapper;
   /** Told of the rows and of each action. */
   onProgress?: (
     event:
@@ -273,6 +275,7 @@ async function deliver(
     runId: report.runId,
     dryRun: report.dryRun,
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.observeStep ? { observe: options.observeStep } : {}),
     context,
     journal,
   };

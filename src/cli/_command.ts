@@ -9,6 +9,8 @@ import type { Registry } from "../registry/registry.ts";
 import type { ProgressEvent } from "../jobs/engine.ts";
 import type { Paint } from "./_format.ts";
 import { toJson } from "../_json.ts";
+import { redact } from "../redact.ts";
+import type { Clock } from "../clock.ts";
 
 /** Where the CLI writes; injectable for tests. */
 export interface CliIo {
@@ -35,6 +37,10 @@ export interface CommandContext {
   injected: boolean;
   /** Reads all of standard input. */
   readStdin: () => Promise<string>;
+  /** The clock of next runs and of `serve`'s lines. */
+  clock: Clock;
+  /** Stops `serve`, as SIGINT or SIGTERM would. */
+  signal?: AbortSignal;
 }
 
 /** An option of a command, as `--help` shows it. */
@@ -56,6 +62,8 @@ export interface Command {
   options: Record<string, OptionSpec>;
   /** Whether it needs a config file. */
   needsConfig: boolean;
+  /** It prints each run's outcome itself: the log's run and action outcomes would say it twice. */
+  printsRuns?: boolean;
   run: (context: CommandContext) => Promise<number>;
 }
 
@@ -107,7 +115,7 @@ export function progress(event: ProgressEvent): string {
     : `… ${event.index + 1}/${event.total} ${event.action} ${event.status}`;
 }
 
-/** Indented JSON for people and scripts alike. */
+/** Indented JSON for people and scripts alike, secrets masked. */
 export function json(value: unknown): string {
-  return toJson(value, 2);
+  return redact(toJson(value, 2));
 }

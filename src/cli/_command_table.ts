@@ -4,13 +4,10 @@
  * @module
  */
 import type { Command } from "./_command.ts";
-import {
-  historyCommand,
-  jobsCommand,
-  runCommand,
-  serveCommand,
-} from "./_job_commands.ts";
+import { historyCommand, jobsCommand, runCommand } from "./_job_commands.ts";
 import { validateCommand } from "./_validate_command.ts";
+import { serveCommand } from "./_serve_command.ts";
+import { showCommand } from "./_show_command.ts";
 import {
   actionsCommand,
   execCommand,
@@ -32,6 +29,7 @@ export const COMMANDS: Record<string, Command> = {
   actions: actionsCommand,
   info: infoCommand,
   history: historyCommand,
+  show: showCommand,
   validate: validateCommand,
   exec: execCommand,
   mute: muteCommand,

@@ -6,6 +6,7 @@
  */
 import type { ActionOutcome, RunRecord, RunReport } from "../store/contract.ts";
 import { toJson } from "../_json.ts";
+import { redact } from "../redact.ts";
 
 /** Colours for a stream: codes on a terminal, plain text elsewhere. */
 export interface Paint {
@@ -108,21 +109,147 @@ function outcomes(list: ActionOutcome[], p: Paint): string {
   );
 }
 
-/** History as a table. */
+/** How many characters of a run id the tables show; `show` takes them back. */
+export const SHORT_ID = 8;
+
+/** A run id as the tables show it. */
+export function shortId(runId: string): string {
+  return runId.slice(0, SHORT_ID);
+}
+
+/** An ISO time to the second: `2026-03-01 10:00:05Z`. */
+export function when(iso: string): string {
+  return iso.replace("T", " ").replace(/(\.\d+)?Z$/, "Z");
+}
+
+/** A duration for people: `850ms`, `12.3s`, `4m05s`, `2h03m`, `3d04h`. */
+export function duration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(Math.floor(ms / 100) / 10).toFixed(1)}s`;
+  const pad = (n: number) => String(n).padStart(2, "0");
+  const s = Math.floor(ms / 1000);
+  if (s < 3600) return `${Math.floor(s / 60)}m${pad(s % 60)}s`;
+  if (s < 86_400) {
+    return `${Math.floor(s / 3600)}h${pad(Math.floor(s / 60) % 60)}m`;
+  }
+  return `${Math.floor(s / 86_400)}d${pad(Math.floor(s / 3600) % 24)}h`;
+}
+
+/** How long a run took, or undefined while it runs (or when it has no end). */
+export function runDuration(run: RunRecord): number | undefined {
+  if (!run.finishedAt) return undefined;
+  return Date.parse(run.finishedAt) - Date.parse(run.startedAt);
+}
+
+/** `rows/new`: what the view yielded, what was left after dedupe. */
+function rows(run: RunRecord): string {
+  return `${run.rowCount}/${run.newRowCount}`;
+}
+
+/**
+ * Why a run failed, was skipped or was cut short, in one line: its reason,
+ * the view's error, the first failed action's error. Empty for a success.
+ */
+export function why(run: RunRecord, limit = 100): string {
+  const failed = run.actions.find((action) => action.status === "failed");
+  const parts = [
+    run.reason,
+    run.error && `${run.error.code}: ${run.error.message}`,
+    failed?.error &&
+    `${failed.action}: ${failed.error.code}: ${failed.error.message}`,
+  ];
+  if (run.status === "interrupted" && !run.reason) {
+    parts.unshift("its instance stopped before it finished");
+  }
+  const text = redact(
+    parts.filter(Boolean).join("; ").replace(/\s+/g, " ").trim(),
+  );
+  return text.length > limit ? `${text.slice(0, limit - 1)}…` : text;
+}
+
+/** A status with `(dry run)` after it when it was one. */
+function runStatus(run: RunRecord, p: Paint): string {
+  return `${status(run.status, p)}${run.dryRun ? p.dim(" (dry run)") : ""}`;
+}
+
+/** History as a table: short id, start, job, status, duration, rows/new, why. */
 export function formatHistory(records: RunRecord[], p: Paint): string {
   if (records.length === 0) return "No runs recorded yet.";
   return table(
-    ["STARTED", "JOB", "STATUS", "ROWS", "NEW", "DRY", "ACTIONS"],
-    records.map((run) => [
-      run.startedAt.replace("T", " ").replace(/\.\d+Z$/, "Z"),
-      run.jobName,
-      status(run.status, p),
-      String(run.rowCount),
-      String(run.newRowCount),
-      run.dryRun ? "yes" : "",
-      run.actions.map((a) => `${a.action}:${a.status}`).join(" "),
-    ]),
+    ["RUN", "STARTED", "JOB", "STATUS", "TOOK", "ROWS/NEW", "WHY"],
+    records.map((run) => {
+      const took = runDuration(run);
+      return [
+        p.dim(shortId(run.runId)),
+        when(run.startedAt),
+        run.jobName,
+        runStatus(run, p),
+        took === undefined ? "-" : duration(took),
+        rows(run),
+        why(run),
+      ];
+    }),
   );
+}
+
+/** One line per run, for `serve`: when it ended, job, status, rows, duration, run id, why. */
+export function formatRunLine(report: RunReport, p: Paint): string {
+  const reason = why(report);
+  return [
+    p.dim(when(report.finishedAt || report.startedAt)),
+    p.bold(report.jobName),
+    runStatus(report, p),
+    `rows ${rows(report)}`,
+    duration(runDuration(report) ?? 0),
+    p.dim(`run ${shortId(report.runId)}`),
+    ...(reason ? [`— ${reason}`] : []),
+  ].join("  ");
+}
+
+/** One run in full, for `show`: every action's status, duration, attempts, result or error. */
+export function formatRun(run: RunRecord, p: Paint): string {
+  const took = runDuration(run);
+  const fields: Array<[string, string | undefined]> = [
+    ["run", run.runId],
+    ["job", run.jobName],
+    ["status", runStatus(run, p)],
+    ["started", when(run.startedAt)],
+    ["finished", run.finishedAt ? when(run.finishedAt) : undefined],
+    ["took", took === undefined ? undefined : duration(took)],
+    ["slot", run.slot && when(run.slot)],
+    ["attempt", run.attempt ? String(run.attempt) : undefined],
+    ["rows", `${run.rowCount} from the view, ${run.newRowCount} new`],
+    ["reason", run.reason && redact(run.reason)],
+    [
+      "error",
+      run.error && p.bad(`${run.error.code}: ${redact(run.error.message)}`),
+    ],
+  ];
+  const lines = fields.filter(([, value]) => value !== undefined).map((
+    [name, value],
+  ) => `${p.dim(name.padEnd(9))}${value}`);
+  if (run.actions.length > 0) lines.push("", "actions:");
+  run.actions.forEach((action, i) => lines.push(...formatAction(action, i, p)));
+  return lines.join("\n");
+}
+
+function formatAction(action: ActionOutcome, i: number, p: Paint): string[] {
+  const attempts = action.attempts ?? (action.status === "skipped" ? 0 : 1);
+  const head = `${i + 1}. ${p.bold(action.action)}  ${
+    status(action.status, p)
+  }${
+    action.status === "skipped"
+      ? ""
+      : `  ${duration(action.durationMs)}  ${attempts} attempt${
+        attempts === 1 ? "" : "s"
+      }`
+  }`;
+  const body = action.error
+    ? [p.bad(`error[${action.error.code}]: ${redact(action.error.message)}`)]
+    : action.result === undefined
+    ? []
+    : redact(toJson(action.result, 2)).split("\n");
+  return [head, ...body.map((line) => `   ${line}`)];
 }
 
 function summarize(result: unknown): string {

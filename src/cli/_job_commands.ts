@@ -1,10 +1,19 @@
 /**
- * The commands about jobs and their runs: `run`, `serve`, `jobs`, `history`.
+ * The commands about jobs and their runs: `run`, `jobs`, `history`.
  *
  * @module
  */
 import type { ProgressEvent } from "../jobs/engine.ts";
-import { formatHistory, formatReport, table } from "./_format.ts";
+import {
+  duration,
+  formatHistory,
+  formatReport,
+  status,
+  table,
+  when,
+} from "./_format.ts";
+import { jobStatuses } from "../observe/registry_source.ts";
+import { redact } from "../redact.ts";
 import {
   type Command,
   json,
@@ -19,6 +28,7 @@ export const runCommand: Command = {
   usage: "run <job> [--dry-run] [--json] [--config FILE]",
   options: { "dry-run": { type: "boolean" } },
   needsConfig: true,
+  printsRuns: true,
   async run({ registry, positionals, values, json: asJson, io, paint }) {
     const name = required(positionals[0], "a job name");
     const report = await (await registry()).runJob(
@@ -36,62 +46,80 @@ export const runCommand: Command = {
   },
 };
 
-/** `serve`: the scheduler, until SIGINT or SIGTERM. */
-export const serveCommand: Command = {
-  summary: "Run every enabled job on its schedule until SIGINT or SIGTERM",
-  usage: "serve [--config FILE]",
-  options: {},
-  needsConfig: true,
-  async run({ registry, io, json: asJson, paint }) {
-    const jobs = (await registry()).listJobs().filter((job) =>
-      job.schedule && job.enabled !== false
-    );
-    io.err(
-      `Serving ${jobs.length} scheduled jobs: ${
-        jobs.map((job) => job.name).join(", ") || "(none)"
-      }`,
-    );
-    await (await registry()).serve({
-      onRun: (report) =>
-        io.out(asJson ? JSON.stringify(report) : formatReport(report, paint)),
-    });
-    return 0;
-  },
-};
-
-/** `jobs`: the config's jobs. */
+/** `jobs`: the config's jobs, each with its next run and its last. */
 export const jobsCommand: Command = {
-  summary: "List the jobs of the config",
+  summary: "List the jobs: schedule, next run, last run and its status",
   usage: "jobs [--json] [--config FILE]",
   options: {},
   needsConfig: true,
-  async run({ registry, json: asJson, io }) {
-    const jobs = (await registry()).listJobs().map((
-      { parsedSchedule: _, ...job },
-    ) => job);
+  async run({ registry, json: asJson, io, paint, clock }) {
+    const loaded = await registry();
+    const now = clock.now();
+    // The definitions are worth showing even when the run store cannot say how the runs went.
+    let storeError: string | undefined;
+    const statuses = await jobStatuses(loaded, now).catch((error) => {
+      storeError = redact(
+        error instanceof Error ? error.message : String(error),
+      );
+      return jobStatuses({
+        listJobs: () => loaded.listJobs(),
+        history: () => Promise.resolve([]),
+      }, now);
+    });
+    if (storeError) {
+      io.err(
+        paint.bad(`Last runs unknown: the run store failed: ${storeError}`),
+      );
+    }
+    const jobs = loaded.listJobs().map(({ parsedSchedule: _, ...job }, i) => {
+      const { nextRunAt, lastRun, alertsFiring } = statuses[i]!;
+      return {
+        ...job,
+        nextRunAt,
+        lastRun,
+        lastStatus: lastRun?.status ?? null,
+        alertsFiring,
+      };
+    });
+    const code = storeError ? 1 : 0;
     if (asJson) {
       io.out(json(jobs));
-      return 0;
+      return code;
+    }
+    if (jobs.length === 0) {
+      io.out("No jobs defined.");
+      return code;
     }
     io.out(table(
-      ["NAME", "VIEW", "SCHEDULE", "ENABLED", "ACTIONS"],
+      ["NAME", "SCHEDULE", "NEXT RUN", "LAST RUN", "STATUS", "ACTIONS"],
       jobs.map((job) => [
         job.name,
-        job.view,
         job.schedule
           ? `${job.schedule}${job.timezone ? ` (${job.timezone})` : ""}`
           : "-",
-        job.enabled === false ? "no" : "yes",
+        job.enabled === false
+          ? paint.dim("disabled")
+          : job.nextRunAt
+          ? `${when(job.nextRunAt)} ${
+            paint.dim(`(in ${duration(Date.parse(job.nextRunAt) - now)})`)
+          }`
+          : paint.dim("by hand"),
+        job.lastRun
+          ? when(job.lastRun.startedAt)
+          : storeError
+          ? paint.bad("unknown")
+          : "never",
+        job.lastRun ? status(job.lastRun.status, paint) : "-",
         job.steps.map((step) => step.action).join(" → "),
       ]),
     ));
-    return 0;
+    return code;
   },
 };
 
-/** `history`: recorded runs, newest first. */
+/** `history`: recorded runs, newest first, with why each failed or was skipped. */
 export const historyCommand: Command = {
-  summary: "Show recorded runs, newest first",
+  summary: "Show recorded runs, newest first, and why each failed or skipped",
   usage: "history [--job NAME] [--limit N] [--json] [--config FILE]",
   options: { job: { type: "string" }, limit: { type: "string" } },
   needsConfig: false,

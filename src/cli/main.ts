@@ -3,11 +3,11 @@
  * `deno run -A jsr:@triggerkit/triggerkit/cli <command>`.
  *
  * Commands: `run <job> [--dry-run]`, `serve`, `jobs`, `actions`,
- * `info <action>`, `history [--job NAME] [--limit N]`, `validate`,
- * `exec <action> --data FILE --config JSON [--dry-run]`, `mute <job> --for
- * DURATION [--key KEY]… [--reason TEXT]`, `unmute <job>`, `alerts [--job
- * NAME]`. Every command takes
- * `--help` and `--json`; jobs, views and actions come from
+ * `info <action>`, `history [--job NAME] [--limit N]`, `show <runId>`,
+ * `validate`, `exec <action> --data FILE --config JSON [--dry-run]`,
+ * `mute <job> --for DURATION [--key KEY]… [--reason TEXT]`, `unmute <job>`,
+ * `alerts [--job NAME]`. Every command takes `--help`, `--json`,
+ * `--log-level LEVEL` and `-v`; jobs, views and actions come from
  * `triggerkit.config.ts` or `triggerkit.toml` (or `--config FILE`).
  *
  * Exit codes: 0 on success, 1 on a failed run, 2 on bad usage or invalid
@@ -16,7 +16,13 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { configure, getConsoleSink, getTextFormatter } from "@logtape/logtape";
+import {
+  configure,
+  getConfig,
+  getTextFormatter,
+  reset,
+  type Sink,
+} from "@logtape/logtape";
 import { environmentSecrets, redact } from "../redact.ts";
 import { namedVariables } from "../registry/validate.ts";
 import { createRegistry, type Registry } from "../registry/registry.ts";
@@ -32,6 +38,7 @@ import {
   UsageError,
 } from "./_command_table.ts";
 import { colourful, paint } from "./_format.ts";
+import { type Clock, realClock } from "../clock.ts";
 
 export type { CliIo } from "./_command_table.ts";
 
@@ -62,6 +69,10 @@ export interface MainOptions {
   colour?: boolean;
   /** Reads all of standard input, for `exec --data -` (default: `Deno.stdin`). */
   stdin?: () => Promise<string>;
+  /** The clock of next runs and `serve`'s lines (tests pass a fake one). */
+  clock?: Clock;
+  /** Stops `serve` as SIGINT or SIGTERM would. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -122,16 +133,39 @@ export async function main(
         [configOption]: { type: "string" },
         help: { type: "boolean", short: "h" },
         json: { type: "boolean" },
+        "log-level": { type: "string" },
+        verbose: { type: "boolean", short: "v", multiple: true },
       },
     });
   } catch (error) {
     io.err(`${(error as Error).message}\n\nUsage: triggerkit ${command.usage}`);
     return 2;
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const { verbose, ...values } = parsed.values as
+    & Record<string, string | boolean | undefined>
+    & { verbose?: boolean[] };
   if (values.help) {
     io.out(commandHelp(command, configOption));
     return 0;
+  }
+  let level: CliLogLevel | undefined;
+  try {
+    level = logLevel(values["log-level"] as string | undefined, verbose);
+  } catch (error) {
+    io.err(`${(error as Error).message}\n\nUsage: triggerkit ${command.usage}`);
+    return 2;
+  }
+  // The CLI's own log sink, unless the host configured LogTape itself (and no level was asked for).
+  const logging = level !== undefined || getConfig() === null;
+  if (logging) {
+    await configureCliLogging({
+      level: level ?? "warning",
+      write: io.err,
+      // Unless a level was asked for, a run's outcome is printed once: by the command.
+      ...(command.printsRuns && level === undefined
+        ? { outcomes: "error" as const }
+        : {}),
+    });
   }
   const json = values.json === true;
   let loaded: Promise<Registry> | undefined;
@@ -165,6 +199,8 @@ export async function main(
       injected: options.registry !== undefined,
       readStdin: options.stdin ??
         (() => new Response(Deno.stdin.readable).text()),
+      clock: options.clock ?? realClock,
+      ...(options.signal ? { signal: options.signal } : {}),
     });
   } catch (error) {
     return report(error, json, io, command);
@@ -172,6 +208,7 @@ export async function main(
     if (loaded && !options.registry) {
       await (await loaded.catch(() => undefined))?.close();
     }
+    if (logging) await reset();
   }
 }
 
@@ -182,6 +219,46 @@ function stepVariables(registry: Registry): string[] {
       namedVariables(step.config).map(({ variable }) => variable)
     )
   );
+}
+
+const formatRecord = getTextFormatter({ value: "bare" });
+
+/** A sink writing each record as one redacted line. */
+function lineSink(write: (line: string) => void): Sink {
+  const secrets = environmentSecrets();
+  return (record) => write(redact(formatRecord(record).trimEnd(), secrets));
+}
+
+const LOG_LEVELS: readonly CliLogLevel[] = [
+  "debug",
+  "info",
+  "warning",
+  "error",
+];
+
+/** `--log-level LEVEL`, or `-v` (info) and `-vv` (debug); undefined when neither is given. */
+function logLevel(
+  flag: string | undefined,
+  verbose: boolean[] | undefined,
+): CliLogLevel | undefined {
+  if (flag !== undefined) {
+    const level = flag.toLowerCase() === "warn"
+      ? "warning"
+      : flag.toLowerCase();
+    if (!LOG_LEVELS.includes(level as CliLogLevel)) {
+      throw new UsageError(
+        `--log-level must be one of ${
+          LOG_LEVELS.join(", ")
+        }, received "${flag}"`,
+      );
+    }
+    if (verbose?.length) {
+      throw new UsageError("Give --log-level or -v, not both");
+    }
+    return level as CliLogLevel;
+  }
+  if (!verbose?.length) return undefined;
+  return verbose.length === 1 ? "info" : "debug";
 }
 
 function hasConfigFile(): boolean {
@@ -245,6 +322,11 @@ function commandHelp(command: Command, configOption: string): string {
       "the TriggerKit config (default: triggerkit.config.ts, .js or triggerkit.toml in this folder)",
     ],
     ["--json", "machine-readable output"],
+    [
+      "--log-level LEVEL",
+      "debug, info, warning or error: what is logged to stderr (default warning)",
+    ],
+    ["-v, -vv", "--log-level info, debug"],
     ["-h, --help", "this help"],
   );
   const width = Math.max(...options.map(([flag]) => flag.length));
@@ -274,51 +356,65 @@ function globalHelp(): string {
     "",
     "Every command takes --help and --json; --config FILE picks the config",
     "(default: triggerkit.config.ts or triggerkit.toml in this directory).",
+    "--log-level debug|info|warning|error sets what is logged to stderr",
+    "(default warning); -v is info, -vv debug.",
   ].join("\n");
 }
 
-const plainText = getTextFormatter({ value: "bare" });
+/** How much the command line logs: `--log-level`. */
+export type CliLogLevel = "debug" | "info" | "warning" | "error";
+
+/** Options of {@linkcode configureCliLogging}. */
+export interface CliLoggingOptions {
+  /** The lowest level logged (default `warning`); what sandboxed actions print is logged from `info` whatever it is. */
+  level?: CliLogLevel;
+  /** Writes one log line, already redacted (default: to stderr). */
+  write?: (line: string) => void;
+  /** The lowest level of the records that tell a run's or an action's outcome, for a caller that prints runs itself (default: `level`). */
+  outcomes?: CliLogLevel;
+}
 
 /**
- * Configures LogTape as the command line does: warnings and errors to the
- * console, and what sandboxed actions print (tagged with action and run).
+ * Configures LogTape as the command line does: TriggerKit's records from
+ * `level` up to stderr, and what sandboxed actions print (tagged with action
+ * and run). It replaces any earlier LogTape configuration.
  *
+ * @param options The level, the sink.
  * @returns When logging is configured.
  *
  * @example In a script that runs jobs
  * ```ts ignore
  * import { configureCliLogging } from "@triggerkit/triggerkit/cli";
  *
- * await configureCliLogging();
+ * await configureCliLogging({ level: "info" });
  * ```
  */
-export async function configureCliLogging(): Promise<void> {
-  const secrets = environmentSecrets();
+export async function configureCliLogging(
+  options: CliLoggingOptions = {},
+): Promise<void> {
+  const level = options.level ?? "warning";
+  const sink = lineSink(options.write ?? ((line) => console.error(line)));
   await configure({
+    reset: true,
     // Logs go to stderr, so that --json output on stdout stays parseable.
-    sinks: {
-      console: getConsoleSink({
-        formatter: (record) => redact(plainText(record), secrets).trimEnd(),
-        levelMap: {
-          trace: "error",
-          debug: "error",
-          info: "error",
-          warning: "error",
-          error: "error",
-          fatal: "error",
-        },
-      }),
-    },
+    sinks: { cli: sink },
     loggers: [
-      { category: ["triggerkit"], sinks: ["console"], lowestLevel: "warning" },
+      { category: ["triggerkit"], sinks: ["cli"], lowestLevel: level },
+      ...[["triggerkit", "job"], ["triggerkit", "action"]].map((category) => ({
+        category,
+        sinks: ["cli"],
+        lowestLevel: options.outcomes ?? level,
+        parentSinks: "override" as const,
+      })),
       {
         category: ["triggerkit", "sandbox", "console"],
-        sinks: ["console"],
-        lowestLevel: "info",
+        sinks: ["cli"],
+        lowestLevel: level === "debug" ? "debug" : "info",
+        parentSinks: "override",
       },
       {
         category: ["logtape", "meta"],
-        sinks: ["console"],
+        sinks: ["cli"],
         lowestLevel: "warning",
       },
     ],
@@ -326,6 +422,5 @@ export async function configureCliLogging(): Promise<void> {
 }
 
 if (import.meta.main) {
-  await configureCliLogging();
   Deno.exit(await main(Deno.args));
 }

@@ -18,6 +18,14 @@ export type DenoCron = (
   handler: () => Promise<void>,
 ) => Promise<void>;
 
+/** How the status server follows the scheduler loop (internal to `serve`). */
+export interface SchedulerHooks {
+  /** Called when the loop starts and each time it wakes. */
+  onTick?: (now: number) => void;
+  /** Keep running with no scheduled job, until stopped. */
+  keepAlive?: boolean;
+}
+
 /** Wakes for each job's next slot, and every half lease to rescue dead instances' runs. */
 export async function timerDriver(
   jobs: Job[],
@@ -25,13 +33,15 @@ export async function timerDriver(
   clock: Clock,
   leaseMs: number,
   stop: AbortSignal,
+  hooks: SchedulerHooks = {},
 ) {
   const planned = jobs.map((job) => ({
     job,
     next: job.parsedSchedule!.next(clock.now()),
   }));
   let nextRescue = clock.now();
-  while (!stop.aborted && planned.length > 0) {
+  hooks.onTick?.(nextRescue);
+  while (!stop.aborted && (planned.length > 0 || hooks.keepAlive)) {
     const due = Math.min(nextRescue, ...planned.map((plan) => plan.next));
     const wait = due - clock.now();
     if (wait > 0) {
@@ -42,6 +52,7 @@ export async function timerDriver(
       }
     }
     const now = clock.now();
+    hooks.onTick?.(now);
     if (now >= nextRescue) {
       for (const plan of planned) runner.rescue(plan.job);
       nextRescue = now + leaseMs / 2;
@@ -65,6 +76,7 @@ export async function cronDriver(
   clock: Clock,
   stop: AbortSignal,
   cron: DenoCron | undefined,
+  hooks: SchedulerHooks = {},
 ) {
   if (typeof cron !== "function") {
     throw new TriggerKitError(
@@ -98,6 +110,17 @@ export async function cronDriver(
       return Promise.resolve();
     });
   });
+  const onTick = hooks.onTick;
+  if (onTick) {
+    // Slots wake the loop once a minute per job; the health check needs a beat with no job too.
+    onTick(clock.now());
+    ticks.push(
+      cron("triggerkit heartbeat", "* * * * *", { signal: stop }, () => {
+        onTick(clock.now());
+        return Promise.resolve();
+      }),
+    );
+  }
   await new Promise<void>((resolve) => {
     if (stop.aborted) return resolve();
     stop.addEventListener("abort", () => resolve(), { once: true });

@@ -43,7 +43,7 @@ export class SlotRunner {
   /** Runs a slot of a job if this instance claims it. */
   start(job: Job, slot: number): void {
     if (this.#jobs.isRunning(job.name)) {
-      log.warn("Job {jobName} is still running: slot {slot} skipped", {
+      log.info("Job {jobName} is still running: slot {slot} skipped", {
         jobName: job.name,
         slot: iso(slot),
       });

@@ -15,6 +15,7 @@ import {
   type ActionOutcome,
   HEARTBEAT_MS,
   type RunReport,
+  type RunStart,
   type RunStore,
 } from "../store/contract.ts";
 import { logger } from "../logger.ts";
@@ -31,6 +32,11 @@ import {
 import { runAlerts } from "../alerts/run.ts";
 import { checkStale, runNotices, type StaleNotice } from "../alerts/notices.ts";
 import type { AlertingHost } from "../alerts/mutes.ts";
+import {
+  noObserver,
+  type RunObservation,
+  type RunObserver,
+} from "../observe/run_observer.ts";
 
 const log = logger("job");
 
@@ -46,6 +52,8 @@ export interface RunJobOptions {
   attempt?: number;
   /** Told as the run goes: rows fetched, each action done. */
   onProgress?: (event: ProgressEvent) => void;
+  /** The run's id (default: a new UUID), for a caller that must know it before the run ends. */
+  runId?: string;
 }
 
 /** What a run reports as it goes. */
@@ -69,6 +77,8 @@ export interface JobHost extends StepHost {
   store(): RunStore;
   /** The registry's clock: run times, dedupe expiry, heartbeats, retry delays. */
   readonly clock: Clock;
+  /** Told of every run: metrics, traces, the status page. */
+  readonly observer?: RunObserver;
 }
 
 /** The views and jobs of a registry, and how they run. */
@@ -148,22 +158,43 @@ export class Jobs {
     const job = this.getJob(name);
     const { clock } = this.#host;
     const report = newReport(name, options, clock.now());
-    const store = this.#host.store();
-    const start = {
+    const start: RunStart = {
       runId: report.runId,
       jobName: name,
       dryRun: report.dryRun,
       startedAt: report.startedAt,
       ...(report.slot ? { slot: report.slot } : {}),
     };
+    const observed = (this.#host.observer ?? noObserver).runStarted(start);
+    try {
+      return await this.#claimAndRun(job, report, start, options, observed);
+    } finally {
+      if (!report.finishedAt) {
+        // The store failed before the report was final: the run is over all the same.
+        report.finishedAt = new Date(clock.now()).toISOString();
+        report.status = "failed";
+        report.reason ??= "the run store failed";
+      }
+      observed.finished(report);
+    }
+  }
+
+  async #claimAndRun(
+    job: Job,
+    report: RunReport,
+    start: RunStart,
+    options: RunJobOptions,
+    observed: RunObservation,
+  ): Promise<RunReport> {
+    const name = job.name;
+    const { clock } = this.#host;
+    const store = this.#host.store();
     if (this.#running.has(name)) {
       // Refused, and recorded so: the history says why this run did nothing.
       await store.start(start);
-      return this.#finish({
-        ...report,
-        status: "skipped",
-        reason: "a run of this job is already in progress",
-      });
+      report.status = "skipped";
+      report.reason = "a run of this job is already in progress";
+      return this.#finish(report);
     }
     this.#running.add(name);
     try {
@@ -177,8 +208,11 @@ export class Jobs {
       );
       let newKeys: string[];
       try {
-        newKeys = await this.#execute(job, report, options);
-        await runNotices(this.#host, job, report); // alerts (issue 14)
+        newKeys = await this.#execute(job, report, options, observed);
+        // alerts (issue 14)
+        await runNotices(this.#host, job, report, {
+          observeStep: observed.runAction,
+        });
       } finally {
         beating.abort();
         await heartbeat;
@@ -202,10 +236,14 @@ export class Jobs {
     job: Job,
     report: RunReport,
     options: RunJobOptions,
+    observed: RunObservation,
   ): Promise<string[]> {
-    const fetched = await this.#fetch(job, report);
+    const fetched = await this.#fetch(job, report, observed);
     if (job.alertPlan) { // alerts (issue 14): the alert state picks the rows
-      await runAlerts(this.#host, job, fetched?.rows, report, options);
+      await runAlerts(this.#host, job, fetched?.rows, report, {
+        ...options,
+        observeStep: observed.runAction,
+      });
       return [];
     }
     if (!fetched) return [];
@@ -226,7 +264,7 @@ export class Jobs {
       skipAll(job, report, "skipped", "the view yielded no new rows");
       return newKeys;
     }
-    await this.#runSteps(job, rows, report, options);
+    await this.#runSteps(job, rows, report, options, observed);
     return newKeys;
   }
 
@@ -234,9 +272,13 @@ export class Jobs {
   async #fetch(
     job: Job,
     report: RunReport,
+    observed: RunObservation,
   ): Promise<{ rows: Row[]; newKeys: string[] } | undefined> {
     try {
-      const rows = await this.queryView(job.view);
+      const rows = await observed.queryView(
+        job.view,
+        () => this.queryView(job.view),
+      );
       report.rowCount = rows.length;
       if (!job.dedupe || job.alertPlan) return { rows, newKeys: [] };
       const keyed = rows.map((row, i) => [rowKey(job, row, i), row] as const);
@@ -268,6 +310,7 @@ export class Jobs {
     rows: Row[],
     report: RunReport,
     options: RunJobOptions,
+    observed: RunObservation,
   ): Promise<void> {
     // Actions share the run's rows: frozen, so none can change what the next
     // one sees, except a step that declares `output: "rows"`.
@@ -283,28 +326,34 @@ export class Jobs {
         });
         continue;
       }
-      const outcome = await runStep(this.#host, step, {
-        data,
-        context,
-        jobName: job.name,
-        runId: report.runId,
-        dryRun: report.dryRun,
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-      if (outcome.status === "succeeded" && step.output === "rows") {
-        const output = (outcome.result as { rows?: unknown }).rows;
-        if (isRowList(output)) data = frozenRows(output);
-        else {
-          outcome.status = "failed";
-          outcome.error = {
-            code: "INVALID_RESULT",
-            message:
-              `Step actions[${index}] (${step.action}) declares output: "rows", but its result's rows is ${
-                describeType(output)
-              }; an array of plain objects is required`,
-          };
-        }
-      }
+      const outcome = await observed.runAction(
+        { action: step.action, index, rows: data.length },
+        async () => {
+          const outcome = await runStep(this.#host, step, {
+            data,
+            context,
+            jobName: job.name,
+            runId: report.runId,
+            dryRun: report.dryRun,
+            ...(options.signal ? { signal: options.signal } : {}),
+          });
+          if (outcome.status === "succeeded" && step.output === "rows") {
+            const output = (outcome.result as { rows?: unknown }).rows;
+            if (isRowList(output)) data = frozenRows(output);
+            else {
+              outcome.status = "failed";
+              outcome.error = {
+                code: "INVALID_RESULT",
+                message:
+                  `Step actions[${index}] (${step.action}) declares output: "rows", but its result's rows is ${
+                    describeType(output)
+                  }; an array of plain objects is required`,
+              };
+            }
+          }
+          return outcome;
+        },
+      );
       report.actions.push(outcome);
       options.onProgress?.({
         type: "action",
@@ -343,7 +392,7 @@ function newReport(
   now: number,
 ): RunReport {
   const report: RunReport = {
-    runId: crypto.randomUUID(),
+    runId: options.runId ?? crypto.randomUUID(),
     jobName: name,
     dryRun: options.dryRun ?? false,
     status: "succeeded",

@@ -12,14 +12,20 @@
  * @module
  */
 import { type Clock, realClock } from "../clock.ts";
-import { cronDriver, type DenoCron, timerDriver } from "./_drivers.ts";
+import {
+  cronDriver,
+  type DenoCron,
+  type SchedulerHooks,
+  timerDriver,
+} from "./_drivers.ts";
 import type { Jobs } from "./engine.ts";
 import type { RunReport, RunStore } from "../store/contract.ts";
 import { logger } from "../logger.ts";
 import { SlotRunner } from "./_slot_runner.ts";
 import { watchStale } from "../alerts/notices.ts"; // alerts (issue 14)
+import type { StatusServerAddress } from "../observe/listen_address.ts";
 
-export type { DenoCron } from "./_drivers.ts";
+export type { DenoCron, SchedulerHooks } from "./_drivers.ts";
 
 const log = logger("scheduler");
 
@@ -48,6 +54,16 @@ export interface ServeOptions {
   clock?: Clock;
   /** `Deno.cron`, for the `deno-cron` driver (tests pass a fake one). */
   cron?: DenoCron;
+  /**
+   * Serve the status page, `/healthz`, `/metrics` and the JSON API on
+   * `"HOST:PORT"` (port 0 picks a free one; a port alone binds 127.0.0.1).
+   * `serve` then runs until aborted even with no scheduled job.
+   */
+  http?: string;
+  /** Enables `POST /api/jobs/<name>/run` with `Authorization: Bearer <token>`. */
+  httpToken?: string;
+  /** Told the status server's address once it listens. */
+  onListen?: (address: StatusServerAddress) => void;
 }
 
 /**
@@ -56,11 +72,13 @@ export interface ServeOptions {
  * @param jobs The registry's jobs.
  * @param store Where slots are claimed and runs recorded.
  * @param options Stop signal, grace period, lease, driver, clock.
+ * @param hooks Ticks for the health check; keep running with no job.
  */
 export async function runScheduler(
   jobs: Jobs,
   store: () => RunStore,
   options: ServeOptions = {},
+  hooks: SchedulerHooks = {},
 ): Promise<void> {
   const clock = options.clock ?? realClock;
   const leaseMs = options.leaseMs ?? 60_000;
@@ -101,8 +119,10 @@ export async function runScheduler(
     if (cron) {
       const denoCron = options.cron ??
         (Deno as unknown as { cron?: DenoCron }).cron;
-      await cronDriver(scheduled, runner, clock, stop.signal, denoCron);
-    } else await timerDriver(scheduled, runner, clock, leaseMs, stop.signal);
+      await cronDriver(scheduled, runner, clock, stop.signal, denoCron, hooks);
+    } else {
+      await timerDriver(scheduled, runner, clock, leaseMs, stop.signal, hooks);
+    }
     await stale; // alerts (issue 14): with nothing scheduled, stale checks go on
   } finally {
     stop.abort(); // alerts (issue 14): ends the stale checks

@@ -96,6 +96,7 @@ export const OPTIONS = {
     slot: "number",
     attempt: "number",
     onProgress: "function",
+    runId: "string",
   } satisfies TableOf<RunJobOptions>,
   serve: {
     signal: "signal",
@@ -108,6 +109,9 @@ export const OPTIONS = {
     onRun: "function",
     clock: "object",
     cron: "function",
+    http: "string",
+    httpToken: "string",
+    onListen: "function",
   } satisfies TableOf<ServeOptions>,
   define: { overwrite: "boolean" } satisfies TableOf<DefineOptions>,
   validate: { timeoutMs: "number" } satisfies TableOf<ValidateOptions>,

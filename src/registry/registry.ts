@@ -5,19 +5,11 @@
  *
  * @module
  */
-import type {
-  ActionFn,
-  ActionInfo,
-  ActionResult,
-  RegisterOptions,
-  Row,
-  RunOptions,
-} from "../types.ts";
-import { type Clock, realClock } from "../clock.ts";
-import type { SandboxProcessInfo } from "../../sandbox/host.ts";
-import { BUILTIN_ACTIONS } from "../../actions/mod.ts";
-import { ActionTable } from "./action_table.ts";
-import { Databases } from "../db/databases.ts";
+import type { ValidationProblem } from "../errors.ts";
+import type { Clock } from "../clock.ts";
+import type { ActionTable } from "./action_table.ts";
+import type { Databases } from "../db/databases.ts";
+import { ActionRegistry, partsOf } from "./action_registry.ts";
 import {
   type DefineOptions,
   type Job,
@@ -25,7 +17,6 @@ import {
   refuseTaken,
   type ViewDefinition,
 } from "../jobs/definitions.ts";
-import type { ValidationProblem } from "../errors.ts";
 import { checkOptions } from "./_options.ts";
 import type { RegistryOptions, ValidateOptions } from "./_options.ts";
 import { validateRegistry } from "./validate.ts";
@@ -38,39 +29,42 @@ import type {
   RunStore,
 } from "../store/contract.ts";
 import { DEFAULT_STORE, openStore } from "../store/open.ts";
-import * as alerting from "../alerts/mutes.ts"; // alerts (issue 14)
+import * as alerting from "../alerts/mutes.ts";
+import { Observability } from "../observe/observability.ts";
+import type { RegistryParts } from "../observe/registry_source.ts";
+import { serveWithStatus } from "../observe/serve_status.ts";
 
+export { ActionRegistry } from "./action_registry.ts";
 export type { RegistryOptions, ValidateOptions } from "./_options.ts";
 
 /**
  * An isolated set of actions, views and jobs. Create one with
  * {@linkcode createRegistry}; the module-level functions of `mod.ts` use a
- * default one.
+ * default one. Its actions' methods (`register`, `run`, …) come from
+ * {@linkcode ActionRegistry}.
  */
-export class Registry {
+export class Registry extends ActionRegistry {
   readonly #clock: Clock;
   readonly #actions: ActionTable;
   readonly #databases: Databases;
   readonly #options: RegistryOptions;
   #store: RunStore | undefined;
   readonly #jobs: Jobs;
+  readonly #observe = new Observability();
 
   /**
    * Creates a registry that holds the built-in actions.
    *
    * @param options Sandbox, store, database names, serve defaults, clock.
+   * @throws {TriggerKitError} `INVALID_OPTIONS` for an unknown or ill-typed option.
    */
   constructor(options: RegistryOptions = {}) {
-    checkOptions("createRegistry", options);
-    this.#options = { ...options };
-    this.#clock = options.clock ?? realClock;
-    this.#databases = new Databases(options.databases);
-    this.#actions = new ActionTable(options.sandbox);
-    this.#actions.install(BUILTIN_ACTIONS, {
-      databases: this.#databases,
-      clock: this.#clock,
-    });
-    const actions = this.#actions;
+    super(options);
+    const parts = partsOf(this);
+    this.#options = parts.options;
+    this.#clock = parts.clock;
+    this.#databases = parts.databases;
+    const actions = this.#actions = parts.actions;
     this.#jobs = new Jobs({
       hasAction: (name) => actions.has(name),
       actionNames: () => actions.names(),
@@ -79,165 +73,8 @@ export class Registry {
       databases: this.#databases,
       store: () => this.#getStore(),
       clock: this.#clock,
+      observer: this.#observe.observer,
     });
-  }
-
-  /**
-   * Registers an action: a function runs in-process; a module path or URL
-   * runs sandboxed in a permission-restricted Worker.
-   *
-   * @param name The action's name.
-   * @param action A function, or the module whose default export is the action.
-   * @param options Description, overwrite, config schema, sandbox limits.
-   * @returns What the registry now knows about the action.
-   * @throws {TriggerKitError} `ACTION_EXISTS`, `INVALID_ACTION`, `SANDBOX_UNAVAILABLE`.
-   *
-   * @example A function action with a config schema
-   * ```ts
-   * import { createRegistry } from "@triggerkit/triggerkit";
-   * import { z } from "zod";
-   * import assert from "node:assert/strict";
-   *
-   * const registry = createRegistry();
-   * const info = registry.register(
-   *   "over",
-   *   ({ data, config }) => ({ over: data.filter((row) => Number(row.total) > config.limit).length }),
-   *   { config: z.object({ limit: z.number() }), description: "Counts big rows" },
-   * );
-   * assert.equal(info.kind, "function");
-   * await registry.close();
-   * ```
-   */
-  register<C = Record<string, unknown>>(
-    name: string,
-    action: ActionFn<C> | string | URL,
-    options: RegisterOptions<C> = {},
-  ): ActionInfo {
-    checkOptions("register", options);
-    return this.#actions.register(name, action, options);
-  }
-
-  /**
-   * Describes a registered action.
-   *
-   * @param name The action's name.
-   * @returns Its kind, description, limits and config schema (JSON Schema).
-   * @throws {TriggerKitError} `ACTION_NOT_FOUND`, naming the closest names.
-   *
-   * @example A built-in's config schema
-   * ```ts
-   * import { createRegistry } from "@triggerkit/triggerkit";
-   * import assert from "node:assert/strict";
-   *
-   * const registry = createRegistry();
-   * const info = registry.getInfo("run_sql");
-   * assert.equal(info.kind, "builtin");
-   * assert.ok(info.configSchema);
-   * await registry.close();
-   * ```
-   */
-  getInfo(name: string): ActionInfo {
-    return this.#actions.info(name);
-  }
-
-  /**
-   * Lists every registered action, sorted by name (code-unit order).
-   *
-   * @returns One {@linkcode ActionInfo} per action.
-   *
-   * @example The built-ins
-   * ```ts
-   * import { createRegistry } from "@triggerkit/triggerkit";
-   * import assert from "node:assert/strict";
-   *
-   * const registry = createRegistry();
-   * assert.deepEqual(
-   *   registry.listAvailable().map((info) => info.name),
-   *   ["http_request", "run_sql", "send_slack_message"],
-   * );
-   * await registry.close();
-   * ```
-   */
-  listAvailable(): ActionInfo[] {
-    return this.#actions.names().map((name) => this.#actions.info(name));
-  }
-
-  /**
-   * Removes an action.
-   *
-   * @param name The action's name.
-   * @returns `true` when it was registered.
-   *
-   * @example Removing twice
-   * ```ts
-   * import { createRegistry } from "@triggerkit/triggerkit";
-   * import assert from "node:assert/strict";
-   *
-   * const registry = createRegistry();
-   * registry.register("noop", () => ({}));
-   * assert.equal(registry.unregister("noop"), true);
-   * assert.equal(registry.unregister("noop"), false);
-   * await registry.close();
-   * ```
-   */
-  unregister(name: string): boolean {
-    return this.#actions.unregister(name);
-  }
-
-  /**
-   * Runs an action on rows.
-   *
-   * @param name The action's name.
-   * @param data The rows: an array of plain objects.
-   * @param options Context, config, job name, run id, dry run, signal.
-   * @returns The action's result, a plain object.
-   * @throws {TriggerKitError} `ACTION_NOT_FOUND`, `INVALID_DATA`,
-   * `INVALID_CONFIG`, `ACTION_FAILED`, `ACTION_TIMEOUT`, `INVALID_RESULT`,
-   * and for sandboxed actions `PERMISSION_DENIED`, `OUT_OF_MEMORY`.
-   *
-   * @example `run_sql` on a configured database name
-   * ```ts
-   * import { createRegistry } from "@triggerkit/triggerkit";
-   * import assert from "node:assert/strict";
-   *
-   * const registry = createRegistry({ databases: { main: "sqlite::memory:" } });
-   * await registry.run("run_sql", [], {
-   *   config: { database: "main", sql: "CREATE TABLE t (id INTEGER)", mode: "once" },
-   * });
-   * const result = await registry.run("run_sql", [{ id: 1 }, { id: 2 }], {
-   *   config: { database: "main", sql: "INSERT INTO t (id) VALUES (:id)" },
-   * });
-   * assert.equal(result.rowsAffected, 2);
-   * await registry.close();
-   * ```
-   */
-  async run(
-    name: string,
-    data: Row[],
-    options: RunOptions = {},
-  ): Promise<ActionResult> {
-    checkOptions("run", options);
-    return await this.#actions.run(name, data, options);
-  }
-
-  /**
-   * The sandbox processes running now, for monitoring: pid, live Workers,
-   * pending calls.
-   *
-   * @returns One entry per sandbox process.
-   *
-   * @example None before a sandboxed action runs
-   * ```ts
-   * import { createRegistry } from "@triggerkit/triggerkit";
-   * import assert from "node:assert/strict";
-   *
-   * const registry = createRegistry();
-   * assert.deepEqual(registry.sandboxProcesses(), []);
-   * await registry.close();
-   * ```
-   */
-  sandboxProcesses(): SandboxProcessInfo[] {
-    return this.#actions.sandboxProcesses();
   }
 
   /**
@@ -393,28 +230,80 @@ export class Registry {
   }
 
   /**
+   * One run by its id, as {@linkcode Registry.history} shows it.
+   *
+   * @param runId The run's id (`RunReport.runId`).
+   * @returns The run, or undefined when the store has none with that id.
+   *
+   * @example The run a report names
+   * ```ts
+   * import { createRegistry } from "@triggerkit/triggerkit";
+   * import assert from "node:assert/strict";
+   *
+   * const registry = createRegistry({ store: "sqlite::memory:" });
+   * registry.defineView({ name: "one", database: "sqlite::memory:", sql: "SELECT 1 AS id" });
+   * registry.register("notify", () => ({}));
+   * registry.defineJob({ name: "j", view: "one", actions: ["notify"] });
+   * const { runId } = await registry.runJob("j");
+   * assert.equal((await registry.getRun(runId))?.status, "succeeded");
+   * await registry.close();
+   * ```
+   */
+  getRun(runId: string): Promise<RunRecord | undefined> {
+    return this.#getStore().get(runId);
+  }
+
+  /**
    * Runs every enabled job on its schedule until `signal` aborts (or SIGINT
    * or SIGTERM), then lets running jobs finish.
    *
-   * @param options Stop signal, grace period, job subset.
-   * @returns When the scheduler has stopped.
+   * @param options Stop signal, grace period, job subset; `http` (and
+   * `httpToken`, `onListen`) to serve the status page, `/healthz`, `/metrics`
+   * and the JSON API beside it.
+   * @returns When the scheduler (and the status server) have stopped.
+   * @throws {TriggerKitError} `INVALID_OPTIONS` for a bad `http` or `httpToken`.
    *
-   * @example Stopping at once
+   * @example The status page on a free port, until aborted
    * ```ts
    * import { createRegistry } from "@triggerkit/triggerkit";
+   * import assert from "node:assert/strict";
    *
    * const registry = createRegistry({ store: "sqlite::memory:" });
-   * await registry.serve({ signal: AbortSignal.abort(), handleSignals: false });
+   * const stop = new AbortController();
+   * await registry.serve({
+   *   http: "127.0.0.1:0",
+   *   onListen: async ({ url }) => {
+   *     assert.equal((await fetch(`${url}healthz`)).status, 200);
+   *     stop.abort();
+   *   },
+   *   signal: stop.signal,
+   *   handleSignals: false,
+   * });
    * await registry.close();
    * ```
    */
   async serve(options: ServeOptions = {}): Promise<void> {
     checkOptions("serve", options);
-    return await runScheduler(this.#jobs, () => this.#getStore(), {
-      clock: this.#clock,
-      ...this.#options.serve,
-      ...options,
+    const merged = { clock: this.#clock, ...this.#options.serve, ...options };
+    return await serveWithStatus(this.#statusParts(), {
+      ...merged,
+      observability: this.#observe,
+      runScheduler: (hooks) =>
+        runScheduler(this.#jobs, () => this.#getStore(), merged, hooks),
     });
+  }
+
+  /** What the status page and `/metrics` read: firing alerts counted from the store's summaries. */
+  #statusParts(): RegistryParts {
+    return {
+      listJobs: () => this.listJobs(),
+      history: (options) => this.history(options),
+      getRun: (runId) => this.getRun(runId),
+      runJob: (name, options) => this.runJob(name, options),
+      sandboxProcesses: () => this.sandboxProcesses(),
+      alerts: () => this.alerts(),
+      alertsFiring: () => alerting.firingCounts(this.#jobs.alerting),
+    };
   }
 
   /**
@@ -425,6 +314,22 @@ export class Registry {
    * @param options `for` (`"2h"`), `keys` (arrays of key values), `reason`.
    * @returns The mute, as recorded in the store (it survives restarts).
    * @throws {TriggerKitError} `JOB_NOT_FOUND`, `INVALID_OPTIONS`.
+   *
+   * @example Muting every key of a job for two hours
+   * ```ts
+   * import { createRegistry } from "@triggerkit/triggerkit";
+   * import assert from "node:assert/strict";
+   *
+   * const registry = createRegistry({ store: "sqlite::memory:" });
+   * registry.defineView({ name: "hot", database: "sqlite::memory:", sql: "SELECT 1 AS id" });
+   * registry.register("notify", () => ({}));
+   * registry.defineJob({ name: "heat", view: "hot", actions: ["notify"], dedupe: { key: ["id"] }, alert: {} });
+   * const mute = await registry.mute("heat", { for: "2h", reason: "maintenance" });
+   * assert.equal(mute.keys, null);
+   * await registry.runJob("heat");
+   * assert.equal((await registry.alerts("heat"))[0]!.muted, true);
+   * await registry.close();
+   * ```
    */
   mute(job: string, options: alerting.MuteOptions): Promise<alerting.MuteInfo> {
     return alerting.muteJob(this.#jobs.alerting, job, options);
@@ -435,6 +340,23 @@ export class Registry {
    * firing that were never delivered are delivered on the next run.
    *
    * @param job The alert job's name.
+   * @returns How many mutes were in force.
+   * @throws {TriggerKitError} `JOB_NOT_FOUND`, `INVALID_OPTIONS` (not an alert job).
+   *
+   * @example Ending a mute
+   * ```ts
+   * import { createRegistry } from "@triggerkit/triggerkit";
+   * import assert from "node:assert/strict";
+   *
+   * const registry = createRegistry({ store: "sqlite::memory:" });
+   * registry.defineView({ name: "hot", database: "sqlite::memory:", sql: "SELECT 1 AS id" });
+   * registry.register("notify", () => ({}));
+   * registry.defineJob({ name: "heat", view: "hot", actions: ["notify"], dedupe: { key: ["id"] }, alert: {} });
+   * await registry.mute("heat", { for: "2h" });
+   * assert.equal(await registry.unmute("heat"), 1);
+   * assert.equal(await registry.unmute("heat"), 0);
+   * await registry.close();
+   * ```
    */
   unmute(job: string): Promise<number> {
     return alerting.unmuteJob(this.#jobs.alerting, job);
@@ -445,6 +367,23 @@ export class Registry {
    * `[{ jobName, key (its values), state, since, lastDeliveredAt, muted }]`.
    *
    * @param job Only this job.
+   * @returns The keys, firing first, then by since.
+   * @throws {TriggerKitError} `JOB_NOT_FOUND`.
+   *
+   * @example A key that fired
+   * ```ts
+   * import { createRegistry } from "@triggerkit/triggerkit";
+   * import assert from "node:assert/strict";
+   *
+   * const registry = createRegistry({ store: "sqlite::memory:" });
+   * registry.defineView({ name: "hot", database: "sqlite::memory:", sql: "SELECT 7 AS id" });
+   * registry.register("notify", () => ({}));
+   * registry.defineJob({ name: "heat", view: "hot", actions: ["notify"], dedupe: { key: ["id"] }, alert: {} });
+   * await registry.runJob("heat");
+   * const [alert] = await registry.alerts();
+   * assert.deepEqual([alert!.key, alert!.state, alert!.muted], [[7], "firing", false]);
+   * await registry.close();
+   * ```
    */
   alerts(job?: string): Promise<alerting.AlertInfo[]> {
     return alerting.listAlerts(this.#jobs.alerting, job);
@@ -485,12 +424,16 @@ export class Registry {
    *
    * @returns When everything is stopped.
    *
-   * @example Closing twice is harmless
+   * @example Closing twice is harmless; the registry works again after
    * ```ts
    * import { createRegistry } from "@triggerkit/triggerkit";
+   * import assert from "node:assert/strict";
    *
    * const registry = createRegistry();
+   * registry.register("count", ({ data }) => ({ count: data.length }));
    * await registry.close();
+   * await registry.close();
+   * assert.deepEqual(await registry.run("count", [{}]), { count: 1 });
    * await registry.close();
    * ```
    */

@@ -102,6 +102,8 @@ export interface RunStore {
   finish(report: RunReport): Promise<void>;
   /** Runs, newest first. */
   history(options?: HistoryOptions): Promise<RunRecord[]>;
+  /** One run by its id, as `history` shows it; undefined when there is none. */
+  get(runId: string): Promise<RunRecord | undefined>;
   /** The keys among `keys` that a successful run of the job recorded and that have not expired. */
   seen(
     jobName: string,

@@ -155,15 +155,24 @@ export class KvRunStore implements RunStore {
         ids.slice(i, i + GET_MANY).map((id) => [ROOT, "runs", id]),
       );
       for (const entry of entries) {
-        if (!entry.value) continue;
-        const record = JSON.parse(entry.value.report) as RunRecord;
-        const stale = entry.value.status === "running" &&
-          entry.value.heartbeatAt < this.#now() - STALE_AFTER_MS;
-        record.status = stale ? "interrupted" : entry.value.status;
-        records.push(record);
+        if (entry.value) records.push(this.#record(entry.value));
       }
     }
     return records;
+  }
+
+  async get(runId: string): Promise<RunRecord | undefined> {
+    const kv = await this.#kv;
+    const entry = await kv.get<StoredRun>([ROOT, "runs", runId]);
+    return entry.value ? this.#record(entry.value) : undefined;
+  }
+
+  #record(stored: StoredRun): RunRecord {
+    const record = JSON.parse(stored.report) as RunRecord;
+    const stale = stored.status === "running" &&
+      stored.heartbeatAt < this.#now() - STALE_AFTER_MS;
+    record.status = stale ? "interrupted" : stored.status;
+    return record;
   }
 
   async seen(

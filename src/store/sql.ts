@@ -67,6 +67,9 @@ const SQL = {
   historyAll: parseNamedSql(
     "SELECT CASE WHEN status = 'running' AND heartbeat_at < :staleBefore THEN 'interrupted' ELSE status END AS status, report FROM triggerkit_runs ORDER BY started_at DESC, run_id DESC LIMIT :limit",
   ),
+  get: parseNamedSql(
+    "SELECT CASE WHEN status = 'running' AND heartbeat_at < :staleBefore THEN 'interrupted' ELSE status END AS status, report FROM triggerkit_runs WHERE run_id = :runId",
+  ),
   historyJob: parseNamedSql(
     "SELECT CASE WHEN status = 'running' AND heartbeat_at < :staleBefore THEN 'interrupted' ELSE status END AS status, report FROM triggerkit_runs WHERE job_name = :job ORDER BY started_at DESC, run_id DESC LIMIT :limit",
   ),
@@ -212,11 +215,14 @@ export class SqlRunStore implements RunStore {
         limit,
         staleBefore,
       });
-    return rows.map((row) => {
-      const record = JSON.parse(String(row.report)) as RunRecord;
-      record.status = row.status as RunRecord["status"];
-      return record;
-    });
+    return rows.map(toRecord);
+  }
+
+  async get(runId: string): Promise<RunRecord | undefined> {
+    await this.#init();
+    const staleBefore = this.#now() - STALE_AFTER_MS;
+    const [row] = await this.#db.query(SQL.get, { runId, staleBefore });
+    return row && toRecord(row);
   }
 
   async seen(
@@ -333,4 +339,10 @@ export class SqlRunStore implements RunStore {
   async close(): Promise<void> {
     if (this.#ownsDatabase) await this.#db.close();
   }
+}
+
+function toRecord(row: Row): RunRecord {
+  const record = JSON.parse(String(row.report)) as RunRecord;
+  record.status = row.status as RunRecord["status"];
+  return record;
 }

@@ -1,0 +1,73 @@
+/**
+ * Escaping for HTML, and redaction (through `src/redact.ts`) of the text the
+ * status server shows: a database URL's password never reaches a page or an
+ * API answer.
+ *
+ * @module
+ */
+import { redact } from "../redact.ts";
+
+const HTML_ESCAPES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
+
+/** Text made safe for HTML element content and quoted attribute values. */
+export function escapeHtml(value: unknown): string {
+  return String(value).replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]!);
+}
+
+/** A JSON-like value with {@linkcode redact} applied to every string in it. */
+export function redactDeep(value: unknown): unknown {
+  if (typeof value === "string") return redact(value);
+  if (Array.isArray(value)) return value.map(redactDeep);
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      out[redact(key)] = redactDeep(item);
+    }
+    return out;
+  }
+  return value;
+}
+
+/** HTML that is already safe: what {@linkcode html} returns. */
+export class SafeHtml {
+  /** The markup. */
+  readonly value: string;
+
+  constructor(value: string) {
+    this.value = value;
+  }
+
+  toString(): string {
+    return this.value;
+  }
+}
+
+function interpolate(value: unknown): string {
+  if (value instanceof SafeHtml) return value.value;
+  if (Array.isArray(value)) return value.map(interpolate).join("");
+  if (value === undefined || value === null || value === false) return "";
+  return escapeHtml(value);
+}
+
+/**
+ * A template tag that escapes every interpolated value unless it is
+ * {@linkcode SafeHtml} (another `html` template); arrays are joined;
+ * `undefined`, `null` and `false` render nothing. Markup is safe by
+ * construction: a name cannot become a tag.
+ */
+export function html(
+  strings: TemplateStringsArray,
+  ...values: unknown[]
+): SafeHtml {
+  let out = strings[0]!;
+  for (let i = 0; i < values.length; i++) {
+    out += interpolate(values[i]) + strings[i + 1]!;
+  }
+  return new SafeHtml(out);
+}

@@ -1,0 +1,260 @@
+/**
+ * The status source of a registry: its jobs, its run store, its scheduler
+ * loop and its runs, as the status server reads them.
+ *
+ * @module
+ */
+import type { Clock } from "../clock.ts";
+import type { Job } from "../jobs/definitions.ts";
+import type { RunJobOptions } from "../jobs/engine.ts";
+import { logger } from "../logger.ts";
+import { lookup } from "../_suggest.ts";
+import type {
+  HistoryOptions,
+  RunRecord,
+  RunReport,
+} from "../store/contract.ts";
+import {
+  type AlertStatus,
+  countFiring,
+  type JobStatus,
+  type RunChange,
+  type RunsQuery,
+  type SchedulerState,
+  type StatusSource,
+} from "./_source.ts";
+import type { RunChanges } from "./observability.ts";
+
+const log = logger("http");
+
+/** What the status source needs of a registry (its public methods). */
+export interface RegistryParts {
+  /** Every job, sorted by name. */
+  listJobs(): Job[];
+  /** The run history. */
+  history(options: HistoryOptions): Promise<RunRecord[]>;
+  /** One run by its id, or undefined. */
+  getRun(runId: string): Promise<RunRecord | undefined>;
+  /** Runs a job (the id is given, so it is known before the run ends). */
+  runJob(
+    name: string,
+    options: RunJobOptions & { runId: string },
+  ): Promise<RunReport>;
+  /** Sandbox processes running now. */
+  sandboxProcesses(): readonly unknown[];
+  /** Pending and firing alert keys, once the registry has alerts. */
+  alerts?(): Promise<AlertStatus[]>;
+  /** Firing keys per job, counted cheaply (default: counted from `alerts()`). */
+  alertsFiring?(): Promise<Map<string, number>>;
+}
+
+/** The scheduler loop's last tick, as the health check reads it. */
+export class SchedulerTicks {
+  #tickedAt: number | undefined;
+  #stopping = false;
+  readonly #tickEveryMs: number;
+
+  /** @param tickEveryMs The longest the loop sleeps between ticks. */
+  constructor(tickEveryMs: number) {
+    this.#tickEveryMs = tickEveryMs;
+  }
+
+  /** The loop woke. */
+  readonly tick = (now: number): void => {
+    this.#tickedAt = now;
+  };
+
+  /** The scheduler is stopping. */
+  stop(): void {
+    this.#stopping = true;
+  }
+
+  /** What the health check reads. */
+  state(): SchedulerState {
+    return {
+      tickedAt: this.#tickedAt,
+      tickEveryMs: this.#tickEveryMs,
+      stopping: this.#stopping,
+    };
+  }
+}
+
+/** How many history reads one page runs at once. */
+const READ_CONCURRENCY = 8;
+
+/** A registry as the status server sees it. */
+export class RegistrySource implements StatusSource {
+  readonly #registry: RegistryParts;
+  readonly #ticks: SchedulerTicks;
+  readonly #clock: Clock;
+  readonly #changes: RunChanges;
+  readonly #runs = new Set<Promise<unknown>>();
+  readonly #abort = new AbortController();
+
+  /**
+   * @param registry The registry's jobs, history and runs.
+   * @param options The scheduler loop's ticks, the clock, the registry's run changes.
+   */
+  constructor(
+    registry: RegistryParts,
+    options: { ticks: SchedulerTicks; clock: Clock; changes: RunChanges },
+  ) {
+    this.#registry = registry;
+    this.#ticks = options.ticks;
+    this.#clock = options.clock;
+    this.#changes = options.changes;
+  }
+
+  jobNames(): string[] {
+    return this.#registry.listJobs().map((job) => job.name);
+  }
+
+  jobs(options: { recentRuns?: number } = {}): Promise<JobStatus[]> {
+    return jobStatuses(this.#registry, this.#clock.now(), options.recentRuns);
+  }
+
+  runs(query: RunsQuery = {}): Promise<RunRecord[]> {
+    return this.#registry.history(query);
+  }
+
+  run(runId: string): Promise<RunRecord | undefined> {
+    return this.#registry.getRun(runId);
+  }
+
+  async storeAlive(): Promise<void> {
+    await this.#registry.history({ limit: 1 });
+  }
+
+  scheduler(): SchedulerState | undefined {
+    return this.#ticks.state();
+  }
+
+  startRun(job: string): Promise<{ runId: string }> {
+    const jobs = this.#registry.listJobs();
+    lookup(new Map(jobs.map((j) => [j.name, j])), job, "JOB_NOT_FOUND", "job");
+    const runId = crypto.randomUUID();
+    const run = this.#registry.runJob(job, {
+      runId,
+      signal: this.#abort.signal,
+    }).catch((error) =>
+      log.error(
+        "Run {runId} of job {jobName} started over HTTP failed: {error}",
+        {
+          runId,
+          jobName: job,
+          error,
+        },
+      )
+    );
+    this.#runs.add(run);
+    run.finally(() => this.#runs.delete(run));
+    return Promise.resolve({ runId });
+  }
+
+  sandboxProcesses(): number {
+    return this.#registry.sandboxProcesses().length;
+  }
+
+  alerts(): Promise<AlertStatus[]> {
+    return this.#registry.alerts?.() ?? Promise.resolve([]);
+  }
+
+  alertsFiring(): Promise<Map<string, number>> {
+    return firingByJob(this.#registry);
+  }
+
+  subscribe(listener: (change: RunChange) => void): () => void {
+    return this.#changes.subscribe(listener);
+  }
+
+  /** Waits for runs started over HTTP up to `graceMs`, then aborts them. */
+  async drain(graceMs: number): Promise<void> {
+    if (this.#runs.size === 0) return;
+    const grace = new AbortController();
+    const settled = Promise.all(this.#runs).then(() => true);
+    const timedOut = this.#clock.sleep(graceMs, grace.signal).then(
+      () => false,
+      () => true,
+    );
+    if (!(await Promise.race([settled, timedOut]))) {
+      this.#abort.abort(new Error("The status server stopped"));
+      await settled;
+    }
+    grace.abort();
+  }
+}
+
+/**
+ * Every job with its schedule, next run, latest runs and firing alerts: what
+ * the status page, `/api/jobs` and the `jobs` command show.
+ *
+ * @param registry The registry's jobs, history and (once they exist) alerts.
+ * @param now The time next runs are counted from (ms since the epoch).
+ * @param recentRuns How many latest runs to read per job (default 1).
+ * @returns One status per job, sorted by name.
+ */
+export async function jobStatuses(
+  registry: Pick<
+    RegistryParts,
+    "listJobs" | "history" | "alerts" | "alertsFiring"
+  >,
+  now: number,
+  recentRuns = 1,
+): Promise<JobStatus[]> {
+  const limit = Math.max(1, recentRuns);
+  const jobs = registry.listJobs();
+  const [firing, recent] = await Promise.all([
+    firingByJob(registry),
+    mapLimit(
+      jobs,
+      READ_CONCURRENCY,
+      (job) => registry.history({ job: job.name, limit }),
+    ),
+  ]);
+  return jobs.map((job, i) => {
+    const enabled = job.enabled !== false;
+    const runs = recent[i] ?? [];
+    return {
+      name: job.name,
+      schedule: job.schedule ?? null,
+      ...(job.timezone && job.timezone !== "UTC"
+        ? { timezone: job.timezone }
+        : {}),
+      enabled,
+      nextRunAt: enabled && job.parsedSchedule
+        ? new Date(job.parsedSchedule.next(now)).toISOString()
+        : null,
+      lastRun: runs[0] ?? null,
+      alertsFiring: firing.get(job.name) ?? 0,
+      recentRuns: runs,
+    };
+  });
+}
+
+/** Firing keys per job: the registry's own count, or counted from its alerts. */
+async function firingByJob(
+  registry: Pick<RegistryParts, "alerts" | "alertsFiring">,
+): Promise<Map<string, number>> {
+  if (registry.alertsFiring) return await registry.alertsFiring();
+  return countFiring(registry.alerts ? await registry.alerts() : []);
+}
+
+/** Maps with at most `limit` calls in flight, keeping the order. */
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, worker),
+  );
+  return results;
+}

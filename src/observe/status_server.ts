@@ -1,0 +1,373 @@
+/**
+ * The HTTP side of `serve({ http })` (SPEC §6): the status page, `/healthz`,
+ * `/metrics`, the JSON API and the live-refresh event stream. Read-only
+ * unless a token is given; then `POST /api/jobs/<name>/run` with
+ * `Authorization: Bearer <token>` starts a run.
+ *
+ * @module
+ */
+import { type Clock, realClock } from "../clock.ts";
+import { isTriggerKitError, TriggerKitError } from "../errors.ts";
+import { logger } from "../logger.ts";
+import { countFiring, type StatusSource } from "./_source.ts";
+import {
+  decodeSegment,
+  digest,
+  equalDigests,
+  errorResponse,
+  htmlResponse,
+  HttpError,
+  jsonResponse,
+  parseRunsQuery,
+  SECURITY_HEADERS,
+} from "./_http.ts";
+import { checkHealth, checkScheduler, HEALTH_TIMEOUT_MS } from "./health.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
+import type { RunMetrics } from "./run_metrics.ts";
+import {
+  renderJobsPage,
+  renderMessagePage,
+  renderRunPage,
+  SPARKLINE_RUNS,
+} from "./status_page.ts";
+
+import { ICON_SVG, STATUS_CSS, STATUS_JS } from "./_page_assets.ts";
+import { EventHub } from "./_event_hub.ts";
+import type { ListenAddress, StatusServerAddress } from "./listen_address.ts";
+
+export {
+  type ListenAddress,
+  parseListenAddress,
+  type StatusServerAddress,
+} from "./listen_address.ts";
+
+const log = logger("http");
+
+/** Options of {@linkcode createStatusHandler}. */
+export interface StatusHandlerOptions {
+  /** What the pages show and the API does. */
+  source: StatusSource;
+  /** The registry's run metrics. */
+  metrics: RunMetrics;
+  /** Enables `POST /api/jobs/<name>/run` with this Bearer token. */
+  token?: string;
+  /** The clock (tests pass a fake one). */
+  clock?: Clock;
+  /** How long the store may take for `/healthz` and each page, in ms (default 2000). */
+  storeTimeoutMs?: number;
+}
+
+/** The status server's request handler, usable without a socket (tests, benches). */
+export interface StatusHandler {
+  /** Answers one request. */
+  handle(request: Request): Promise<Response>;
+  /** Ends the open event streams. */
+  close(): void;
+}
+
+const ASSETS: Record<string, { type: string; body: string }> = {
+  "/assets/status.css": { type: "text/css; charset=utf-8", body: STATUS_CSS },
+  "/assets/status.js": {
+    type: "text/javascript; charset=utf-8",
+    body: STATUS_JS,
+  },
+  "/assets/icon.svg": { type: "image/svg+xml", body: ICON_SVG },
+};
+
+/**
+ * Creates the status server's handler.
+ *
+ * @param options The source, the metrics, the token, the clock.
+ * @returns The handler and a way to end its event streams.
+ */
+export function createStatusHandler(
+  options: StatusHandlerOptions,
+): StatusHandler {
+  const { source, metrics } = options;
+  const clock = options.clock ?? realClock;
+  const storeTimeoutMs = options.storeTimeoutMs ?? HEALTH_TIMEOUT_MS;
+  const tokenDigest = options.token === undefined
+    ? undefined
+    : digest(options.token);
+  const events = new EventHub();
+  const unsubscribe = source.subscribe?.((change) => events.send(change));
+
+  /** Waits for a store-backed read, at most the store timeout. */
+  async function fromStore<T>(read: Promise<T>): Promise<T> {
+    const stop = new AbortController();
+    try {
+      return await Promise.race([
+        read,
+        clock.sleep(storeTimeoutMs, stop.signal).then(() => {
+          throw new HttpError(
+            503,
+            "STORE_ERROR",
+            `The run store did not answer within ${storeTimeoutMs} ms`,
+          );
+        }),
+      ]);
+    } finally {
+      stop.abort();
+    }
+  }
+
+  async function jobsPage(): Promise<Response> {
+    const [jobs, recentRuns, alerts] = await fromStore(Promise.all([
+      source.jobs({ recentRuns: SPARKLINE_RUNS }),
+      source.runs({ limit: 15 }),
+      source.alerts?.(),
+    ]));
+    return htmlResponse(renderJobsPage({
+      jobs,
+      recentRuns,
+      alerts,
+      scheduler: checkScheduler(source.scheduler(), clock.now()),
+      writable: tokenDigest !== undefined,
+      now: clock.now(),
+    }));
+  }
+
+  async function runPage(runId: string): Promise<Response> {
+    const run = await fromStore(source.run(runId));
+    if (!run) {
+      return htmlResponse(
+        renderMessagePage(
+          "Run not found",
+          `No run with id ${runId} is in the history.`,
+          clock.now(),
+        ),
+        404,
+      );
+    }
+    return htmlResponse(
+      renderRunPage(run, clock.now(), tokenDigest !== undefined),
+    );
+  }
+
+  async function apiJobs(): Promise<Response> {
+    const jobs = await fromStore(source.jobs({ recentRuns: 1 }));
+    return jsonResponse(jobs.map((job) => ({
+      name: job.name,
+      schedule: job.schedule,
+      ...(job.timezone ? { timezone: job.timezone } : {}),
+      enabled: job.enabled,
+      nextRunAt: job.nextRunAt,
+      lastRun: job.lastRun,
+      alertsFiring: job.alertsFiring,
+    })));
+  }
+
+  async function apiRuns(url: URL): Promise<Response> {
+    const query = parseRunsQuery(url.searchParams);
+    return jsonResponse(await fromStore(source.runs(query)));
+  }
+
+  async function apiRun(runId: string): Promise<Response> {
+    const run = await fromStore(source.run(runId));
+    if (!run) {
+      throw new HttpError(404, "RUN_NOT_FOUND", `No run with id ${runId}`);
+    }
+    return jsonResponse(run);
+  }
+
+  async function startRun(request: Request, job: string): Promise<Response> {
+    if (request.method !== "POST") {
+      throw new HttpError(
+        405,
+        "METHOD_NOT_ALLOWED",
+        "Use POST to start a run",
+        { allow: "POST" },
+      );
+    }
+    if (tokenDigest === undefined) {
+      throw new HttpError(
+        403,
+        "READ_ONLY",
+        "This status server is read-only: serve it with an httpToken (--http-token-env) to start runs",
+      );
+    }
+    const presented = /^Bearer[ ]+(\S+)\s*$/i.exec(
+      request.headers.get("authorization") ?? "",
+    )?.[1];
+    if (
+      presented === undefined ||
+      !equalDigests(await tokenDigest, await digest(presented))
+    ) {
+      throw new HttpError(
+        401,
+        "UNAUTHORIZED",
+        "A valid Authorization: Bearer token is required",
+        { "www-authenticate": 'Bearer realm="triggerkit"' },
+      );
+    }
+    try {
+      const { runId } = await source.startRun(job);
+      return jsonResponse({ runId }, 202, {
+        location: `/runs/${encodeURIComponent(runId)}`,
+      });
+    } catch (error) {
+      if (isTriggerKitError(error, "JOB_NOT_FOUND")) {
+        throw new HttpError(404, error.code, error.message);
+      }
+      throw error;
+    }
+  }
+
+  async function health(): Promise<Response> {
+    const report = await checkHealth(source, {
+      clock,
+      timeoutMs: storeTimeoutMs,
+    });
+    return jsonResponse(report, report.status === "ok" ? 200 : 503);
+  }
+
+  async function metricsText(): Promise<Response> {
+    const jobs = source.jobNames();
+    const alertsFiring = source.alertsFiring
+      ? await fromStore(source.alertsFiring())
+      : source.alerts
+      ? countFiring(await fromStore(source.alerts()))
+      : undefined;
+    const body = metrics.render({
+      jobs,
+      sandboxProcesses: source.sandboxProcesses(),
+      ...(alertsFiring ? { alertsFiring } : {}),
+    });
+    return new Response(body, {
+      headers: { ...SECURITY_HEADERS, "content-type": PROMETHEUS_CONTENT_TYPE },
+    });
+  }
+
+  async function route(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const path = url.pathname;
+    const run = /^\/api\/jobs\/([^/]+)\/run$/.exec(path);
+    if (run) return await startRun(request, decodeSegment(run[1]!));
+    const read = request.method === "GET" || request.method === "HEAD";
+    const asset = ASSETS[path];
+    const runPath = /^\/runs\/([^/]+)$/.exec(path);
+    const apiRunPath = /^\/api\/runs\/([^/]+)$/.exec(path);
+    const known = asset || runPath || apiRunPath ||
+      ["/", "/healthz", "/metrics", "/api/jobs", "/api/runs", "/events"]
+        .includes(path);
+    if (!known) {
+      throw new HttpError(404, "NOT_FOUND", `Nothing is served at ${path}`);
+    }
+    if (!read) {
+      throw new HttpError(
+        405,
+        "METHOD_NOT_ALLOWED",
+        `${path} is read-only: use GET`,
+        { allow: "GET, HEAD" },
+      );
+    }
+    if (asset) {
+      return new Response(asset.body, {
+        headers: {
+          ...SECURITY_HEADERS,
+          "cache-control": "no-cache",
+          "content-type": asset.type,
+        },
+      });
+    }
+    if (runPath) return await runPage(decodeSegment(runPath[1]!));
+    if (apiRunPath) return await apiRun(decodeSegment(apiRunPath[1]!));
+    switch (path) {
+      case "/":
+        return await jobsPage();
+      case "/healthz":
+        return await health();
+      case "/metrics":
+        return await metricsText();
+      case "/api/jobs":
+        return await apiJobs();
+      case "/api/runs":
+        return await apiRuns(url);
+      default:
+        return events.connect();
+    }
+  }
+
+  return {
+    async handle(request) {
+      let response: Response;
+      try {
+        response = await route(request);
+      } catch (error) {
+        response = errorResponse(request, error, clock.now());
+      }
+      return request.method === "HEAD"
+        ? new Response(null, {
+          status: response.status,
+          headers: response.headers,
+        })
+        : response;
+    },
+    close() {
+      unsubscribe?.();
+      events.close();
+    },
+  };
+}
+
+/** Options of {@linkcode startStatusServer}. */
+export interface StatusServerOptions extends StatusHandlerOptions {
+  /** Where to listen. */
+  address: ListenAddress;
+  /** Told the address once listening. */
+  onListen?: (address: StatusServerAddress) => void;
+}
+
+/** A running status server. */
+export interface StatusServer {
+  /** Where it listens. */
+  address: StatusServerAddress;
+  /** Stops listening and ends open event streams. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the status server.
+ *
+ * @param options The address, the handler's options, `onListen`.
+ * @returns The running server.
+ * @throws {TriggerKitError} `INVALID_OPTIONS` when the address cannot be bound.
+ */
+export function startStatusServer(options: StatusServerOptions): StatusServer {
+  const handler = createStatusHandler(options);
+  const { hostname, port } = options.address;
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve(
+      { hostname, port, onListen: () => {} },
+      (request) => handler.handle(request),
+    );
+  } catch (error) {
+    handler.close();
+    throw new TriggerKitError(
+      "INVALID_OPTIONS",
+      `Cannot serve the status page on ${hostname}:${port}: ${
+        (error as Error).message
+      }`,
+      { cause: error },
+    );
+  }
+  const bound = server.addr;
+  const host = bound.hostname.includes(":")
+    ? `[${bound.hostname}]`
+    : bound.hostname;
+  const address = {
+    hostname: bound.hostname,
+    port: bound.port,
+    url: `http://${host}:${bound.port}/`,
+  };
+  log.info("Status page on {url}", { url: address.url });
+  options.onListen?.(address);
+  return {
+    address,
+    async close() {
+      handler.close();
+      await server.shutdown();
+    },
+  };
+}
