@@ -22,7 +22,8 @@ export type ErrorCode =
   | "INVALID_VIEW"
   | "INVALID_JOB"
   | "INVALID_SCHEDULE"
-  | "DATABASE_ERROR";
+  | "DATABASE_ERROR"
+  | "STORE_ERROR";
 
 /** Options of {@linkcode TriggerKitError}. */
 export interface TriggerKitErrorOptions {

@@ -10,8 +10,20 @@ import { toJson } from "../_json.ts";
 import type { Row } from "../types.ts";
 import type { NamedSql } from "./named_sql.ts";
 
+/** Limits on one database call. */
+export interface CallOptions {
+  /** Aborts the call: the query is cancelled and the call fails with `DATABASE_ERROR`. */
+  signal?: AbortSignal;
+  /**
+   * Fails the call with `DATABASE_ERROR` when it has not finished after this
+   * many milliseconds (connecting and waiting for locks included); the query
+   * is cancelled. No deadline when absent.
+   */
+  timeoutMs?: number;
+}
+
 /** How `execute` runs a statement. */
-export interface ExecuteOptions {
+export interface ExecuteOptions extends CallOptions {
   /** The statement's parameters, one set per run of it. */
   params: Row[];
   /** Roll the transaction back at the end: report, change nothing. */
@@ -33,7 +45,7 @@ export interface Database {
   /** The URL with any password masked, for messages. */
   readonly label: string;
   /** Runs a query and returns its rows as plain objects. */
-  query(sql: NamedSql, params?: Row): Promise<Row[]>;
+  query(sql: NamedSql, params?: Row, options?: CallOptions): Promise<Row[]>;
   /** Runs a statement once per parameter set, all in one transaction. */
   execute(sql: NamedSql, options: ExecuteOptions): Promise<ExecuteResult>;
   /** Closes the connection. */

@@ -1,15 +1,19 @@
 /**
  * Running scheduled slots, shared by both `serve` drivers: claim the slot in
- * the store, renew the lease while the run lasts, release it after; take
- * over runs whose instance died; stop gracefully.
+ * the store (the engine renews the claim while the run lasts and releases
+ * it after); take over runs whose instance died; record every slot that
+ * does not run as `skipped`, with the reason, as soon as the store answers;
+ * stop within the grace period whatever is hung.
  *
  * @module
  */
-import { type Clock, repeat } from "../clock.ts";
+import type { Clock } from "../clock.ts";
 import type { Job } from "./definitions.ts";
-import type { Jobs } from "./engine.ts";
-import type { RunReport, RunStore } from "../store/contract.ts";
+import { heldReason, type Jobs } from "./engine.ts";
+import type { Claim, RunReport, RunStore } from "../store/contract.ts";
 import { logger } from "../logger.ts";
+import { retryStore } from "./_claim.ts";
+import { skipAll } from "./_pipeline.ts";
 
 const log = logger("scheduler");
 
@@ -28,6 +32,8 @@ export class SlotRunner {
   readonly #options: SlotRunnerOptions;
   readonly #running = new Set<Promise<unknown>>();
   readonly #abort = new AbortController();
+  /** Slots that could not be claimed because the store did not answer, by job. */
+  readonly #unreachable = new Map<string, number[]>();
 
   /**
    * @param jobs The registry's jobs.
@@ -40,25 +46,58 @@ export class SlotRunner {
     this.#options = options;
   }
 
-  /** Runs a slot of a job if this instance claims it. */
-  start(job: Job, slot: number): void {
-    if (this.#jobs.isRunning(job.name)) {
-      log.warn("Job {jobName} is still running: slot {slot} skipped", {
-        jobName: job.name,
-        slot: iso(slot),
-      });
-      return;
-    }
-    const { clock, leaseMs, instance } = this.#options;
+  /** Runs a slot of a job if this instance claims it; records it skipped when the job is held. */
+  start(job: Job, slot: number, until?: number): void {
     this.#track(job.name, async () => {
-      if (
-        await this.#store().claim(
-          job.name,
+      await this.#recordUnreachable(job);
+      if (this.#jobs.isRunning(job.name)) {
+        await this.#skip(
+          job,
           slot,
-          instance,
-          clock.now() + leaseMs,
-        )
-      ) await this.#execute(job, slot, 1);
+          "a run of this job is still in progress on this instance",
+        );
+        return;
+      }
+      const { clock, leaseMs } = this.#options;
+      const runId = crypto.randomUUID();
+      const claimedAt = clock.now();
+      let result;
+      try {
+        result = await retryStore(
+          clock,
+          "claiming a slot",
+          () =>
+            this.#store().claim(job.name, {
+              runId,
+              holder: this.#jobs.holder(this.#options.instance),
+              leaseMs,
+              slot,
+            }),
+          {
+            // Not past the next slot: that one is claimed on its own.
+            forMs: Math.max(1_000, (until ?? claimedAt + leaseMs) - claimedAt),
+            signal: this.#abort.signal,
+          },
+        );
+      } catch (error) {
+        log.error("Job {jobName}: slot {slot} not claimed: {error}", {
+          jobName: job.name,
+          slot: iso(slot),
+          error: (error as Error).message,
+        });
+        const missed = this.#unreachable.get(job.name) ?? [];
+        missed.push(slot);
+        this.#unreachable.set(job.name, missed);
+        return;
+      }
+      if (result.claimed) {
+        await this.#execute(job, result.claim, claimedAt);
+        return;
+      }
+      // Another instance has this slot: nothing to do.
+      if (result.lease.lastSlot >= slot) return;
+      await this.#skip(job, slot, heldReason(result.lease), result.lease.holder)
+        .catch(() => this.#unreachable.set(job.name, [slot]));
     });
   }
 
@@ -67,50 +106,57 @@ export class SlotRunner {
     if (this.#jobs.isRunning(job.name)) return;
     const { clock, leaseMs, instance } = this.#options;
     this.#track(job.name, async () => {
-      const lease = await this.#store().takeOver(
-        job.name,
-        instance,
-        clock.now() + leaseMs,
-        clock.now(),
-      );
-      if (!lease) return;
+      const claimedAt = clock.now();
+      const claim = await this.#store().takeOver(job.name, {
+        runId: crypto.randomUUID(),
+        holder: this.#jobs.holder(instance),
+        leaseMs,
+      });
+      if (!claim) return;
       log.warn(
         "Job {jobName}: taking over slot {slot} from a stopped instance",
         {
           jobName: job.name,
-          slot: iso(lease.slot),
-          attempt: lease.attempt,
+          slot: claim.slot === undefined ? "-" : iso(claim.slot),
+          attempt: claim.attempt,
         },
       );
-      await this.#execute(job, lease.slot, lease.attempt);
+      await this.#execute(job, claim, claimedAt);
     });
   }
 
   /** The slot to catch up on after downtime: the first one missed since the last run, if any. */
   async missed(job: Job): Promise<number | undefined> {
     const lease = await this.#store().lease(job.name);
-    if (!lease?.done || !job.parsedSchedule) return undefined;
-    const next = job.parsedSchedule.next(lease.slot);
+    if (!lease?.done || !job.parsedSchedule || lease.lastSlot === 0) {
+      return undefined;
+    }
+    const next = job.parsedSchedule.next(lease.lastSlot);
     return next <= this.#options.clock.now() ? next : undefined;
   }
 
-  /** Waits for running runs up to `graceMs`, then aborts them. */
+  /**
+   * Waits for running runs, then aborts them; returns within `graceMs`
+   * whatever is hung (a run that ignores its abort is left behind).
+   */
   async drain(graceMs: number): Promise<void> {
     if (this.#running.size === 0) return;
     log.info("Scheduler stopping: waiting for {count} running jobs", {
       count: this.#running.size,
     });
-    const grace = new AbortController();
+    const { clock } = this.#options;
     const settled = Promise.all(this.#running).then(() => true);
-    const timedOut = this.#options.clock.sleep(graceMs, grace.signal).then(
-      () => false,
-      () => true,
-    );
-    if (!(await Promise.race([settled, timedOut]))) {
+    // Most of the grace to finish; the rest for aborted runs to record it.
+    const margin = Math.min(1_000, graceMs / 5);
+    if (!(await within(clock, graceMs - margin, settled))) {
       this.#abort.abort(new Error("The scheduler stopped"));
-      await settled;
+      if (!(await within(clock, margin, settled))) {
+        log.error(
+          "Scheduler stopped with {count} runs still hung after the grace period",
+          { count: this.#running.size },
+        );
+      }
     }
-    grace.abort();
   }
 
   #track(jobName: string, work: () => Promise<void>): void {
@@ -121,43 +167,88 @@ export class SlotRunner {
     run.finally(() => this.#running.delete(run));
   }
 
-  /** Runs a claimed slot, renewing its lease until the run ends. */
-  async #execute(job: Job, slot: number, attempt: number): Promise<void> {
-    const { clock, leaseMs, instance } = this.#options;
-    const done = new AbortController();
-    const renewing = repeat(clock, leaseMs / 3, async () => {
-      try {
-        if (
-          !(await this.#store().renew(
-            job.name,
-            instance,
-            clock.now() + leaseMs,
-          ))
-        ) {
-          log.error("Job {jobName} lost its lease on slot {slot}", {
-            jobName: job.name,
-            slot: iso(slot),
-          });
-        }
-      } catch (error) {
-        log.error("Job {jobName} could not renew its lease: {error}", {
-          jobName: job.name,
-          error,
+  /** Runs a claimed slot (the engine renews and releases the claim). */
+  async #execute(job: Job, claim: Claim, claimedAt: number): Promise<void> {
+    const report = await this.#jobs.runClaimed(job.name, claim, {
+      signal: this.#abort.signal,
+      claimAgeMs: this.#options.clock.now() - claimedAt,
+    });
+    this.#options.onRun?.(report);
+  }
+
+  /** Records a slot that does not run, once across instances, in one log line. */
+  async #skip(
+    job: Job,
+    slot: number,
+    reason: string,
+    heldBy?: RunReport["heldBy"],
+  ): Promise<void> {
+    const { clock } = this.#options;
+    const store = this.#store();
+    if (
+      !(await retryStore(
+        clock,
+        "marking a slot skipped",
+        () => store.skipSlot(job.name, slot),
+      ))
+    ) return;
+    log.warn("Job {jobName}: slot {slot} skipped: {reason}", {
+      jobName: job.name,
+      slot: iso(slot),
+      reason,
+    });
+    const report: RunReport = {
+      runId: crypto.randomUUID(),
+      jobName: job.name,
+      dryRun: false,
+      status: "skipped",
+      startedAt: new Date(clock.now()).toISOString(),
+      finishedAt: "",
+      rowCount: 0,
+      newRowCount: 0,
+      actions: [],
+      slot: iso(slot),
+    };
+    skipAll(job, report, "skipped", reason);
+    if (heldBy) report.heldBy = heldBy;
+    await this.#jobs.recordOnly(report);
+  }
+
+  /** Records the slots missed while the store did not answer, now that it may. */
+  async #recordUnreachable(job: Job): Promise<void> {
+    const slots = this.#unreachable.get(job.name);
+    if (!slots?.length) return;
+    this.#unreachable.delete(job.name);
+    try {
+      for (const [i, slot] of slots.entries()) {
+        await this.#skip(
+          job,
+          slot,
+          "the run store could not be reached to claim it",
+        ).catch((error) => {
+          this.#unreachable.set(job.name, slots.slice(i));
+          throw error;
         });
       }
-    }, done.signal);
-    try {
-      const report = await this.#jobs.runJob(job.name, {
-        slot,
-        attempt,
-        signal: this.#abort.signal,
-      });
-      this.#options.onRun?.(report);
-    } finally {
-      done.abort();
-      await renewing;
-      await this.#store().release(job.name, instance);
-    }
+    } catch { /* still unreachable: tried again with the next slot */ }
+  }
+}
+
+/** Whether `work` settled within `ms` on the clock. */
+async function within(
+  clock: Clock,
+  ms: number,
+  work: Promise<unknown>,
+): Promise<boolean> {
+  const stop = new AbortController();
+  const expired = clock.sleep(Math.max(0, ms), stop.signal).then(
+    () => false,
+    () => true,
+  );
+  try {
+    return await Promise.race([work.then(() => true), expired]);
+  } finally {
+    stop.abort();
   }
 }
 

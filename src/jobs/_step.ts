@@ -6,13 +6,18 @@
  */
 import { isTriggerKitError, TriggerKitError } from "../errors.ts";
 import type { Clock } from "../clock.ts";
-import type { ActionResult, Row, RunOptions } from "../types.ts";
+import type { ActionResult, Row } from "../types.ts";
+import type { DeliveryScope, StepRunOptions } from "../delivery/journal.ts";
 import type { ActionOutcome } from "../store/contract.ts";
 import type { JobStep } from "./definitions.ts";
 
 /** What running a step needs of the registry. */
 export interface StepHost {
-  run(action: string, data: Row[], options: RunOptions): Promise<ActionResult>;
+  run(
+    action: string,
+    data: Row[],
+    options: StepRunOptions,
+  ): Promise<ActionResult>;
   readonly clock: Clock;
 }
 
@@ -24,6 +29,8 @@ export interface StepInput {
   runId: string;
   dryRun: boolean;
   signal?: AbortSignal;
+  /** The step's delivery scope: its journal, step key and row keys. */
+  delivery?: DeliveryScope;
 }
 
 /** Failures worth another attempt (when the step asks for retries). */
@@ -51,6 +58,7 @@ export async function runStep(
         runId: input.runId,
         dryRun: input.dryRun || step.dryRun === true,
         ...(signal ? { signal } : {}),
+        ...(input.delivery ? { delivery: input.delivery } : {}),
       });
       return withAttempts({
         action: step.action,

@@ -21,6 +21,8 @@ export interface ViewDefinition {
   sql: string;
   /** What it is for. */
   description?: string;
+  /** The query's deadline in ms (default 60000): past it the query is cancelled and the run fails with `DATABASE_ERROR`. */
+  timeoutMs?: number;
 }
 
 /** One step of a job's pipeline. */
@@ -117,6 +119,18 @@ export function checkView(
       "view",
       name,
       "database must be a database URL or a configured database name",
+    );
+  }
+  if (
+    definition.timeoutMs !== undefined &&
+    !(typeof definition.timeoutMs === "number" && definition.timeoutMs > 0)
+  ) {
+    throw invalid(
+      "view",
+      name,
+      `timeoutMs must be a positive number of milliseconds, received ${
+        JSON.stringify(definition.timeoutMs)
+      }`,
     );
   }
   if (!hasDatabase(database)) {

@@ -1,24 +1,35 @@
 /**
- * The job engine: views and jobs by name, and how one run goes — the view is
- * queried once, its rows deduplicated, the job's steps run on them in order
- * with one shared context, and the run recorded in the store.
+ * The job engine: views and jobs by name, and how one run goes — the job
+ * is claimed in the store (every run, scheduled or started by hand), the
+ * view queried once under its deadline, its rows deduplicated, the job's
+ * steps run on them in order with one shared context and the delivery
+ * journal, and the run recorded in the store, fenced by its claim.
  *
  * @module
  */
-import { isTriggerKitError, TriggerKitError } from "../errors.ts";
+import { TriggerKitError } from "../errors.ts";
 import { lookup } from "../_suggest.ts";
-import { type Clock, repeat } from "../clock.ts";
+import { type Clock, repeat, withDeadline } from "../clock.ts";
 import type { Databases } from "../db/databases.ts";
 import { parseNamedSql } from "../db/named_sql.ts";
 import {
   type ActionOutcome,
+  type Claim,
+  type DedupeRecord,
+  describeHolder,
   HEARTBEAT_MS,
+  type Holder,
+  type Lease,
   type RunReport,
+  type RunStart,
   type RunStore,
 } from "../store/contract.ts";
+import { StoreJournal } from "../store/journal.ts";
 import { logger } from "../logger.ts";
 import type { Row } from "../types.ts";
-import { runStep, type StepHost } from "./_step.ts";
+import type { StepHost } from "./_step.ts";
+import { HeldClaim, retryStore } from "./_claim.ts";
+import { executeRun, skipAll } from "./_pipeline.ts";
 import {
   checkJob,
   checkView,
@@ -29,16 +40,17 @@ import {
 
 const log = logger("job");
 
+/** A view's deadline when it names none, in ms. */
+export const DEFAULT_VIEW_TIMEOUT_MS = 60_000;
+/** How long a run's claim lasts without renewal when `serve` gives none, in ms. */
+export const DEFAULT_LEASE_MS = 60_000;
+
 /** Options of `runJob`. */
 export interface RunJobOptions {
   /** Report what would happen, change nothing. */
   dryRun?: boolean;
   /** Aborting it stops the current action and skips the rest. */
   signal?: AbortSignal;
-  /** The scheduled slot this run is for (ms), when the scheduler starts it. */
-  slot?: number;
-  /** 2 or more: this slot's earlier run was cut short (its instance died). */
-  attempt?: number;
   /** Told as the run goes: rows fetched, each action done. */
   onProgress?: (event: ProgressEvent) => void;
 }
@@ -62,8 +74,32 @@ export interface JobHost extends StepHost {
   /** Databases by URL or configured name. */
   readonly databases: Databases;
   store(): RunStore;
-  /** The registry's clock: run times, dedupe expiry, heartbeats, retry delays. */
+  /** The registry's clock: run times, dedupe expiry, leases, retry delays. */
   readonly clock: Clock;
+  /** How long a run's claim lasts without renewal (default 60000). */
+  readonly leaseMs?: number;
+}
+
+/** Who this process is, in claims: one instance id per registry. */
+function holderOf(instance: string): Holder {
+  let host = "unknown";
+  try {
+    host = Deno.hostname();
+  } catch { /* no --allow-sys: the instance id and pid still name it */ }
+  return { instance, host, pid: Deno.pid };
+}
+
+/** The reason a run was refused: who holds the job. */
+export function heldReason(lease: Lease): string {
+  const what = lease.slot === undefined
+    ? "a run started by hand"
+    : `its run for slot ${new Date(lease.slot).toISOString()}`;
+  const state = lease.expired
+    ? "; that instance stopped renewing its lease, so it will be taken over"
+    : "";
+  return `a run of this job is already in progress: held by ${
+    describeHolder(lease.holder)
+  }, ${what}${state}`;
 }
 
 /** The views and jobs of a registry, and how they run. */
@@ -72,6 +108,7 @@ export class Jobs {
   readonly #views = new Map<string, ViewDefinition>();
   readonly #jobs = new Map<string, Job>();
   readonly #running = new Set<string>();
+  readonly #instance = `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
 
   /**
    * @param host The registry's actions, databases, store and clock.
@@ -120,196 +157,309 @@ export class Jobs {
     return this.#running.has(name);
   }
 
-  /** Queries a view. */
-  async queryView(name: string): Promise<Row[]> {
-    const view = this.getView(name);
-    const database = this.#host.databases.get(view.database);
-    return await database.query(parseNamedSql(view.sql));
+  /** This registry's identity in claims, under an instance id. */
+  holder(instance: string = this.#instance): Holder {
+    return holderOf(instance);
   }
 
-  /** Runs a job once and records the run. Never throws for a failed run: the report says so. */
+  /**
+   * Queries a view under its deadline (`timeoutMs`, default 60000): a hung
+   * database fails with `DATABASE_ERROR`, and the query is cancelled.
+   */
+  async queryView(name: string, signal?: AbortSignal): Promise<Row[]> {
+    const view = this.getView(name);
+    const database = this.#host.databases.get(view.database);
+    const timeoutMs = view.timeoutMs ?? DEFAULT_VIEW_TIMEOUT_MS;
+    const query = database.query(parseNamedSql(view.sql), {}, {
+      timeoutMs,
+      ...(signal ? { signal } : {}),
+    });
+    return await withDeadline(
+      this.#host.clock,
+      timeoutMs,
+      query,
+      () =>
+        new TriggerKitError(
+          "DATABASE_ERROR",
+          `View "${name}" timed out after ${timeoutMs} ms (${database.label})`,
+        ),
+      signal,
+    ).catch((error) => {
+      throw signal?.aborted && error === signal.reason
+        ? new TriggerKitError(
+          "DATABASE_ERROR",
+          `View "${name}" was cancelled: the run was aborted`,
+          { cause: error },
+        )
+        : error;
+    });
+  }
+
+  /**
+   * Runs a job once and records the run. It claims the job first, as
+   * scheduled runs do: a run refused because the job is held elsewhere is
+   * recorded `skipped`, naming the holder. Never throws for a failed run:
+   * the report says so.
+   *
+   * @throws {TriggerKitError} `JOB_NOT_FOUND`; `STORE_ERROR` when the store
+   * cannot be reached to claim the job.
+   */
   async runJob(name: string, options: RunJobOptions = {}): Promise<RunReport> {
     const job = this.getJob(name);
     const { clock } = this.#host;
-    const report = newReport(name, options, clock.now());
     const store = this.#host.store();
-    const start = {
-      runId: report.runId,
-      jobName: name,
-      dryRun: report.dryRun,
-      startedAt: report.startedAt,
-      ...(report.slot ? { slot: report.slot } : {}),
-    };
-    if (this.#running.has(name)) {
-      // Refused, and recorded so: the history says why this run did nothing.
-      await store.start(start);
-      return this.#finish({
-        ...report,
-        status: "skipped",
-        reason: "a run of this job is already in progress",
-      });
+    if (options.dryRun) return await this.#dryRun(job, options);
+    const runId = crypto.randomUUID();
+    const asked = clock.now();
+    const result = await retryStore(
+      clock,
+      "claiming the job",
+      () =>
+        store.claim(name, {
+          runId,
+          holder: this.holder(),
+          leaseMs: this.#leaseMs(),
+        }),
+      options.signal ? { signal: options.signal } : {},
+    );
+    if (!result.claimed) {
+      return await this.refused(job, runId, result.lease);
     }
+    return await this.runClaimed(job.name, result.claim, {
+      ...options,
+      claimAgeMs: clock.now() - asked,
+    });
+  }
+
+  /** Records a run refused because `lease` holds the job, and returns its report. */
+  async refused(
+    job: Job,
+    runId: string,
+    lease: Lease,
+    slot?: number,
+  ): Promise<RunReport> {
+    const report = newReport(job.name, runId, this.#host.clock.now(), {
+      ...(slot === undefined ? {} : { slot }),
+    });
+    skipAll(job, report, "skipped", heldReason(lease));
+    report.heldBy = lease.holder;
+    return await this.recordOnly(report);
+  }
+
+  /** Records a report of a run that never started (skipped); a store failure is logged, not thrown. */
+  async recordOnly(report: RunReport): Promise<RunReport> {
+    const store = this.#host.store();
+    report.finishedAt = new Date(this.#host.clock.now()).toISOString();
+    await retryStore(
+      this.#host.clock,
+      "recording a skipped run",
+      () => store.record(report),
+    ).catch((error) =>
+      log.error("Job {jobName}: could not record a skipped run: {error}", {
+        jobName: report.jobName,
+        error: (error as Error).message,
+      })
+    );
+    log.info("Job {jobName} skipped: {reason}", {
+      jobName: report.jobName,
+      runId: report.runId,
+      reason: report.reason,
+    });
+    return report;
+  }
+
+  /**
+   * Runs a job under a claim already made (by `runJob`, or by the
+   * scheduler for a slot or a takeover), renewing it while the run lasts.
+   * `claimAgeMs`: how long ago the claim was asked for (its lease runs from
+   * then at the latest).
+   */
+  async runClaimed(
+    name: string,
+    claim: Claim,
+    options: RunJobOptions & { claimAgeMs?: number } = {},
+  ): Promise<RunReport> {
+    const job = this.getJob(name);
+    const { clock } = this.#host;
+    const store = this.#host.store();
+    const report = newReport(name, claim.runId, clock.now(), {
+      ...(claim.slot === undefined ? {} : { slot: claim.slot }),
+      attempt: claim.attempt,
+    });
+    const held = new HeldClaim(store, claim, {
+      clock,
+      claimedAt: clock.now() - (options.claimAgeMs ?? 0),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const progress = new ProgressWriter(store, claim, held);
     this.#running.add(name);
+    let finished = false;
     try {
-      await store.start(start);
-      const beating = new AbortController();
-      const heartbeat = repeat(
-        clock,
-        HEARTBEAT_MS,
-        () => store.heartbeat(report.runId),
-        beating.signal,
-      );
-      let newKeys: string[];
-      try {
-        newKeys = await this.#execute(job, report, options);
-      } finally {
-        beating.abort();
-        await heartbeat;
+      await held.call("recording the run's start", () =>
+        store.start(startOf(report), claim));
+      const journal = new StoreJournal(store, name, held);
+      const outcome = await executeRun(this.#stepHost(), job, report, {
+        signal: held.signal,
+        calls: held,
+        journal,
+        generation: claim.generation,
+        holds: () => held.holds(),
+        onProgress: (event) => {
+          options.onProgress?.(event);
+          progress.write(report);
+        },
+      });
+      await progress.settled();
+      if (held.lostReason !== undefined) {
+        report.status = "failed";
+        report.reason = held.lostReason;
       }
-      // Seen keys are saved only after success: a failed run's rows come again.
-      if (
-        report.status === "succeeded" && !report.dryRun &&
-        job.dedupeTtlMs !== undefined
-      ) {
-        const now = clock.now();
-        await store.remember(name, newKeys, now + job.dedupeTtlMs, now);
-      }
-      return await this.#finish(report);
+      report.finishedAt = new Date(clock.now()).toISOString();
+      const dedupe = dedupeRecord(job, report, outcome, clock.now());
+      await held.call("recording the run's outcome", () =>
+        store.finish(report, claim, dedupe));
+      finished = true;
+      logOutcome(report);
+      return report;
+    } catch (error) {
+      return this.#unrecorded(report, error);
     } finally {
+      await progress.settled();
+      await held.stop();
+      if (!finished && held.holds()) {
+        await held.call("releasing the job", () => store.release(claim))
+          .catch(() => {});
+      }
       this.#running.delete(name);
     }
   }
 
-  /** Runs the job's pipeline into `report`; returns the dedupe keys of the rows it acted on. */
-  async #execute(
-    job: Job,
-    report: RunReport,
-    options: RunJobOptions,
-  ): Promise<string[]> {
-    const fetched = await this.#fetch(job, report);
-    if (!fetched) return [];
-    const { rows, newKeys } = fetched;
-    report.newRowCount = rows.length;
-    options.onProgress?.({
-      type: "rows",
-      rowCount: report.rowCount,
-      newRowCount: report.newRowCount,
-    });
-    log.info("Job {jobName} fetched {rowCount} rows ({newRowCount} new)", {
-      jobName: job.name,
-      runId: report.runId,
-      rowCount: report.rowCount,
-      newRowCount: report.newRowCount,
-    });
-    if (rows.length === 0 && (job.when ?? "rows") === "rows") {
-      skipAll(job, report, "skipped", "the view yielded no new rows");
-      return newKeys;
-    }
-    await this.#runSteps(job, rows, report, options);
-    return newKeys;
+  #stepHost(): StepHost & { queryView: Jobs["queryView"]; store: RunStore } {
+    const host = this.#host;
+    return {
+      run: (action, data, options) => host.run(action, data, options),
+      clock: host.clock,
+      queryView: (name, signal) => this.queryView(name, signal),
+      store: host.store(),
+    };
   }
 
-  /** The view's rows not seen before (dedupe), or undefined when the view failed. */
-  async #fetch(
-    job: Job,
-    report: RunReport,
-  ): Promise<{ rows: Row[]; newKeys: string[] } | undefined> {
-    try {
-      const rows = await this.queryView(job.view);
-      report.rowCount = rows.length;
-      if (!job.dedupe) return { rows, newKeys: [] };
-      const keyed = rows.map((row, i) => [rowKey(job, row, i), row] as const);
-      const seen = await this.#host.store().seen(
-        job.name,
-        keyed.map(([key]) => key),
-        this.#host.clock.now(),
-      );
-      const fresh = keyed.filter(([key]) => !seen.has(key));
-      return {
-        rows: fresh.map(([, row]) => row),
-        newKeys: [...new Set(fresh.map(([key]) => key))],
-      };
-    } catch (error) {
-      const wrapped = isTriggerKitError(error)
-        ? error
-        : new TriggerKitError("DATABASE_ERROR", String(error), {
-          cause: error,
-        });
-      report.error = { code: wrapped.code, message: wrapped.message };
-      skipAll(job, report, "failed", `view "${job.view}" failed`);
-      return undefined;
-    }
+  #leaseMs(): number {
+    return this.#host.leaseMs ?? DEFAULT_LEASE_MS;
   }
 
-  /** Runs the steps in order on frozen rows; a failure stops the rest unless its step says `continueOnError`. */
-  async #runSteps(
-    job: Job,
-    rows: Row[],
-    report: RunReport,
-    options: RunJobOptions,
-  ): Promise<void> {
-    // Actions share the run's rows: freeze them so none can change what the next one sees.
-    const data = Object.freeze(rows.map((row) => Object.freeze(row))) as Row[];
-    const context: Record<string, unknown> = {};
-    let stopped = false;
-    for (const [index, step] of job.steps.entries()) {
-      if (stopped || options.signal?.aborted) {
-        report.actions.push({
-          action: step.action,
-          status: "skipped",
-          durationMs: 0,
-        });
-        continue;
-      }
-      const outcome = await runStep(this.#host, step, {
-        data,
-        context,
-        jobName: job.name,
-        runId: report.runId,
-        dryRun: report.dryRun,
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-      report.actions.push(outcome);
-      options.onProgress?.({
-        type: "action",
-        action: step.action,
-        status: outcome.status,
-        index,
-        total: job.steps.length,
-      });
-      if (outcome.status === "failed" && !step.continueOnError) {
-        report.status = "failed";
-        stopped = true;
-      }
-    }
-    if (options.signal?.aborted && report.status === "succeeded") {
-      report.status = "failed";
-      report.reason = "the run was aborted";
-    }
-  }
-
-  async #finish(report: RunReport): Promise<RunReport> {
-    report.finishedAt = new Date(this.#host.clock.now()).toISOString();
-    await this.#host.store().finish(report);
-    const level = report.status === "failed" ? "warn" : "info";
-    log[level]("Job {jobName} {status}", {
+  /** A run whose outcome could not be recorded: failed, with the store's error, recorded later as interrupted. */
+  #unrecorded(report: RunReport, error: unknown): RunReport {
+    const coded = error instanceof TriggerKitError
+      ? error
+      : new TriggerKitError("STORE_ERROR", String(error), { cause: error });
+    report.status = "failed";
+    report.reason ??= coded.message;
+    report.error ??= { code: coded.code, message: coded.message };
+    report.finishedAt ||= new Date(this.#host.clock.now()).toISOString();
+    log.error("Job {jobName}: the run's outcome could not be recorded: {error}", {
       jobName: report.jobName,
       runId: report.runId,
-      status: report.status,
+      error: coded.message,
     });
     return report;
+  }
+
+  /** A dry run: no claim (it changes nothing), the journal read but never written. */
+  async #dryRun(job: Job, options: RunJobOptions): Promise<RunReport> {
+    const { clock } = this.#host;
+    const store = this.#host.store();
+    const report = newReport(job.name, crypto.randomUUID(), clock.now(), {});
+    report.dryRun = true;
+    const calls = {
+      call: <T>(what: string, op: () => Promise<T>) =>
+        retryStore(clock, what, op, options.signal ? { signal: options.signal } : {}),
+    };
+    await calls.call("recording the run's start", () =>
+      store.start(startOf(report)));
+    const beating = new AbortController();
+    const heartbeat = repeat(
+      clock,
+      HEARTBEAT_MS,
+      () => store.progress(report),
+      beating.signal,
+    );
+    try {
+      await executeRun(this.#stepHost(), job, report, {
+        ...(options.signal ? { signal: options.signal } : {}),
+        calls,
+        journal: new StoreJournal(store, job.name, calls),
+        generation: "",
+        holds: () => true,
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
+    } finally {
+      beating.abort();
+      await heartbeat;
+    }
+    report.finishedAt = new Date(clock.now()).toISOString();
+    try {
+      await calls.call("recording the run's outcome", () =>
+        store.finish(report));
+    } catch (error) {
+      return this.#unrecorded(report, error);
+    }
+    logOutcome(report);
+    return report;
+  }
+}
+
+/**
+ * Writes a run's progress to its record as actions finish: one write at a
+ * time, the latest report winning, never holding the run up.
+ */
+class ProgressWriter {
+  readonly #store: RunStore;
+  readonly #claim: Claim;
+  readonly #held: HeldClaim;
+  #pending: RunReport | undefined;
+  #writing: Promise<void> | undefined;
+
+  constructor(store: RunStore, claim: Claim, held: HeldClaim) {
+    this.#store = store;
+    this.#claim = claim;
+    this.#held = held;
+  }
+
+  /** Queues the report as it stands. */
+  write(report: RunReport): void {
+    this.#pending = structuredClone(report);
+    this.#writing ??= this.#drain();
+  }
+
+  /** When every queued write is done (or given up). */
+  async settled(): Promise<void> {
+    await this.#writing;
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#pending) {
+      const report = this.#pending;
+      this.#pending = undefined;
+      await this.#held.call(
+        "recording the run's progress",
+        () => this.#store.progress(report, this.#claim),
+      ).catch(() => {});
+    }
+    this.#writing = undefined;
   }
 }
 
 function newReport(
   name: string,
-  options: RunJobOptions,
+  runId: string,
   now: number,
+  options: { slot?: number; attempt?: number },
 ): RunReport {
   const report: RunReport = {
-    runId: crypto.randomUUID(),
+    runId,
     jobName: name,
-    dryRun: options.dryRun ?? false,
+    dryRun: false,
     status: "succeeded",
     startedAt: new Date(now).toISOString(),
     finishedAt: "",
@@ -324,36 +474,44 @@ function newReport(
   return report;
 }
 
-/** Marks every step skipped: the run ended before its actions. */
-function skipAll(
-  job: Job,
-  report: RunReport,
-  status: "skipped" | "failed",
-  reason: string,
-): void {
-  report.status = status;
-  report.reason = reason;
-  report.actions = job.steps.map((step) => ({
-    action: step.action,
-    status: "skipped",
-    durationMs: 0,
-  }));
+function startOf(report: RunReport): RunStart {
+  return {
+    runId: report.runId,
+    jobName: report.jobName,
+    dryRun: report.dryRun,
+    startedAt: report.startedAt,
+    ...(report.slot ? { slot: report.slot } : {}),
+    ...(report.attempt ? { attempt: report.attempt } : {}),
+  };
 }
 
-function rowKey(job: Job, row: Row, index: number): string {
-  const key = job.dedupe!.key.map((field) => {
-    if (!(field in row)) {
-      throw new TriggerKitError(
-        "INVALID_DATA",
-        `Job "${job.name}": row ${index} of view "${job.view}" has no column "${field}", which dedupe.key uses`,
-      );
-    }
-    const value = row[field];
-    return typeof value === "bigint"
-      ? value.toString()
-      : value instanceof Date
-      ? value.toISOString()
-      : value;
+/**
+ * The dedupe keys a run records with its outcome: the keys of the rows it
+ * acted on, after a success; and, whenever the view was read and the run did
+ * not fail, the view's key set.
+ */
+function dedupeRecord(
+  job: Job,
+  report: RunReport,
+  outcome: { newKeys: string[]; viewDigest?: DedupeRecord["viewDigest"] },
+  now: number,
+): DedupeRecord | undefined {
+  if (job.dedupeTtlMs === undefined || report.status === "failed") {
+    return undefined;
+  }
+  return {
+    keys: report.status === "succeeded" ? outcome.newKeys : [],
+    expiresAt: now + job.dedupeTtlMs,
+    now,
+    ...(outcome.viewDigest ? { viewDigest: outcome.viewDigest } : {}),
+  };
+}
+
+function logOutcome(report: RunReport): void {
+  const level = report.status === "failed" ? "warn" : "info";
+  log[level]("Job {jobName} {status}", {
+    jobName: report.jobName,
+    runId: report.runId,
+    status: report.status,
   });
-  return JSON.stringify(key);
 }

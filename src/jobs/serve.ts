@@ -4,14 +4,17 @@
  * instance, under a lease it renews while the run lasts; a run whose
  * instance died is taken over once its lease runs out, and recorded as a
  * retry. A job never overlaps itself, a missed slot runs once after
- * downtime, and a stop is graceful.
+ * downtime, a slot that does not run is recorded `skipped` with the
+ * reason, old runs are pruned (at start and daily), and a stop is graceful
+ * and bounded: `serve` returns within `graceMs` whatever is hung. Nothing in
+ * it can end the process: every failure is logged, store calls retried.
  *
  * Two drivers: `timer` (default) wakes for each slot; `deno-cron` lets
  * `Deno.cron` wake it every minute (Deno Deploy).
  *
  * @module
  */
-import { type Clock, realClock } from "../clock.ts";
+import { type Clock, realClock, repeat } from "../clock.ts";
 import { cronDriver, type DenoCron, timerDriver } from "./_drivers.ts";
 import type { Jobs } from "./engine.ts";
 import type { RunReport, RunStore } from "../store/contract.ts";
@@ -47,7 +50,13 @@ export interface ServeOptions {
   clock?: Clock;
   /** `Deno.cron`, for the `deno-cron` driver (tests pass a fake one). */
   cron?: DenoCron;
+  /** Run records older than `keepDays` (default 30) are pruned, at start and daily. */
+  history?: { keepDays?: number };
 }
+
+/** How long run records are kept by default, in days. */
+export const DEFAULT_KEEP_DAYS = 30;
+const DAY_MS = 86_400_000;
 
 /**
  * Runs scheduled jobs until stopped.
@@ -85,10 +94,23 @@ export async function runScheduler(
     ? []
     : ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, onStop);
+  const pruning = repeat(
+    clock,
+    DAY_MS,
+    () => prune(store, clock, options.history?.keepDays),
+    stop.signal,
+  );
   try {
+    await prune(store, clock, options.history?.keepDays);
     for (const job of scheduled) {
-      const missed = await runner.missed(job);
       // Down while slots passed: run once for them, not once per slot.
+      const missed = await runner.missed(job).catch((error) => {
+        log.error("Job {jobName}: missed slots not checked: {error}", {
+          jobName: job.name,
+          error: (error as Error).message,
+        });
+        return undefined;
+      });
       if (missed !== undefined) runner.start(job, missed);
     }
     log.info("Scheduler {instance} started with {count} jobs", {
@@ -103,6 +125,30 @@ export async function runScheduler(
   } finally {
     for (const signal of signals) Deno.removeSignalListener(signal, onStop);
     options.signal?.removeEventListener("abort", onStop);
+    stop.abort();
+    await pruning;
     await runner.drain(options.graceMs ?? 30_000);
+  }
+}
+
+/** Deletes run records older than `keepDays`; a failure is logged, never thrown. */
+async function prune(
+  store: () => RunStore,
+  clock: Clock,
+  keepDays = DEFAULT_KEEP_DAYS,
+): Promise<void> {
+  const now = clock.now();
+  try {
+    const { runs } = await store().prune({ before: now - keepDays * DAY_MS, now });
+    if (runs > 0) {
+      log.info("Pruned {runs} run records older than {keepDays} days", {
+        runs,
+        keepDays,
+      });
+    }
+  } catch (error) {
+    log.error("Old run records not pruned: {error}", {
+      error: (error as Error).message,
+    });
   }
 }

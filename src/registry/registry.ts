@@ -41,8 +41,10 @@ export interface RegistryOptions {
   store?: string | RunStore;
   /** Database names usable wherever a database URL is: views, `run_sql`, the store. `{ main: "postgres://…" }`. */
   databases?: Record<string, string>;
-  /** Defaults of `serve()`: lease and grace period. */
+  /** Defaults of `serve()`: lease and grace period (the lease applies to `runJob` too). */
   serve?: Pick<ServeOptions, "leaseMs" | "graceMs">;
+  /** Run history: records older than `keepDays` (default 30) are pruned by `serve()`. */
+  history?: { keepDays?: number };
   /** The clock of runs, stores, leases, heartbeats, retries and schedules (tests pass a fake one). */
   clock?: Clock;
 }
@@ -58,7 +60,10 @@ export class Registry {
   readonly #databases: Databases;
   readonly #storeOption: string | RunStore;
   #store: RunStore | undefined;
-  readonly #serveDefaults: Pick<ServeOptions, "leaseMs" | "graceMs">;
+  readonly #serveDefaults: Pick<
+    ServeOptions,
+    "leaseMs" | "graceMs" | "history"
+  >;
   readonly #jobs: Jobs;
 
   /**
@@ -70,7 +75,10 @@ export class Registry {
     this.#clock = options.clock ?? realClock;
     this.#databases = new Databases(options.databases);
     this.#storeOption = options.store ?? DEFAULT_STORE;
-    this.#serveDefaults = { ...options.serve };
+    this.#serveDefaults = {
+      ...options.serve,
+      ...(options.history ? { history: { ...options.history } } : {}),
+    };
     this.#actions = new ActionTable(options.sandbox);
     this.#actions.install(BUILTIN_ACTIONS, {
       databases: this.#databases,
@@ -85,6 +93,7 @@ export class Registry {
       databases: this.#databases,
       store: () => this.#getStore(),
       clock: this.#clock,
+      ...(options.serve?.leaseMs ? { leaseMs: options.serve.leaseMs } : {}),
     });
   }
 
@@ -297,7 +306,7 @@ export class Registry {
    * @param name The job's name.
    * @param options Dry run, signal, progress callback.
    * @returns The run report.
-   * @throws {TriggerKitError} `JOB_NOT_FOUND`; `DATABASE_ERROR` when the run store fails.
+   * @throws {TriggerKitError} `JOB_NOT_FOUND`; `STORE_ERROR` when the run store cannot be reached.
    *
    * @example One run, recorded in an in-memory store
    * ```ts

@@ -1,0 +1,289 @@
+/**
+ * One run's pipeline, once the job is claimed: the view queried, its rows
+ * deduplicated, and the steps run in order on frozen rows with one shared
+ * context. Each step gets its delivery scope (the journal, a step key from
+ * the job's generation, the rows' dedupe keys); a step that a run of the
+ * same rows already finished (an interrupted run, a takeover) is not run
+ * again: its recorded result and context changes are used.
+ *
+ * @module
+ */
+import { isTriggerKitError, TriggerKitError } from "../errors.ts";
+import { toJson } from "../_json.ts";
+import type { Clock } from "../clock.ts";
+import {
+  type DeliveryJournal,
+  type DeliveryScope,
+  stepKeyOf,
+  unitKeysOf,
+} from "../delivery/journal.ts";
+import type {
+  ActionOutcome,
+  KeySetDigest,
+  RunReport,
+  RunStore,
+} from "../store/contract.ts";
+import type { StoreCalls } from "../store/journal.ts";
+import { logger } from "../logger.ts";
+import type { Row } from "../types.ts";
+import { runStep, type StepHost } from "./_step.ts";
+import { newRows } from "./_dedupe.ts";
+import type { Job } from "./definitions.ts";
+import type { ProgressEvent } from "./engine.ts";
+
+const log = logger("job");
+
+/** A step's receipt (result and context) is kept only under this size: larger, the step runs again on resume. */
+const MAX_STEP_RECEIPT = 48 * 1024;
+
+/** What the pipeline needs of the engine. */
+export interface PipelineHost extends StepHost {
+  queryView(name: string, signal?: AbortSignal): Promise<Row[]>;
+  readonly store: RunStore;
+  readonly clock: Clock;
+}
+
+/** How one run goes. */
+export interface PipelineOptions {
+  /** Fires when the run must stop (aborted, or its claim lost). */
+  signal?: AbortSignal;
+  /** How the run calls the store. */
+  calls: StoreCalls;
+  /** The run's delivery journal. */
+  journal: DeliveryJournal;
+  /** The job's generation (its last successful run's id). */
+  generation: string;
+  /** Whether the run's claim still holds (checked before each step). */
+  holds: () => boolean;
+  /** Told as the run goes. */
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+/** What the run leaves for its record: the dedupe keys of the rows it acted on. */
+export interface PipelineOutcome {
+  newKeys: string[];
+  viewDigest?: KeySetDigest;
+}
+
+/** Runs the job's pipeline into `report`. */
+export async function executeRun(
+  host: PipelineHost,
+  job: Job,
+  report: RunReport,
+  options: PipelineOptions,
+): Promise<PipelineOutcome> {
+  const fetched = await fetchRows(host, job, report, options);
+  if (!fetched) return { newKeys: [] };
+  report.newRowCount = fetched.rows.length;
+  options.onProgress?.({
+    type: "rows",
+    rowCount: report.rowCount,
+    newRowCount: report.newRowCount,
+  });
+  log.info("Job {jobName} fetched {rowCount} rows ({newRowCount} new)", {
+    jobName: job.name,
+    runId: report.runId,
+    rowCount: report.rowCount,
+    newRowCount: report.newRowCount,
+  });
+  if (fetched.rows.length === 0 && (job.when ?? "rows") === "rows") {
+    skipAll(job, report, "skipped", "the view yielded no new rows");
+    return fetched;
+  }
+  await runSteps(host, job, fetched, report, options);
+  return fetched;
+}
+
+interface Fetched extends PipelineOutcome {
+  rows: Row[];
+  rowKeys?: string[];
+}
+
+/** The view's rows not seen before (dedupe), or undefined when the view or the lookup failed. */
+async function fetchRows(
+  host: PipelineHost,
+  job: Job,
+  report: RunReport,
+  options: PipelineOptions,
+): Promise<Fetched | undefined> {
+  let rows: Row[];
+  try {
+    rows = await host.queryView(job.view, options.signal);
+  } catch (error) {
+    failBefore(job, report, error, `view "${job.view}" failed`);
+    return undefined;
+  }
+  report.rowCount = rows.length;
+  if (!job.dedupe) return { rows, newKeys: [] };
+  try {
+    const found = await newRows(
+      host.store,
+      options.calls,
+      job,
+      rows,
+      host.clock.now(),
+    );
+    return { ...found, rows: found.rows };
+  } catch (error) {
+    failBefore(job, report, error, "dedupe keys could not be compared");
+    return undefined;
+  }
+}
+
+function failBefore(
+  job: Job,
+  report: RunReport,
+  error: unknown,
+  reason: string,
+): void {
+  const coded = isTriggerKitError(error)
+    ? error
+    : new TriggerKitError("DATABASE_ERROR", String(error), { cause: error });
+  report.error = { code: coded.code, message: coded.message };
+  skipAll(job, report, "failed", reason);
+}
+
+/** Runs the steps in order on frozen rows; a failure stops the rest unless its step says `continueOnError`. */
+async function runSteps(
+  host: PipelineHost,
+  job: Job,
+  fetched: Fetched,
+  report: RunReport,
+  options: PipelineOptions,
+): Promise<void> {
+  const { signal } = options;
+  // Actions share the run's rows: freeze them so none can change what the next one sees.
+  const data = Object.freeze(
+    fetched.rows.map((row) => Object.freeze(row)),
+  ) as Row[];
+  const context: Record<string, unknown> = {};
+  let stopped = false;
+  for (const [index, step] of job.steps.entries()) {
+    if (stopped || signal?.aborted || !options.holds()) {
+      report.actions.push({
+        action: step.action,
+        status: "skipped",
+        durationMs: 0,
+      });
+      continue;
+    }
+    const scope: DeliveryScope = {
+      journal: options.journal,
+      stepKey: stepKeyOf(job.name, options.generation, {
+        index,
+        action: step.action,
+      }),
+      ...(fetched.rowKeys ? { rowKeys: fetched.rowKeys } : {}),
+    };
+    let outcome: ActionOutcome;
+    try {
+      outcome = await runJournaled(host, step, scope, {
+        data,
+        context,
+        jobName: job.name,
+        runId: report.runId,
+        dryRun: report.dryRun,
+        ...(signal ? { signal } : {}),
+      });
+    } catch (error) {
+      // The journal could not be read or written: the run stops here.
+      const coded = isTriggerKitError(error)
+        ? error
+        : new TriggerKitError("STORE_ERROR", String(error), { cause: error });
+      outcome = {
+        action: step.action,
+        status: "failed",
+        durationMs: 0,
+        error: { code: coded.code, message: coded.message },
+      };
+      report.status = "failed";
+      stopped = true;
+    }
+    report.actions.push(outcome);
+    options.onProgress?.({
+      type: "action",
+      action: step.action,
+      status: outcome.status,
+      index,
+      total: job.steps.length,
+    });
+    if (outcome.status === "failed" && !step.continueOnError) {
+      report.status = "failed";
+      stopped = true;
+    }
+  }
+  if (signal?.aborted && report.status === "succeeded") {
+    report.status = "failed";
+    report.reason = "the run was aborted";
+  }
+}
+
+/**
+ * Runs a step unless a run of the same rows finished it (its receipt in the
+ * journal), and records its receipt when it succeeds.
+ */
+async function runJournaled(
+  host: PipelineHost,
+  step: Job["steps"][number],
+  scope: DeliveryScope,
+  input: Parameters<typeof runStep>[2],
+): Promise<ActionOutcome> {
+  const key = `${unitKeysOf(scope, input.data, false)[0]!}#step`;
+  const receipt = (await scope.journal.get([key])).get(key);
+  const detail = receipt?.state === "delivered" ? receipt.detail : undefined;
+  if (detail && !input.dryRun && !step.dryRun) {
+    Object.assign(input.context, detail.context ?? {});
+    log.info("Job {jobName}: step {action} was done by an earlier run of these rows", {
+      jobName: input.jobName,
+      runId: input.runId,
+      action: step.action,
+    });
+    return {
+      action: step.action,
+      status: "succeeded",
+      durationMs: 0,
+      result: (detail.result ?? {}) as Record<string, unknown>,
+      resumed: true,
+    };
+  }
+  const outcome = await runStep(host, step, { ...input, delivery: scope });
+  if (outcome.status !== "succeeded" || input.dryRun || step.dryRun) {
+    return outcome;
+  }
+  const text = toJson({ result: outcome.result, context: input.context });
+  if (text === undefined || text.length > MAX_STEP_RECEIPT) return outcome;
+  try {
+    await scope.journal.record(
+      new Map([[key, {
+        state: "delivered",
+        at: host.clock.now(),
+        detail: JSON.parse(text),
+      }]]),
+    );
+  } catch (error) {
+    // The step did succeed; a lost claim stops the next ones (its signal fired).
+    log.warn("Job {jobName}: step {action}'s receipt was not recorded: {error}", {
+      jobName: input.jobName,
+      runId: input.runId,
+      action: step.action,
+      error: (error as Error).message,
+    });
+  }
+  return outcome;
+}
+
+/** Marks every step skipped: the run ended before its actions. */
+export function skipAll(
+  job: Job,
+  report: RunReport,
+  status: "skipped" | "failed",
+  reason: string,
+): void {
+  report.status = status;
+  report.reason = reason;
+  report.actions = job.steps.map((step) => ({
+    action: step.action,
+    status: "skipped",
+    durationMs: 0,
+  }));
+}
