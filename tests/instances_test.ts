@@ -56,10 +56,10 @@ pgTest(
       // Kill the instance that is in the middle of a run.
       while (killedPid === undefined && Date.now() - started < RUN_FOR_MS / 2) {
         const [lease] = await sql.unsafe(
-          "SELECT instance, slot FROM triggerkit_leases WHERE job_name = $1 AND done = 0",
+          "SELECT holder, slot FROM triggerkit_claims WHERE job_name = $1 AND done = 0",
           [job],
         );
-        const pid = lease ? Number(String(lease.instance).split("-")[0]) : NaN;
+        const pid = lease ? Number(JSON.parse(String(lease.holder)).pid) : NaN;
         const victim = servers.find((server) => server.pid === pid);
         if (victim) {
           victim.kill("SIGKILL");
@@ -132,7 +132,7 @@ pgTest(
       await sql.unsafe("DELETE FROM triggerkit_runs WHERE job_name = $1", [
         job,
       ]);
-      await sql.unsafe("DELETE FROM triggerkit_leases WHERE job_name = $1", [
+      await sql.unsafe("DELETE FROM triggerkit_claims WHERE job_name = $1", [
         job,
       ]);
       await sql.end();

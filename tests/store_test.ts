@@ -164,7 +164,12 @@ for (const subject of SUBJECTS) {
         startedAt,
       });
       await store.finish(
-        report(`${job}-${id}`, job, i === 1 ? "failed" : "succeeded", startedAt),
+        report(
+          `${job}-${id}`,
+          job,
+          i === 1 ? "failed" : "succeeded",
+          startedAt,
+        ),
       );
     }
     await store.start({
@@ -187,7 +192,12 @@ for (const subject of SUBJECTS) {
   });
 
   test("a running run whose heartbeat is a minute old is interrupted", async ({ store, clock, job }) => {
-    const run = report(`${job}-x`, job, "succeeded", "2026-01-01T00:00:00.000Z");
+    const run = report(
+      `${job}-x`,
+      job,
+      "succeeded",
+      "2026-01-01T00:00:00.000Z",
+    );
     await store.start({ ...run, dryRun: false });
     clock.tick(30_000);
     await store.progress(run);
@@ -200,15 +210,23 @@ for (const subject of SUBJECTS) {
   test("progress keeps what an unfinished run did", async (ctx) => {
     const claim = await ctx.claim();
     await ctx.started(claim);
-    const run = report(claim.runId, ctx.job, "succeeded", "2026-01-01T00:00:00.000Z");
+    const run = report(
+      claim.runId,
+      ctx.job,
+      "succeeded",
+      "2026-01-01T00:00:00.000Z",
+    );
     run.rowCount = 7;
     await ctx.store.progress(run, claim);
     const [record] = await ctx.store.history({ job: ctx.job });
-    assert.deepEqual([record!.status, record!.rowCount, record!.actions.length], [
-      "running",
-      7,
-      1,
-    ]);
+    assert.deepEqual(
+      [record!.status, record!.rowCount, record!.actions.length],
+      [
+        "running",
+        7,
+        1,
+      ],
+    );
   });
 
   test("claims: one per slot, none while a run is unfinished, each with a new epoch", async (ctx) => {
@@ -287,15 +305,26 @@ for (const subject of SUBJECTS) {
       ClaimLostError,
     );
     await assert.rejects(
-      store.start({ runId: "late", jobName: job, dryRun: false, startedAt: "" }, old),
+      store.start(
+        { runId: "late", jobName: job, dryRun: false, startedAt: "" },
+        old,
+      ),
       ClaimLostError,
     );
     assert.equal((await store.unseen(job, ["[1]"], 1)).keys.length, 1);
     assert.equal((await store.deliveries(job, ["u"])).size, 0);
     await store.release(old);
-    assert.equal((await store.lease(job))!.done, false, "the old claim cannot release");
+    assert.equal(
+      (await store.lease(job))!.done,
+      false,
+      "the old claim cannot release",
+    );
     const [record] = await store.history({ job });
-    assert.equal(record!.status, "interrupted", "the taken-over run is interrupted");
+    assert.equal(
+      record!.status,
+      "interrupted",
+      "the taken-over run is interrupted",
+    );
     assert.equal(await store.renew(taken), true);
   });
 
@@ -327,6 +356,26 @@ for (const subject of SUBJECTS) {
     );
     assert.equal((await ctx.store.lease(ctx.job))!.done, true);
     await ctx.claim({ holder: HOLDER_B });
+  });
+
+  test("by hand, a job whose holder stopped renewing is claimed at once; its run is interrupted", async (ctx) => {
+    const dead = await ctx.claim({ slot: 60_000 });
+    await ctx.started(dead);
+    const refused = await ctx.store.claim(ctx.job, {
+      runId: "early",
+      holder: HOLDER_B,
+      leaseMs: ctx.leaseMs,
+    });
+    assert.ok(!refused.claimed, "alive: refused");
+    await ctx.expire();
+    const manual = await ctx.claim({ holder: HOLDER_B });
+    assert.ok(manual.epoch > dead.epoch);
+    assert.equal(manual.slot, undefined);
+    assert.equal(
+      (await ctx.store.history({ job: ctx.job }))[0]!.status,
+      "interrupted",
+    );
+    assert.equal(await ctx.store.renew(dead), false);
   });
 
   test("a skipped slot is marked once and never claimed", async (ctx) => {
@@ -367,7 +416,10 @@ for (const subject of SUBJECTS) {
     assert.deepEqual(unseen.keys, keys.slice(20));
     assert.equal(unseen.seenUntil, 5_000);
     assert.equal((await store.unseen(job, keys, 6_000)).keys.length, 25);
-    assert.equal((await store.unseen(`${job}_other`, keys, 2_000)).keys.length, 25);
+    assert.equal(
+      (await store.unseen(`${job}_other`, keys, 2_000)).keys.length,
+      25,
+    );
     assert.equal(await store.sameKeySet(job, "d1", 4_000), true);
     assert.equal(await store.sameKeySet(job, "d1", 5_000), false, "expired");
     assert.equal(await store.sameKeySet(job, "d2", 4_000), false);
@@ -388,32 +440,56 @@ for (const subject of SUBJECTS) {
       claim,
       new Map([["u2", { state: "failed", at: 7 }]]),
     );
-    assert.deepEqual(await store.deliveries(job, ["u1", "u2", "u3"]), new Map([
-      ["u1", { state: "delivered", at: 5, detail: { ts: "1.2" } }],
-      ["u2", { state: "failed", at: 7 }],
-    ]));
+    assert.deepEqual(
+      await store.deliveries(job, ["u1", "u2", "u3"]),
+      new Map([
+        ["u1", { state: "delivered", at: 5, detail: { ts: "1.2" } }],
+        ["u2", { state: "failed", at: 7 }],
+      ]),
+    );
     await store.finish(
       report(claim.runId, job, "failed", "2026-01-01T00:00:00.000Z"),
       claim,
     );
-    assert.equal((await store.deliveries(job, ["u1"])).size, 1, "kept after a failure");
+    assert.equal(
+      (await store.deliveries(job, ["u1"])).size,
+      1,
+      "kept after a failure",
+    );
     const next = await ctx.claim();
     await ctx.started(next);
-    assert.equal(next.generation, claim.generation, "same generation after a failure");
+    assert.equal(
+      next.generation,
+      claim.generation,
+      "same generation after a failure",
+    );
     await store.finish(
       report(next.runId, job, "succeeded", "2026-01-01T00:01:00.000Z"),
       next,
     );
-    assert.equal((await store.deliveries(job, ["u1"])).size, 0, "forgotten after a success");
+    assert.equal(
+      (await store.deliveries(job, ["u1"])).size,
+      0,
+      "forgotten after a success",
+    );
   });
 
   test("prune deletes old finished runs, keeping each job's last success and claimed runs", async (ctx) => {
     const { store, job } = ctx;
     const day = 86_400_000;
-    const at = (days: number) => new Date(Date.UTC(2026, 0, 1) + days * day).toISOString();
-    for (const [i, status] of (["succeeded", "failed", "succeeded", "failed"] as const).entries()) {
+    const at = (days: number) =>
+      new Date(Date.UTC(2026, 0, 1) + days * day).toISOString();
+    for (
+      const [i, status]
+        of (["succeeded", "failed", "succeeded", "failed"] as const).entries()
+    ) {
       const claim = await ctx.claim();
-      await store.start({ runId: claim.runId, jobName: job, dryRun: false, startedAt: at(i) }, claim);
+      await store.start({
+        runId: claim.runId,
+        jobName: job,
+        dryRun: false,
+        startedAt: at(i),
+      }, claim);
       await store.finish(report(claim.runId, job, status, at(i)), claim);
     }
     const pruned = await store.prune({

@@ -9,7 +9,11 @@
  */
 import { TriggerKitError } from "../errors.ts";
 import { type Clock, withDeadline } from "../clock.ts";
-import { type Claim, ClaimLostError, type RunStore } from "../store/contract.ts";
+import {
+  type Claim,
+  ClaimLostError,
+  type RunStore,
+} from "../store/contract.ts";
 import { logger } from "../logger.ts";
 
 const log = logger("store");
@@ -117,6 +121,7 @@ export class HeldClaim {
   readonly #store: RunStore;
   readonly #clock: Clock;
   readonly #lost = new AbortController();
+  #lostReason: string | undefined;
   readonly #stop = new AbortController();
   readonly #outer: AbortSignal | undefined;
   /** Fires when the claim is lost, or the run's own signal aborts. */
@@ -146,14 +151,13 @@ export class HeldClaim {
     this.signal = options.signal
       ? AbortSignal.any([this.#lost.signal, options.signal])
       : this.#lost.signal;
+    judgeOnRead(this.signal, () => this.holds());
     this.#renewing = this.#renew();
   }
 
   /** Why the claim was lost, if it was. */
   get lostReason(): string | undefined {
-    return this.#lost.signal.aborted
-      ? (this.#lost.signal.reason as Error).message
-      : undefined;
+    return this.#lostReason;
   }
 
   /**
@@ -162,7 +166,7 @@ export class HeldClaim {
    * timer has run.
    */
   holds(): boolean {
-    if (this.#lost.signal.aborted) return false;
+    if (this.#lostReason !== undefined) return false;
     if (this.#clock.now() >= this.#deadline) {
       this.#lose(
         `its lease was not renewed for ${this.claim.leaseMs} ms (this instance was paused or cut off from the store)`,
@@ -183,7 +187,10 @@ export class HeldClaim {
     for (let attempt = 0;; attempt++) {
       if (!this.holds()) throw new ClaimLostError(this.claim, what);
       try {
-        return await call(this.#clock, what, op, this.#callMs());
+        const result = await call(this.#clock, what, op, this.#callMs());
+        // Paused while the call was out: what it returned must not be acted on.
+        if (!this.holds()) throw new ClaimLostError(this.claim, what);
+        return result;
       } catch (error) {
         if (error instanceof ClaimLostError) {
           this.#lose(error.message);
@@ -194,7 +201,7 @@ export class HeldClaim {
         try {
           await this.#clock.sleep(backoff(attempt), this.signal);
         } catch { /* lost, or the run was aborted: judged at the loop's top */ }
-        if (this.#outer?.aborted && !this.#lost.signal.aborted) {
+        if (this.#outer?.aborted && this.#lostReason === undefined) {
           throw gaveUp(what, attempt + 1, error);
         }
       }
@@ -213,19 +220,19 @@ export class HeldClaim {
   }
 
   #lose(reason: string): void {
-    if (this.#lost.signal.aborted) return;
+    if (this.#lostReason !== undefined) return;
     log.error("Job {jobName} lost its claim (epoch {epoch}): {reason}", {
       jobName: this.claim.jobName,
       epoch: this.claim.epoch,
       runId: this.claim.runId,
       reason,
     });
-    this.#lost.abort(
-      new TriggerKitError(
-        "STORE_ERROR",
-        `The run lost its claim on job "${this.claim.jobName}": ${reason}`,
-      ),
+    const error = new TriggerKitError(
+      "STORE_ERROR",
+      `The run lost its claim on job "${this.claim.jobName}": ${reason}`,
     );
+    this.#lostReason = error.message;
+    this.#lost.abort(error);
   }
 
   /** Renews every third of the lease, and wakes at the deadline to judge it. */
@@ -275,4 +282,32 @@ export class HeldClaim {
       }
     }
   }
+}
+
+const ABORTED = Object.getOwnPropertyDescriptor(
+  AbortSignal.prototype,
+  "aborted",
+)!.get!;
+
+/**
+ * Makes `signal.aborted` and `signal.throwIfAborted()` judge the claim
+ * first, by the clock: an action or built-in that resumes after a pause of
+ * the process sees its run aborted on its first look, before any timer of
+ * the renewal has had a chance to run.
+ */
+function judgeOnRead(signal: AbortSignal, holds: () => boolean): void {
+  Object.defineProperties(signal, {
+    aborted: {
+      get(): boolean {
+        holds();
+        return ABORTED.call(signal);
+      },
+    },
+    throwIfAborted: {
+      value(): void {
+        holds();
+        AbortSignal.prototype.throwIfAborted.call(signal);
+      },
+    },
+  });
 }

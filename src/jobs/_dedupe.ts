@@ -132,7 +132,9 @@ export async function newRows(
   for (let start = 0; start < rows.length; start += ROWS_PER_LOOKUP) {
     const end = Math.min(rows.length, start + ROWS_PER_LOOKUP);
     const keys = new Array<string>(end - start);
-    for (let i = start; i < end; i++) keys[i - start] = rowKey(job, rows[i]!, i);
+    for (let i = start; i < end; i++) {
+      keys[i - start] = rowKey(job, rows[i]!, i);
+    }
     const unseen = await calls.call(
       "looking up dedupe keys",
       () => store.unseen(job.name, keys, now),
@@ -154,7 +156,9 @@ export async function newRows(
     newKeys: [...distinct],
     viewDigest: {
       digest: value,
-      validUntil: distinct.size > 0 ? Math.min(seenUntil, expiresAt) : seenUntil,
+      validUntil: distinct.size > 0
+        ? Math.min(seenUntil, expiresAt)
+        : seenUntil,
     },
   };
 }

@@ -29,12 +29,22 @@ import type { Row } from "../types.ts";
 import { runStep, type StepHost } from "./_step.ts";
 import { newRows } from "./_dedupe.ts";
 import type { Job } from "./definitions.ts";
-import type { ProgressEvent } from "./engine.ts";
 
 const log = logger("job");
 
 /** A step's receipt (result and context) is kept only under this size: larger, the step runs again on resume. */
 const MAX_STEP_RECEIPT = 48 * 1024;
+
+/** What a run reports as it goes. */
+export type ProgressEvent =
+  | { type: "rows"; rowCount: number; newRowCount: number }
+  | {
+    type: "action";
+    action: string;
+    status: ActionOutcome["status"];
+    index: number;
+    total: number;
+  };
 
 /** What the pipeline needs of the engine. */
 export interface PipelineHost extends StepHost {
@@ -233,11 +243,14 @@ async function runJournaled(
   const detail = receipt?.state === "delivered" ? receipt.detail : undefined;
   if (detail && !input.dryRun && !step.dryRun) {
     Object.assign(input.context, detail.context ?? {});
-    log.info("Job {jobName}: step {action} was done by an earlier run of these rows", {
-      jobName: input.jobName,
-      runId: input.runId,
-      action: step.action,
-    });
+    log.info(
+      "Job {jobName}: step {action} was done by an earlier run of these rows",
+      {
+        jobName: input.jobName,
+        runId: input.runId,
+        action: step.action,
+      },
+    );
     return {
       action: step.action,
       status: "succeeded",
@@ -262,12 +275,15 @@ async function runJournaled(
     );
   } catch (error) {
     // The step did succeed; a lost claim stops the next ones (its signal fired).
-    log.warn("Job {jobName}: step {action}'s receipt was not recorded: {error}", {
-      jobName: input.jobName,
-      runId: input.runId,
-      action: step.action,
-      error: (error as Error).message,
-    });
+    log.warn(
+      "Job {jobName}: step {action}'s receipt was not recorded: {error}",
+      {
+        jobName: input.jobName,
+        runId: input.runId,
+        action: step.action,
+        error: (error as Error).message,
+      },
+    );
   }
   return outcome;
 }

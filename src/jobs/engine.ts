@@ -13,15 +13,12 @@ import { type Clock, repeat, withDeadline } from "../clock.ts";
 import type { Databases } from "../db/databases.ts";
 import { parseNamedSql } from "../db/named_sql.ts";
 import {
-  type ActionOutcome,
   type Claim,
-  type DedupeRecord,
   describeHolder,
   HEARTBEAT_MS,
   type Holder,
   type Lease,
   type RunReport,
-  type RunStart,
   type RunStore,
 } from "../store/contract.ts";
 import { StoreJournal } from "../store/journal.ts";
@@ -29,7 +26,16 @@ import { logger } from "../logger.ts";
 import type { Row } from "../types.ts";
 import type { StepHost } from "./_step.ts";
 import { HeldClaim, retryStore } from "./_claim.ts";
-import { executeRun, skipAll } from "./_pipeline.ts";
+import { executeRun, type ProgressEvent, skipAll } from "./_pipeline.ts";
+import {
+  dedupeRecord,
+  logOutcome,
+  newReport,
+  ProgressWriter,
+  startOf,
+} from "./_run_record.ts";
+
+export type { ProgressEvent } from "./_pipeline.ts";
 import {
   checkJob,
   checkView,
@@ -54,17 +60,6 @@ export interface RunJobOptions {
   /** Told as the run goes: rows fetched, each action done. */
   onProgress?: (event: ProgressEvent) => void;
 }
-
-/** What a run reports as it goes. */
-export type ProgressEvent =
-  | { type: "rows"; rowCount: number; newRowCount: number }
-  | {
-    type: "action";
-    action: string;
-    status: ActionOutcome["status"];
-    index: number;
-    total: number;
-  };
 
 /** What the job engine needs of its registry. */
 export interface JobHost extends StepHost {
@@ -295,8 +290,10 @@ export class Jobs {
     this.#running.add(name);
     let finished = false;
     try {
-      await held.call("recording the run's start", () =>
-        store.start(startOf(report), claim));
+      await held.call(
+        "recording the run's start",
+        () => store.start(startOf(report), claim),
+      );
       const journal = new StoreJournal(store, name, held);
       const outcome = await executeRun(this.#stepHost(), job, report, {
         signal: held.signal,
@@ -316,8 +313,10 @@ export class Jobs {
       }
       report.finishedAt = new Date(clock.now()).toISOString();
       const dedupe = dedupeRecord(job, report, outcome, clock.now());
-      await held.call("recording the run's outcome", () =>
-        store.finish(report, claim, dedupe));
+      await held.call(
+        "recording the run's outcome",
+        () => store.finish(report, claim, dedupe),
+      );
       finished = true;
       logOutcome(report);
       return report;
@@ -357,11 +356,14 @@ export class Jobs {
     report.reason ??= coded.message;
     report.error ??= { code: coded.code, message: coded.message };
     report.finishedAt ||= new Date(this.#host.clock.now()).toISOString();
-    log.error("Job {jobName}: the run's outcome could not be recorded: {error}", {
-      jobName: report.jobName,
-      runId: report.runId,
-      error: coded.message,
-    });
+    log.error(
+      "Job {jobName}: the run's outcome could not be recorded: {error}",
+      {
+        jobName: report.jobName,
+        runId: report.runId,
+        error: coded.message,
+      },
+    );
     return report;
   }
 
@@ -373,10 +375,17 @@ export class Jobs {
     report.dryRun = true;
     const calls = {
       call: <T>(what: string, op: () => Promise<T>) =>
-        retryStore(clock, what, op, options.signal ? { signal: options.signal } : {}),
+        retryStore(
+          clock,
+          what,
+          op,
+          options.signal ? { signal: options.signal } : {},
+        ),
     };
-    await calls.call("recording the run's start", () =>
-      store.start(startOf(report)));
+    await calls.call(
+      "recording the run's start",
+      () => store.start(startOf(report)),
+    );
     const beating = new AbortController();
     const heartbeat = repeat(
       clock,
@@ -399,119 +408,14 @@ export class Jobs {
     }
     report.finishedAt = new Date(clock.now()).toISOString();
     try {
-      await calls.call("recording the run's outcome", () =>
-        store.finish(report));
+      await calls.call(
+        "recording the run's outcome",
+        () => store.finish(report),
+      );
     } catch (error) {
       return this.#unrecorded(report, error);
     }
     logOutcome(report);
     return report;
   }
-}
-
-/**
- * Writes a run's progress to its record as actions finish: one write at a
- * time, the latest report winning, never holding the run up.
- */
-class ProgressWriter {
-  readonly #store: RunStore;
-  readonly #claim: Claim;
-  readonly #held: HeldClaim;
-  #pending: RunReport | undefined;
-  #writing: Promise<void> | undefined;
-
-  constructor(store: RunStore, claim: Claim, held: HeldClaim) {
-    this.#store = store;
-    this.#claim = claim;
-    this.#held = held;
-  }
-
-  /** Queues the report as it stands. */
-  write(report: RunReport): void {
-    this.#pending = structuredClone(report);
-    this.#writing ??= this.#drain();
-  }
-
-  /** When every queued write is done (or given up). */
-  async settled(): Promise<void> {
-    await this.#writing;
-  }
-
-  async #drain(): Promise<void> {
-    while (this.#pending) {
-      const report = this.#pending;
-      this.#pending = undefined;
-      await this.#held.call(
-        "recording the run's progress",
-        () => this.#store.progress(report, this.#claim),
-      ).catch(() => {});
-    }
-    this.#writing = undefined;
-  }
-}
-
-function newReport(
-  name: string,
-  runId: string,
-  now: number,
-  options: { slot?: number; attempt?: number },
-): RunReport {
-  const report: RunReport = {
-    runId,
-    jobName: name,
-    dryRun: false,
-    status: "succeeded",
-    startedAt: new Date(now).toISOString(),
-    finishedAt: "",
-    rowCount: 0,
-    newRowCount: 0,
-    actions: [],
-  };
-  if (options.slot !== undefined) {
-    report.slot = new Date(options.slot).toISOString();
-  }
-  if ((options.attempt ?? 1) > 1) report.attempt = options.attempt!;
-  return report;
-}
-
-function startOf(report: RunReport): RunStart {
-  return {
-    runId: report.runId,
-    jobName: report.jobName,
-    dryRun: report.dryRun,
-    startedAt: report.startedAt,
-    ...(report.slot ? { slot: report.slot } : {}),
-    ...(report.attempt ? { attempt: report.attempt } : {}),
-  };
-}
-
-/**
- * The dedupe keys a run records with its outcome: the keys of the rows it
- * acted on, after a success; and, whenever the view was read and the run did
- * not fail, the view's key set.
- */
-function dedupeRecord(
-  job: Job,
-  report: RunReport,
-  outcome: { newKeys: string[]; viewDigest?: DedupeRecord["viewDigest"] },
-  now: number,
-): DedupeRecord | undefined {
-  if (job.dedupeTtlMs === undefined || report.status === "failed") {
-    return undefined;
-  }
-  return {
-    keys: report.status === "succeeded" ? outcome.newKeys : [],
-    expiresAt: now + job.dedupeTtlMs,
-    now,
-    ...(outcome.viewDigest ? { viewDigest: outcome.viewDigest } : {}),
-  };
-}
-
-function logOutcome(report: RunReport): void {
-  const level = report.status === "failed" ? "warn" : "info";
-  log[level]("Job {jobName} {status}", {
-    jobName: report.jobName,
-    runId: report.runId,
-    status: report.status,
-  });
 }

@@ -139,7 +139,10 @@ async function prune(
 ): Promise<void> {
   const now = clock.now();
   try {
-    const { runs } = await store().prune({ before: now - keepDays * DAY_MS, now });
+    const { runs } = await store().prune({
+      before: now - keepDays * DAY_MS,
+      now,
+    });
     if (runs > 0) {
       log.info("Pruned {runs} run records older than {keepDays} days", {
         runs,

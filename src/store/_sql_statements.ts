@@ -63,7 +63,9 @@ export type Statements = ReturnType<typeof statementsFor>;
 export function statementsFor(kind: "sqlite" | "postgres") {
   const pg = kind === "postgres";
   /** The store's clock, in ms. */
-  const NOW = pg ? "(extract(epoch from clock_timestamp()) * 1000)::bigint" : ":now";
+  const NOW = pg
+    ? "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+    : ":now";
   const LOCK = pg ? " FOR SHARE" : "";
   /** A JSON array parameter `:keys` as a table `j(value)`. */
   const KEYS = pg
@@ -104,7 +106,7 @@ export function statementsFor(kind: "sqlite" | "postgres") {
     claimManual: sql(
       `UPDATE triggerkit_claims SET epoch = epoch + 1, run_id = :runId, holder = :holder, slot = NULL,
          lease_until = ${NOW} + :leaseMs, done = 0, attempt = 1, generation = ${GENERATION}
-       WHERE job_name = :jobName AND ${FREE}`,
+       WHERE job_name = :jobName AND (${FREE} OR lease_until < ${NOW})`,
     ),
     takeOver: sql(
       `UPDATE triggerkit_claims SET epoch = epoch + 1, run_id = :runId, holder = :holder,
@@ -188,7 +190,9 @@ export function statementsFor(kind: "sqlite" | "postgres") {
        WHERE job_name = :jobName AND epoch = :epoch AND done = 0 AND lease_until >= ${NOW}`,
     ),
     sameKeySet: sql(
-      "SELECT key_digest, key_valid_until FROM triggerkit_claims WHERE job_name = :jobName",
+      `SELECT key_digest, key_valid_until,
+         CASE WHEN EXISTS (SELECT 1 FROM triggerkit_dedupe d WHERE d.job_name = :jobName) THEN 1 ELSE 0 END AS any_key
+       FROM triggerkit_claims WHERE job_name = :jobName`,
     ),
     unseen: sql(
       `SELECT j.value AS row_key FROM ${KEYS} WHERE NOT EXISTS (SELECT 1 FROM triggerkit_dedupe d

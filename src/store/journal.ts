@@ -7,10 +7,7 @@
  * @module
  */
 import { TriggerKitError } from "../errors.ts";
-import type {
-  DeliveryJournal,
-  DeliveryReceipt,
-} from "../delivery/journal.ts";
+import type { DeliveryJournal, DeliveryReceipt } from "../delivery/journal.ts";
 import type { Claim, RunStore } from "./contract.ts";
 
 /** How a run calls the store: retried while its claim holds (the job engine's held claim). */

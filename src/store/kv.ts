@@ -12,17 +12,14 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { TriggerKitError } from "../errors.ts";
 import type { DeliveryReceipt } from "../delivery/journal.ts";
 import {
   type Claim,
-  ClaimLostError,
   type ClaimRequest,
   type ClaimResult,
   type DedupeRecord,
   type HistoryOptions,
-  type Holder,
   type Lease,
   type PruneOptions,
   type PruneResult,
@@ -36,77 +33,21 @@ import {
 } from "./contract.ts";
 import { toJson } from "../_json.ts";
 import { type Clock, realClock } from "../clock.ts";
+import {
+  BATCH,
+  GET_MANY,
+  type KvAtomic,
+  KvClaims,
+  type KvKey,
+  type KvLike,
+  kvPart,
+  ROOT,
+  type StoredClaim,
+  type StoredDelivery,
+  type StoredRun,
+} from "./_kv_claims.ts";
 
-type KvKey = readonly (string | number | bigint | boolean)[];
-
-interface KvEntry<T> {
-  key: KvKey;
-  value: T | null;
-  versionstamp: string | null;
-}
-
-interface KvAtomic {
-  check(
-    ...checks: Array<{ key: KvKey; versionstamp: string | null }>
-  ): KvAtomic;
-  set(key: KvKey, value: unknown, options?: { expireIn?: number }): KvAtomic;
-  delete(key: KvKey): KvAtomic;
-  commit(): Promise<{ ok: boolean }>;
-}
-
-/** The part of `Deno.Kv` the store uses. */
-export interface KvLike {
-  get<T>(key: KvKey): Promise<KvEntry<T>>;
-  getMany<T>(keys: KvKey[]): Promise<KvEntry<T>[]>;
-  set(
-    key: KvKey,
-    value: unknown,
-    options?: { expireIn?: number },
-  ): Promise<unknown>;
-  delete(key: KvKey): Promise<void>;
-  list<T>(
-    selector: { prefix: KvKey } | { prefix: KvKey; end: KvKey },
-    options?: { reverse?: boolean; limit?: number },
-  ): AsyncIterable<KvEntry<T>>;
-  atomic(): KvAtomic;
-  close(): void;
-}
-
-interface StoredRun {
-  status: RunRecord["status"];
-  heartbeatAt: number;
-  report: string;
-  jobName?: string;
-  startedAt?: string;
-}
-
-interface StoredClaim {
-  epoch: number;
-  runId: string;
-  holder: Holder;
-  slot: number | null;
-  lastSlot: number;
-  leaseUntil: number;
-  done: boolean;
-  attempt: number;
-  generation: string;
-  keyDigest?: string;
-  keyValidUntil?: number;
-}
-
-interface StoredDelivery extends DeliveryReceipt {
-  generation: string;
-}
-
-const ROOT = "triggerkit";
-/** KV's getMany limit. */
-const GET_MANY = 10;
-/** Mutations per atomic operation, under KV's limit of 1000. */
-const BATCH = 500;
-/** Tries of an atomic operation that lost a race on its check. */
-const TRIES = 20;
-/** Unit and row keys longer than this are hashed into the KV key (KV keys are at most 2 KiB). */
-const LONG_KEY = 1_000;
+export type { KvLike } from "./_kv_claims.ts";
 
 /** Opens Deno KV at a `kv:` URL's path (`kv:` alone: the default database). */
 export function openKvStore(url: string, clock: Clock = realClock): KvRunStore {
@@ -126,6 +67,7 @@ export function openKvStore(url: string, clock: Clock = realClock): KvRunStore {
 export class KvRunStore implements RunStore {
   readonly #kv: Promise<KvLike>;
   readonly #clock: Clock;
+  readonly #claims: KvClaims;
 
   /**
    * @param kv The open database.
@@ -134,227 +76,39 @@ export class KvRunStore implements RunStore {
   constructor(kv: Promise<KvLike>, options: { clock?: Clock } = {}) {
     this.#kv = kv;
     this.#clock = options.clock ?? realClock;
+    this.#claims = new KvClaims(kv, this.#clock);
     this.#kv.catch(() => {});
+  }
+
+  claim(jobName: string, request: ClaimRequest): Promise<ClaimResult> {
+    return this.#claims.claim(jobName, request);
+  }
+
+  takeOver(
+    jobName: string,
+    request: Omit<ClaimRequest, "slot">,
+  ): Promise<Claim | undefined> {
+    return this.#claims.takeOver(jobName, request);
+  }
+
+  renew(claim: Claim): Promise<boolean> {
+    return this.#claims.renew(claim);
+  }
+
+  release(claim: Claim): Promise<void> {
+    return this.#claims.release(claim);
+  }
+
+  lease(jobName: string): Promise<Lease | undefined> {
+    return this.#claims.lease(jobName);
+  }
+
+  skipSlot(jobName: string, slot: number): Promise<boolean> {
+    return this.#claims.skipSlot(jobName, slot);
   }
 
   #now(): number {
     return this.#clock.now();
-  }
-
-  #claimKey(jobName: string): KvKey {
-    return [ROOT, "claims", jobName];
-  }
-
-  async claim(jobName: string, request: ClaimRequest): Promise<ClaimResult> {
-    const kv = await this.#kv;
-    for (let i = 0; i < TRIES; i++) {
-      const entry = await kv.get<StoredClaim>(this.#claimKey(jobName));
-      const current = entry.value;
-      const free = !current || await this.#free(kv, current);
-      const wanted = request.slot === undefined
-        ? free
-        : free && (!current || current.lastSlot < request.slot);
-      if (!wanted) return { claimed: false, lease: this.#lease(current!) };
-      const generation = await this.#generation(kv, jobName);
-      const next: StoredClaim = {
-        ...current,
-        epoch: (current?.epoch ?? 0) + 1,
-        runId: request.runId,
-        holder: request.holder,
-        slot: request.slot ?? null,
-        lastSlot: request.slot ?? current?.lastSlot ?? 0,
-        leaseUntil: this.#now() + request.leaseMs,
-        done: false,
-        attempt: 1,
-        generation,
-      };
-      if ((await kv.atomic().check(entry).set(entry.key, next).commit()).ok) {
-        return {
-          claimed: true,
-          claim: {
-            jobName,
-            epoch: next.epoch,
-            runId: request.runId,
-            holder: request.holder,
-            ...(request.slot === undefined ? {} : { slot: request.slot }),
-            attempt: 1,
-            generation,
-            leaseMs: request.leaseMs,
-          },
-        };
-      }
-    }
-    throw contention(jobName);
-  }
-
-  async takeOver(
-    jobName: string,
-    request: Omit<ClaimRequest, "slot">,
-  ): Promise<Claim | undefined> {
-    const kv = await this.#kv;
-    for (let i = 0; i < TRIES; i++) {
-      const entry = await kv.get<StoredClaim>(this.#claimKey(jobName));
-      const current = entry.value;
-      if (!current || current.done || current.leaseUntil >= this.#now()) {
-        return undefined;
-      }
-      if (current.slot === null || await this.#finished(kv, current.runId)) {
-        // A run started by hand is not run again, nor one that finished.
-        await kv.atomic().check(entry).set(entry.key, {
-          ...current,
-          done: true,
-        }).commit();
-        return undefined;
-      }
-      const next: StoredClaim = {
-        ...current,
-        epoch: current.epoch + 1,
-        runId: request.runId,
-        holder: request.holder,
-        leaseUntil: this.#now() + request.leaseMs,
-        attempt: current.attempt + 1,
-      };
-      if ((await kv.atomic().check(entry).set(entry.key, next).commit()).ok) {
-        await this.#interrupt(kv, current.runId);
-        return {
-          jobName,
-          epoch: next.epoch,
-          runId: request.runId,
-          holder: request.holder,
-          slot: current.slot,
-          attempt: next.attempt,
-          generation: current.generation,
-          leaseMs: request.leaseMs,
-        };
-      }
-    }
-    throw contention(jobName);
-  }
-
-  async renew(claim: Claim): Promise<boolean> {
-    const kv = await this.#kv;
-    try {
-      await this.#fenced(kv, claim, "renewing the lease", (atomic, current) =>
-        atomic.set(this.#claimKey(claim.jobName), {
-          ...current,
-          leaseUntil: this.#now() + claim.leaseMs,
-        }));
-    } catch (error) {
-      if (error instanceof ClaimLostError) return false;
-      throw error;
-    }
-    const run = await kv.get<StoredRun>([ROOT, "runs", claim.runId]);
-    if (run.value?.status === "running") {
-      await kv.atomic().check(run).set(run.key, {
-        ...run.value,
-        heartbeatAt: this.#now(),
-      }).commit();
-    }
-    return true;
-  }
-
-  async release(claim: Claim): Promise<void> {
-    const kv = await this.#kv;
-    for (let i = 0; i < TRIES; i++) {
-      const entry = await kv.get<StoredClaim>(this.#claimKey(claim.jobName));
-      if (entry.value?.epoch !== claim.epoch || entry.value.done) return;
-      const next = { ...entry.value, done: true };
-      if ((await kv.atomic().check(entry).set(entry.key, next).commit()).ok) {
-        return;
-      }
-    }
-  }
-
-  async lease(jobName: string): Promise<Lease | undefined> {
-    const kv = await this.#kv;
-    const { value } = await kv.get<StoredClaim>(this.#claimKey(jobName));
-    return value ? this.#lease(value) : undefined;
-  }
-
-  #lease(stored: StoredClaim): Lease {
-    const lease: Lease = {
-      runId: stored.runId,
-      holder: stored.holder,
-      epoch: stored.epoch,
-      lastSlot: stored.lastSlot,
-      done: stored.done,
-      expired: stored.leaseUntil < this.#now(),
-      attempt: stored.attempt,
-    };
-    if (stored.slot !== null) lease.slot = stored.slot;
-    return lease;
-  }
-
-  async skipSlot(jobName: string, slot: number): Promise<boolean> {
-    const kv = await this.#kv;
-    for (let i = 0; i < TRIES; i++) {
-      const entry = await kv.get<StoredClaim>(this.#claimKey(jobName));
-      const current = entry.value;
-      if (current && current.lastSlot >= slot) return false;
-      const next: StoredClaim = current
-        ? { ...current, lastSlot: slot }
-        : {
-          epoch: 0,
-          runId: "",
-          holder: { instance: "", host: "", pid: 0 },
-          slot: null,
-          lastSlot: slot,
-          leaseUntil: 0,
-          done: true,
-          attempt: 0,
-          generation: "",
-        };
-      if ((await kv.atomic().check(entry).set(entry.key, next).commit()).ok) {
-        return true;
-      }
-    }
-    throw contention(jobName);
-  }
-
-  /** Whether the claim's run finished (or its lease was given up). */
-  async #free(kv: KvLike, stored: StoredClaim): Promise<boolean> {
-    return stored.done || await this.#finished(kv, stored.runId);
-  }
-
-  async #finished(kv: KvLike, runId: string): Promise<boolean> {
-    const { value } = await kv.get<StoredRun>([ROOT, "runs", runId]);
-    return value !== null && value.status !== "running";
-  }
-
-  async #generation(kv: KvLike, jobName: string): Promise<string> {
-    const { value } = await kv.get<string>([ROOT, "last_success", jobName]);
-    return value ?? "";
-  }
-
-  async #interrupt(kv: KvLike, runId: string): Promise<void> {
-    const run = await kv.get<StoredRun>([ROOT, "runs", runId]);
-    if (run.value?.status !== "running") return;
-    await kv.atomic().check(run).set(run.key, {
-      ...run.value,
-      status: "interrupted",
-    }).commit();
-  }
-
-  /**
-   * Commits `build`'s mutations only while `claim` is the job's and alive:
-   * checked on the claim's versionstamp, judged again when it moved.
-   */
-  async #fenced(
-    kv: KvLike,
-    claim: Claim,
-    what: string,
-    build: (atomic: KvAtomic, current: StoredClaim) => KvAtomic,
-  ): Promise<void> {
-    for (let i = 0; i < TRIES; i++) {
-      const entry = await kv.get<StoredClaim>(this.#claimKey(claim.jobName));
-      const current = entry.value;
-      if (
-        !current || current.epoch !== claim.epoch || current.done ||
-        current.leaseUntil < this.#now()
-      ) throw new ClaimLostError(claim, what);
-      if ((await build(kv.atomic().check(entry), current).commit()).ok) return;
-    }
-    throw contention(claim.jobName);
   }
 
   #runSets(atomic: KvAtomic, run: RunStart | RunReport, stored: StoredRun) {
@@ -380,7 +134,7 @@ export class KvRunStore implements RunStore {
       await this.#runSets(kv.atomic(), run, stored).commit();
       return;
     }
-    await this.#fenced(
+    await this.#claims.fenced(
       kv,
       claim,
       "recording the run's start",
@@ -402,7 +156,7 @@ export class KvRunStore implements RunStore {
       await kv.set(key, stored);
       return;
     }
-    await this.#fenced(
+    await this.#claims.fenced(
       kv,
       claim,
       "recording the run's progress",
@@ -430,20 +184,23 @@ export class KvRunStore implements RunStore {
     }
     if (dedupe) await this.#remember(kv, claim, dedupe);
     // The report, the release and the generation in one atomic operation.
-    await this.#fenced(kv, claim, "recording the run's outcome", (
+    await this.#claims.fenced(kv, claim, "recording the run's outcome", (
       atomic,
       current,
     ) => {
-      let next = atomic.set(key, stored).set(this.#claimKey(claim.jobName), {
-        ...current,
-        done: true,
-        ...(dedupe?.viewDigest
-          ? {
-            keyDigest: dedupe.viewDigest.digest,
-            keyValidUntil: dedupe.viewDigest.validUntil,
-          }
-          : {}),
-      });
+      let next = atomic.set(key, stored).set(
+        this.#claims.claimKey(claim.jobName),
+        {
+          ...current,
+          done: true,
+          ...(dedupe?.viewDigest
+            ? {
+              keyDigest: dedupe.viewDigest.digest,
+              keyValidUntil: dedupe.viewDigest.validUntil,
+            }
+            : {}),
+        },
+      );
       if (report.status === "succeeded" && !report.dryRun) {
         next = next.set([ROOT, "last_success", claim.jobName], report.runId);
       }
@@ -463,16 +220,21 @@ export class KvRunStore implements RunStore {
     const expireIn = Math.max(1, dedupe.expiresAt - dedupe.now);
     for (let i = 0; i < dedupe.keys.length; i += BATCH) {
       const batch = dedupe.keys.slice(i, i + BATCH);
-      await this.#fenced(kv, claim, "recording dedupe keys", (atomic) => {
-        for (const key of batch) {
-          atomic = atomic.set(
-            [ROOT, "dedupe", claim.jobName, kvPart(key)],
-            dedupe.expiresAt,
-            { expireIn },
-          );
-        }
-        return atomic;
-      });
+      await this.#claims.fenced(
+        kv,
+        claim,
+        "recording dedupe keys",
+        (atomic) => {
+          for (const key of batch) {
+            atomic = atomic.set(
+              [ROOT, "dedupe", claim.jobName, kvPart(key)],
+              dedupe.expiresAt,
+              { expireIn },
+            );
+          }
+          return atomic;
+        },
+      );
     }
   }
 
@@ -545,8 +307,16 @@ export class KvRunStore implements RunStore {
     now: number,
   ): Promise<boolean> {
     const kv = await this.#kv;
-    const { value } = await kv.get<StoredClaim>(this.#claimKey(jobName));
-    return value?.keyDigest === digest && (value.keyValidUntil ?? 0) > now;
+    const { value } = await kv.get<StoredClaim>(this.#claims.claimKey(jobName));
+    if (value?.keyDigest !== digest || (value.keyValidUntil ?? 0) <= now) {
+      return false;
+    }
+    // Keys deleted behind the store's back (a reset) void the digest.
+    if (digest.endsWith(":0")) return true;
+    for await (
+      const _ of kv.list({ prefix: [ROOT, "dedupe", jobName] }, { limit: 1 })
+    ) return true;
+    return false;
   }
 
   async deliveries(
@@ -577,7 +347,7 @@ export class KvRunStore implements RunStore {
     const all = [...receipts];
     for (let i = 0; i < all.length; i += BATCH) {
       const batch = all.slice(i, i + BATCH);
-      await this.#fenced(kv, claim, "recording deliveries", (atomic) => {
+      await this.#claims.fenced(kv, claim, "recording deliveries", (atomic) => {
         for (const [unitKey, receipt] of batch) {
           const stored: StoredDelivery = {
             ...structuredClone(receipt),
@@ -669,17 +439,4 @@ export class KvRunStore implements RunStore {
   async close(): Promise<void> {
     (await this.#kv).close();
   }
-}
-
-/** A unit or row key as a KV key part: hashed when too long for a KV key (at most 2 KiB). */
-function kvPart(key: string): string {
-  if (key.length <= LONG_KEY) return key;
-  return `#${createHash("sha256").update(key).digest("base64url")}`;
-}
-
-function contention(jobName: string): TriggerKitError {
-  return new TriggerKitError(
-    "STORE_ERROR",
-    `Deno KV: too many concurrent changes to job "${jobName}"'s claim; try again`,
-  );
 }

@@ -21,9 +21,9 @@ import { type Clock, realClock } from "../clock.ts";
 import type { DeliveryReceipt } from "../delivery/journal.ts";
 import {
   type Claim,
+  ClaimLostError,
   type ClaimRequest,
   type ClaimResult,
-  ClaimLostError,
   type DedupeRecord,
   type HistoryOptions,
   type Holder,
@@ -149,6 +149,11 @@ export class SqlRunStore implements RunStore {
       lastSlot: request.slot ?? 0,
       leaseMs: request.leaseMs,
     });
+    // By hand, a job whose holder stopped renewing is taken at once (no
+    // scheduler may be there to take it over): its run is interrupted.
+    const before = request.slot === undefined
+      ? await this.#readLease(jobName)
+      : undefined;
     const won = await this.#run(this.#sql.claimNew, params) > 0 ||
       await this.#run(
           request.slot === undefined
@@ -156,6 +161,9 @@ export class SqlRunStore implements RunStore {
             : this.#sql.claimSlot,
           params,
         ) > 0;
+    if (won && before && !before.done) {
+      await this.#run(this.#sql.markInterrupted, { runId: before.runId });
+    }
     const lease = await this.#readLease(jobName);
     if (won && lease && lease.runId === request.runId) {
       return {
@@ -215,7 +223,10 @@ export class SqlRunStore implements RunStore {
       leaseMs: claim.leaseMs,
     }) > 0;
     if (renewed) {
-      await this.#run(this.#sql.heartbeat, this.#params({ runId: claim.runId }));
+      await this.#run(
+        this.#sql.heartbeat,
+        this.#params({ runId: claim.runId }),
+      );
     }
     return renewed;
   }
@@ -314,7 +325,9 @@ export class SqlRunStore implements RunStore {
     const fence = this.#fence(claim);
     if (dedupe) await this.#remember(claim, dedupe);
     // The report is the commit: until it is written, the run is unfinished.
-    if (await this.#run(this.#sql.finishFenced, { ...fence, ...params }) === 0) {
+    if (
+      await this.#run(this.#sql.finishFenced, { ...fence, ...params }) === 0
+    ) {
       throw new ClaimLostError(claim, "recording the run's outcome");
     }
     await this.#run(this.#sql.release, fence);
@@ -422,8 +435,10 @@ export class SqlRunStore implements RunStore {
   ): Promise<boolean> {
     await this.#init();
     const [row] = await this.#query(this.#sql.sameKeySet, { jobName });
+    // Keys deleted behind the store's back (a reset) void the digest.
     return row !== undefined && row.key_digest === digest &&
-      Number(row.key_valid_until) > now;
+      Number(row.key_valid_until) > now &&
+      (Number(row.any_key) === 1 || digest.endsWith(":0"));
   }
 
   async deliveries(
