@@ -474,14 +474,15 @@ for (const subject of SUBJECTS) {
     );
   });
 
-  test("prune deletes old finished runs, keeping each job's last success and claimed runs", async (ctx) => {
+  test("prune deletes old finished runs, keeping each job's last success and a run still claimed", async (ctx) => {
     const { store, job } = ctx;
     const day = 86_400_000;
     const at = (days: number) =>
       new Date(Date.UTC(2026, 0, 1) + days * day).toISOString();
     for (
       const [i, status]
-        of (["succeeded", "failed", "succeeded", "failed"] as const).entries()
+        of (["succeeded", "failed", "succeeded", "failed"] as const)
+          .entries()
     ) {
       const claim = await ctx.claim();
       await store.start({
@@ -492,16 +493,23 @@ for (const subject of SUBJECTS) {
       }, claim);
       await store.finish(report(claim.runId, job, status, at(i)), claim);
     }
+    const unfinished = await ctx.claim();
+    await store.start({
+      runId: unfinished.runId,
+      jobName: job,
+      dryRun: false,
+      startedAt: at(4),
+    }, unfinished);
     const pruned = await store.prune({
       before: Date.UTC(2026, 0, 1) + 10 * day,
       now: Date.UTC(2026, 0, 1) + 10 * day,
     });
     const left = await store.history({ job });
     assert.deepEqual(left.map((r) => [r.startedAt, r.status]), [
-      [at(3), "failed"],
+      [at(4), "running"],
       [at(2), "succeeded"],
     ]);
-    assert.ok(pruned.runs >= 2);
+    assert.ok(pruned.runs >= 3);
   });
 }
 

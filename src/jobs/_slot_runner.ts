@@ -10,7 +10,12 @@
 import type { Clock } from "../clock.ts";
 import type { Job } from "./definitions.ts";
 import { heldReason, type Jobs } from "./engine.ts";
-import type { Claim, RunReport, RunStore } from "../store/contract.ts";
+import {
+  type Claim,
+  describeHolder,
+  type RunReport,
+  type RunStore,
+} from "../store/contract.ts";
 import { logger } from "../logger.ts";
 import { retryStore } from "./_claim.ts";
 import { skipAll } from "./_pipeline.ts";
@@ -49,12 +54,14 @@ export class SlotRunner {
   /** Runs a slot of a job if this instance claims it; records it skipped when the job is held. */
   start(job: Job, slot: number, until?: number): void {
     this.#track(job.name, async () => {
-      await this.#recordUnreachable(job);
       if (this.#jobs.isRunning(job.name)) {
+        await this.#recordUnreachable(job).catch(() => {});
         await this.#skip(
           job,
           slot,
-          "a run of this job is still in progress on this instance",
+          `a run of this job is already in progress: held by ${
+            describeHolder(this.#jobs.holder(this.#options.instance))
+          } (this instance)`,
         );
         return;
       }
@@ -66,13 +73,17 @@ export class SlotRunner {
         result = await retryStore(
           clock,
           "claiming a slot",
-          () =>
-            this.#store().claim(job.name, {
+          async () => {
+            // Earlier slots the store missed are recorded first: a claim of
+            // this one would hide them (it moves the job's last slot on).
+            await this.#recordUnreachable(job);
+            return await this.#store().claim(job.name, {
               runId,
               holder: this.#jobs.holder(this.#options.instance),
               leaseMs,
               slot,
-            }),
+            });
+          },
           {
             // Not past the next slot: that one is claimed on its own.
             forMs: Math.max(1_000, (until ?? claimedAt + leaseMs) - claimedAt),
@@ -85,9 +96,7 @@ export class SlotRunner {
           slot: iso(slot),
           error: (error as Error).message,
         });
-        const missed = this.#unreachable.get(job.name) ?? [];
-        missed.push(slot);
-        this.#unreachable.set(job.name, missed);
+        this.#missed(job, slot);
         return;
       }
       if (result.claimed) {
@@ -97,7 +106,7 @@ export class SlotRunner {
       // Another instance has this slot: nothing to do.
       if (result.lease.lastSlot >= slot) return;
       await this.#skip(job, slot, heldReason(result.lease), result.lease.holder)
-        .catch(() => this.#unreachable.set(job.name, [slot]));
+        .catch(() => this.#missed(job, slot));
     });
   }
 
@@ -182,15 +191,15 @@ export class SlotRunner {
     slot: number,
     reason: string,
     heldBy?: RunReport["heldBy"],
+    retry = true,
   ): Promise<void> {
     const { clock } = this.#options;
     const store = this.#store();
+    const mark = () => store.skipSlot(job.name, slot);
     if (
-      !(await retryStore(
-        clock,
-        "marking a slot skipped",
-        () => store.skipSlot(job.name, slot),
-      ))
+      !(retry
+        ? await retryStore(clock, "marking a slot skipped", mark)
+        : await mark())
     ) return;
     log.warn("Job {jobName}: slot {slot} skipped: {reason}", {
       jobName: job.name,
@@ -214,23 +223,30 @@ export class SlotRunner {
     await this.#jobs.recordOnly(report);
   }
 
-  /** Records the slots missed while the store did not answer, now that it may. */
+  /** Remembers a slot the store could not be asked about, to record it skipped later. */
+  #missed(job: Job, slot: number): void {
+    const slots = this.#unreachable.get(job.name) ?? [];
+    slots.push(slot);
+    this.#unreachable.set(job.name, slots);
+  }
+
+  /**
+   * Records the slots missed while the store did not answer, now that it
+   * may; throws (keeping the rest) while it still does not.
+   */
   async #recordUnreachable(job: Job): Promise<void> {
-    const slots = this.#unreachable.get(job.name);
-    if (!slots?.length) return;
+    const slots = this.#unreachable.get(job.name) ?? [];
+    while (slots.length > 0) {
+      await this.#skip(
+        job,
+        slots[0]!,
+        "the run store could not be reached to claim it",
+        undefined,
+        false,
+      );
+      slots.shift();
+    }
     this.#unreachable.delete(job.name);
-    try {
-      for (const [i, slot] of slots.entries()) {
-        await this.#skip(
-          job,
-          slot,
-          "the run store could not be reached to claim it",
-        ).catch((error) => {
-          this.#unreachable.set(job.name, slots.slice(i));
-          throw error;
-        });
-      }
-    } catch { /* still unreachable: tried again with the next slot */ }
   }
 }
 

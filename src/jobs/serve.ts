@@ -14,7 +14,8 @@
  *
  * @module
  */
-import { type Clock, realClock, repeat } from "../clock.ts";
+import { type Clock, realClock, withDeadline } from "../clock.ts";
+import { STORE_CALL_MS } from "./_claim.ts";
 import { cronDriver, type DenoCron, timerDriver } from "./_drivers.ts";
 import type { Jobs } from "./engine.ts";
 import type { RunReport, RunStore } from "../store/contract.ts";
@@ -57,6 +58,8 @@ export interface ServeOptions {
 /** How long run records are kept by default, in days. */
 export const DEFAULT_KEEP_DAYS = 30;
 const DAY_MS = 86_400_000;
+/** How long one pruning may take, in ms. */
+const PRUNE_MS = 300_000;
 
 /**
  * Runs scheduled jobs until stopped.
@@ -94,17 +97,24 @@ export async function runScheduler(
     ? []
     : ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, onStop);
-  const pruning = repeat(
-    clock,
-    DAY_MS,
-    () => prune(store, clock, options.history?.keepDays),
-    stop.signal,
-  );
+  // At start, then daily; a stop ends it at once, whatever it waits on.
+  const pruning = (async () => {
+    do {
+      await prune(store, clock, options.history?.keepDays, stop.signal);
+    } while (
+      await clock.sleep(DAY_MS, stop.signal).then(() => true, () => false)
+    );
+  })();
   try {
-    await prune(store, clock, options.history?.keepDays);
     for (const job of scheduled) {
       // Down while slots passed: run once for them, not once per slot.
-      const missed = await runner.missed(job).catch((error) => {
+      const missed = await withDeadline(
+        clock,
+        STORE_CALL_MS,
+        runner.missed(job),
+        () => new Error("the run store did not answer"),
+        stop.signal,
+      ).catch((error) => {
         log.error("Job {jobName}: missed slots not checked: {error}", {
           jobName: job.name,
           error: (error as Error).message,
@@ -136,13 +146,17 @@ async function prune(
   store: () => RunStore,
   clock: Clock,
   keepDays = DEFAULT_KEEP_DAYS,
+  signal?: AbortSignal,
 ): Promise<void> {
   const now = clock.now();
   try {
-    const { runs } = await store().prune({
-      before: now - keepDays * DAY_MS,
-      now,
-    });
+    const { runs } = await withDeadline(
+      clock,
+      PRUNE_MS,
+      store().prune({ before: now - keepDays * DAY_MS, now }),
+      () => new Error(`the run store did not finish within ${PRUNE_MS} ms`),
+      signal,
+    );
     if (runs > 0) {
       log.info("Pruned {runs} run records older than {keepDays} days", {
         runs,
@@ -150,6 +164,7 @@ async function prune(
       });
     }
   } catch (error) {
+    if (signal?.aborted) return;
     log.error("Old run records not pruned: {error}", {
       error: (error as Error).message,
     });

@@ -219,7 +219,7 @@ export function statementsFor(kind: "sqlite" | "postgres") {
     pruneRuns: sql(
       `DELETE FROM triggerkit_runs WHERE started_at < :before
          AND (status <> 'running' OR heartbeat_at < :staleBefore)
-         AND run_id NOT IN (SELECT run_id FROM triggerkit_claims)
+         AND run_id NOT IN (SELECT run_id FROM triggerkit_claims WHERE done = 0)
          AND NOT (status = 'succeeded' AND dry_run = 0 AND NOT EXISTS (SELECT 1 FROM triggerkit_runs n
            WHERE n.job_name = triggerkit_runs.job_name AND n.status = 'succeeded' AND n.dry_run = 0
              AND n.started_at > triggerkit_runs.started_at))`,

@@ -392,7 +392,7 @@ export class KvRunStore implements RunStore {
     for await (
       const entry of kv.list<StoredClaim>({ prefix: [ROOT, "claims"] })
     ) {
-      if (entry.value) keep.add(entry.value.runId);
+      if (entry.value && !entry.value.done) keep.add(entry.value.runId);
     }
     for await (
       const entry of kv.list<string>({ prefix: [ROOT, "last_success"] })

@@ -42,6 +42,8 @@ import { SCHEMA, type Statements, statementsFor } from "./_sql_statements.ts";
 
 /** Keys per comparison query: one JSON parameter each. */
 const KEY_BATCH = 10_000;
+/** The deadline of each pruning statement, in ms. */
+const PRUNE_TIMEOUT_MS = 300_000;
 /** Dedupe keys and receipts per write. */
 const WRITE_BATCH = 1_000;
 
@@ -489,12 +491,19 @@ export class SqlRunStore implements RunStore {
 
   async prune(options: PruneOptions): Promise<PruneResult> {
     await this.#init();
-    const runs = await this.#run(this.#sql.pruneRuns, {
+    // Deleting a month of runs may take longer than a run's write.
+    const long = async (sql: NamedSql, params: Row) =>
+      (await this.#db.execute(sql, {
+        params: [params],
+        dryRun: false,
+        timeoutMs: PRUNE_TIMEOUT_MS,
+      })).rowsAffected;
+    const runs = await long(this.#sql.pruneRuns, {
       before: new Date(options.before).toISOString(),
       staleBefore: options.now - STALE_AFTER_MS,
     });
-    await this.#run(this.#sql.pruneDedupe, { now: options.now });
-    await this.#run(this.#sql.pruneDeliveries, {});
+    await long(this.#sql.pruneDedupe, { now: options.now });
+    await long(this.#sql.pruneDeliveries, {});
     return { runs };
   }
 
