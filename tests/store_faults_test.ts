@@ -18,6 +18,7 @@ import {
 import { FakeClock, settle } from "./_fake_clock.ts";
 import { startFakeSlack } from "./_fake_slack.ts";
 import { startPgCluster } from "./_pg_cluster.ts";
+import { startHungServer } from "./_hung_server.ts";
 import { rejectsWithCode } from "./_helpers.ts";
 
 const START = Date.parse("2026-03-01T10:00:30Z");
@@ -334,4 +335,132 @@ async function canRunPgCluster(): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+// --- Deadlines: a database that accepts and never answers. ---
+
+Deno.test("a view's timeoutMs fails the run with DATABASE_ERROR when its database hangs", async () => {
+  const hung = startHungServer();
+  const registry = createRegistry({ store: "sqlite::memory:" });
+  try {
+    registry.defineView({
+      name: "stuck",
+      database: hung.postgresUrl,
+      sql: "SELECT 1 AS id",
+      timeoutMs: 300,
+    });
+    registry.register("never", () => {
+      throw new Error("the view cannot have rows");
+    });
+    registry.defineJob({ name: "stuck", view: "stuck", actions: ["never"] });
+    const started = performance.now();
+    const report = await registry.runJob("stuck");
+    assert.ok(performance.now() - started < 3_000, "the deadline held");
+    assert.equal(report.status, "failed");
+    assert.equal(report.error?.code, "DATABASE_ERROR");
+    assert.match(report.error!.message, /timed out after 300 ms/);
+    assert.doesNotMatch(report.error!.message, /hung-secret-pw/);
+    assert.equal(
+      (await registry.history({ job: "stuck" }))[0]!.status,
+      "failed",
+    );
+  } finally {
+    await registry.close();
+    await hung.close();
+  }
+});
+
+Deno.test("serve() returns within its grace period when a run hangs on its view, and records the run failed", async () => {
+  const hung = startHungServer();
+  const registry = createRegistry({ store: "sqlite::memory:" });
+  const stop = new AbortController();
+  try {
+    registry.defineView({
+      name: "stuck",
+      database: hung.postgresUrl,
+      sql: "SELECT 1 AS id",
+    });
+    registry.register("noop", () => ({}));
+    registry.defineJob({
+      name: "stuck",
+      view: "stuck",
+      actions: ["noop"],
+      schedule: "every 1 second",
+    });
+    const serving = registry.serve({
+      signal: stop.signal,
+      handleSignals: false,
+      graceMs: 1_000,
+    });
+    await until(() => hung.accepted > 0, 10_000);
+    const stopped = performance.now();
+    stop.abort();
+    await serving;
+    const took = performance.now() - stopped;
+    assert.ok(took < 1_000 + 300, `serve() took ${Math.round(took)} ms`);
+    const [run] = await registry.history({ job: "stuck" });
+    assert.equal(run!.status, "failed");
+    assert.equal(run!.error?.code, "DATABASE_ERROR");
+  } finally {
+    await registry.close();
+    await hung.close();
+  }
+});
+
+const HUNG_CONFIG = `
+import { defineConfig } from ${JSON.stringify(MOD)};
+export default defineConfig({
+  store: Deno.env.get("TK_STORE"),
+  serve: { graceMs: 2000, leaseMs: 30000 },
+  actions: { noop: () => ({}) },
+  views: [{ name: "v", database: Deno.env.get("TK_VIEW_DB"), sql: "SELECT 1 AS id" }],
+  jobs: [{ name: "hung", view: "v", schedule: "every 1 second", actions: ["noop"] }],
+});
+`;
+
+for (
+  const what of [
+    { name: "a hung view", store: "sqlite", view: "hung" },
+    { name: "a hung store", store: "hung", view: "sqlite::memory:" },
+  ] as const
+) {
+  Deno.test(`serve exits within its grace period of SIGTERM whatever is hung: ${what.name}`, async () => {
+    const hung = startHungServer();
+    const dir = await Deno.makeTempDir({ prefix: "triggerkit-hung-" });
+    await Deno.writeTextFile(`${dir}/triggerkit.config.ts`, HUNG_CONFIG);
+    const server = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", `--config=${DENO_JSON}`, CLI, "serve"],
+      cwd: dir,
+      env: {
+        TK_STORE: what.store === "hung"
+          ? hung.postgresUrl
+          : `sqlite:${dir}/state.db`,
+        TK_VIEW_DB: what.view === "hung" ? hung.postgresUrl : what.view,
+        NO_COLOR: "1",
+      },
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new Response(server.stderr).text();
+    try {
+      await until(() => hung.accepted > 0, 20_000);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      server.kill("SIGTERM");
+      const stopped = performance.now();
+      const { code } = await server.status;
+      const took = performance.now() - stopped;
+      const log = await stderr;
+      assert.equal(code, 0, log);
+      assert.doesNotMatch(log, /Uncaught|hung-secret-pw/);
+      // The grace period, then closing the connection that hangs (npm:postgres
+      // gives it 5 s).
+      assert.ok(took < 2_000 + 6_000, `took ${Math.round(took)} ms to stop`);
+    } finally {
+      try {
+        server.kill("SIGKILL");
+      } catch { /* exited */ }
+      await hung.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
 }
