@@ -87,7 +87,14 @@ export function withDeadline<T>(
     ? AbortSignal.any([settled.signal, signal])
     : settled.signal;
   const expired = new Promise<never>((_, reject) => {
-    clock.sleep(ms === Infinity ? 2 ** 31 - 1 : ms, wake).then(
+    if (ms === Infinity) {
+      // No deadline: only the signal ends the wait.
+      wake.addEventListener("abort", () => {
+        if (!settled.signal.aborted) reject(signal!.reason);
+      }, { once: true });
+      return;
+    }
+    clock.sleep(ms, wake).then(
       () => reject(onTimeout()),
       () => {
         if (!settled.signal.aborted) reject(signal!.reason);

@@ -18,7 +18,7 @@ import { logger } from "../logger.ts";
 
 const log = logger("store");
 
-/** The deadline of one store call, in ms. */
+/** How long `serve` waits for the store at start (missed slots), in ms. */
 export const STORE_CALL_MS = 10_000;
 /** The first retry delay of a store call, doubled up to {@linkcode MAX_BACKOFF_MS}. */
 const FIRST_BACKOFF_MS = 100;
@@ -30,12 +30,18 @@ function backoff(attempt: number): number {
   return base / 2 + Math.random() * base / 2;
 }
 
-/** One store call under a deadline; a hung call fails with `STORE_ERROR`. */
+/**
+ * One store call, waited for at most `ms` and until `signal` aborts. A call
+ * that is given up on is not cancelled (the driver's own deadline does
+ * that), so a retry never starts while an earlier try may still be running:
+ * a write retried alongside itself could race its own earlier try.
+ */
 function call<T>(
   clock: Clock,
   what: string,
   op: () => Promise<T>,
-  ms = STORE_CALL_MS,
+  ms: number,
+  signal?: AbortSignal,
 ): Promise<T> {
   let work: Promise<T>;
   try {
@@ -52,6 +58,7 @@ function call<T>(
         "STORE_ERROR",
         `The run store did not answer within ${Math.round(ms)} ms (${what})`,
       ),
+    signal,
   );
 }
 
@@ -97,7 +104,7 @@ export async function retryStore<T>(
   const until = clock.now() + (options.forMs ?? 30_000);
   for (let attempt = 0;; attempt++) {
     try {
-      return await call(clock, what, op);
+      return await call(clock, what, op, until - clock.now(), options.signal);
     } catch (error) {
       if (error instanceof ClaimLostError) throw error;
       const delay = backoff(attempt);
@@ -187,7 +194,19 @@ export class HeldClaim {
     for (let attempt = 0;; attempt++) {
       if (!this.holds()) throw new ClaimLostError(this.claim, what);
       try {
-        const result = await call(this.#clock, what, op, this.#callMs());
+        // Waited for as long as the claim holds: never two tries at once.
+        const result = await call(
+          this.#clock,
+          what,
+          op,
+          Infinity,
+          this.#lost.signal,
+        )
+          .catch((error) => {
+            throw this.#lostReason === undefined
+              ? error
+              : new ClaimLostError(this.claim, what);
+          });
         // Paused while the call was out: what it returned must not be acted on.
         if (!this.holds()) throw new ClaimLostError(this.claim, what);
         return result;
@@ -212,11 +231,6 @@ export class HeldClaim {
   async stop(): Promise<void> {
     this.#stop.abort();
     await this.#renewing;
-  }
-
-  /** A call's deadline: never past the claim's. */
-  #callMs(): number {
-    return Math.min(STORE_CALL_MS, this.#deadline - this.#clock.now());
   }
 
   #lose(reason: string): void {
@@ -256,7 +270,7 @@ export class HeldClaim {
           this.#clock,
           "renewing the lease",
           () => this.#store.renew(this.claim),
-          this.#callMs(),
+          this.#deadline - this.#clock.now(),
         );
         if (!renewed) {
           this.#lose(

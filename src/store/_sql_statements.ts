@@ -179,7 +179,7 @@ export function statementsFor(kind: "sqlite" | "postgres") {
     ),
     remember: sql(
       `INSERT INTO triggerkit_dedupe (job_name, row_key, expires_at)
-       SELECT CAST(:jobName AS TEXT), CAST(:key AS TEXT), CAST(:expiresAt AS BIGINT) WHERE ${FENCE}
+       SELECT CAST(:jobName AS TEXT), j.value, CAST(:expiresAt AS BIGINT) FROM ${KEYS} WHERE ${FENCE}
        ON CONFLICT (job_name, row_key) DO UPDATE SET expires_at = excluded.expires_at`,
     ),
     forget: sql(

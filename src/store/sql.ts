@@ -44,8 +44,6 @@ import { SCHEMA, type Statements, statementsFor } from "./_sql_statements.ts";
 const KEY_BATCH = 10_000;
 /** The deadline of each pruning statement, in ms. */
 const PRUNE_TIMEOUT_MS = 300_000;
-/** Dedupe keys and receipts per write. */
-const WRITE_BATCH = 1_000;
 
 /** Options of {@linkcode SqlRunStore}. */
 export interface SqlRunStoreOptions {
@@ -344,12 +342,14 @@ export class SqlRunStore implements RunStore {
 
   async #remember(claim: Claim, dedupe: DedupeRecord): Promise<void> {
     const fence = this.#fence(claim);
-    for (let i = 0; i < dedupe.keys.length; i += WRITE_BATCH) {
-      const batch = dedupe.keys.slice(i, i + WRITE_BATCH);
-      const written = await this.#runMany(
-        this.#sql.remember,
-        batch.map((key) => ({ ...fence, key, expiresAt: dedupe.expiresAt })),
-      );
+    // Distinct keys, as one JSON parameter per statement.
+    for (let i = 0; i < dedupe.keys.length; i += KEY_BATCH) {
+      const batch = dedupe.keys.slice(i, i + KEY_BATCH);
+      const written = await this.#run(this.#sql.remember, {
+        ...fence,
+        keys: JSON.stringify(batch),
+        expiresAt: dedupe.expiresAt,
+      });
       if (written < batch.length) {
         throw new ClaimLostError(claim, "recording dedupe keys");
       }
