@@ -298,3 +298,27 @@ Deno.test("the demo with an unreachable Slack fails on Slack, run after run, nev
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("dedupe keys compare integers by value: a number, a bigint and a digit string are one key", async () => {
+  await withData(async (registry) => {
+    registry.register("notify", ({ data }) => ({ rows: data.length }));
+    const views = [
+      "SELECT 1 AS id",
+      // An integer past 2^53 anywhere makes node:sqlite read every integer as a bigint.
+      "SELECT 1 AS id, 9007199254740993 AS big",
+      "SELECT '1' AS id",
+    ];
+    const counts: number[] = [];
+    for (const sql of views) {
+      registry.defineView({ name: "one", database: "sqlite::memory:", sql });
+      registry.defineJob({
+        name: "by_value",
+        view: "one",
+        actions: ["notify"],
+        dedupe: { key: ["id"] },
+      });
+      counts.push((await registry.runJob("by_value")).newRowCount);
+    }
+    assert.deepEqual(counts, [1, 0, 0]);
+  });
+});

@@ -163,9 +163,12 @@ async function runSteps(
 ): Promise<void> {
   const { signal } = options;
   // Actions share the run's rows: freeze them so none can change what the next one sees.
-  const data = Object.freeze(
+  const viewRows = Object.freeze(
     fetched.rows.map((row) => Object.freeze(row)),
   ) as Row[];
+  // The rows a step gets (a step with `output: "rows"` may replace them for
+  // the next ones: those rows are keyed by their content, not dedupe keys).
+  const data = viewRows;
   const context: Record<string, unknown> = {};
   let stopped = false;
   for (const [index, step] of job.steps.entries()) {
@@ -183,7 +186,9 @@ async function runSteps(
         index,
         action: step.action,
       }),
-      ...(fetched.rowKeys ? { rowKeys: fetched.rowKeys } : {}),
+      ...(fetched.rowKeys && data === viewRows
+        ? { rowKeys: fetched.rowKeys }
+        : {}),
     };
     let outcome: ActionOutcome;
     try {
