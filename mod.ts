@@ -39,13 +39,27 @@ export type {
 export type { ProgressEvent, RunJobOptions } from "./src/jobs/engine.ts";
 export type {
   ActionOutcome,
+  Claim,
+  ClaimRequest,
+  ClaimResult,
+  DedupeRecord,
   HistoryOptions,
+  Holder,
+  KeySetDigest,
   Lease,
+  PruneOptions,
+  PruneResult,
   RunRecord,
   RunReport,
   RunStart,
   RunStore,
+  UnseenKeys,
 } from "./src/store/contract.ts";
+export { ClaimLostError } from "./src/store/contract.ts";
+export type {
+  DeliveryReceipt,
+  DeliveryState,
+} from "./src/delivery/journal.ts";
 export { openRunStore, type OpenRunStoreOptions } from "./src/store/open.ts";
 export type { DenoCron, ServeOptions } from "./src/jobs/serve.ts";
 export type { Clock } from "./src/clock.ts";

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { isTriggerKitError, TriggerKitError } from "../errors.ts";
 import { toJson } from "../_json.ts";
 import type { Clock } from "../clock.ts";
@@ -243,7 +244,7 @@ async function runJournaled(
   scope: DeliveryScope,
   input: Parameters<typeof runStep>[2],
 ): Promise<ActionOutcome> {
-  const key = `${unitKeysOf(scope, input.data, false)[0]!}#step`;
+  const key = stepReceiptKey(scope, input.data);
   const receipt = (await scope.journal.get([key])).get(key);
   const detail = receipt?.state === "delivered" ? receipt.detail : undefined;
   if (detail && !input.dryRun && !step.dryRun) {
@@ -291,6 +292,32 @@ async function runJournaled(
     );
   }
   return outcome;
+}
+
+const ROWS_DIGESTS = new WeakMap<readonly Row[], string>();
+
+/**
+ * The journal key of a step's receipt: its step key and its rows — their
+ * dedupe keys, or else one digest of the rows' JSON, computed once for the
+ * run's frozen rows (a digest per row would cost more than the run).
+ */
+function stepReceiptKey(scope: DeliveryScope, rows: readonly Row[]): string {
+  if (scope.rowKeys) return `${unitKeysOf(scope, rows, false)[0]!}#step`;
+  let digest = ROWS_DIGESTS.get(rows);
+  if (digest === undefined) {
+    let text: string;
+    try {
+      text = JSON.stringify(rows);
+    } catch {
+      text = toJson(rows); // bigints
+    }
+    digest = createHash("sha256").update(text).digest("base64url").slice(
+      0,
+      22,
+    );
+    if (Object.isFrozen(rows)) ROWS_DIGESTS.set(rows, digest);
+  }
+  return `${scope.stepKey}:rows:${digest}#step`;
 }
 
 /** Marks every step skipped: the run ended before its actions. */

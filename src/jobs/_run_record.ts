@@ -11,44 +11,60 @@ import type {
   RunStart,
   RunStore,
 } from "../store/contract.ts";
+import type { Clock } from "../clock.ts";
 import { logger } from "../logger.ts";
 import type { HeldClaim } from "./_claim.ts";
 import type { Job } from "./definitions.ts";
 
 const log = logger("job");
 
+/** How long progress waits before it is written: a run that ends sooner writes none. */
+export const PROGRESS_DELAY_MS = 1_000;
+
 /**
- * Writes a run's progress to its record as actions finish: one write at a
- * time, the latest report winning, never holding the run up.
+ * Writes a run's progress to its record as actions finish: at most one
+ * write a second (on the clock), the latest report winning, never holding
+ * the run up. A run that finishes within the delay writes no progress at
+ * all — its outcome says everything.
  */
 export class ProgressWriter {
   readonly #store: RunStore;
   readonly #claim: Claim;
   readonly #held: HeldClaim;
+  readonly #clock: Clock;
+  readonly #stop = new AbortController();
   #pending: RunReport | undefined;
   #writing: Promise<void> | undefined;
 
-  constructor(store: RunStore, claim: Claim, held: HeldClaim) {
+  constructor(store: RunStore, claim: Claim, held: HeldClaim, clock: Clock) {
     this.#store = store;
     this.#claim = claim;
     this.#held = held;
+    this.#clock = clock;
   }
 
   /** Queues the report as it stands. */
   write(report: RunReport): void {
+    if (this.#stop.signal.aborted) return;
     this.#pending = structuredClone(report);
     this.#writing ??= this.#drain();
   }
 
-  /** When every queued write is done (or given up). */
-  async settled(): Promise<void> {
+  /** Drops what is queued and waits for a write under way: the outcome comes next. */
+  async stop(): Promise<void> {
+    this.#stop.abort();
     await this.#writing;
   }
 
   async #drain(): Promise<void> {
     while (this.#pending) {
+      const waited = await this.#clock.sleep(
+        PROGRESS_DELAY_MS,
+        this.#stop.signal,
+      ).then(() => true, () => false);
       const report = this.#pending;
       this.#pending = undefined;
+      if (!waited || !report) break;
       await this.#held.call(
         "recording the run's progress",
         () => this.#store.progress(report, this.#claim),

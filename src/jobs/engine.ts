@@ -286,7 +286,7 @@ export class Jobs {
       claimedAt: clock.now() - (options.claimAgeMs ?? 0),
       ...(options.signal ? { signal: options.signal } : {}),
     });
-    const progress = new ProgressWriter(store, claim, held);
+    const progress = new ProgressWriter(store, claim, held, clock);
     this.#running.add(name);
     let finished = false;
     try {
@@ -306,7 +306,7 @@ export class Jobs {
           progress.write(report);
         },
       });
-      await progress.settled();
+      await progress.stop();
       if (held.lostReason !== undefined) {
         report.status = "failed";
         report.reason = held.lostReason;
@@ -323,7 +323,7 @@ export class Jobs {
     } catch (error) {
       return this.#unrecorded(report, error);
     } finally {
-      await progress.settled();
+      await progress.stop();
       await held.stop();
       if (!finished && held.holds()) {
         await held.call("releasing the job", () => store.release(claim))

@@ -306,6 +306,8 @@ export interface RunStore {
  */
 export class ClaimLostError extends TriggerKitError {
   /**
+   * Creates the error of a refused write.
+   *
    * @param claim The claim that was lost.
    * @param what What was refused.
    */
