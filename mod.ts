@@ -56,10 +56,7 @@ export type {
   UnseenKeys,
 } from "./src/store/contract.ts";
 export { ClaimLostError } from "./src/store/contract.ts";
-export type {
-  DeliveryReceipt,
-  DeliveryState,
-} from "./src/delivery/journal.ts";
+export type { DeliveryReceipt, DeliveryState } from "./src/delivery/journal.ts";
 export { openRunStore, type OpenRunStoreOptions } from "./src/store/open.ts";
 export type { DenoCron, ServeOptions } from "./src/jobs/serve.ts";
 export type { Clock } from "./src/clock.ts";
