@@ -333,16 +333,16 @@ Deno.test("runJob() retries transient failures of a step, not invalid ones", asy
       registry.defineJob({
         name: "retrying",
         view: "big_orders",
-        actions: [{ action: "flaky", retries: 3 }],
+        actions: [{ action: "flaky", retries: 3, retryDelayMs: 250 }],
       });
       const started = clock.now();
       const report = await clock.runUntil(registry.runJob("retrying"));
       assert.equal(report.status, "succeeded");
       assert.equal(report.actions[0]!.attempts, 3);
-      // Backoff on the registry's clock: 1 s, then 2 s (the default delay doubled).
-      // (Longer sleeps are deadlines and the lease's renewals.)
-      assert.deepEqual(clock.sleeps.filter((ms) => ms < 5_000), [1000, 2000]);
-      assert.ok(clock.now() - started >= 3000);
+      // Backoff on the registry's clock: 250 ms, then doubled. (Longer
+      // sleeps are the lease's renewals and progress writes.)
+      assert.deepEqual(clock.sleeps.filter((ms) => ms < 1_000), [250, 500]);
+      assert.ok(clock.now() - started >= 750);
       let invalidCalls = 0;
       registry.register("refuses", () => {
         invalidCalls++;

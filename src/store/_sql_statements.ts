@@ -9,6 +9,39 @@
  * @module
  */
 import { type NamedSql, parseNamedSql } from "../db/named_sql.ts";
+import type { DeliveryReceipt } from "../delivery/journal.ts";
+import type { Row } from "../types.ts";
+import type { Holder, Lease } from "./contract.ts";
+
+/** A claim's row as a lease, with the generation it was claimed in. */
+export function leaseOf(row: Row): Lease & { generation: string } {
+  const lease: Lease & { generation: string } = {
+    runId: String(row.run_id),
+    holder: JSON.parse(String(row.holder)) as Holder,
+    epoch: Number(row.epoch),
+    lastSlot: Number(row.last_slot),
+    done: Number(row.done) === 1,
+    expired: Number(row.expired) === 1,
+    attempt: Number(row.attempt),
+    generation: String(row.generation),
+  };
+  if (row.slot !== null && row.slot !== undefined) {
+    lease.slot = Number(row.slot);
+  }
+  return lease;
+}
+
+/** A delivery's row as its receipt. */
+export function receiptOf(row: Row): DeliveryReceipt {
+  const receipt: DeliveryReceipt = {
+    state: String(row.state) as DeliveryReceipt["state"],
+    at: Number(row.at),
+  };
+  if (row.detail !== null && row.detail !== undefined) {
+    receipt.detail = JSON.parse(String(row.detail));
+  }
+  return receipt;
+}
 
 /** The tables, created on first use. */
 export const SCHEMA: readonly string[] = [

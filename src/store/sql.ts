@@ -26,7 +26,6 @@ import {
   type ClaimResult,
   type DedupeRecord,
   type HistoryOptions,
-  type Holder,
   type Lease,
   type PruneOptions,
   type PruneResult,
@@ -38,7 +37,13 @@ import {
   STALE_AFTER_MS,
   type UnseenKeys,
 } from "./contract.ts";
-import { SCHEMA, type Statements, statementsFor } from "./_sql_statements.ts";
+import {
+  leaseOf,
+  receiptOf,
+  SCHEMA,
+  type Statements,
+  statementsFor,
+} from "./_sql_statements.ts";
 
 /** Keys per comparison query: one JSON parameter each. */
 const KEY_BATCH = 10_000;
@@ -251,21 +256,7 @@ export class SqlRunStore implements RunStore {
       this.#sql.lease,
       this.#params({ jobName }),
     );
-    if (row === undefined) return undefined;
-    const lease: Lease & { generation: string } = {
-      runId: String(row.run_id),
-      holder: JSON.parse(String(row.holder)) as Holder,
-      epoch: Number(row.epoch),
-      lastSlot: Number(row.last_slot),
-      done: Number(row.done) === 1,
-      expired: Number(row.expired) === 1,
-      attempt: Number(row.attempt),
-      generation: String(row.generation),
-    };
-    if (row.slot !== null && row.slot !== undefined) {
-      lease.slot = Number(row.slot);
-    }
-    return lease;
+    return row === undefined ? undefined : leaseOf(row);
   }
 
   async skipSlot(jobName: string, slot: number): Promise<boolean> {
@@ -454,16 +445,7 @@ export class SqlRunStore implements RunStore {
         jobName,
         keys: JSON.stringify(unitKeys.slice(i, i + KEY_BATCH)),
       });
-      for (const row of rows) {
-        const receipt: DeliveryReceipt = {
-          state: String(row.state) as DeliveryReceipt["state"],
-          at: Number(row.at),
-        };
-        if (row.detail !== null && row.detail !== undefined) {
-          receipt.detail = JSON.parse(String(row.detail));
-        }
-        found.set(String(row.unit_key), receipt);
-      }
+      for (const row of rows) found.set(String(row.unit_key), receiptOf(row));
     }
     return found;
   }
