@@ -20,19 +20,9 @@ import { main } from "../src/cli/main.ts";
 import { FakeClock, settle } from "./_fake_clock.ts";
 import { startFakeSlack } from "./_fake_slack.ts";
 import { pgTest, uniqueTable } from "./_helpers.ts";
+import { cutOff, MOD, spawnServe, until } from "./_faults.ts";
 
 const LEASE_MS = 10_000;
-
-/** A store whose renewals never answer: an instance cut off from it (or paused). */
-function cutOff(store: RunStore): RunStore {
-  return new Proxy(store, {
-    get(target, key) {
-      if (key === "renew") return () => new Promise(() => {});
-      const value = Reflect.get(target, key);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
 
 async function withTwoInstances(
   fn: (
@@ -198,9 +188,6 @@ Deno.test("a run started by hand claims the same lease: refused while the job is
 
 // --- Real processes: SIGSTOP the holder past its lease. ---
 
-const CLI = new URL("../src/cli/main.ts", import.meta.url).pathname;
-const MOD = new URL("../mod.ts", import.meta.url).href;
-const DENO_JSON = new URL("../deno.json", import.meta.url).pathname;
 const ROWS = 8;
 const PROCESS_LEASE_MS = 1_500;
 
@@ -224,18 +211,6 @@ export default defineConfig({
 `;
 }
 
-async function until(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  ms: number,
-) {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 /**
  * Two `serve` processes on one store; the one holding the job mid-run is
  * paused past its lease, the other takes over, the first resumes.
@@ -255,19 +230,12 @@ async function pauseTheHolder(
   const slack = startFakeSlack();
   await Deno.writeTextFile(`${dir}/triggerkit.config.ts`, config(job));
   const spawn = () =>
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", `--config=${DENO_JSON}`, CLI, "serve"],
-      cwd: dir,
-      env: {
-        TK_STORE: store,
-        TK_DATA: `${dir}/data.db`,
-        TK_SLACK: slack.apiUrl,
-        SLACK_BOT_TOKEN: "xoxb-test-token",
-        NO_COLOR: "1",
-      },
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
+    spawnServe(dir, {
+      TK_STORE: store,
+      TK_DATA: `${dir}/data.db`,
+      TK_SLACK: slack.apiUrl,
+      SLACK_BOT_TOKEN: "xoxb-test-token",
+    });
   const servers = [spawn(), spawn()];
   const stderr = servers.map((server) => new Response(server.stderr).text());
   let paused: Deno.ChildProcess | undefined;

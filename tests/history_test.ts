@@ -7,21 +7,11 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
-import { createRegistry, openRunStore, type RunStore } from "../mod.ts";
+import { createRegistry, openRunStore } from "../mod.ts";
 import { FakeClock, settle } from "./_fake_clock.ts";
+import { cutOff } from "./_faults.ts";
 
 const DAY = 86_400_000;
-
-/** A store whose renewals never answer: an instance cut off from it. */
-function cutOff(store: RunStore): RunStore {
-  return new Proxy(store, {
-    get(target, key) {
-      if (key === "renew") return () => new Promise(() => {});
-      const value = Reflect.get(target, key);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
 
 Deno.test("an interrupted run keeps its row counts and finished actions", async () => {
   const dir = await Deno.makeTempDir({ prefix: "triggerkit-history-" });

@@ -11,63 +11,21 @@ import {
   createRegistry,
   openRunStore,
   type Registry,
-  type RunStore,
 } from "../mod.ts";
 import { FakeClock } from "./_fake_clock.ts";
-import { type KvLike, KvRunStore } from "../src/store/kv.ts";
-import { SqlRunStore } from "../src/store/sql.ts";
-import { SqliteDatabase } from "../src/db/sqlite.ts";
-import { PostgresDatabase } from "../src/db/postgres.ts";
 import { StoreJournal } from "../src/store/journal.ts";
 import { HeldClaim } from "../src/jobs/_claim.ts";
 import { ClaimLostError } from "../src/store/contract.ts";
-import { TEST_PG, uniqueTable } from "./_helpers.ts";
-
-const STORES: Array<{
-  name: string;
-  ignore?: boolean;
-  open(clock: Clock): Promise<{ store: RunStore; close(): Promise<void> }>;
-}> = [
-  {
-    name: "sqlite",
-    open: (clock) => {
-      const db = new SqliteDatabase(":memory:", "sqlite::memory:");
-      return Promise.resolve({
-        store: new SqlRunStore(db, { clock }),
-        close: () => db.close(),
-      });
-    },
-  },
-  {
-    name: "kv",
-    open: async (clock) => {
-      const kv =
-        await (Deno as unknown as { openKv(path: string): Promise<KvLike> })
-          .openKv(":memory:");
-      const store = new KvRunStore(Promise.resolve(kv), { clock });
-      return { store, close: () => store.close() };
-    },
-  },
-  {
-    name: "postgres",
-    ignore: !TEST_PG && Deno.env.get("CI") !== "true",
-    open: (clock) => {
-      const db = new PostgresDatabase(TEST_PG!, "postgres");
-      return Promise.resolve({
-        store: new SqlRunStore(db, { clock }),
-        close: () => db.close(),
-      });
-    },
-  },
-];
+import { uniqueTable } from "./_helpers.ts";
+import { STORE_SUBJECTS } from "./_faults.ts";
 
 const HOLDER = { instance: "i", host: "h", pid: 1 };
 
-for (const subject of STORES) {
+for (const subject of STORE_SUBJECTS) {
   Deno.test({
     name:
       `journal [${subject.name}]: records under the run's claim, read back; refused for a stale claim (its signal fires) and for a dry run`,
-    ignore: subject.ignore ?? false,
+    ignore: subject.ignore,
     fn: async () => {
       const clock = new FakeClock();
       const { store, close } = await subject.open(clock);

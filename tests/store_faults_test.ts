@@ -13,41 +13,22 @@ import {
   openRunStore,
   type Registry,
   type RunReport,
-  type RunStore,
 } from "../mod.ts";
 import { FakeClock, settle } from "./_fake_clock.ts";
 import { startFakeSlack } from "./_fake_slack.ts";
 import { startPgCluster } from "./_pg_cluster.ts";
 import { startHungServer } from "./_hung_server.ts";
 import { rejectsWithCode } from "./_helpers.ts";
+import {
+  canRunPgCluster,
+  type Flaky,
+  flaky,
+  MOD,
+  spawnServe,
+  until,
+} from "./_faults.ts";
 
 const START = Date.parse("2026-03-01T10:00:30Z");
-
-/** A store that can be taken down: every call fails while `down`; `downOn` takes it down at the first call of that method. */
-type Flaky = RunStore & { down: boolean; downOn?: keyof RunStore };
-
-function flaky(store: RunStore): Flaky {
-  const state: { down: boolean; downOn?: string } = { down: false };
-  return new Proxy(store, {
-    get(target, key) {
-      if (key === "down" || key === "downOn") return state[key];
-      const value = Reflect.get(target, key);
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        if (key === state.downOn) state.down = true;
-        return state.down && key !== "close"
-          ? Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:5432"))
-          : value.apply(target, args);
-      };
-    },
-    set(_target, key, value) {
-      if (key !== "down" && key !== "downOn") return false;
-      if (key === "down") state.down = value;
-      else state.downOn = value;
-      return true;
-    },
-  }) as Flaky;
-}
 
 /** Fails the test on any unhandled rejection while `fn` runs. */
 async function noUnhandledRejection(fn: () => Promise<void>): Promise<void> {
@@ -218,10 +199,6 @@ Deno.test("runJob() rejects with STORE_ERROR when the store cannot be reached to
 
 // --- A real serve process; its PostgreSQL store stopped for 10 s mid-run. ---
 
-const CLI = new URL("../src/cli/main.ts", import.meta.url).pathname;
-const MOD = new URL("../mod.ts", import.meta.url).href;
-const DENO_JSON = new URL("../deno.json", import.meta.url).pathname;
-
 const OUTAGE_CONFIG = `
 import { defineConfig } from ${JSON.stringify(MOD)};
 export default defineConfig({
@@ -252,42 +229,37 @@ Deno.test({
       data.exec(`INSERT INTO items VALUES (${id})`);
     }
     await Deno.writeTextFile(`${dir}/triggerkit.config.ts`, OUTAGE_CONFIG);
-    const server = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", `--config=${DENO_JSON}`, CLI, "serve"],
-      cwd: dir,
-      env: {
-        TK_STORE: cluster.url,
-        TK_DATA: `${dir}/data.db`,
-        TK_SLACK: slack.apiUrl,
-        SLACK_BOT_TOKEN: "xoxb-test-token",
-        NO_COLOR: "1",
-      },
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
+    const server = spawnServe(dir, {
+      TK_STORE: cluster.url,
+      TK_DATA: `${dir}/data.db`,
+      TK_SLACK: slack.apiUrl,
+      SLACK_BOT_TOKEN: "xoxb-test-token",
+    });
     const stderr = new Response(server.stderr).text();
-    let code: number | undefined;
+    let failure: unknown;
     try {
-      await until(() => slack.delivered.length >= 4, 30_000);
+      await until("4 messages", () => slack.delivered.length >= 4, 30_000);
       await cluster.stop();
       const during = slack.delivered.length;
       await new Promise((resolve) => setTimeout(resolve, 10_000));
       await cluster.start();
       // The run goes on where it was, and later runs take new rows.
-      await until(() => slack.delivered.length >= 20, 40_000);
+      await until("20 messages", () => slack.delivered.length >= 20, 60_000);
       assert.ok(during < 20, "the outage did not fall inside the run");
       data.exec("INSERT INTO items VALUES (21)");
-      await until(() => slack.delivered.length >= 21, 20_000);
+      await until("21 messages", () => slack.delivered.length >= 21, 30_000);
       await new Promise((resolve) => setTimeout(resolve, 2_000));
-    } finally {
-      server.kill("SIGTERM");
-      code = (await server.status).code;
-      data.close();
-      await slack.close();
-      await Deno.remove(dir, { recursive: true });
+    } catch (error) {
+      failure = error;
     }
+    server.kill("SIGTERM");
+    const { code } = await server.status;
     const log = await stderr;
+    data.close();
+    await slack.close();
+    await Deno.remove(dir, { recursive: true });
     try {
+      if (failure) throw new Error(`${failure}\n${log}`, { cause: failure });
       assert.equal(code, 0, log);
       assert.doesNotMatch(log, /Uncaught|unhandled/i);
       const texts = slack.delivered.map((message) => message.text);
@@ -315,27 +287,6 @@ Deno.test({
     }
   },
 });
-
-async function until(check: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("timed out");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** Whether this machine can create a private PostgreSQL cluster (root and the Debian tools). */
-async function canRunPgCluster(): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command("pg_lsclusters", {
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success && Deno.uid() === 0;
-  } catch {
-    return false;
-  }
-}
 
 // --- Deadlines: a database that accepts and never answers. ---
 
@@ -392,7 +343,11 @@ Deno.test("serve() returns within its grace period when a run hangs on its view,
       handleSignals: false,
       graceMs: 1_000,
     });
-    await until(() => hung.accepted > 0, 10_000);
+    await until(
+      "a connection to the hung server",
+      () => hung.accepted > 0,
+      10_000,
+    );
     const stopped = performance.now();
     stop.abort();
     await serving;
@@ -428,22 +383,19 @@ for (
     const hung = startHungServer();
     const dir = await Deno.makeTempDir({ prefix: "triggerkit-hung-" });
     await Deno.writeTextFile(`${dir}/triggerkit.config.ts`, HUNG_CONFIG);
-    const server = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", `--config=${DENO_JSON}`, CLI, "serve"],
-      cwd: dir,
-      env: {
-        TK_STORE: what.store === "hung"
-          ? hung.postgresUrl
-          : `sqlite:${dir}/state.db`,
-        TK_VIEW_DB: what.view === "hung" ? hung.postgresUrl : what.view,
-        NO_COLOR: "1",
-      },
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
+    const server = spawnServe(dir, {
+      TK_STORE: what.store === "hung"
+        ? hung.postgresUrl
+        : `sqlite:${dir}/state.db`,
+      TK_VIEW_DB: what.view === "hung" ? hung.postgresUrl : what.view,
+    });
     const stderr = new Response(server.stderr).text();
     try {
-      await until(() => hung.accepted > 0, 20_000);
+      await until(
+        "a connection to the hung server",
+        () => hung.accepted > 0,
+        20_000,
+      );
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       server.kill("SIGTERM");
       const stopped = performance.now();

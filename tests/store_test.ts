@@ -1,71 +1,23 @@
 /** One contract, every run store: SQLite, Deno KV, PostgreSQL. */
 import assert from "node:assert/strict";
 import {
-  type Clock,
   createRegistry,
   openRunStore,
   type RunReport,
   type RunStore,
 } from "../mod.ts";
 import { FakeClock } from "./_fake_clock.ts";
-import { SqlRunStore } from "../src/store/sql.ts";
-import { type KvLike, KvRunStore } from "../src/store/kv.ts";
-import { SqliteDatabase } from "../src/db/sqlite.ts";
-import { PostgresDatabase } from "../src/db/postgres.ts";
 import {
   type Claim,
   ClaimLostError,
   type ClaimRequest,
   type Holder,
 } from "../src/store/contract.ts";
-import { TEST_PG, throwsWithCode, uniqueTable } from "./_helpers.ts";
+import { throwsWithCode, uniqueTable } from "./_helpers.ts";
+import { STORE_SUBJECTS } from "./_faults.ts";
 
-interface Subject {
-  name: string;
-  ignore?: boolean;
-  /** How long leases last in the tests: PostgreSQL judges them by its own clock, so they run out for real. */
-  leaseMs: number;
-  open(
-    clock: Clock,
-  ): Promise<{ store: RunStore; close: () => Promise<void> }>;
-}
-
-const SUBJECTS: Subject[] = [
-  {
-    name: "sqlite",
-    leaseMs: 10_000,
-    open: (clock) => {
-      const db = new SqliteDatabase(":memory:", "sqlite::memory:");
-      return Promise.resolve({
-        store: new SqlRunStore(db, { clock }),
-        close: () => db.close(),
-      });
-    },
-  },
-  {
-    name: "kv",
-    leaseMs: 10_000,
-    open: async (clock) => {
-      const kv =
-        await (Deno as unknown as { openKv(path: string): Promise<KvLike> })
-          .openKv(":memory:");
-      const store = new KvRunStore(Promise.resolve(kv), { clock });
-      return { store, close: () => store.close() };
-    },
-  },
-  {
-    name: "postgres",
-    leaseMs: 400,
-    ignore: !TEST_PG && Deno.env.get("CI") !== "true",
-    open: (clock) => {
-      const db = new PostgresDatabase(TEST_PG!, "postgres");
-      return Promise.resolve({
-        store: new SqlRunStore(db, { clock }),
-        close: () => db.close(),
-      });
-    },
-  },
-];
+/** How long leases last in the tests: PostgreSQL judges them by its own clock, so they run out for real. */
+const LEASE_MS = { sqlite: 10_000, kv: 10_000, postgres: 400 } as const;
 
 const HOLDER_A: Holder = { instance: "a", host: "host-a", pid: 1 };
 const HOLDER_B: Holder = { instance: "b", host: "host-b", pid: 2 };
@@ -107,16 +59,16 @@ interface Ctx {
   started(claim: Claim): Promise<void>;
 }
 
-for (const subject of SUBJECTS) {
+for (const subject of STORE_SUBJECTS) {
   const test = (name: string, fn: (ctx: Ctx) => Promise<void>) =>
     Deno.test({
       name: `store [${subject.name}]: ${name}`,
-      ignore: subject.ignore ?? false,
+      ignore: subject.ignore,
       fn: async () => {
         const clock = new FakeClock(Date.parse("2026-03-01T10:00:00Z"));
         const { store, close } = await subject.open(clock);
         const job = uniqueTable("job");
-        const { leaseMs } = subject;
+        const leaseMs = LEASE_MS[subject.name];
         const ctx: Ctx = {
           store,
           clock,

@@ -18,7 +18,7 @@ import { logger } from "../logger.ts";
 
 const log = logger("store");
 
-/** How long `serve` waits for the store at start (missed slots), in ms. */
+/** How long one try of a store call is waited for, in ms. */
 export const STORE_CALL_MS = 10_000;
 /** The first retry delay of a store call, doubled up to {@linkcode MAX_BACKOFF_MS}. */
 const FIRST_BACKOFF_MS = 100;
@@ -31,10 +31,11 @@ function backoff(attempt: number): number {
 }
 
 /**
- * One store call, waited for at most `ms` and until `signal` aborts. A call
- * that is given up on is not cancelled (the driver's own deadline does
- * that), so a retry never starts while an earlier try may still be running:
- * a write retried alongside itself could race its own earlier try.
+ * One try of a store call, waited for at most `ms` and until `signal`
+ * aborts. A try given up on is not cancelled (the driver's own deadline
+ * does that) and may still land: every store write is idempotent (a claim
+ * names its run, a start or an outcome already written is taken as done),
+ * so a retry beside it is safe.
  */
 function call<T>(
   clock: Clock,
@@ -104,7 +105,13 @@ export async function retryStore<T>(
   const until = clock.now() + (options.forMs ?? 30_000);
   for (let attempt = 0;; attempt++) {
     try {
-      return await call(clock, what, op, until - clock.now(), options.signal);
+      return await call(
+        clock,
+        what,
+        op,
+        Math.min(STORE_CALL_MS, until - clock.now()),
+        options.signal,
+      );
     } catch (error) {
       if (error instanceof ClaimLostError) throw error;
       const delay = backoff(attempt);
@@ -194,19 +201,17 @@ export class HeldClaim {
     for (let attempt = 0;; attempt++) {
       if (!this.holds()) throw new ClaimLostError(this.claim, what);
       try {
-        // Waited for as long as the claim holds: never two tries at once.
         const result = await call(
           this.#clock,
           what,
           op,
-          Infinity,
+          STORE_CALL_MS,
           this.#lost.signal,
-        )
-          .catch((error) => {
-            throw this.#lostReason === undefined
-              ? error
-              : new ClaimLostError(this.claim, what);
-          });
+        ).catch((error) => {
+          throw this.#lostReason === undefined
+            ? error
+            : new ClaimLostError(this.claim, what);
+        });
         // Paused while the call was out: what it returned must not be acted on.
         if (!this.holds()) throw new ClaimLostError(this.claim, what);
         return result;

@@ -113,6 +113,22 @@ export class KvClaims {
     for (let i = 0; i < TRIES; i++) {
       const entry = await kv.get<StoredClaim>(this.claimKey(jobName));
       const current = entry.value;
+      // A try given up on may have won: the lease names this run.
+      if (current && current.runId === request.runId && !current.done) {
+        return {
+          claimed: true,
+          claim: {
+            jobName,
+            epoch: current.epoch,
+            runId: request.runId,
+            holder: request.holder,
+            ...(request.slot === undefined ? {} : { slot: request.slot }),
+            attempt: current.attempt,
+            generation: current.generation,
+            leaseMs: request.leaseMs,
+          },
+        };
+      }
       const free = !current || await this.#free(kv, current);
       // By hand, a job whose holder stopped renewing is taken at once (no
       // scheduler may be there to take it over): its run is interrupted.

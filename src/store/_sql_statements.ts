@@ -11,7 +11,7 @@
 import { type NamedSql, parseNamedSql } from "../db/named_sql.ts";
 import type { DeliveryReceipt } from "../delivery/journal.ts";
 import type { Row } from "../types.ts";
-import type { Holder, Lease } from "./contract.ts";
+import type { Claim, ClaimRequest, Holder, Lease } from "./contract.ts";
 
 /** A claim's row as a lease, with the generation it was claimed in. */
 export function leaseOf(row: Row): Lease & { generation: string } {
@@ -29,6 +29,24 @@ export function leaseOf(row: Row): Lease & { generation: string } {
     lease.slot = Number(row.slot);
   }
   return lease;
+}
+
+/** The claim a lease row grants to the run that made it. */
+export function claimOf(
+  jobName: string,
+  lease: Lease & { generation: string },
+  request: Omit<ClaimRequest, "slot">,
+): Claim {
+  return {
+    jobName,
+    epoch: lease.epoch,
+    runId: request.runId,
+    holder: request.holder,
+    ...(lease.slot === undefined ? {} : { slot: lease.slot }),
+    attempt: lease.attempt,
+    generation: lease.generation,
+    leaseMs: request.leaseMs,
+  };
 }
 
 /** A delivery's row as its receipt. */
@@ -183,8 +201,10 @@ export function statementsFor(kind: "sqlite" | "postgres") {
     startFenced: sql(
       `INSERT INTO triggerkit_runs (run_id, job_name, dry_run, status, started_at, heartbeat_at, report)
        SELECT CAST(:runId AS TEXT), CAST(:jobName AS TEXT), CAST(:dryRun AS INTEGER), 'running', CAST(:startedAt AS TEXT),
-         CAST(:now AS BIGINT), CAST(:report AS TEXT) WHERE ${FENCE}`,
+         CAST(:now AS BIGINT), CAST(:report AS TEXT) WHERE ${FENCE}
+       ON CONFLICT (run_id) DO NOTHING`,
     ),
+    runStatus: sql("SELECT status FROM triggerkit_runs WHERE run_id = :runId"),
     record: sql(
       `INSERT INTO triggerkit_runs (run_id, job_name, dry_run, status, started_at, finished_at, heartbeat_at, report)
        VALUES (:runId, :jobName, :dryRun, :status, :startedAt, :finishedAt, :now, :report) ON CONFLICT (run_id) DO NOTHING`,

@@ -111,6 +111,20 @@ export class KvRunStore implements RunStore {
     return this.#clock.now();
   }
 
+  /** A run as KV keeps it, with its heartbeat now. */
+  #stored(
+    record: RunRecord | RunReport,
+    status: RunRecord["status"],
+  ): StoredRun {
+    return {
+      status,
+      heartbeatAt: this.#now(),
+      report: toJson(record),
+      jobName: record.jobName,
+      startedAt: record.startedAt,
+    };
+  }
+
   #runSets(atomic: KvAtomic, run: RunStart | RunReport, stored: StoredRun) {
     return atomic
       .set([ROOT, "runs", run.runId], stored)
@@ -123,17 +137,13 @@ export class KvRunStore implements RunStore {
 
   async start(run: RunStart, claim?: Claim): Promise<void> {
     const kv = await this.#kv;
-    const stored: StoredRun = {
-      status: "running",
-      heartbeatAt: this.#now(),
-      report: JSON.stringify(runningRecord(run)),
-      jobName: run.jobName,
-      startedAt: run.startedAt,
-    };
+    const stored = this.#stored(runningRecord(run), "running");
     if (!claim) {
       await this.#runSets(kv.atomic(), run, stored).commit();
       return;
     }
+    // Written already by a try given up on: done.
+    if ((await kv.get([ROOT, "runs", run.runId])).value) return;
     await this.#claims.fenced(
       kv,
       claim,
@@ -145,13 +155,7 @@ export class KvRunStore implements RunStore {
   async progress(report: RunReport, claim?: Claim): Promise<void> {
     const kv = await this.#kv;
     const key = [ROOT, "runs", report.runId];
-    const stored: StoredRun = {
-      status: "running",
-      heartbeatAt: this.#now(),
-      report: toJson(report),
-      jobName: report.jobName,
-      startedAt: report.startedAt,
-    };
+    const stored = this.#stored(report, "running");
     if (!claim) {
       await kv.set(key, stored);
       return;
@@ -171,17 +175,14 @@ export class KvRunStore implements RunStore {
   ): Promise<void> {
     const kv = await this.#kv;
     const key = [ROOT, "runs", report.runId];
-    const stored: StoredRun = {
-      status: report.status,
-      heartbeatAt: this.#now(),
-      report: toJson(report),
-      jobName: report.jobName,
-      startedAt: report.startedAt,
-    };
+    const stored = this.#stored(report, report.status);
     if (!claim) {
       await kv.set(key, stored);
       return;
     }
+    // Written already by a try given up on: done.
+    const existing = await kv.get<StoredRun>(key);
+    if (existing.value?.status === report.status) return;
     if (dedupe) await this.#remember(kv, claim, dedupe);
     // The report, the release and the generation in one atomic operation.
     await this.#claims.fenced(kv, claim, "recording the run's outcome", (
@@ -242,13 +243,7 @@ export class KvRunStore implements RunStore {
     const kv = await this.#kv;
     const existing = await kv.get<StoredRun>([ROOT, "runs", report.runId]);
     if (existing.value) return;
-    const stored: StoredRun = {
-      status: report.status,
-      heartbeatAt: this.#now(),
-      report: toJson(report),
-      jobName: report.jobName,
-      startedAt: report.startedAt,
-    };
+    const stored = this.#stored(report, report.status);
     await this.#runSets(kv.atomic().check(existing), report, stored).commit();
   }
 

@@ -38,6 +38,7 @@ import {
   type UnseenKeys,
 } from "./contract.ts";
 import {
+  claimOf,
   leaseOf,
   receiptOf,
   SCHEMA,
@@ -48,7 +49,7 @@ import {
 /** Keys per comparison query: one JSON parameter each. */
 const KEY_BATCH = 10_000;
 /** The deadline of each pruning statement, in ms. */
-const PRUNE_TIMEOUT_MS = 300_000;
+const PRUNE_MS = 300_000;
 
 /** Options of {@linkcode SqlRunStore}. */
 export interface SqlRunStoreOptions {
@@ -117,12 +118,8 @@ export class SqlRunStore implements RunStore {
     }
   }
 
-  /** Runs a statement once; how many rows it changed. */
-  async #run(sql: NamedSql, params: Row): Promise<number> {
-    return await this.#runMany(sql, [params]);
-  }
-
-  async #runMany(sql: NamedSql, params: Row[]): Promise<number> {
+  /** Runs a statement once (one parameter set per run); how many rows it changed. */
+  async #run(sql: NamedSql, ...params: Row[]): Promise<number> {
     const { rowsAffected } = await this.#db.execute(sql, {
       params,
       dryRun: false,
@@ -170,19 +167,11 @@ export class SqlRunStore implements RunStore {
       await this.#run(this.#sql.markInterrupted, { runId: before.runId });
     }
     const lease = await this.#readLease(jobName);
-    if (won && lease && lease.runId === request.runId) {
+    // A try given up on may have won: the lease names this run.
+    if (lease && lease.runId === request.runId && !lease.done) {
       return {
         claimed: true,
-        claim: {
-          jobName,
-          epoch: lease.epoch,
-          runId: request.runId,
-          holder: request.holder,
-          ...(request.slot === undefined ? {} : { slot: request.slot }),
-          attempt: 1,
-          generation: lease.generation,
-          leaseMs: request.leaseMs,
-        },
+        claim: claimOf(jobName, lease, request),
       };
     }
     return { claimed: false, lease: lease! };
@@ -209,16 +198,7 @@ export class SqlRunStore implements RunStore {
     const lease = await this.#readLease(jobName);
     if (!lease || lease.runId !== request.runId) return undefined;
     await this.#run(this.#sql.markInterrupted, { runId: before.runId });
-    return {
-      jobName,
-      epoch: lease.epoch,
-      runId: request.runId,
-      holder: request.holder,
-      ...(lease.slot === undefined ? {} : { slot: lease.slot }),
-      attempt: lease.attempt,
-      generation: lease.generation,
-      leaseMs: request.leaseMs,
-    };
+    return claimOf(jobName, lease, request);
   }
 
   async renew(claim: Claim): Promise<boolean> {
@@ -278,10 +258,16 @@ export class SqlRunStore implements RunStore {
       await this.#run(this.#sql.start, this.#params(params));
     } else if (
       await this.#run(this.#sql.startFenced, {
-        ...this.#fence(claim),
-        ...params,
-      }) === 0
+          ...this.#fence(claim),
+          ...params,
+        }) === 0 && await this.#status(run.runId) === undefined
     ) throw new ClaimLostError(claim, "recording the run's start");
+  }
+
+  /** A run's stored status: what a try given up on may have written already. */
+  async #status(runId: string): Promise<string | undefined> {
+    const [row] = await this.#query(this.#sql.runStatus, { runId });
+    return row === undefined ? undefined : String(row.status);
   }
 
   async progress(report: RunReport, claim?: Claim): Promise<void> {
@@ -314,10 +300,14 @@ export class SqlRunStore implements RunStore {
       return;
     }
     const fence = this.#fence(claim);
+    // Written already by a try given up on: done (every step below repeats
+    // safely, but its fence would now refuse).
+    if (await this.#status(report.runId) === report.status) return;
     if (dedupe) await this.#remember(claim, dedupe);
     // The report is the commit: until it is written, the run is unfinished.
     if (
-      await this.#run(this.#sql.finishFenced, { ...fence, ...params }) === 0
+      await this.#run(this.#sql.finishFenced, { ...fence, ...params }) === 0 &&
+      await this.#status(report.runId) !== report.status
     ) {
       throw new ClaimLostError(claim, "recording the run's outcome");
     }
@@ -466,7 +456,7 @@ export class SqlRunStore implements RunStore {
     }));
     if (params.length === 0) return;
     // One statement for all: a transaction, so all or none.
-    if (await this.#runMany(this.#sql.recordDelivery, params) < params.length) {
+    if (await this.#run(this.#sql.recordDelivery, ...params) < params.length) {
       throw new ClaimLostError(claim, "recording deliveries");
     }
   }
@@ -474,18 +464,22 @@ export class SqlRunStore implements RunStore {
   async prune(options: PruneOptions): Promise<PruneResult> {
     await this.#init();
     // Deleting a month of runs may take longer than a run's write.
-    const long = async (sql: NamedSql, params: Row) =>
-      (await this.#db.execute(sql, {
-        params: [params],
-        dryRun: false,
-        timeoutMs: PRUNE_TIMEOUT_MS,
-      })).rowsAffected;
-    const runs = await long(this.#sql.pruneRuns, {
-      before: new Date(options.before).toISOString(),
-      staleBefore: options.now - STALE_AFTER_MS,
+    const long = { params: [] as Row[], dryRun: false, timeoutMs: PRUNE_MS };
+    const { rowsAffected: runs } = await this.#db.execute(this.#sql.pruneRuns, {
+      ...long,
+      params: [{
+        before: new Date(options.before).toISOString(),
+        staleBefore: options.now - STALE_AFTER_MS,
+      }],
     });
-    await long(this.#sql.pruneDedupe, { now: options.now });
-    await long(this.#sql.pruneDeliveries, {});
+    await this.#db.execute(this.#sql.pruneDedupe, {
+      ...long,
+      params: [{ now: options.now }],
+    });
+    await this.#db.execute(this.#sql.pruneDeliveries, {
+      ...long,
+      params: [{}],
+    });
     return { runs };
   }
 
