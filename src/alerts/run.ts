@@ -29,7 +29,7 @@ import {
   settleRun,
 } from "./state.ts";
 import { fingerprintAt, keyOfRow, type RowHashes, rowHashes } from "./keys.ts";
-import { type AlertStore, alertStoreOf } from "./store.ts";
+import { type AlertFence, type AlertStore, alertStoreOf } from "./store.ts";
 
 /** What alerts need of the engine. */
 export interface AlertHost extends StepHost {
@@ -37,6 +37,8 @@ export interface AlertHost extends StepHost {
   store(): { alerts?: AlertStore };
   /** The run's delivery journal (store-backed and fenced); default: one in memory per run. */
   journal?(jobName: string, runId: string): DeliveryJournal;
+  /** The run's claim: alert state and notice writes are fenced by it. */
+  readonly fence?: AlertFence;
   readonly clock: Clock;
 }
 
@@ -175,6 +177,7 @@ export async function runAlerts(
   await alerts.commit(
     job.name,
     settleRun(runPlan, { ...outcome, now }, hashes.digest, settings),
+    host.fence,
   );
 }
 

@@ -9,6 +9,14 @@
  */
 import type { Row } from "../types.ts";
 import {
+  GET_MANY,
+  type KvAtomic,
+  type KvKey,
+  type KvLike,
+  ROOT,
+} from "./_kv_claims.ts";
+import {
+  type AlertFence,
   type AlertStore,
   type NoticeState,
   TOMBSTONE_MS,
@@ -21,53 +29,43 @@ import type {
   Mute,
 } from "../alerts/state.ts";
 
-const ROOT = "triggerkit";
-/** KV's getMany limit. */
-const GET_MANY = 10;
-/** Mutations per atomic operation, under KV's limit of 1000. */
+/** Mutations per atomic operation: each writes up to three keys, under KV's limit of 1000 with the fence's check. */
 const BATCH = 300;
 
-type KvKey = readonly (string | number | bigint | boolean)[];
-
-interface KvEntry<T> {
-  key: KvKey;
-  value: T | null;
-  versionstamp: string | null;
-}
-
-interface KvAtomic {
-  check(
-    ...checks: Array<{ key: KvKey; versionstamp: string | null }>
-  ): KvAtomic;
-  set(key: KvKey, value: unknown, options?: { expireIn?: number }): KvAtomic;
-  delete(key: KvKey): KvAtomic;
-  commit(): Promise<{ ok: boolean }>;
-}
-
-/** The part of `Deno.Kv` the alert store uses (the run store's `KvLike` has it). */
-export interface AlertKv {
-  get<T>(key: KvKey): Promise<KvEntry<T>>;
-  getMany<T>(keys: KvKey[]): Promise<KvEntry<T>[]>;
-  set(
-    key: KvKey,
-    value: unknown,
-    options?: { expireIn?: number },
-  ): Promise<unknown>;
-  list<T>(selector: { prefix: KvKey }): AsyncIterable<KvEntry<T>>;
-  atomic(): KvAtomic;
-}
+/** Commits an atomic operation only while the fence's claim holds (the run store's). */
+export type FencedCommit = (
+  kv: KvLike,
+  fence: AlertFence,
+  what: string,
+  build: (atomic: KvAtomic) => KvAtomic,
+) => Promise<void>;
 
 type Mutation = (atomic: KvAtomic) => void;
 
 /** An {@linkcode AlertStore} on Deno KV. */
 export class KvAlertStore implements AlertStore {
-  readonly #kv: Promise<AlertKv>;
+  readonly #kv: Promise<KvLike>;
+  readonly #fenced: FencedCommit;
 
   /**
    * @param kv The run store's open database.
+   * @param fenced How the run store commits a write fenced by a claim.
    */
-  constructor(kv: Promise<AlertKv>) {
+  constructor(kv: Promise<KvLike>, fenced: FencedCommit) {
     this.#kv = kv;
+    this.#fenced = fenced;
+  }
+
+  /** Commits `build`'s mutations, fenced by the claim when there is one. */
+  async #commit(
+    kv: KvLike,
+    fence: AlertFence | undefined,
+    what: string,
+    build: (atomic: KvAtomic) => KvAtomic,
+  ): Promise<boolean> {
+    if (!fence) return (await build(kv.atomic()).commit()).ok;
+    await this.#fenced(kv, fence, what, build);
+    return true;
   }
 
   async summary(jobName: string): Promise<AlertSummary | undefined> {
@@ -117,10 +115,15 @@ export class KvAlertStore implements AlertStore {
     return this.#getMany<Row>("alert_rows", jobName, keys);
   }
 
-  async commit(jobName: string, commit: AlertCommit): Promise<void> {
+  async commit(
+    jobName: string,
+    commit: AlertCommit,
+    fence?: AlertFence,
+  ): Promise<void> {
     const kv = await this.#kv;
     const summaryKey = [ROOT, "alert_summary", jobName];
-    await kv.atomic().delete(summaryKey).commit();
+    const what = "recording alert state";
+    await this.#commit(kv, fence, what, (a) => a.delete(summaryKey));
     const mutations: Mutation[] = [];
     for (const { state, row } of commit.upserts) {
       mutations.push((a) => {
@@ -142,12 +145,14 @@ export class KvAlertStore implements AlertStore {
     }
     // Each mutation writes at most three keys.
     for (let i = 0; i < mutations.length; i += BATCH) {
-      const atomic = kv.atomic();
-      for (const mutate of mutations.slice(i, i + BATCH)) mutate(atomic);
-      await atomic.commit();
+      await this.#commit(kv, fence, what, (atomic) => {
+        for (const mutate of mutations.slice(i, i + BATCH)) mutate(atomic);
+        return atomic;
+      });
     }
-    if (commit.summary) {
-      await kv.atomic().set(summaryKey, commit.summary).commit();
+    const summary = commit.summary;
+    if (summary) {
+      await this.#commit(kv, fence, what, (a) => a.set(summaryKey, summary));
     }
   }
 
@@ -204,11 +209,17 @@ export class KvAlertStore implements AlertStore {
     jobName: string,
     state: NoticeState,
     expected: string | null,
+    fence?: AlertFence,
   ): Promise<boolean> {
     const kv = await this.#kv;
     const key = [ROOT, "alert_notices", jobName];
-    const result = await kv.atomic().check({ key, versionstamp: expected })
-      .set(key, state).commit();
-    return result.ok;
+    const write = (atomic: KvAtomic) =>
+      atomic.check({ key, versionstamp: expected }).set(key, state);
+    if (!fence) return (await write(kv.atomic()).commit()).ok;
+    // The fenced commit retries a failed check: a moved notice is seen first.
+    const current = await kv.get(key);
+    if (current.versionstamp !== expected) return false;
+    await this.#fenced(kv, fence, "recording the notice state", write);
+    return true;
   }
 }
