@@ -51,6 +51,7 @@ export type {
 } from "./src/alerts/definitions.ts";
 export type { AlertInfo, MuteInfo, MuteOptions } from "./src/alerts/mutes.ts";
 export type {
+  AlertFence,
   AlertStore,
   NoticeState,
   OpenIncident,
@@ -64,13 +65,24 @@ export type {
 } from "./src/alerts/state.ts";
 export type {
   ActionOutcome,
+  Claim,
+  ClaimRequest,
+  ClaimResult,
+  DedupeRecord,
   HistoryOptions,
+  Holder,
+  KeySetDigest,
   Lease,
+  PruneOptions,
+  PruneResult,
   RunRecord,
   RunReport,
   RunStart,
   RunStore,
+  UnseenKeys,
 } from "./src/store/contract.ts";
+export { ClaimLostError } from "./src/store/contract.ts";
+export type { DeliveryReceipt, DeliveryState } from "./src/delivery/journal.ts";
 export { openRunStore, type OpenRunStoreOptions } from "./src/store/open.ts";
 export type { DenoCron, ServeOptions } from "./src/jobs/serve.ts";
 export type { StatusServerAddress } from "./src/observe/listen_address.ts";

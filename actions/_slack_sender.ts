@@ -123,6 +123,7 @@ export function webhookSender(url: string, policy: SendPolicy): SlackSender {
       });
       for (let attempt = 0;; attempt++) {
         await gate.pass(url, signal);
+        signal.throwIfAborted();
         let response: Response;
         try {
           ({ response } = await fetchWithRetry(

@@ -122,6 +122,8 @@ export function webApiSender(
     const api = await client;
     for (;;) {
       await gate.pass(token, signal);
+      // Nothing goes out for a run that was aborted (its claim lost) meanwhile.
+      signal.throwIfAborted();
       try {
         return await fn(api);
       } catch (error) {

@@ -26,7 +26,9 @@ function editDistance(a: string, b: string): number {
 
 /**
  * The names closest to `name`, best first: those within a third of its
- * length in edits, or that contain it.
+ * length in edits, or that contain it (or it them) — the nearer in length,
+ * the closer — and no more than half an edit behind the best one (`stor`
+ * is `store`, not also `history`).
  */
 export function closestNames(
   name: string,
@@ -43,15 +45,14 @@ export function closestNames(
       const distance = lower === needle
         ? 0
         : lower.includes(needle) || needle.includes(lower)
-        ? 0.5
+        ? 0.5 + Math.abs(lower.length - needle.length) / 2
         : editDistance(needle, lower);
       return { candidate, distance };
     })
+    .filter(({ distance }) => distance <= threshold)
     .filter(({ distance }, _, all) =>
       // One that differs only in case or separators is the answer.
-      all.some((other) => other.distance === 0)
-        ? distance === 0
-        : distance <= threshold
+      distance <= Math.min(...all.map((other) => other.distance)) + 0.5
     )
     .sort((a, b) =>
       a.distance - b.distance || (a.candidate < b.candidate ? -1 : 1)

@@ -58,3 +58,48 @@ export async function repeat(
     await tick().catch(() => {});
   }
 }
+
+/**
+ * Runs `work` with a deadline on `clock`: when it has not settled after
+ * `ms`, or `signal` aborts first, the returned promise rejects with
+ * `onTimeout()` (or the signal's reason) and `work`'s later outcome is
+ * ignored. For calls that may hang (a database that accepts and never
+ * answers), so that their caller never does.
+ *
+ * @param clock The clock to wait on.
+ * @param ms The deadline, in ms (Infinity: none).
+ * @param work What to wait for.
+ * @param onTimeout The error to reject with when the deadline passes.
+ * @param signal Stops waiting.
+ * @returns What `work` resolved to.
+ */
+export function withDeadline<T>(
+  clock: Clock,
+  ms: number,
+  work: Promise<T>,
+  onTimeout: () => Error,
+  signal?: AbortSignal,
+): Promise<T> {
+  work.catch(() => {});
+  if (ms === Infinity && !signal) return work;
+  const settled = new AbortController();
+  const wake = signal
+    ? AbortSignal.any([settled.signal, signal])
+    : settled.signal;
+  const expired = new Promise<never>((_, reject) => {
+    if (ms === Infinity) {
+      // No deadline: only the signal ends the wait.
+      wake.addEventListener("abort", () => {
+        if (!settled.signal.aborted) reject(signal!.reason);
+      }, { once: true });
+      return;
+    }
+    clock.sleep(ms, wake).then(
+      () => reject(onTimeout()),
+      () => {
+        if (!settled.signal.aborted) reject(signal!.reason);
+      },
+    );
+  });
+  return Promise.race([work, expired]).finally(() => settled.abort());
+}

@@ -5,10 +5,13 @@
  */
 import assert from "node:assert/strict";
 import {
+  type AlertStore,
   createRegistry,
   type JobDefinition,
+  openRunStore,
   type Row,
   type RunReport,
+  type RunStore,
 } from "../mod.ts";
 import { FakeClock } from "./_fake_clock.ts";
 import { startFakeSlack } from "./_fake_slack.ts";
@@ -23,9 +26,10 @@ import { partsOf } from "../src/registry/action_registry.ts";
 const TOKEN = "xoxb-test-token";
 Deno.env.set("TK_TEST_SLACK_TOKEN", TOKEN);
 
-async function setup() {
+async function setup(options: { store?: RunStore; clock?: FakeClock } = {}) {
   const { registry, clock, sql } = await alertRegistry({
     setup: ["CREATE TABLE readings (id INTEGER PRIMARY KEY, sensor TEXT)"],
+    ...options,
   });
   registry.defineView({
     name: "hot",
@@ -315,4 +319,81 @@ Deno.test("alerts: a run cut short after delivering sends nothing twice when ret
   });
   await db.close();
   await endpoint.close();
+});
+
+Deno.test("alerts: a run whose alert state was not recorded after delivering sends nothing twice: it delivers through the store's journal", async () => {
+  const endpoint = recorder();
+  const store = openRunStore("sqlite::memory:") as RunStore & {
+    alerts: AlertStore;
+  };
+  const { registry, set } = await setup({ store });
+  await closing(registry, async () => {
+    registry.defineJob({
+      name: "heat",
+      view: "hot",
+      dedupe: { key: ["id"] },
+      actions: [{
+        action: "http_request",
+        config: {
+          url: `${endpoint.url}/alerts`,
+          mode: "each",
+          body: "row",
+          retries: 0,
+        },
+      }],
+      alert: {},
+    });
+    const commit = store.alerts.commit.bind(store.alerts);
+    let crash = true;
+    store.alerts.commit = (...args) => {
+      if (!crash) return commit(...args);
+      crash = false;
+      return Promise.reject(new Error("the process died"));
+    };
+    await set([1, 2]);
+    const first = await registry.runJob("heat");
+    assert.equal(first.status, "failed");
+    assert.match(first.reason!, /the process died/);
+    const second = await registry.runJob("heat");
+    assert.equal(second.status, "succeeded", JSON.stringify(second));
+    assert.deepEqual(
+      endpoint.received.map((r) => (r.body as Row).id),
+      [1, 2],
+      "each firing went out once",
+    );
+    assert.equal(second.actions[0]!.result!.skipped, 2);
+    assert.equal((await registry.alerts("heat")).length, 2);
+  });
+  await endpoint.close();
+});
+
+Deno.test("alerts: a run that lost its claim while delivering records no alert state (its writes are fenced)", async () => {
+  const clock = new FakeClock(Date.parse("2026-03-01T10:00:00Z"));
+  const store = openRunStore("sqlite::memory:", { clock });
+  const { registry, set } = await setup({ store, clock });
+  await closing(registry, async () => {
+    registry.register("notify", async () => {
+      // Paused past its lease: another instance takes the job over.
+      clock.tick(61_000);
+      const taken = await store.takeOver("heat", {
+        runId: "taker",
+        holder: { instance: "other", host: "elsewhere", pid: 1 },
+        leaseMs: 60_000,
+      });
+      assert.ok(taken, "taken over");
+      return {};
+    });
+    registry.defineJob({
+      name: "heat",
+      view: "hot",
+      dedupe: { key: ["id"] },
+      actions: ["notify"],
+      alert: {},
+    });
+    await set([1]);
+    const report = await registry.runJob("heat");
+    assert.equal(report.status, "failed");
+    assert.match(report.reason!, /lost its claim/);
+    assert.deepEqual(await registry.alerts("heat"), []);
+  });
 });

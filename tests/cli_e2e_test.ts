@@ -153,9 +153,17 @@ pgTest(
       await sql.unsafe(
         "DELETE FROM triggerkit_runs WHERE job_name = 'payment_alerts'",
       );
-      await sql.unsafe(
-        "DELETE FROM triggerkit_dedupe WHERE job_name = 'payment_alerts'",
-      );
+      for (
+        const table of [
+          "triggerkit_dedupe",
+          "triggerkit_claims",
+          "triggerkit_deliveries",
+        ]
+      ) {
+        await sql.unsafe(
+          `DELETE FROM ${table} WHERE job_name = 'payment_alerts'`,
+        );
+      }
       await sql.end();
     }
   },

@@ -15,6 +15,12 @@ import { SqlRunStore } from "../src/store/sql.ts";
 import { Databases } from "../src/db/databases.ts";
 import { rejectsWithCode } from "./_helpers.ts";
 import { alertRegistry } from "./_alert_registry.ts";
+import { FakeClock, settle } from "./_fake_clock.ts";
+import {
+  parseExposition,
+  registerGate,
+  sampleValue,
+} from "./_status_fixtures.ts";
 
 const TOKEN = "serve-test-token-1234567890";
 
@@ -201,27 +207,35 @@ Deno.test("serve({ http, driver: 'deno-cron' }) beats a heartbeat cron for /heal
 });
 
 /** A run store whose `start` fails. */
+/** A store that grants the claim, then goes down: the run's start cannot be recorded, nor its lease renewed. */
 class FailingStore extends SqlRunStore implements RunStore {
   override start(): Promise<void> {
+    return Promise.reject(new Error("the store is down"));
+  }
+  override renew(): Promise<boolean> {
     return Promise.reject(new Error("the store is down"));
   }
 }
 
 Deno.test("a run whose store fails is still counted, as failed", async () => {
   const databases = new Databases();
+  const clock = new FakeClock(Date.parse("2026-03-01T10:00:00Z"));
   const registry = createRegistry({
-    store: new FailingStore(databases.get("sqlite::memory:")),
+    store: new FailingStore(databases.get("sqlite::memory:"), { clock }),
+    clock,
   });
   oneRowJob(registry);
   try {
-    await assert.rejects(registry.runJob("manual"), /the store is down/);
+    const report = await clock.runUntil(registry.runJob("manual"));
+    assert.equal(report.status, "failed");
+    assert.match(report.reason!, /lost its claim/);
     await withServer(registry, async (url) => {
       const metrics = await (await fetch(`${url}metrics`)).text();
       assert.match(
         metrics,
         /^triggerkit_runs_total\{job="manual",status="failed"\} 1$/m,
       );
-    });
+    }, { clock });
   } finally {
     await registry.close();
     await databases.close();
@@ -416,6 +430,41 @@ Deno.test("the page, /api/jobs and /metrics show the firing alerts, counted from
         page: true,
       });
     });
+  } finally {
+    await registry.close();
+  }
+});
+
+Deno.test("slots skipped while a run lasts are counted by /metrics and told to onRun, as every run", async () => {
+  const clock = new FakeClock(Date.parse("2026-03-01T10:00:30Z"));
+  const registry = createRegistry({ store: "sqlite::memory:", clock });
+  registry.defineView({
+    name: "one",
+    database: "sqlite::memory:",
+    sql: "SELECT 1 AS id",
+  });
+  const release = registerGate(registry, "slow");
+  registry.defineJob({
+    name: "s",
+    view: "one",
+    actions: ["slow"],
+    schedule: "every minute",
+  });
+  const told: string[] = [];
+  try {
+    await withServer(registry, async (url) => {
+      await settle();
+      await clock.advance(3 * 60_000, 10_000); // 10:01 runs and hangs; 10:02, 10:03 come
+      release();
+      await settle();
+      const samples = parseExposition(
+        await (await fetch(`${url}metrics`)).text(),
+      );
+      const runs = (status: string) =>
+        sampleValue(samples, "triggerkit_runs_total", { job: "s", status });
+      assert.deepEqual([runs("skipped"), runs("succeeded")], [2, 1]);
+    }, { clock, onRun: (report) => told.push(report.status) });
+    assert.deepEqual(told.sort(), ["skipped", "skipped", "succeeded"]);
   } finally {
     await registry.close();
   }

@@ -72,7 +72,14 @@ async function update(
     if (current && JSON.stringify(state) === JSON.stringify(current.state)) {
       return pending;
     }
-    if (await alerts.putNotice(jobName, state, current?.version ?? null)) {
+    if (
+      await alerts.putNotice(
+        jobName,
+        state,
+        current?.version ?? null,
+        host.fence,
+      )
+    ) {
       return pending;
     }
   }

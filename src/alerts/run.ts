@@ -29,7 +29,7 @@ import {
   settleRun,
 } from "./state.ts";
 import { fingerprintAt, keyOfRow, type RowHashes, rowHashes } from "./keys.ts";
-import { type AlertStore, alertStoreOf } from "./store.ts";
+import { type AlertFence, type AlertStore, alertStoreOf } from "./store.ts";
 import { liveRow, storedRowWithin } from "./_rows.ts";
 
 /** What alerts need of the engine. */
@@ -38,6 +38,8 @@ export interface AlertHost extends StepHost {
   store(): { alerts?: AlertStore };
   /** The run's delivery journal (store-backed and fenced); default: one in memory per run. */
   journal?(jobName: string, runId: string): DeliveryJournal;
+  /** The run's claim: alert state and notice writes are fenced by it. */
+  readonly fence?: AlertFence;
   readonly clock: Clock;
 }
 
@@ -190,7 +192,7 @@ export async function runAlerts(
       );
     }
   }
-  await alerts.commit(job.name, commit);
+  await alerts.commit(job.name, commit, host.fence);
 }
 
 /** The keys of the rows, one entry per key (the last row of a key wins). */

@@ -50,6 +50,18 @@ export interface VersionedNotice {
   version: string;
 }
 
+/**
+ * The claim of the run that writes (its job and epoch): a fenced write is
+ * refused — `STORE_ERROR`, a `ClaimLostError` — once another instance took
+ * the job over or the lease ran out, as the run store's own writes are.
+ */
+export interface AlertFence {
+  /** The job. */
+  jobName: string;
+  /** The claim's epoch. */
+  epoch: number;
+}
+
 /** Where alert state lives; every run store has one (`store.alerts`). */
 export interface AlertStore {
   /** The summary the last complete run of the job left, if any. */
@@ -71,9 +83,13 @@ export interface AlertStore {
   /**
    * Records a run's outcome. The summary is dropped first and written last,
    * so that a commit cut short leaves no summary (the next run reads the
-   * keys).
+   * keys). With a fence, every write checks the run's claim.
    */
-  commit(jobName: string, commit: AlertCommit): Promise<void>;
+  commit(
+    jobName: string,
+    commit: AlertCommit,
+    fence?: AlertFence,
+  ): Promise<void>;
   /** The job's mutes (every job's without `jobName`) that end after `now`. */
   mutes(jobName: string | undefined, now: number): Promise<Mute[]>;
   /** Records a mute. */
@@ -84,12 +100,14 @@ export interface AlertStore {
   notice(jobName: string): Promise<VersionedNotice | undefined>;
   /**
    * Writes a notice state if its version is still `expected` (null: none
-   * yet); false when another writer came first.
+   * yet); false when another writer came first. With a fence, the write
+   * also checks the run's claim (and throws when it was lost).
    */
   putNotice(
     jobName: string,
     state: NoticeState,
     expected: string | null,
+    fence?: AlertFence,
   ): Promise<boolean>;
 }
 

@@ -42,7 +42,8 @@ export const runCommand: Command = {
       },
     );
     io.out(asJson ? json(report) : formatReport(report, paint));
-    return report.status === "failed" ? 1 : 0;
+    // Refused because the job is held elsewhere: the reason names the holder.
+    return report.status === "failed" || report.heldBy ? 1 : 0;
   },
 };
 

@@ -400,7 +400,11 @@ export async function configureCliLogging(
     sinks: { cli: sink },
     loggers: [
       { category: ["triggerkit"], sinks: ["cli"], lowestLevel: level },
-      ...[["triggerkit", "job"], ["triggerkit", "action"]].map((category) => ({
+      ...[
+        ["triggerkit", "job"],
+        ["triggerkit", "action"],
+        ["triggerkit", "scheduler", "skipped"],
+      ].map((category) => ({
         category,
         sinks: ["cli"],
         lowestLevel: options.outcomes ?? level,

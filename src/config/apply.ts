@@ -92,6 +92,7 @@ export function registryOptions(
     store: config.store ?? options.store ?? defaultStore(folderOf(file)),
     ...(config.databases ? { databases: config.databases } : {}),
     ...(config.serve ? { serve: config.serve } : {}),
+    ...(config.history ? { history: config.history } : {}),
   };
 }
 

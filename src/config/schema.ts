@@ -49,6 +49,8 @@ export interface TriggerKitConfig {
   sandbox?: SandboxOptions;
   /** `serve` defaults: `leaseMs` (how soon another instance takes over a dead one's run), `graceMs`. */
   serve?: { leaseMs?: number; graceMs?: number };
+  /** Run history: `keepDays` (default 30), how long `serve` keeps run records. */
+  history?: { keepDays?: number };
   /** Team actions: functions (in-process) or modules (sandboxed). */
   actions?: Record<string, ActionFn | string | ConfigModuleAction>;
   /** Views, as a list or by name. */
@@ -93,6 +95,9 @@ export const CONFIG_SHAPE = shapeOf<TriggerKitConfig>({
   serve: shapeOf<NonNullable<TriggerKitConfig["serve"]>>({
     leaseMs: null,
     graceMs: null,
+  }),
+  history: shapeOf<NonNullable<TriggerKitConfig["history"]>>({
+    keepDays: null,
   }),
   actions: each(ACTION_SHAPE),
   views: each(VIEW_SHAPE),

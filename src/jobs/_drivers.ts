@@ -59,8 +59,9 @@ export async function timerDriver(
     }
     for (const plan of planned) {
       if (plan.next > now) continue;
-      runner.start(plan.job, plan.next);
+      const slot = plan.next;
       plan.next = plan.job.parsedSchedule!.next(Math.max(plan.next, now));
+      runner.start(plan.job, slot, plan.next);
     }
   }
 }

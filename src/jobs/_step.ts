@@ -6,14 +6,18 @@
  */
 import { isTriggerKitError, TriggerKitError } from "../errors.ts";
 import type { Clock } from "../clock.ts";
-import type { ActionResult, Row, RunOptions } from "../types.ts";
+import type { ActionResult, Row } from "../types.ts";
+import type { DeliveryScope, StepRunOptions } from "../delivery/journal.ts";
 import type { ActionOutcome } from "../store/contract.ts";
 import type { JobStep } from "./definitions.ts";
-import type { DeliveryScope, StepRunOptions } from "../delivery/journal.ts";
 
 /** What running a step needs of the registry. */
 export interface StepHost {
-  run(action: string, data: Row[], options: RunOptions): Promise<ActionResult>;
+  run(
+    action: string,
+    data: Row[],
+    options: StepRunOptions,
+  ): Promise<ActionResult>;
   readonly clock: Clock;
 }
 

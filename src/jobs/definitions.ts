@@ -35,6 +35,8 @@ export interface ViewDefinition {
   sql: string;
   /** What it is for. */
   description?: string;
+  /** The query's deadline in ms (default 60000): past it the query is cancelled and the run fails with `DATABASE_ERROR`. */
+  timeoutMs?: number;
 }
 
 /** One step of a job's pipeline. */
@@ -116,6 +118,7 @@ export const VIEW_SHAPE = shapeOf<ViewDefinition>({
   database: null,
   sql: null,
   description: null,
+  timeoutMs: null,
 });
 
 /** The keys a job step may hold; its `config` is checked by the action's schema. */
@@ -317,6 +320,17 @@ export function checkView(
     bad(
       "database",
       `database "${database}" is neither a database URL nor a configured database name`,
+    );
+  }
+  if (
+    definition.timeoutMs !== undefined &&
+    !(typeof definition.timeoutMs === "number" && definition.timeoutMs > 0)
+  ) {
+    bad(
+      "timeoutMs",
+      `timeoutMs must be a positive number of milliseconds, received ${
+        JSON.stringify(definition.timeoutMs)
+      }`,
     );
   }
   if (description !== undefined && typeof description !== "string") {

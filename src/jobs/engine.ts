@@ -1,26 +1,41 @@
 /**
- * The job engine: views and jobs by name, and how one run goes — the view is
- * queried once, its rows deduplicated, the job's steps run on them in order
- * with one shared context, and the run recorded in the store.
+ * The job engine: views and jobs by name, and how one run goes — the job
+ * is claimed in the store (every run, scheduled or started by hand), the
+ * view queried once under its deadline, its rows deduplicated, the job's
+ * steps run on them in order with one shared context and the delivery
+ * journal, and the run recorded in the store, fenced by its claim.
  *
  * @module
  */
-import { describeType, isTriggerKitError, TriggerKitError } from "../errors.ts";
-import { isPlainObject } from "../_plain.ts";
+import { TriggerKitError } from "../errors.ts";
 import { lookup } from "../_suggest.ts";
-import { type Clock, repeat } from "../clock.ts";
+import { type Clock, withDeadline } from "../clock.ts";
 import type { Databases } from "../db/databases.ts";
 import { parseNamedSql } from "../db/named_sql.ts";
 import {
-  type ActionOutcome,
-  HEARTBEAT_MS,
+  type Claim,
+  describeHolder,
+  type Holder,
+  type Lease,
   type RunReport,
-  type RunStart,
   type RunStore,
 } from "../store/contract.ts";
+import { StoreJournal } from "../store/journal.ts";
 import { logger } from "../logger.ts";
 import type { Row } from "../types.ts";
-import { runStep, type StepHost } from "./_step.ts";
+import type { StepHost } from "./_step.ts";
+import { HeldClaim, retryStore } from "./_claim.ts";
+import { executeRun, type ProgressEvent, skipAll } from "./_pipeline.ts";
+import {
+  dedupeRecord,
+  logOutcome,
+  newReport,
+  ProgressWriter,
+  startOf,
+  unrecorded,
+} from "./_run_record.ts";
+import { runDry } from "./_dry_run.ts";
+
 import {
   checkJob,
   checkView,
@@ -28,17 +43,25 @@ import {
   type JobDefinition,
   type ViewDefinition,
 } from "./definitions.ts";
-// alerts (issue 14): alert jobs' key lifecycle, onFailure/onRecovery notices.
-import { runAlerts } from "../alerts/run.ts";
-import { checkStale, runNotices, type StaleNotice } from "../alerts/notices.ts";
-import type { AlertingHost } from "../alerts/mutes.ts";
 import {
   noObserver,
   type RunObservation,
   type RunObserver,
 } from "../observe/run_observer.ts";
+// alerts (issue 14): onFailure/onRecovery notices, stale checks, mutes.
+import { checkStale, runNotices, type StaleNotice } from "../alerts/notices.ts";
+import type { AlertingHost } from "../alerts/mutes.ts";
+import type { AlertHost } from "../alerts/run.ts";
+import type { DeliveryJournal } from "../delivery/journal.ts";
+
+export type { ProgressEvent } from "./_pipeline.ts";
 
 const log = logger("job");
+
+/** A view's deadline when it names none, in ms. */
+export const DEFAULT_VIEW_TIMEOUT_MS = 60_000;
+/** How long a run's claim lasts without renewal when `serve` gives none, in ms. */
+export const DEFAULT_LEASE_MS = 60_000;
 
 /** Options of `runJob`. */
 export interface RunJobOptions {
@@ -46,26 +69,11 @@ export interface RunJobOptions {
   dryRun?: boolean;
   /** Aborting it stops the current action and skips the rest. */
   signal?: AbortSignal;
-  /** The scheduled slot this run is for (ms), when the scheduler starts it. */
-  slot?: number;
-  /** 2 or more: this slot's earlier run was cut short (its instance died). */
-  attempt?: number;
   /** Told as the run goes: rows fetched, each action done. */
   onProgress?: (event: ProgressEvent) => void;
   /** The run's id (default: a new UUID), for a caller that must know it before the run ends. */
   runId?: string;
 }
-
-/** What a run reports as it goes. */
-export type ProgressEvent =
-  | { type: "rows"; rowCount: number; newRowCount: number }
-  | {
-    type: "action";
-    action: string;
-    status: ActionOutcome["status"];
-    index: number;
-    total: number;
-  };
 
 /** What the job engine needs of its registry. */
 export interface JobHost extends StepHost {
@@ -75,10 +83,34 @@ export interface JobHost extends StepHost {
   /** Databases by URL or configured name. */
   readonly databases: Databases;
   store(): RunStore;
-  /** The registry's clock: run times, dedupe expiry, heartbeats, retry delays. */
+  /** The registry's clock: run times, dedupe expiry, leases, retry delays. */
   readonly clock: Clock;
+  /** How long a run's claim lasts without renewal (default 60000). */
+  readonly leaseMs?: number;
   /** Told of every run: metrics, traces, the status page. */
   readonly observer?: RunObserver;
+}
+
+/** Who this process is, in claims: one instance id per registry. */
+function holderOf(instance: string): Holder {
+  let host = "unknown";
+  try {
+    host = Deno.hostname();
+  } catch { /* no --allow-sys: the instance id and pid still name it */ }
+  return { instance, host, pid: Deno.pid };
+}
+
+/** The reason a run was refused: who holds the job. */
+export function heldReason(lease: Lease): string {
+  const what = lease.slot === undefined
+    ? "a run started by hand"
+    : `its run for slot ${new Date(lease.slot).toISOString()}`;
+  const state = lease.expired
+    ? "; that instance stopped renewing its lease, so it will be taken over"
+    : "";
+  return `a run of this job is already in progress: held by ${
+    describeHolder(lease.holder)
+  }, ${what}${state}`;
 }
 
 /** The views and jobs of a registry, and how they run. */
@@ -87,6 +119,7 @@ export class Jobs {
   readonly #views = new Map<string, ViewDefinition>();
   readonly #jobs = new Map<string, Job>();
   readonly #running = new Set<string>();
+  readonly #instance = `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
 
   /**
    * @param host The registry's actions, databases, store and clock.
@@ -137,7 +170,11 @@ export class Jobs {
 
   /** alerts (issue 14): sends `onFailure` for jobs gone `stale`; `serve` calls it. */
   checkStale(signal?: AbortSignal): Promise<StaleNotice[]> {
-    return checkStale(this.#host, this.listJobs(), signal ? { signal } : {});
+    return checkStale(
+      this.#alertHost(),
+      this.listJobs(),
+      signal ? { signal } : {},
+    );
   }
 
   /** alerts (issue 14): what `mute`, `unmute` and `alerts` work on. */
@@ -146,307 +183,285 @@ export class Jobs {
     return { jobs: this, store, clock };
   }
 
-  /** Queries a view. */
-  async queryView(name: string): Promise<Row[]> {
-    const view = this.getView(name);
-    const database = this.#host.databases.get(view.database);
-    return await database.query(parseNamedSql(view.sql));
+  /** This registry's identity in claims, under an instance id. */
+  holder(instance: string = this.#instance): Holder {
+    return holderOf(instance);
   }
 
-  /** Runs a job once and records the run. Never throws for a failed run: the report says so. */
+  /**
+   * Queries a view under its deadline (`timeoutMs`, default 60000): a hung
+   * database fails with `DATABASE_ERROR`, and the query is cancelled.
+   */
+  async queryView(name: string, signal?: AbortSignal): Promise<Row[]> {
+    const view = this.getView(name);
+    const database = this.#host.databases.get(view.database);
+    const timeoutMs = view.timeoutMs ?? DEFAULT_VIEW_TIMEOUT_MS;
+    const query = database.query(parseNamedSql(view.sql), {}, {
+      timeoutMs,
+      ...(signal ? { signal } : {}),
+    });
+    return await withDeadline(
+      this.#host.clock,
+      timeoutMs,
+      query,
+      () =>
+        new TriggerKitError(
+          "DATABASE_ERROR",
+          `View "${name}" timed out after ${timeoutMs} ms (${database.label})`,
+        ),
+      signal,
+    ).catch((error) => {
+      throw signal?.aborted && error === signal.reason
+        ? new TriggerKitError(
+          "DATABASE_ERROR",
+          `View "${name}" was cancelled: the run was aborted`,
+          { cause: error },
+        )
+        : error;
+    });
+  }
+
+  /**
+   * Runs a job once and records the run. It claims the job first, as
+   * scheduled runs do: a run refused because the job is held elsewhere is
+   * recorded `skipped`, naming the holder. Never throws for a failed run:
+   * the report says so.
+   *
+   * @throws {TriggerKitError} `JOB_NOT_FOUND`; `STORE_ERROR` when the store
+   * cannot be reached to claim the job.
+   */
   async runJob(name: string, options: RunJobOptions = {}): Promise<RunReport> {
     const job = this.getJob(name);
     const { clock } = this.#host;
-    const report = newReport(name, options, clock.now());
-    const start: RunStart = {
-      runId: report.runId,
-      jobName: name,
-      dryRun: report.dryRun,
-      startedAt: report.startedAt,
-      ...(report.slot ? { slot: report.slot } : {}),
-    };
-    const observed = (this.#host.observer ?? noObserver).runStarted(start);
+    const store = this.#host.store();
+    if (options.dryRun) return await this.#dryRun(job, options);
+    const runId = options.runId ?? crypto.randomUUID();
+    const asked = clock.now();
+    const result = await retryStore(
+      clock,
+      "claiming the job",
+      () =>
+        store.claim(name, {
+          runId,
+          holder: this.holder(),
+          leaseMs: this.#leaseMs(),
+        }),
+      options.signal ? { signal: options.signal } : {},
+    );
+    if (!result.claimed) {
+      return await this.refused(job, runId, result.lease);
+    }
+    return await this.runClaimed(job.name, result.claim, {
+      ...options,
+      claimAgeMs: clock.now() - asked,
+    });
+  }
+
+  /** Records a run refused because `lease` holds the job, and returns its report. */
+  async refused(
+    job: Job,
+    runId: string,
+    lease: Lease,
+    slot?: number,
+  ): Promise<RunReport> {
+    const report = newReport(job.name, runId, this.#host.clock.now(), {
+      ...(slot === undefined ? {} : { slot }),
+    });
+    skipAll(job, report, "skipped", heldReason(lease));
+    report.heldBy = lease.holder;
+    return await this.recordOnly(report);
+  }
+
+  /**
+   * Records a report of a run that never started (skipped); a store failure
+   * is logged, not thrown. The run observer is told of it, as of any run.
+   */
+  async recordOnly(report: RunReport): Promise<RunReport> {
+    const observed = this.#observe(report);
     try {
-      return await this.#claimAndRun(job, report, start, options, observed);
+      return await this.#recordOnly(report);
     } finally {
-      if (!report.finishedAt) {
-        // The store failed before the report was final: the run is over all the same.
-        report.finishedAt = new Date(clock.now()).toISOString();
-        report.status = "failed";
-        report.reason ??= "the run store failed";
-      }
       observed.finished(report);
     }
   }
 
-  async #claimAndRun(
-    job: Job,
-    report: RunReport,
-    start: RunStart,
-    options: RunJobOptions,
-    observed: RunObservation,
-  ): Promise<RunReport> {
-    const name = job.name;
-    const { clock } = this.#host;
+  async #recordOnly(report: RunReport): Promise<RunReport> {
     const store = this.#host.store();
-    if (this.#running.has(name)) {
-      // Refused, and recorded so: the history says why this run did nothing.
-      await store.start(start);
-      report.status = "skipped";
-      report.reason = "a run of this job is already in progress";
-      return this.#finish(report);
-    }
-    this.#running.add(name);
-    try {
-      await store.start(start);
-      const beating = new AbortController();
-      const heartbeat = repeat(
-        clock,
-        HEARTBEAT_MS,
-        () => store.heartbeat(report.runId),
-        beating.signal,
-      );
-      let newKeys: string[];
-      try {
-        newKeys = await this.#execute(job, report, options, observed);
-        // alerts (issue 14)
-        await runNotices(this.#host, job, report, {
-          observeStep: observed.runAction,
-        });
-      } finally {
-        beating.abort();
-        await heartbeat;
-      }
-      // Seen keys are saved only after success: a failed run's rows come again.
-      if (
-        report.status === "succeeded" && !report.dryRun &&
-        job.dedupeTtlMs !== undefined
-      ) {
-        const now = clock.now();
-        await store.remember(name, newKeys, now + job.dedupeTtlMs, now);
-      }
-      return await this.#finish(report);
-    } finally {
-      this.#running.delete(name);
-    }
-  }
-
-  /** Runs the job's pipeline into `report`; returns the dedupe keys of the rows it acted on. */
-  async #execute(
-    job: Job,
-    report: RunReport,
-    options: RunJobOptions,
-    observed: RunObservation,
-  ): Promise<string[]> {
-    const fetched = await this.#fetch(job, report, observed);
-    if (job.alertPlan) { // alerts (issue 14): the alert state picks the rows
-      await runAlerts(this.#host, job, fetched?.rows, report, {
-        ...options,
-        observeStep: observed.runAction,
-      });
-      return [];
-    }
-    if (!fetched) return [];
-    const { rows, newKeys } = fetched;
-    report.newRowCount = rows.length;
-    options.onProgress?.({
-      type: "rows",
-      rowCount: report.rowCount,
-      newRowCount: report.newRowCount,
-    });
-    log.info("Job {jobName} fetched {rowCount} rows ({newRowCount} new)", {
-      jobName: job.name,
-      runId: report.runId,
-      rowCount: report.rowCount,
-      newRowCount: report.newRowCount,
-    });
-    if (rows.length === 0 && (job.when ?? "rows") === "rows") {
-      skipAll(job, report, "skipped", "the view yielded no new rows");
-      return newKeys;
-    }
-    await this.#runSteps(job, rows, report, options, observed);
-    return newKeys;
-  }
-
-  /** The view's rows not seen before (dedupe), or undefined when the view failed. */
-  async #fetch(
-    job: Job,
-    report: RunReport,
-    observed: RunObservation,
-  ): Promise<{ rows: Row[]; newKeys: string[] } | undefined> {
-    try {
-      const rows = await observed.queryView(
-        job.view,
-        () => this.queryView(job.view),
-      );
-      report.rowCount = rows.length;
-      if (!job.dedupe || job.alertPlan) return { rows, newKeys: [] };
-      const keyed = rows.map((row, i) => [rowKey(job, row, i), row] as const);
-      const seen = await this.#host.store().seen(
-        job.name,
-        keyed.map(([key]) => key),
-        this.#host.clock.now(),
-      );
-      const fresh = keyed.filter(([key]) => !seen.has(key));
-      return {
-        rows: fresh.map(([, row]) => row),
-        newKeys: [...new Set(fresh.map(([key]) => key))],
-      };
-    } catch (error) {
-      const wrapped = isTriggerKitError(error)
-        ? error
-        : new TriggerKitError("DATABASE_ERROR", String(error), {
-          cause: error,
-        });
-      report.error = { code: wrapped.code, message: wrapped.message };
-      skipAll(job, report, "failed", `view "${job.view}" failed`);
-      return undefined;
-    }
-  }
-
-  /** Runs the steps in order on frozen rows; a failure stops the rest unless its step says `continueOnError`. */
-  async #runSteps(
-    job: Job,
-    rows: Row[],
-    report: RunReport,
-    options: RunJobOptions,
-    observed: RunObservation,
-  ): Promise<void> {
-    // Actions share the run's rows: frozen, so none can change what the next
-    // one sees, except a step that declares `output: "rows"`.
-    let data = frozenRows(rows);
-    const context: Record<string, unknown> = {};
-    let stopped = false;
-    for (const [index, step] of job.steps.entries()) {
-      if (stopped || options.signal?.aborted) {
-        report.actions.push({
-          action: step.action,
-          status: "skipped",
-          durationMs: 0,
-        });
-        continue;
-      }
-      const outcome = await observed.runAction(
-        { action: step.action, index, rows: data.length },
-        async () => {
-          const outcome = await runStep(this.#host, step, {
-            data,
-            context,
-            jobName: job.name,
-            runId: report.runId,
-            dryRun: report.dryRun,
-            ...(options.signal ? { signal: options.signal } : {}),
-          });
-          if (outcome.status === "succeeded" && step.output === "rows") {
-            const output = (outcome.result as { rows?: unknown }).rows;
-            if (isRowList(output)) data = frozenRows(output);
-            else {
-              outcome.status = "failed";
-              outcome.error = {
-                code: "INVALID_RESULT",
-                message:
-                  `Step actions[${index}] (${step.action}) declares output: "rows", but its result's rows is ${
-                    describeType(output)
-                  }; an array of plain objects is required`,
-              };
-            }
-          }
-          return outcome;
-        },
-      );
-      report.actions.push(outcome);
-      options.onProgress?.({
-        type: "action",
-        action: step.action,
-        status: outcome.status,
-        index,
-        total: job.steps.length,
-      });
-      if (outcome.status === "failed" && !step.continueOnError) {
-        report.status = "failed";
-        stopped = true;
-      }
-    }
-    if (options.signal?.aborted && report.status === "succeeded") {
-      report.status = "failed";
-      report.reason = "the run was aborted";
-    }
-  }
-
-  async #finish(report: RunReport): Promise<RunReport> {
     report.finishedAt = new Date(this.#host.clock.now()).toISOString();
-    await this.#host.store().finish(report);
-    const level = report.status === "failed" ? "warn" : "info";
-    log[level]("Job {jobName} {status}", {
+    await retryStore(
+      this.#host.clock,
+      "recording a skipped run",
+      () => store.record(report),
+    ).catch((error) =>
+      log.error("Job {jobName}: could not record a skipped run: {error}", {
+        jobName: report.jobName,
+        error: (error as Error).message,
+      })
+    );
+    log.info("Job {jobName} skipped: {reason}", {
       jobName: report.jobName,
       runId: report.runId,
-      status: report.status,
+      reason: report.reason,
     });
     return report;
   }
-}
 
-function newReport(
-  name: string,
-  options: RunJobOptions,
-  now: number,
-): RunReport {
-  const report: RunReport = {
-    runId: options.runId ?? crypto.randomUUID(),
-    jobName: name,
-    dryRun: options.dryRun ?? false,
-    status: "succeeded",
-    startedAt: new Date(now).toISOString(),
-    finishedAt: "",
-    rowCount: 0,
-    newRowCount: 0,
-    actions: [],
-  };
-  if (options.slot !== undefined) {
-    report.slot = new Date(options.slot).toISOString();
+  /**
+   * Runs a job under a claim already made (by `runJob`, or by the
+   * scheduler for a slot or a takeover), renewing it while the run lasts.
+   * `claimAgeMs`: how long ago the claim was asked for (its lease runs from
+   * then at the latest).
+   */
+  async runClaimed(
+    name: string,
+    claim: Claim,
+    options: RunJobOptions & { claimAgeMs?: number } = {},
+  ): Promise<RunReport> {
+    const job = this.getJob(name);
+    const { clock } = this.#host;
+    const store = this.#host.store();
+    const report = newReport(name, claim.runId, clock.now(), {
+      ...(claim.slot === undefined ? {} : { slot: claim.slot }),
+      attempt: claim.attempt,
+    });
+    const held = new HeldClaim(store, claim, {
+      clock,
+      claimedAt: clock.now() - (options.claimAgeMs ?? 0),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const progress = new ProgressWriter(store, claim, held, clock);
+    const observed = this.#observe(report);
+    this.#running.add(name);
+    let finished = false;
+    try {
+      await held.call(
+        "recording the run's start",
+        () => store.start(startOf(report), claim),
+      );
+      const journal = new StoreJournal(store, name, held);
+      const outcome = await executeRun(this.#stepHost(), job, report, {
+        signal: held.signal,
+        calls: held,
+        journal,
+        generation: claim.generation,
+        holds: () => held.holds(),
+        onProgress: (event) => {
+          options.onProgress?.(event);
+          progress.write(report);
+        },
+        observed,
+        fence: claim,
+      });
+      await this.#notices(job, report, observed, { journal, fence: claim });
+      await progress.stop();
+      if (held.lostReason !== undefined) {
+        report.status = "failed";
+        report.reason = held.lostReason;
+      }
+      report.finishedAt = new Date(clock.now()).toISOString();
+      const dedupe = dedupeRecord(job, report, outcome, clock.now());
+      await held.call(
+        "recording the run's outcome",
+        () => store.finish(report, claim, dedupe),
+      );
+      finished = true;
+      logOutcome(report);
+      return report;
+    } catch (error) {
+      // A lost claim says more than "aborted" or the refused write.
+      if (held.lostReason !== undefined) report.reason = held.lostReason;
+      return unrecorded(report, error, this.#host.clock.now());
+    } finally {
+      await progress.stop();
+      await held.stop();
+      if (!finished && held.holds()) {
+        await held.call("releasing the job", () => store.release(claim))
+          .catch(() => {});
+      }
+      this.#running.delete(name);
+      observed.finished(report);
+    }
   }
-  if ((options.attempt ?? 1) > 1) report.attempt = options.attempt!;
-  return report;
-}
 
-/** Marks every step skipped: the run ended before its actions. */
-function skipAll(
-  job: Job,
-  report: RunReport,
-  status: "skipped" | "failed",
-  reason: string,
-): void {
-  report.status = status;
-  report.reason = reason;
-  report.actions = job.steps.map((step) => ({
-    action: step.action,
-    status: "skipped",
-    durationMs: 0,
-  }));
-}
+  /** The run observer's view of a run that begins. */
+  #observe(report: RunReport): RunObservation {
+    return (this.#host.observer ?? noObserver).runStarted(startOf(report));
+  }
 
-function frozenRows(rows: readonly Row[]): Row[] {
-  return Object.freeze(rows.map((row) => Object.freeze(row))) as Row[];
-}
-
-function isRowList(value: unknown): value is Row[] {
-  return Array.isArray(value) && value.every(isPlainObject);
-}
-
-function rowKey(job: Job, row: Row, index: number): string {
-  const key = job.dedupe!.key.map((field) => {
-    if (!(field in row)) {
-      throw new TriggerKitError(
-        "INVALID_DATA",
-        `Job "${job.name}": row ${index} of view "${job.view}" has no column "${field}", which dedupe.key uses`,
+  /**
+   * alerts (issue 14): after a run, counts its failure or success and sends
+   * `onFailure`/`onRecovery` through the run's journal, fenced by its claim.
+   * A notice that could not be sent or recorded is sent again next time: the
+   * run's outcome is recorded all the same.
+   */
+  async #notices(
+    job: Job,
+    report: RunReport,
+    observed: RunObservation,
+    run: { journal: DeliveryJournal; fence: Claim },
+  ): Promise<void> {
+    if (!job.noticePlan) return;
+    try {
+      await runNotices(this.#alertHost(run), job, report, {
+        observeStep: observed.runAction,
+      });
+    } catch (error) {
+      log.error(
+        "Job {jobName}: its onFailure/onRecovery notice failed: {error}",
+        {
+          jobName: job.name,
+          runId: report.runId,
+          error: (error as Error).message,
+        },
       );
     }
-    const value = row[field];
-    return typeof value === "bigint"
-      ? value.toString()
-      : value instanceof Date
-      ? value.toISOString()
-      : value;
-  });
-  return JSON.stringify(key);
+  }
+
+  /** What alerts need: actions, store, clock; a run's journal and claim when there is one. */
+  #alertHost(
+    run?: { journal: DeliveryJournal; fence: Claim },
+  ): AlertHost {
+    const host = this.#host;
+    return {
+      run: (action, data, options) => host.run(action, data, options),
+      clock: host.clock,
+      store: () => host.store(),
+      ...(run ? { journal: () => run.journal, fence: run.fence } : {}),
+    };
+  }
+
+  #stepHost(): StepHost & { queryView: Jobs["queryView"]; store: RunStore } {
+    const host = this.#host;
+    return {
+      run: (action, data, options) => host.run(action, data, options),
+      clock: host.clock,
+      queryView: (name, signal) => this.queryView(name, signal),
+      store: host.store(),
+    };
+  }
+
+  #leaseMs(): number {
+    return this.#host.leaseMs ?? DEFAULT_LEASE_MS;
+  }
+
+  /** A dry run: no claim (it changes nothing), the journal read but never written. */
+  async #dryRun(job: Job, options: RunJobOptions): Promise<RunReport> {
+    const report = newReport(
+      job.name,
+      options.runId ?? crypto.randomUUID(),
+      this.#host.clock.now(),
+      {},
+    );
+    report.dryRun = true;
+    const observed = this.#observe(report);
+    try {
+      return await runDry(this.#stepHost(), job, report, {
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        observed,
+      });
+    } finally {
+      observed.finished(report);
+    }
+  }
 }

@@ -4,14 +4,18 @@
  * instance, under a lease it renews while the run lasts; a run whose
  * instance died is taken over once its lease runs out, and recorded as a
  * retry. A job never overlaps itself, a missed slot runs once after
- * downtime, and a stop is graceful.
+ * downtime, a slot that does not run is recorded `skipped` with the
+ * reason, old runs are pruned (at start and daily), and a stop is graceful
+ * and bounded: `serve` returns within `graceMs` whatever is hung. Nothing in
+ * it can end the process: every failure is logged, store calls retried.
  *
  * Two drivers: `timer` (default) wakes for each slot; `deno-cron` lets
  * `Deno.cron` wake it every minute (Deno Deploy).
  *
  * @module
  */
-import { type Clock, realClock } from "../clock.ts";
+import { type Clock, realClock, withDeadline } from "../clock.ts";
+import { STORE_CALL_MS } from "./_claim.ts";
 import {
   cronDriver,
   type DenoCron,
@@ -54,6 +58,8 @@ export interface ServeOptions {
   clock?: Clock;
   /** `Deno.cron`, for the `deno-cron` driver (tests pass a fake one). */
   cron?: DenoCron;
+  /** Run records older than `keepDays` (default 30) are pruned, at start and daily. */
+  history?: { keepDays?: number };
   /**
    * Serve the status page, `/healthz`, `/metrics` and the JSON API on
    * `"HOST:PORT"` (port 0 picks a free one; a port alone binds 127.0.0.1).
@@ -65,6 +71,12 @@ export interface ServeOptions {
   /** Told the status server's address once it listens. */
   onListen?: (address: StatusServerAddress) => void;
 }
+
+/** How long run records are kept by default, in days. */
+export const DEFAULT_KEEP_DAYS = 30;
+const DAY_MS = 86_400_000;
+/** How long one pruning may take, in ms. */
+const PRUNE_MS = 300_000;
 
 /**
  * Runs scheduled jobs until stopped.
@@ -106,10 +118,30 @@ export async function runScheduler(
   for (const signal of signals) Deno.addSignalListener(signal, onStop);
   // alerts (issue 14): onFailure.stale, checked at start and every minute.
   const stale = watchStale(jobs, clock, stop.signal);
+  // At start, then daily; a stop ends it at once, whatever it waits on.
+  const pruning = (async () => {
+    do {
+      await prune(store, clock, options.history?.keepDays, stop.signal);
+    } while (
+      await clock.sleep(DAY_MS, stop.signal).then(() => true, () => false)
+    );
+  })();
   try {
     for (const job of scheduled) {
-      const missed = await runner.missed(job);
       // Down while slots passed: run once for them, not once per slot.
+      const missed = await withDeadline(
+        clock,
+        STORE_CALL_MS,
+        runner.missed(job),
+        () => new Error("the run store did not answer"),
+        stop.signal,
+      ).catch((error) => {
+        log.error("Job {jobName}: missed slots not checked: {error}", {
+          jobName: job.name,
+          error: (error as Error).message,
+        });
+        return undefined;
+      });
       if (missed !== undefined) runner.start(job, missed);
     }
     log.info("Scheduler {instance} started with {count} jobs", {
@@ -125,10 +157,41 @@ export async function runScheduler(
     }
     await stale; // alerts (issue 14): with nothing scheduled, stale checks go on
   } finally {
-    stop.abort(); // alerts (issue 14): ends the stale checks
+    stop.abort(); // ends the stale checks and the pruning
     for (const signal of signals) Deno.removeSignalListener(signal, onStop);
     options.signal?.removeEventListener("abort", onStop);
+    await pruning;
     await runner.drain(options.graceMs ?? 30_000);
     await stale;
+  }
+}
+
+/** Deletes run records older than `keepDays`; a failure is logged, never thrown. */
+async function prune(
+  store: () => RunStore,
+  clock: Clock,
+  keepDays = DEFAULT_KEEP_DAYS,
+  signal?: AbortSignal,
+): Promise<void> {
+  const now = clock.now();
+  try {
+    const { runs } = await withDeadline(
+      clock,
+      PRUNE_MS,
+      store().prune({ before: now - keepDays * DAY_MS, now }),
+      () => new Error(`the run store did not finish within ${PRUNE_MS} ms`),
+      signal,
+    );
+    if (runs > 0) {
+      log.info("Pruned {runs} run records older than {keepDays} days", {
+        runs,
+        keepDays,
+      });
+    }
+  } catch (error) {
+    if (signal?.aborted) return;
+    log.error("Old run records not pruned: {error}", {
+      error: (error as Error).message,
+    });
   }
 }

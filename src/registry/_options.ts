@@ -26,8 +26,10 @@ export interface RegistryOptions {
   store?: string | RunStore;
   /** Database names usable wherever a database URL is: views, `run_sql`, the store. `{ main: "postgres://…" }`. */
   databases?: Record<string, string>;
-  /** Defaults of `serve()`: lease and grace period. */
+  /** Defaults of `serve()`: lease and grace period (the lease applies to `runJob` too). */
   serve?: Pick<ServeOptions, "leaseMs" | "graceMs">;
+  /** Run history: records older than `keepDays` (default 30) are pruned by `serve()`. */
+  history?: { keepDays?: number };
   /** The clock of runs, stores, leases, heartbeats, retries and schedules (tests pass a fake one). */
   clock?: Clock;
 }
@@ -71,6 +73,7 @@ export const OPTIONS = {
     store: "any",
     databases: "object",
     serve: { leaseMs: "number", graceMs: "number" },
+    history: { keepDays: "number" },
     clock: "object",
   } satisfies TableOf<RegistryOptions>,
   register: {
@@ -93,8 +96,6 @@ export const OPTIONS = {
   runJob: {
     dryRun: "boolean",
     signal: "signal",
-    slot: "number",
-    attempt: "number",
     onProgress: "function",
     runId: "string",
   } satisfies TableOf<RunJobOptions>,
@@ -112,6 +113,7 @@ export const OPTIONS = {
     http: "string",
     httpToken: "string",
     onListen: "function",
+    history: { keepDays: "number" },
   } satisfies TableOf<ServeOptions>,
   define: { overwrite: "boolean" } satisfies TableOf<DefineOptions>,
   validate: { timeoutMs: "number" } satisfies TableOf<ValidateOptions>,

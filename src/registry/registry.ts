@@ -74,6 +74,7 @@ export class Registry extends ActionRegistry {
       store: () => this.#getStore(),
       clock: this.#clock,
       observer: this.#observe.observer,
+      ...(options.serve?.leaseMs ? { leaseMs: options.serve.leaseMs } : {}),
     });
   }
 
@@ -141,7 +142,7 @@ export class Registry extends ActionRegistry {
    * @param name The job's name.
    * @param options Dry run, signal, progress callback.
    * @returns The run report.
-   * @throws {TriggerKitError} `JOB_NOT_FOUND`; `DATABASE_ERROR` when the run store fails.
+   * @throws {TriggerKitError} `JOB_NOT_FOUND`; `STORE_ERROR` when the run store cannot be reached.
    *
    * @example One run, recorded in an in-memory store
    * ```ts
@@ -284,7 +285,13 @@ export class Registry extends ActionRegistry {
    */
   async serve(options: ServeOptions = {}): Promise<void> {
     checkOptions("serve", options);
-    const merged = { clock: this.#clock, ...this.#options.serve, ...options };
+    const { serve: defaults, history } = this.#options;
+    const merged = {
+      clock: this.#clock,
+      ...defaults,
+      ...(history ? { history: { ...history } } : {}),
+      ...options,
+    };
     return await serveWithStatus(this.#statusParts(), {
       ...merged,
       observability: this.#observe,

@@ -1,13 +1,22 @@
 /**
  * The run store contract: what every store (SQL, Deno KV) keeps and how
  * callers use it — runs and their action outcomes (dry runs too), the keys
- * dedupe has seen, and each job's lease on its last scheduled slot. The
+ * dedupe has seen, the delivery journal, and each job's claim.
+ *
+ * A claim is the right to run a job: one at a time across every process
+ * that shares the store. Each claim carries an epoch, incremented by the
+ * store on every claim and takeover; every write of a run carries its claim,
+ * and the store refuses it (with {@linkcode ClaimLostError}) unless the
+ * epoch is still the job's and its lease has not run out by the store's
+ * clock — in the same statement or atomic operation as the write. The
  * stores implement it in their own files (`sql.ts`, `kv.ts`).
  *
  * @module
  */
+import { TriggerKitError } from "../errors.ts";
 import type { ActionResult } from "../types.ts";
 import type { AlertStore } from "../alerts/store.ts";
+import type { DeliveryReceipt } from "../delivery/journal.ts";
 
 /** The outcome of one action in a run. */
 export interface ActionOutcome {
@@ -23,6 +32,18 @@ export interface ActionOutcome {
   error?: { code: string; message: string };
   /** How many times it ran (more than 1 when a step retried). */
   attempts?: number;
+  /** True when an earlier run of the same rows had done it: not run again (the delivery journal). */
+  resumed?: boolean;
+}
+
+/** Who holds a job's claim: named in the reason of a run it refused. */
+export interface Holder {
+  /** The instance's id (serve's `instance` option, or one per process). */
+  instance: string;
+  /** The host it runs on. */
+  host: string;
+  /** Its process id. */
+  pid: number;
 }
 
 /** What one job run did: its outcome, row counts and each action's outcome. */
@@ -62,6 +83,8 @@ export interface RunReport {
   notices?: Array<
     { kind: "onFailure" | "onRecovery"; actions: ActionOutcome[] }
   >;
+  /** Who held the job when this run was refused (`skipped`). */
+  heldBy?: Holder;
 }
 
 /** A run as the history shows it: a finished report, or one still running or cut short. */
@@ -90,79 +113,225 @@ export interface RunStart {
   startedAt: string;
   /** The scheduled slot it is for (ISO 8601), when scheduled. */
   slot?: string;
+  /** 2 or more: a takeover. */
+  attempt?: number;
 }
 
-/** Where runs and dedupe state are kept. */
+/** A job's claim, as the store granted it. */
+export interface Claim {
+  /** The job. */
+  jobName: string;
+  /** Incremented by the store on every claim and takeover of the job. */
+  epoch: number;
+  /** The run that holds it. */
+  runId: string;
+  /** Who holds it. */
+  holder: Holder;
+  /** The scheduled slot (ms since the epoch); absent for a run started by hand. */
+  slot?: number;
+  /** 1, or more when the slot's run was taken over. */
+  attempt: number;
+  /**
+   * The id of the job's last successful run when the claim was made (`""`
+   * before the first): the delivery journal's step keys are derived from it.
+   */
+  generation: string;
+  /** How long the lease lasts without renewal, in ms (the store's clock). */
+  leaseMs: number;
+}
+
+/** What a claim asks for. */
+export interface ClaimRequest {
+  /** The run that would hold it. */
+  runId: string;
+  /** Who asks. */
+  holder: Holder;
+  /** How long the lease lasts without renewal, in ms. */
+  leaseMs: number;
+  /**
+   * A scheduled slot (ms): claimed only when later than every slot already
+   * begun or skipped. Absent: a run started by hand.
+   */
+  slot?: number;
+}
+
+/** A job's lease as the store holds it. */
+export interface Lease {
+  /** The run that holds or held it. */
+  runId: string;
+  /** Who holds or held it. */
+  holder: Holder;
+  /** The epoch of the last claim. */
+  epoch: number;
+  /** The slot of the run that holds it (absent: started by hand). */
+  slot?: number;
+  /** The latest slot begun or skipped (0: none). */
+  lastSlot: number;
+  /** Whether that run finished (or was given up). */
+  done: boolean;
+  /** Whether the lease ran out, by the store's clock, when read. */
+  expired: boolean;
+  /** 1, or more when the slot was taken over. */
+  attempt: number;
+}
+
+/** What a claim got: the claim, or who holds the job. */
+export type ClaimResult =
+  | { claimed: true; claim: Claim }
+  | { claimed: false; lease: Lease };
+
+/** Dedupe keys recorded with a successful run's report. */
+export interface DedupeRecord {
+  /** The keys of the rows the run acted on. */
+  keys: readonly string[];
+  /** Until when they count as seen (ms, the instance's clock). */
+  expiresAt: number;
+  /** Now (ms, the instance's clock): keys expired before are forgotten. */
+  now: number;
+  /**
+   * The digest of every key the view yielded ({@linkcode KeySetDigest}),
+   * and until when all of them stay seen: the next run with the same
+   * digest finds nothing new without a lookup.
+   */
+  viewDigest?: KeySetDigest;
+}
+
+/** A view's key set, as dedupe compares it. */
+export interface KeySetDigest {
+  /** An order-independent digest of the keys. */
+  digest: string;
+  /** Until when every key of the set stays seen (ms); Infinity when the set is empty. */
+  validUntil: number;
+}
+
+/** What {@linkcode RunStore.unseen} found. */
+export interface UnseenKeys {
+  /** The keys not seen (or expired), once each, in first-seen order. */
+  keys: string[];
+  /** The earliest expiry among the keys that were seen (Infinity: none). */
+  seenUntil: number;
+}
+
+/** Options of {@linkcode RunStore.prune}. */
+export interface PruneOptions {
+  /** Finished runs that started before this (ms) are deleted. */
+  before: number;
+  /** Now (ms): dedupe keys that expired are deleted. */
+  now: number;
+}
+
+/** What {@linkcode RunStore.prune} deleted. */
+export interface PruneResult {
+  /** Run records. */
+  runs: number;
+}
+
+/** Where runs, dedupe state, deliveries and claims are kept. */
 export interface RunStore {
-  /** Records a run as running. */
-  start(run: RunStart): Promise<void>;
-  /** Tells the store a running run is alive. */
-  heartbeat(runId: string): Promise<void>;
-  /** Records a run's final report. */
-  finish(report: RunReport): Promise<void>;
+  /**
+   * Claims a job for a run: when no run of it is unfinished, and for a
+   * scheduled slot, when the slot is later than every slot begun or
+   * skipped. Atomic: of several instances claiming, one wins; the epoch is
+   * incremented.
+   */
+  claim(jobName: string, request: ClaimRequest): Promise<ClaimResult>;
+  /**
+   * Takes over the job when its run is unfinished and its lease ran out by
+   * the store's clock (its instance died or stopped): a new epoch, the same
+   * slot, attempt + 1. A run started by hand is not run again: its lease is
+   * freed. Returns the claim, or undefined.
+   */
+  takeOver(
+    jobName: string,
+    request: Omit<ClaimRequest, "slot">,
+  ): Promise<Claim | undefined>;
+  /** Extends a claim's lease; false when it was lost (taken over, or ran out by the store's clock). */
+  renew(claim: Claim): Promise<boolean>;
+  /** Frees the job (fenced: nothing happens when the claim was lost). */
+  release(claim: Claim): Promise<void>;
+  /** A job's lease, if it was ever claimed. */
+  lease(jobName: string): Promise<Lease | undefined>;
+  /**
+   * Marks a scheduled slot as skipped, so that no instance runs it: true
+   * when this call did (the slot was later than every slot begun or
+   * skipped); the caller then records it.
+   */
+  skipSlot(jobName: string, slot: number): Promise<boolean>;
+
+  /** Records a run as running. Fenced when `claim` is given. */
+  start(run: RunStart, claim?: Claim): Promise<void>;
+  /** Records what a running run did so far, and that it is alive; fenced when `claim` is given. */
+  progress(report: RunReport, claim?: Claim): Promise<void>;
+  /**
+   * Records a run's final report; with a claim, fenced, and the dedupe keys
+   * recorded with it (all before the report: the report is the commit).
+   */
+  finish(
+    report: RunReport,
+    claim?: Claim,
+    dedupe?: DedupeRecord,
+  ): Promise<void>;
+  /** Records a finished run that never started (a refused or skipped one); a second record of the same id is ignored. */
+  record(report: RunReport): Promise<void>;
   /** Runs, newest first. */
   history(options?: HistoryOptions): Promise<RunRecord[]>;
   /** One run by its id, as `history` shows it; undefined when there is none. */
   get(runId: string): Promise<RunRecord | undefined>;
-  /** The keys among `keys` that a successful run of the job recorded and that have not expired. */
-  seen(
-    jobName: string,
-    keys: readonly string[],
-    now: number,
-  ): Promise<Set<string>>;
-  /** Records keys as seen until `expiresAt`, and forgets expired ones. */
-  remember(
-    jobName: string,
-    keys: readonly string[],
-    expiresAt: number,
-    now: number,
-  ): Promise<void>;
-  /** A job's lease: the slot it last began, where, until when. */
-  lease(jobName: string): Promise<Lease | undefined>;
+
   /**
-   * Claims a slot for an instance: only when no run of the job is
-   * unfinished and the slot is later than the last one begun. Atomic: of
-   * several instances claiming one slot, one wins.
+   * The keys among `keys` that no successful run of the job recorded, or
+   * that expired; compared in the store, in batches.
    */
-  claim(
+  unseen(
     jobName: string,
-    slot: number,
-    instance: string,
-    leaseUntil: number,
-  ): Promise<boolean>;
-  /** Takes over an unfinished run whose lease expired (its instance died); returns the new lease. */
-  takeOver(
-    jobName: string,
-    instance: string,
-    leaseUntil: number,
+    keys: readonly string[],
     now: number,
-  ): Promise<Lease | undefined>;
-  /** Extends the lease of a run in progress; false when the instance lost it. */
-  renew(
+  ): Promise<UnseenKeys>;
+  /** Whether the view's key set is the last successful run's, every key still seen: nothing new, no lookup. */
+  sameKeySet(jobName: string, digest: string, now: number): Promise<boolean>;
+
+  /** The delivery receipts of those units that have one. */
+  deliveries(
     jobName: string,
-    instance: string,
-    leaseUntil: number,
-  ): Promise<boolean>;
-  /** Marks the instance's run of the job finished. */
-  release(jobName: string, instance: string): Promise<void>;
+    unitKeys: readonly string[],
+  ): Promise<Map<string, DeliveryReceipt>>;
+  /** Records delivery receipts, all or none; fenced. */
+  recordDeliveries(
+    claim: Claim,
+    receipts: ReadonlyMap<string, DeliveryReceipt>,
+  ): Promise<void>;
+
+  /**
+   * Deletes finished runs older than `before` (never a job's last
+   * successful run, nor one a lease names), expired dedupe keys, and
+   * delivery receipts of generations that succeeded.
+   */
+  prune(options: PruneOptions): Promise<PruneResult>;
   /** Closes what the store holds open of its own (a SQL store's database is closed with the registry's). */
   close?(): Promise<void>;
   /** alerts (issue 14): alert state, mutes and notices, on the same database. */
   readonly alerts?: AlertStore;
 }
 
-/** Which instance runs which slot of a job, until when. */
-export interface Lease {
-  /** The slot (ms since the epoch). */
-  slot: number;
-  /** The instance that holds or held it. */
-  instance: string;
-  /** When the lease runs out unless renewed (ms since the epoch). */
-  leaseUntil: number;
-  /** Whether that run finished. */
-  done: boolean;
-  /** 1, or more when the slot was taken over after its instance died. */
-  attempt: number;
+/**
+ * A store write refused because the run lost its claim on the job: another
+ * instance took it over, or its lease ran out. Code `STORE_ERROR`; never
+ * retried.
+ */
+export class ClaimLostError extends TriggerKitError {
+  /**
+   * Creates the error of a refused write.
+   *
+   * @param claim The claim that was lost.
+   * @param what What was refused.
+   */
+  constructor(claim: Pick<Claim, "jobName" | "epoch">, what: string) {
+    super(
+      "STORE_ERROR",
+      `The run lost its claim on job "${claim.jobName}" (epoch ${claim.epoch}): ${what} refused; another instance took it over or its lease ran out`,
+    );
+    this.name = "ClaimLostError";
+  }
 }
 
 /** The record of a run that has just started. */
@@ -175,6 +344,11 @@ export function runningRecord(run: RunStart): RunRecord {
     newRowCount: 0,
     actions: [],
   };
+}
+
+/** The holder's description in a reason: `instance 12-ab (host h, pid 12)`. */
+export function describeHolder(holder: Holder): string {
+  return `instance ${holder.instance} (host ${holder.host}, pid ${holder.pid})`;
 }
 
 /** A running run whose heartbeat is older than this was cut short. */

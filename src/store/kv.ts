@@ -1,70 +1,54 @@
 /**
  * The run store on Deno KV (`kv:`, `kv:./path`, `kv::memory:`), for Deno
  * Deploy. Written against the few KV calls it needs, so that it type-checks
- * without Deno's unstable types; leases use KV's atomic checks.
+ * without Deno's unstable types.
+ *
+ * A fenced write reads the job's claim, checks its epoch and lease, and
+ * commits with an atomic `check` on the claim's versionstamp: a takeover
+ * committed in between makes the write fail and be judged again. KV has no
+ * clock of its own: leases run on the store's `Clock` (the instance's), so
+ * instances sharing a KV database must keep their clocks in step (NTP) —
+ * a skew shortens or lengthens leases by as much.
  *
  * @module
  */
 import { TriggerKitError } from "../errors.ts";
+import type { DeliveryReceipt } from "../delivery/journal.ts";
 import {
+  type Claim,
+  type ClaimRequest,
+  type ClaimResult,
+  type DedupeRecord,
   type HistoryOptions,
   type Lease,
+  type PruneOptions,
+  type PruneResult,
   runningRecord,
   type RunRecord,
   type RunReport,
   type RunStart,
   type RunStore,
   STALE_AFTER_MS,
+  type UnseenKeys,
 } from "./contract.ts";
 import { toJson } from "../_json.ts";
 import { type Clock, realClock } from "../clock.ts";
 import { KvAlertStore } from "./kv_alerts.ts";
+import {
+  BATCH,
+  GET_MANY,
+  type KvAtomic,
+  KvClaims,
+  type KvKey,
+  type KvLike,
+  kvPart,
+  ROOT,
+  type StoredClaim,
+  type StoredDelivery,
+  type StoredRun,
+} from "./_kv_claims.ts";
 
-type KvKey = readonly (string | number | bigint | boolean)[];
-
-interface KvEntry<T> {
-  key: KvKey;
-  value: T | null;
-  versionstamp: string | null;
-}
-
-interface KvAtomic {
-  check(
-    ...checks: Array<{ key: KvKey; versionstamp: string | null }>
-  ): KvAtomic;
-  set(key: KvKey, value: unknown, options?: { expireIn?: number }): KvAtomic;
-  delete(key: KvKey): KvAtomic;
-  commit(): Promise<{ ok: boolean }>;
-}
-
-/** The part of `Deno.Kv` the store uses. */
-export interface KvLike {
-  get<T>(key: KvKey): Promise<KvEntry<T>>;
-  getMany<T>(keys: KvKey[]): Promise<KvEntry<T>[]>;
-  set(
-    key: KvKey,
-    value: unknown,
-    options?: { expireIn?: number },
-  ): Promise<unknown>;
-  list<T>(
-    selector: { prefix: KvKey },
-    options?: { reverse?: boolean; limit?: number },
-  ): AsyncIterable<KvEntry<T>>;
-  atomic(): KvAtomic;
-  close(): void;
-}
-
-interface StoredRun {
-  status: RunRecord["status"];
-  heartbeatAt: number;
-  report: string;
-}
-
-const ROOT = "triggerkit";
-/** KV's getMany limit. */
-const GET_MANY = 10;
-/** Mutations per atomic operation, under KV's limit. */
-const BATCH = 500;
+export type { KvLike } from "./_kv_claims.ts";
 
 /** Opens Deno KV at a `kv:` URL's path (`kv:` alone: the default database). */
 export function openKvStore(url: string, clock: Clock = realClock): KvRunStore {
@@ -86,57 +70,188 @@ export class KvRunStore implements RunStore {
   readonly #clock: Clock;
   /** Alert state, mutes and notices, under keys of their own (issue 14). */
   readonly alerts: KvAlertStore;
+  readonly #claims: KvClaims;
 
   /**
    * @param kv The open database.
-   * @param options The clock of heartbeats and staleness.
+   * @param options The clock of leases, heartbeats and staleness.
    */
   constructor(kv: Promise<KvLike>, options: { clock?: Clock } = {}) {
     this.#kv = kv;
     this.#clock = options.clock ?? realClock;
+    this.#claims = new KvClaims(kv, this.#clock);
     this.#kv.catch(() => {});
-    this.alerts = new KvAlertStore(kv);
+    this.alerts = new KvAlertStore(
+      kv,
+      (db, fence, what, build) => this.#claims.fenced(db, fence, what, build),
+    );
+  }
+
+  claim(jobName: string, request: ClaimRequest): Promise<ClaimResult> {
+    return this.#claims.claim(jobName, request);
+  }
+
+  takeOver(
+    jobName: string,
+    request: Omit<ClaimRequest, "slot">,
+  ): Promise<Claim | undefined> {
+    return this.#claims.takeOver(jobName, request);
+  }
+
+  renew(claim: Claim): Promise<boolean> {
+    return this.#claims.renew(claim);
+  }
+
+  release(claim: Claim): Promise<void> {
+    return this.#claims.release(claim);
+  }
+
+  lease(jobName: string): Promise<Lease | undefined> {
+    return this.#claims.lease(jobName);
+  }
+
+  skipSlot(jobName: string, slot: number): Promise<boolean> {
+    return this.#claims.skipSlot(jobName, slot);
   }
 
   #now(): number {
     return this.#clock.now();
   }
 
-  async start(run: RunStart): Promise<void> {
-    const kv = await this.#kv;
-    const stored: StoredRun = {
-      status: "running",
+  /** A run as KV keeps it, with its heartbeat now. */
+  #stored(
+    record: RunRecord | RunReport,
+    status: RunRecord["status"],
+  ): StoredRun {
+    return {
+      status,
       heartbeatAt: this.#now(),
-      report: JSON.stringify(runningRecord(run)),
+      report: toJson(record),
+      jobName: record.jobName,
+      startedAt: record.startedAt,
     };
-    await kv.atomic()
+  }
+
+  #runSets(atomic: KvAtomic, run: RunStart | RunReport, stored: StoredRun) {
+    return atomic
       .set([ROOT, "runs", run.runId], stored)
       .set([ROOT, "runs_by_time", run.startedAt, run.runId], run.runId)
       .set(
         [ROOT, "runs_by_job", run.jobName, run.startedAt, run.runId],
         run.runId,
-      )
-      .commit();
+      );
   }
 
-  async heartbeat(runId: string): Promise<void> {
+  async start(run: RunStart, claim?: Claim): Promise<void> {
     const kv = await this.#kv;
-    const entry = await kv.get<StoredRun>([ROOT, "runs", runId]);
-    if (entry.value?.status !== "running") return;
-    await kv.atomic().check(entry).set(entry.key, {
-      ...entry.value,
-      heartbeatAt: this.#now(),
-    }).commit();
+    const stored = this.#stored(runningRecord(run), "running");
+    if (!claim) {
+      await this.#runSets(kv.atomic(), run, stored).commit();
+      return;
+    }
+    // Written already by a try given up on: done.
+    if ((await kv.get([ROOT, "runs", run.runId])).value) return;
+    await this.#claims.fenced(
+      kv,
+      claim,
+      "recording the run's start",
+      (atomic) => this.#runSets(atomic, run, stored),
+    );
   }
 
-  async finish(report: RunReport): Promise<void> {
+  async progress(report: RunReport, claim?: Claim): Promise<void> {
     const kv = await this.#kv;
-    const stored: StoredRun = {
-      status: report.status,
-      heartbeatAt: this.#now(),
-      report: toJson(report),
-    };
-    await kv.set([ROOT, "runs", report.runId], stored);
+    const key = [ROOT, "runs", report.runId];
+    const stored = this.#stored(report, "running");
+    if (!claim) {
+      await kv.set(key, stored);
+      return;
+    }
+    await this.#claims.fenced(
+      kv,
+      claim,
+      "recording the run's progress",
+      (atomic) => atomic.set(key, stored),
+    );
+  }
+
+  async finish(
+    report: RunReport,
+    claim?: Claim,
+    dedupe?: DedupeRecord,
+  ): Promise<void> {
+    const kv = await this.#kv;
+    const key = [ROOT, "runs", report.runId];
+    const stored = this.#stored(report, report.status);
+    if (!claim) {
+      await kv.set(key, stored);
+      return;
+    }
+    // Written already by a try given up on: done.
+    const existing = await kv.get<StoredRun>(key);
+    if (existing.value?.status === report.status) return;
+    if (dedupe) await this.#remember(kv, claim, dedupe);
+    // The report, the release and the generation in one atomic operation.
+    await this.#claims.fenced(kv, claim, "recording the run's outcome", (
+      atomic,
+      current,
+    ) => {
+      let next = atomic.set(key, stored).set(
+        this.#claims.claimKey(claim.jobName),
+        {
+          ...current,
+          done: true,
+          ...(dedupe?.viewDigest
+            ? {
+              keyDigest: dedupe.viewDigest.digest,
+              keyValidUntil: dedupe.viewDigest.validUntil,
+            }
+            : {}),
+        },
+      );
+      if (report.status === "succeeded" && !report.dryRun) {
+        next = next.set([ROOT, "last_success", claim.jobName], report.runId);
+      }
+      return next;
+    });
+    if (report.status === "succeeded") {
+      await this.#forgetDeliveries(kv, claim.jobName, report.runId);
+    }
+  }
+
+  async #remember(
+    kv: KvLike,
+    claim: Claim,
+    dedupe: DedupeRecord,
+  ): Promise<void> {
+    // KV forgets expired keys itself (expireIn); the value is checked too.
+    const expireIn = Math.max(1, dedupe.expiresAt - dedupe.now);
+    for (let i = 0; i < dedupe.keys.length; i += BATCH) {
+      const batch = dedupe.keys.slice(i, i + BATCH);
+      await this.#claims.fenced(
+        kv,
+        claim,
+        "recording dedupe keys",
+        (atomic) => {
+          for (const key of batch) {
+            atomic = atomic.set(
+              [ROOT, "dedupe", claim.jobName, kvPart(key)],
+              dedupe.expiresAt,
+              { expireIn },
+            );
+          }
+          return atomic;
+        },
+      );
+    }
+  }
+
+  async record(report: RunReport): Promise<void> {
+    const kv = await this.#kv;
+    const existing = await kv.get<StoredRun>([ROOT, "runs", report.runId]);
+    if (existing.value) return;
+    const stored = this.#stored(report, report.status);
+    await this.#runSets(kv.atomic().check(existing), report, stored).commit();
   }
 
   async history(options: HistoryOptions = {}): Promise<RunRecord[]> {
@@ -175,129 +290,160 @@ export class KvRunStore implements RunStore {
     return record;
   }
 
-  async seen(
+  async unseen(
     jobName: string,
     keys: readonly string[],
     now: number,
-  ): Promise<Set<string>> {
+  ): Promise<UnseenKeys> {
     const kv = await this.#kv;
     const found = new Set<string>();
+    let seenUntil = Infinity;
     for (let i = 0; i < keys.length; i += GET_MANY) {
       const batch = keys.slice(i, i + GET_MANY);
       const entries = await kv.getMany<number>(
-        batch.map((key) => [ROOT, "dedupe", jobName, key]),
+        batch.map((key) => [ROOT, "dedupe", jobName, kvPart(key)]),
       );
       entries.forEach((entry, j) => {
-        if (entry.value !== null && entry.value > now) found.add(batch[j]!);
+        if (entry.value !== null && entry.value > now) {
+          seenUntil = Math.min(seenUntil, entry.value);
+        } else found.add(batch[j]!);
+      });
+    }
+    return { keys: [...found], seenUntil };
+  }
+
+  async sameKeySet(
+    jobName: string,
+    digest: string,
+    now: number,
+  ): Promise<boolean> {
+    const kv = await this.#kv;
+    const { value } = await kv.get<StoredClaim>(this.#claims.claimKey(jobName));
+    if (value?.keyDigest !== digest || (value.keyValidUntil ?? 0) <= now) {
+      return false;
+    }
+    // Keys deleted behind the store's back (a reset) void the digest.
+    if (digest.endsWith(":0")) return true;
+    for await (
+      const _ of kv.list({ prefix: [ROOT, "dedupe", jobName] }, { limit: 1 })
+    ) return true;
+    return false;
+  }
+
+  async deliveries(
+    jobName: string,
+    unitKeys: readonly string[],
+  ): Promise<Map<string, DeliveryReceipt>> {
+    const kv = await this.#kv;
+    const found = new Map<string, DeliveryReceipt>();
+    for (let i = 0; i < unitKeys.length; i += GET_MANY) {
+      const batch = unitKeys.slice(i, i + GET_MANY);
+      const entries = await kv.getMany<StoredDelivery>(
+        batch.map((key) => [ROOT, "deliveries", jobName, kvPart(key)]),
+      );
+      entries.forEach((entry, j) => {
+        if (!entry.value) return;
+        const { generation: _, ...receipt } = entry.value;
+        found.set(batch[j]!, receipt);
       });
     }
     return found;
   }
 
-  async remember(
-    jobName: string,
-    keys: readonly string[],
-    expiresAt: number,
-    now: number,
+  async recordDeliveries(
+    claim: Claim,
+    receipts: ReadonlyMap<string, DeliveryReceipt>,
   ): Promise<void> {
     const kv = await this.#kv;
-    // KV forgets expired keys itself (expireIn); the value is checked too.
-    const expireIn = Math.max(1, expiresAt - now);
-    for (let i = 0; i < keys.length; i += BATCH) {
-      let atomic = kv.atomic();
-      for (const key of keys.slice(i, i + BATCH)) {
-        atomic = atomic.set([ROOT, "dedupe", jobName, key], expiresAt, {
-          expireIn,
-        });
+    const all = [...receipts];
+    for (let i = 0; i < all.length; i += BATCH) {
+      const batch = all.slice(i, i + BATCH);
+      await this.#claims.fenced(kv, claim, "recording deliveries", (atomic) => {
+        for (const [unitKey, receipt] of batch) {
+          const stored: StoredDelivery = {
+            ...structuredClone(receipt),
+            generation: claim.generation,
+          };
+          atomic = atomic.set(
+            [ROOT, "deliveries", claim.jobName, kvPart(unitKey)],
+            stored,
+          );
+        }
+        return atomic;
+      });
+    }
+  }
+
+  async #forgetDeliveries(
+    kv: KvLike,
+    jobName: string,
+    generation: string,
+  ): Promise<void> {
+    let atomic = kv.atomic();
+    let count = 0;
+    for await (
+      const entry of kv.list<StoredDelivery>({
+        prefix: [ROOT, "deliveries", jobName],
+      })
+    ) {
+      if (entry.value?.generation === generation) continue;
+      atomic = atomic.delete(entry.key);
+      if (++count % BATCH === 0) {
+        await atomic.commit();
+        atomic = kv.atomic();
+      }
+    }
+    if (count % BATCH !== 0) await atomic.commit();
+  }
+
+  async prune(options: PruneOptions): Promise<PruneResult> {
+    const kv = await this.#kv;
+    const before = new Date(options.before).toISOString();
+    const keep = new Set<string>();
+    for await (
+      const entry of kv.list<StoredClaim>({ prefix: [ROOT, "claims"] })
+    ) {
+      if (entry.value && !entry.value.done) keep.add(entry.value.runId);
+    }
+    for await (
+      const entry of kv.list<string>({ prefix: [ROOT, "last_success"] })
+    ) {
+      if (entry.value) keep.add(entry.value);
+      await this.#forgetDeliveries(
+        kv,
+        String(entry.key.at(-1)),
+        entry.value ?? "",
+      );
+    }
+    let runs = 0;
+    for await (
+      const entry of kv.list<string>({
+        prefix: [ROOT, "runs_by_time"],
+        end: [ROOT, "runs_by_time", before],
+      })
+    ) {
+      const runId = entry.value!;
+      if (keep.has(runId)) continue;
+      const run = await kv.get<StoredRun>([ROOT, "runs", runId]);
+      const stored = run.value;
+      if (
+        stored?.status === "running" &&
+        stored.heartbeatAt >= options.now - STALE_AFTER_MS
+      ) continue;
+      let atomic = kv.atomic().delete(entry.key).delete(run.key);
+      if (stored?.jobName && stored.startedAt) {
+        atomic = atomic.delete([
+          ROOT,
+          "runs_by_job",
+          stored.jobName,
+          stored.startedAt,
+          runId,
+        ]);
       }
       await atomic.commit();
+      runs++;
     }
-  }
-
-  async lease(jobName: string): Promise<Lease | undefined> {
-    const kv = await this.#kv;
-    return (await kv.get<Lease>([ROOT, "leases", jobName])).value ?? undefined;
-  }
-
-  async claim(
-    jobName: string,
-    slot: number,
-    instance: string,
-    leaseUntil: number,
-  ): Promise<boolean> {
-    const kv = await this.#kv;
-    const entry = await kv.get<Lease>([ROOT, "leases", jobName]);
-    if (entry.value && !(entry.value.done && entry.value.slot < slot)) {
-      return false;
-    }
-    const lease: Lease = {
-      slot,
-      instance,
-      leaseUntil,
-      done: false,
-      attempt: 1,
-    };
-    return (await kv.atomic().check(entry).set(entry.key, lease).commit()).ok;
-  }
-
-  async takeOver(
-    jobName: string,
-    instance: string,
-    leaseUntil: number,
-    now: number,
-  ): Promise<Lease | undefined> {
-    const kv = await this.#kv;
-    const entry = await kv.get<Lease>([ROOT, "leases", jobName]);
-    const lease = entry.value;
-    if (!lease || lease.done || lease.leaseUntil >= now) return undefined;
-    const next: Lease = {
-      ...lease,
-      instance,
-      leaseUntil,
-      attempt: lease.attempt + 1,
-    };
-    return (await kv.atomic().check(entry).set(entry.key, next).commit()).ok
-      ? next
-      : undefined;
-  }
-
-  async renew(
-    jobName: string,
-    instance: string,
-    leaseUntil: number,
-  ): Promise<boolean> {
-    return await this.#update(
-      jobName,
-      instance,
-      (lease) => ({ ...lease, leaseUntil }),
-    );
-  }
-
-  async release(jobName: string, instance: string): Promise<void> {
-    await this.#update(
-      jobName,
-      instance,
-      (lease) => ({ ...lease, done: true }),
-    );
-  }
-
-  async #update(
-    jobName: string,
-    instance: string,
-    change: (lease: Lease) => Lease,
-  ): Promise<boolean> {
-    const kv = await this.#kv;
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const entry = await kv.get<Lease>([ROOT, "leases", jobName]);
-      if (
-        !entry.value || entry.value.instance !== instance || entry.value.done
-      ) return false;
-      if (
-        (await kv.atomic().check(entry).set(entry.key, change(entry.value))
-          .commit()).ok
-      ) return true;
-    }
-    return false;
+    return { runs };
   }
 
   /** Closes the database. */

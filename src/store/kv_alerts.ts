@@ -9,6 +9,14 @@
  */
 import type { Row } from "../types.ts";
 import {
+  GET_MANY,
+  type KvAtomic,
+  type KvKey,
+  type KvLike,
+  ROOT,
+} from "./_kv_claims.ts";
+import {
+  type AlertFence,
   type AlertStore,
   type NoticeState,
   TOMBSTONE_MS,
@@ -22,57 +30,47 @@ import type {
 } from "../alerts/state.ts";
 import { byteSize } from "../alerts/_rows.ts";
 
-const ROOT = "triggerkit";
-/** KV's getMany limit. */
-const GET_MANY = 10;
-/** Mutations per atomic operation, under KV's limit of 1000. */
+/** Mutations per atomic operation: each writes up to three keys, under KV's limit of 1000 with the fence's check. */
 const BATCH = 300;
 /** Bytes of rows per atomic operation, under KV's limit of 819,200 in all. */
 const BATCH_BYTES = 600_000;
 
-type KvKey = readonly (string | number | bigint | boolean)[];
-
-interface KvEntry<T> {
-  key: KvKey;
-  value: T | null;
-  versionstamp: string | null;
-}
-
-interface KvAtomic {
-  check(
-    ...checks: Array<{ key: KvKey; versionstamp: string | null }>
-  ): KvAtomic;
-  set(key: KvKey, value: unknown, options?: { expireIn?: number }): KvAtomic;
-  delete(key: KvKey): KvAtomic;
-  commit(): Promise<{ ok: boolean }>;
-}
-
-/** The part of `Deno.Kv` the alert store uses (the run store's `KvLike` has it). */
-export interface AlertKv {
-  get<T>(key: KvKey): Promise<KvEntry<T>>;
-  getMany<T>(keys: KvKey[]): Promise<KvEntry<T>[]>;
-  set(
-    key: KvKey,
-    value: unknown,
-    options?: { expireIn?: number },
-  ): Promise<unknown>;
-  list<T>(selector: { prefix: KvKey }): AsyncIterable<KvEntry<T>>;
-  atomic(): KvAtomic;
-}
+/** Commits an atomic operation only while the fence's claim holds (the run store's). */
+export type FencedCommit = (
+  kv: KvLike,
+  fence: AlertFence,
+  what: string,
+  build: (atomic: KvAtomic) => KvAtomic,
+) => Promise<void>;
 
 type Mutation = (atomic: KvAtomic) => void;
 
 /** An {@linkcode AlertStore} on Deno KV. */
 export class KvAlertStore implements AlertStore {
-  readonly #kv: Promise<AlertKv>;
+  readonly #kv: Promise<KvLike>;
+  readonly #fenced: FencedCommit;
   /** KV values are at most 64 KiB. */
   readonly maxRowBytes = 60_000;
 
   /**
    * @param kv The run store's open database.
+   * @param fenced How the run store commits a write fenced by a claim.
    */
-  constructor(kv: Promise<AlertKv>) {
+  constructor(kv: Promise<KvLike>, fenced: FencedCommit) {
     this.#kv = kv;
+    this.#fenced = fenced;
+  }
+
+  /** Commits `build`'s mutations, fenced by the claim when there is one. */
+  async #commit(
+    kv: KvLike,
+    fence: AlertFence | undefined,
+    what: string,
+    build: (atomic: KvAtomic) => KvAtomic,
+  ): Promise<boolean> {
+    if (!fence) return (await build(kv.atomic()).commit()).ok;
+    await this.#fenced(kv, fence, what, build);
+    return true;
   }
 
   async summary(jobName: string): Promise<AlertSummary | undefined> {
@@ -122,10 +120,15 @@ export class KvAlertStore implements AlertStore {
     return this.#getMany<Row>("alert_rows", jobName, keys);
   }
 
-  async commit(jobName: string, commit: AlertCommit): Promise<void> {
+  async commit(
+    jobName: string,
+    commit: AlertCommit,
+    fence?: AlertFence,
+  ): Promise<void> {
     const kv = await this.#kv;
     const summaryKey = [ROOT, "alert_summary", jobName];
-    await kv.atomic().delete(summaryKey).commit();
+    const what = "recording alert state";
+    await this.#commit(kv, fence, what, (a) => a.delete(summaryKey));
     const mutations: Mutation[] = [];
     const sizes: number[] = [];
     for (const { state, row } of commit.upserts) {
@@ -147,24 +150,33 @@ export class KvAlertStore implements AlertStore {
         });
       });
     }
-    // Each mutation writes at most three keys, and one row.
-    let atomic = kv.atomic();
-    let count = 0;
+    // Each mutation writes at most three keys, and one row; a batch stays
+    // under KV's limits on mutations and on bytes.
+    const batches: Mutation[][] = [];
+    let batch: Mutation[] = [];
     let bytes = 0;
     for (const [i, mutate] of mutations.entries()) {
-      if (count === BATCH || (count > 0 && bytes + sizes[i]! > BATCH_BYTES)) {
-        await atomic.commit();
-        atomic = kv.atomic();
-        count = 0;
+      if (
+        batch.length === BATCH ||
+        (batch.length > 0 && bytes + sizes[i]! > BATCH_BYTES)
+      ) {
+        batches.push(batch);
+        batch = [];
         bytes = 0;
       }
-      mutate(atomic);
-      count++;
+      batch.push(mutate);
       bytes += sizes[i]!;
     }
-    if (count > 0) await atomic.commit();
-    if (commit.summary) {
-      await kv.atomic().set(summaryKey, commit.summary).commit();
+    if (batch.length > 0) batches.push(batch);
+    for (const mutating of batches) {
+      await this.#commit(kv, fence, what, (atomic) => {
+        for (const mutate of mutating) mutate(atomic);
+        return atomic;
+      });
+    }
+    const summary = commit.summary;
+    if (summary) {
+      await this.#commit(kv, fence, what, (a) => a.set(summaryKey, summary));
     }
   }
 
@@ -221,11 +233,17 @@ export class KvAlertStore implements AlertStore {
     jobName: string,
     state: NoticeState,
     expected: string | null,
+    fence?: AlertFence,
   ): Promise<boolean> {
     const kv = await this.#kv;
     const key = [ROOT, "alert_notices", jobName];
-    const result = await kv.atomic().check({ key, versionstamp: expected })
-      .set(key, state).commit();
-    return result.ok;
+    const write = (atomic: KvAtomic) =>
+      atomic.check({ key, versionstamp: expected }).set(key, state);
+    if (!fence) return (await write(kv.atomic()).commit()).ok;
+    // The fenced commit retries a failed check: a moved notice is seen first.
+    const current = await kv.get(key);
+    if (current.versionstamp !== expected) return false;
+    await this.#fenced(kv, fence, "recording the notice state", write);
+    return true;
   }
 }

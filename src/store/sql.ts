@@ -2,116 +2,62 @@
  * The run store in portable SQL over a {@linkcode Database}: SQLite (the
  * default file `.triggerkit/state.db`) or PostgreSQL.
  *
+ * Every write of a claimed run is one statement that checks the claim's
+ * epoch and lease itself (`… WHERE EXISTS (claim still ours)`), so a write
+ * and a takeover are ordered by the database: on PostgreSQL the check takes
+ * a share lock on the claim's row (`FOR SHARE`) until the write commits; on
+ * SQLite every write is a transaction that excludes all others. Leases run
+ * on the store's clock: PostgreSQL's `clock_timestamp()`; SQLite has no
+ * server, so its clock is the store's `Clock` — one clock for the
+ * processes of one machine that share the file.
+ *
  * @module
  */
-import type { Database } from "../db/contract.ts";
+import type { CallOptions, Database } from "../db/contract.ts";
 import { type NamedSql, parseNamedSql } from "../db/named_sql.ts";
 import type { Row } from "../types.ts";
 import { toJson } from "../_json.ts";
 import { type Clock, realClock } from "../clock.ts";
+import type { DeliveryReceipt } from "../delivery/journal.ts";
 import {
+  type Claim,
+  ClaimLostError,
+  type ClaimRequest,
+  type ClaimResult,
+  type DedupeRecord,
   type HistoryOptions,
   type Lease,
+  type PruneOptions,
+  type PruneResult,
   runningRecord,
   type RunRecord,
   type RunReport,
   type RunStart,
   type RunStore,
   STALE_AFTER_MS,
+  type UnseenKeys,
 } from "./contract.ts";
 import { SqlAlertStore } from "./sql_alerts.ts";
-
-const SCHEMA = [
-  `CREATE TABLE IF NOT EXISTS triggerkit_runs (
-    run_id TEXT PRIMARY KEY,
-    job_name TEXT NOT NULL,
-    dry_run INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    heartbeat_at BIGINT NOT NULL,
-    report TEXT
-  )`,
-  "CREATE INDEX IF NOT EXISTS triggerkit_runs_job ON triggerkit_runs (job_name, started_at)",
-  `CREATE TABLE IF NOT EXISTS triggerkit_dedupe (
-    job_name TEXT NOT NULL,
-    row_key TEXT NOT NULL,
-    expires_at BIGINT NOT NULL,
-    PRIMARY KEY (job_name, row_key)
-  )`,
-  `CREATE TABLE IF NOT EXISTS triggerkit_leases (
-    job_name TEXT PRIMARY KEY,
-    slot BIGINT NOT NULL,
-    instance TEXT NOT NULL,
-    lease_until BIGINT NOT NULL,
-    done INTEGER NOT NULL,
-    attempt INTEGER NOT NULL
-  )`,
-];
-
-const SQL = {
-  start: parseNamedSql(
-    `INSERT INTO triggerkit_runs (run_id, job_name, dry_run, status, started_at, heartbeat_at, report)
-     VALUES (:runId, :jobName, :dryRun, 'running', :startedAt, :now, :report)`,
-  ),
-  heartbeat: parseNamedSql(
-    "UPDATE triggerkit_runs SET heartbeat_at = :now WHERE run_id = :runId AND status = 'running'",
-  ),
-  finish: parseNamedSql(
-    `UPDATE triggerkit_runs SET status = :status, finished_at = :finishedAt, heartbeat_at = :now, report = :report
-     WHERE run_id = :runId`,
-  ),
-  interrupt: parseNamedSql(
-    "UPDATE triggerkit_runs SET status = 'interrupted' WHERE status = 'running' AND heartbeat_at < :staleBefore",
-  ),
-  historyAll: parseNamedSql(
-    "SELECT CASE WHEN status = 'running' AND heartbeat_at < :staleBefore THEN 'interrupted' ELSE status END AS status, report FROM triggerkit_runs ORDER BY started_at DESC, run_id DESC LIMIT :limit",
-  ),
-  get: parseNamedSql(
-    "SELECT CASE WHEN status = 'running' AND heartbeat_at < :staleBefore THEN 'interrupted' ELSE status END AS status, report FROM triggerkit_runs WHERE run_id = :runId",
-  ),
-  historyJob: parseNamedSql(
-    "SELECT CASE WHEN status = 'running' AND heartbeat_at < :staleBefore THEN 'interrupted' ELSE status END AS status, report FROM triggerkit_runs WHERE job_name = :job ORDER BY started_at DESC, run_id DESC LIMIT :limit",
-  ),
-  remember: parseNamedSql(
-    `INSERT INTO triggerkit_dedupe (job_name, row_key, expires_at) VALUES (:jobName, :key, :expiresAt)
-     ON CONFLICT (job_name, row_key) DO UPDATE SET expires_at = excluded.expires_at`,
-  ),
-  forget: parseNamedSql(
-    "DELETE FROM triggerkit_dedupe WHERE job_name = :jobName AND expires_at <= :now",
-  ),
-  lease: parseNamedSql(
-    "SELECT slot, instance, lease_until, done, attempt FROM triggerkit_leases WHERE job_name = :jobName",
-  ),
-  claimNew: parseNamedSql(
-    `INSERT INTO triggerkit_leases (job_name, slot, instance, lease_until, done, attempt)
-     VALUES (:jobName, :slot, :instance, :leaseUntil, 0, 1) ON CONFLICT (job_name) DO NOTHING`,
-  ),
-  claimNext: parseNamedSql(
-    `UPDATE triggerkit_leases SET slot = :slot, instance = :instance, lease_until = :leaseUntil, done = 0, attempt = 1
-     WHERE job_name = :jobName AND done = 1 AND slot < :slot`,
-  ),
-  takeOver: parseNamedSql(
-    `UPDATE triggerkit_leases SET instance = :instance, lease_until = :leaseUntil, attempt = attempt + 1
-     WHERE job_name = :jobName AND done = 0 AND lease_until < :now AND instance = :previous AND attempt = :attempt`,
-  ),
-  renew: parseNamedSql(
-    "UPDATE triggerkit_leases SET lease_until = :leaseUntil WHERE job_name = :jobName AND instance = :instance AND done = 0",
-  ),
-  release: parseNamedSql(
-    "UPDATE triggerkit_leases SET done = 1 WHERE job_name = :jobName AND instance = :instance AND done = 0",
-  ),
-};
-
-/** Keys per `seen` query (well under both databases' parameter limits). */
-const SEEN_BATCH = 500;
+import {
+  claimOf,
+  KEY_BATCH,
+  leaseOf,
+  PRUNE_MS,
+  receiptOf,
+  recordOf,
+  SCHEMA,
+  type Statements,
+  statementsFor,
+} from "./_sql_statements.ts";
 
 /** Options of {@linkcode SqlRunStore}. */
 export interface SqlRunStoreOptions {
-  /** The clock of heartbeats and staleness (default: the real one). */
+  /** The clock of heartbeats, staleness, and SQLite's leases (default: the real one). */
   clock?: Clock;
   /** Close the database with the store (when nothing else shares it). */
   ownsDatabase?: boolean;
+  /** The deadline of each PostgreSQL call, in ms (default 10000); SQLite calls wait for locks up to the driver's busy timeout. */
+  callTimeoutMs?: number;
 }
 
 /** A {@linkcode RunStore} on a SQL database. */
@@ -119,52 +65,57 @@ export class SqlRunStore implements RunStore {
   readonly #db: Database;
   readonly #clock: Clock;
   readonly #ownsDatabase: boolean;
+  readonly #call: CallOptions;
+  readonly #sql: Statements;
   #ready: Promise<void> | undefined;
   /** Alert state, mutes and notices, in tables of their own (issue 14). */
   readonly alerts: SqlAlertStore;
 
   /**
    * @param db The database (its tables are created on first use).
-   * @param options The clock; whether the store closes the database.
+   * @param options The clock; whether the store closes the database; call deadline.
    */
   constructor(db: Database, options: SqlRunStoreOptions = {}) {
     this.#db = db;
     this.#clock = options.clock ?? realClock;
     this.#ownsDatabase = options.ownsDatabase ?? false;
     this.alerts = new SqlAlertStore(db, this.#clock);
+    // SQLite: locks wait up to its busy timeout (a deadline sends reads to a Worker).
+    this.#call = db.kind === "postgres"
+      ? { timeoutMs: options.callTimeoutMs ?? 10_000 }
+      : {};
+    this.#sql = statementsFor(db.kind);
   }
 
   #now(): number {
     return this.#clock.now();
   }
 
-  /** Creates the tables, and marks runs whose process died as interrupted. */
+  /** Creates the tables, and marks runs whose process died as interrupted; tried again after a failure. */
   #init(): Promise<void> {
     this.#ready ??= (async () => {
-      if (this.#db.kind === "sqlite") {
-        // The store is TriggerKit's own file: WAL and NORMAL sync make a run's
-        // two small writes cheap and still survive a crash of the process.
-        await this.#db.query(parseNamedSql("PRAGMA journal_mode = WAL"));
-        await this.#db.query(parseNamedSql("PRAGMA synchronous = NORMAL"));
-      }
-      for (const statement of SCHEMA) {
-        await this.#create(parseNamedSql(statement));
-      }
-      await this.#run(SQL.interrupt, {
+      for (const pragma of this.#sql.pragmas) await this.#query(pragma, {});
+      for (const statement of SCHEMA) await this.#create(statement);
+      await this.#run(this.#sql.interrupt, {
         staleBefore: this.#now() - STALE_AFTER_MS,
       });
     })();
-    return this.#ready;
+    const ready = this.#ready;
+    ready.catch(() => {
+      if (this.#ready === ready) this.#ready = undefined;
+    });
+    return ready;
   }
 
   /**
    * Runs a `CREATE … IF NOT EXISTS`. Instances starting together can race
    * on it in PostgreSQL ("duplicate key … pg_type"): the loser retries.
    */
-  async #create(sql: NamedSql): Promise<void> {
+  async #create(text: string): Promise<void> {
     for (let attempt = 0;; attempt++) {
       try {
-        return await this.#run(sql, {});
+        await this.#run(parseNamedSql(text), {});
+        return;
       } catch (error) {
         if (attempt >= 4) throw error;
         await this.#clock.sleep(20 + Math.random() * 80);
@@ -172,36 +123,254 @@ export class SqlRunStore implements RunStore {
     }
   }
 
-  async #run(sql: NamedSql, params: Row): Promise<void> {
-    await this.#db.execute(sql, { params: [params], dryRun: false });
+  /** Runs a statement once (one parameter set per run); how many rows it changed. */
+  async #run(sql: NamedSql, ...params: Row[]): Promise<number> {
+    const { rowsAffected } = await this.#db.execute(sql, {
+      params,
+      dryRun: false,
+      ...this.#call,
+    });
+    return rowsAffected;
   }
 
-  async start(run: RunStart): Promise<void> {
+  async #query(sql: NamedSql, params: Row): Promise<Row[]> {
+    return await this.#db.query(sql, params, this.#call);
+  }
+
+  /** Parameters every statement may use: the store's clock for SQLite. */
+  #params(params: Row): Row {
+    return { now: this.#now(), ...params };
+  }
+
+  #fence(claim: Claim): Row {
+    return this.#params({ jobName: claim.jobName, epoch: claim.epoch });
+  }
+
+  async claim(jobName: string, request: ClaimRequest): Promise<ClaimResult> {
     await this.#init();
-    await this.#run(SQL.start, {
+    const params = this.#params({
+      jobName,
+      runId: request.runId,
+      holder: JSON.stringify(request.holder),
+      slot: request.slot ?? null,
+      lastSlot: request.slot ?? 0,
+      leaseMs: request.leaseMs,
+    });
+    // By hand, a job whose holder stopped renewing is taken at once (no
+    // scheduler may be there to take it over): its run is interrupted.
+    const before = request.slot === undefined
+      ? await this.#readLease(jobName)
+      : undefined;
+    const won = await this.#run(this.#sql.claimNew, params) > 0 ||
+      await this.#run(
+          request.slot === undefined
+            ? this.#sql.claimManual
+            : this.#sql.claimSlot,
+          params,
+        ) > 0;
+    if (won && before && !before.done) {
+      await this.#run(this.#sql.markInterrupted, { runId: before.runId });
+    }
+    const lease = await this.#readLease(jobName);
+    // A try given up on may have won: the lease names this run.
+    if (lease && lease.runId === request.runId && !lease.done) {
+      return {
+        claimed: true,
+        claim: claimOf(jobName, lease, request),
+      };
+    }
+    return { claimed: false, lease: lease! };
+  }
+
+  async takeOver(
+    jobName: string,
+    request: Omit<ClaimRequest, "slot">,
+  ): Promise<Claim | undefined> {
+    await this.#init();
+    const before = await this.#readLease(jobName);
+    if (!before || before.done || !before.expired) return undefined;
+    const params = this.#params({
+      jobName,
+      runId: request.runId,
+      holder: JSON.stringify(request.holder),
+      leaseMs: request.leaseMs,
+    });
+    if (await this.#run(this.#sql.takeOver, params) === 0) {
+      // A run started by hand is not run again, nor one that finished.
+      await this.#run(this.#sql.freeExpired, params);
+      return undefined;
+    }
+    const lease = await this.#readLease(jobName);
+    if (!lease || lease.runId !== request.runId) return undefined;
+    await this.#run(this.#sql.markInterrupted, { runId: before.runId });
+    return claimOf(jobName, lease, request);
+  }
+
+  async renew(claim: Claim): Promise<boolean> {
+    await this.#init();
+    const renewed = await this.#run(this.#sql.renew, {
+      ...this.#fence(claim),
+      leaseMs: claim.leaseMs,
+    }) > 0;
+    if (renewed) {
+      await this.#run(
+        this.#sql.heartbeat,
+        this.#params({ runId: claim.runId }),
+      );
+    }
+    return renewed;
+  }
+
+  async release(claim: Claim): Promise<void> {
+    await this.#init();
+    await this.#run(this.#sql.release, this.#fence(claim));
+  }
+
+  async lease(jobName: string): Promise<Lease | undefined> {
+    await this.#init();
+    const lease = await this.#readLease(jobName);
+    if (!lease) return undefined;
+    const { generation: _, ...rest } = lease;
+    return rest;
+  }
+
+  async #readLease(
+    jobName: string,
+  ): Promise<(Lease & { generation: string }) | undefined> {
+    const [row] = await this.#query(
+      this.#sql.lease,
+      this.#params({ jobName }),
+    );
+    return row === undefined ? undefined : leaseOf(row);
+  }
+
+  async skipSlot(jobName: string, slot: number): Promise<boolean> {
+    await this.#init();
+    return await this.#run(this.#sql.skipSlot, { jobName, slot }) > 0 ||
+      await this.#run(this.#sql.skipFirstSlot, { jobName, slot }) > 0;
+  }
+
+  async start(run: RunStart, claim?: Claim): Promise<void> {
+    await this.#init();
+    const params = {
       runId: run.runId,
       jobName: run.jobName,
       dryRun: run.dryRun ? 1 : 0,
       startedAt: run.startedAt,
-      now: this.#now(),
       report: JSON.stringify(runningRecord(run)),
-    });
+    };
+    if (!claim) {
+      await this.#run(this.#sql.start, this.#params(params));
+    } else if (
+      await this.#run(this.#sql.startFenced, {
+          ...this.#fence(claim),
+          ...params,
+        }) === 0 && await this.#status(run.runId) === undefined
+    ) throw new ClaimLostError(claim, "recording the run's start");
   }
 
-  async heartbeat(runId: string): Promise<void> {
-    await this.#init();
-    await this.#run(SQL.heartbeat, { runId, now: this.#now() });
+  /** A run's stored status: what a try given up on may have written already. */
+  async #status(runId: string): Promise<string | undefined> {
+    const [row] = await this.#query(this.#sql.runStatus, { runId });
+    return row === undefined ? undefined : String(row.status);
   }
 
-  async finish(report: RunReport): Promise<void> {
+  async progress(report: RunReport, claim?: Claim): Promise<void> {
     await this.#init();
-    await this.#run(SQL.finish, {
+    const params = { runId: report.runId, report: toJson(report) };
+    if (!claim) {
+      await this.#run(this.#sql.progress, this.#params(params));
+    } else if (
+      await this.#run(this.#sql.progressFenced, {
+        ...this.#fence(claim),
+        ...params,
+      }) === 0
+    ) throw new ClaimLostError(claim, "recording the run's progress");
+  }
+
+  async finish(
+    report: RunReport,
+    claim?: Claim,
+    dedupe?: DedupeRecord,
+  ): Promise<void> {
+    await this.#init();
+    const params = {
       runId: report.runId,
       status: report.status,
       finishedAt: report.finishedAt,
-      now: this.#now(),
       report: toJson(report),
+    };
+    if (!claim) {
+      await this.#run(this.#sql.finish, this.#params(params));
+      return;
+    }
+    const fence = this.#fence(claim);
+    // Written already by a try given up on: done (every step below repeats
+    // safely, but its fence would now refuse).
+    if (await this.#status(report.runId) === report.status) return;
+    if (dedupe) await this.#remember(claim, dedupe);
+    // The report is the commit: until it is written, the run is unfinished.
+    if (
+      await this.#run(this.#sql.finishFenced, { ...fence, ...params }) === 0 &&
+      await this.#status(report.runId) !== report.status
+    ) {
+      throw new ClaimLostError(claim, "recording the run's outcome");
+    }
+    await this.#run(this.#sql.release, fence);
+    if (report.status === "succeeded") {
+      // This generation's deliveries are done with: the next run has a new one.
+      await this.#run(this.#sql.forgetDeliveries, {
+        jobName: claim.jobName,
+        generation: report.runId,
+      });
+    }
+  }
+
+  async #remember(claim: Claim, dedupe: DedupeRecord): Promise<void> {
+    const fence = this.#fence(claim);
+    // Distinct keys, as one JSON parameter per statement.
+    for (let i = 0; i < dedupe.keys.length; i += KEY_BATCH) {
+      const batch = dedupe.keys.slice(i, i + KEY_BATCH);
+      const written = await this.#run(this.#sql.remember, {
+        ...fence,
+        keys: JSON.stringify(batch),
+        expiresAt: dedupe.expiresAt,
+      });
+      if (written < batch.length) {
+        throw new ClaimLostError(claim, "recording dedupe keys");
+      }
+    }
+    await this.#run(this.#sql.forget, {
+      jobName: claim.jobName,
+      now: dedupe.now,
     });
+    if (dedupe.viewDigest) {
+      const { digest, validUntil } = dedupe.viewDigest;
+      await this.#run(this.#sql.keySet, {
+        ...fence,
+        digest,
+        // Infinity does not fit a BIGINT: an empty set stays valid "forever".
+        validUntil: Number.isFinite(validUntil)
+          ? validUntil
+          : Number.MAX_SAFE_INTEGER,
+      });
+    }
+  }
+
+  async record(report: RunReport): Promise<void> {
+    await this.#init();
+    await this.#run(
+      this.#sql.record,
+      this.#params({
+        runId: report.runId,
+        jobName: report.jobName,
+        dryRun: report.dryRun ? 1 : 0,
+        status: report.status,
+        startedAt: report.startedAt,
+        finishedAt: report.finishedAt,
+        report: toJson(report),
+      }),
+    );
   }
 
   async history(options: HistoryOptions = {}): Promise<RunRecord[]> {
@@ -209,140 +378,121 @@ export class SqlRunStore implements RunStore {
     const limit = Math.max(1, Math.floor(options.limit ?? 20));
     const staleBefore = this.#now() - STALE_AFTER_MS;
     const rows = options.job === undefined
-      ? await this.#db.query(SQL.historyAll, { limit, staleBefore })
-      : await this.#db.query(SQL.historyJob, {
-        job: options.job,
+      ? await this.#query(this.#sql.historyAll, { limit, staleBefore })
+      : await this.#query(this.#sql.historyJob, {
+        jobName: options.job,
         limit,
         staleBefore,
       });
-    return rows.map(toRecord);
+    return rows.map(recordOf);
   }
 
   async get(runId: string): Promise<RunRecord | undefined> {
     await this.#init();
     const staleBefore = this.#now() - STALE_AFTER_MS;
-    const [row] = await this.#db.query(SQL.get, { runId, staleBefore });
-    return row && toRecord(row);
+    const [row] = await this.#query(this.#sql.get, { runId, staleBefore });
+    return row && recordOf(row);
   }
 
-  async seen(
+  async unseen(
     jobName: string,
     keys: readonly string[],
     now: number,
-  ): Promise<Set<string>> {
+  ): Promise<UnseenKeys> {
     await this.#init();
     const found = new Set<string>();
-    for (let i = 0; i < keys.length; i += SEEN_BATCH) {
-      const batch = keys.slice(i, i + SEEN_BATCH);
-      const params: Row = { jobName, now };
-      const names = batch.map((key, j) => {
-        params[`k${j}`] = key;
-        return `:k${j}`;
+    let seenUntil = Infinity;
+    for (let i = 0; i < keys.length; i += KEY_BATCH) {
+      const params = {
+        jobName,
+        now,
+        keys: JSON.stringify(keys.slice(i, i + KEY_BATCH)),
+      };
+      for (const row of await this.#query(this.#sql.unseen, params)) {
+        found.add(String(row.row_key));
+      }
+      const [until] = await this.#query(this.#sql.seenUntil, params);
+      if (until?.until !== null && until?.until !== undefined) {
+        seenUntil = Math.min(seenUntil, Number(until.until));
+      }
+    }
+    return { keys: [...found], seenUntil };
+  }
+
+  async sameKeySet(
+    jobName: string,
+    digest: string,
+    now: number,
+  ): Promise<boolean> {
+    await this.#init();
+    const [row] = await this.#query(this.#sql.sameKeySet, { jobName });
+    // Keys deleted behind the store's back (a reset) void the digest.
+    return row !== undefined && row.key_digest === digest &&
+      Number(row.key_valid_until) > now &&
+      (Number(row.any_key) === 1 || digest.endsWith(":0"));
+  }
+
+  async deliveries(
+    jobName: string,
+    unitKeys: readonly string[],
+  ): Promise<Map<string, DeliveryReceipt>> {
+    await this.#init();
+    const found = new Map<string, DeliveryReceipt>();
+    for (let i = 0; i < unitKeys.length; i += KEY_BATCH) {
+      const rows = await this.#query(this.#sql.deliveries, {
+        jobName,
+        keys: JSON.stringify(unitKeys.slice(i, i + KEY_BATCH)),
       });
-      const rows = await this.#db.query(
-        parseNamedSql(
-          `SELECT row_key FROM triggerkit_dedupe WHERE job_name = :jobName AND expires_at > :now AND row_key IN (${
-            names.join(", ")
-          })`,
-        ),
-        params,
-      );
-      for (const row of rows) found.add(String(row.row_key));
+      for (const row of rows) found.set(String(row.unit_key), receiptOf(row));
     }
     return found;
   }
 
-  async remember(
-    jobName: string,
-    keys: readonly string[],
-    expiresAt: number,
-    now: number,
+  async recordDeliveries(
+    claim: Claim,
+    receipts: ReadonlyMap<string, DeliveryReceipt>,
   ): Promise<void> {
     await this.#init();
-    await this.#run(SQL.forget, { jobName, now });
-    if (keys.length === 0) return;
-    await this.#db.execute(SQL.remember, {
-      params: keys.map((key) => ({ jobName, key, expiresAt })),
-      dryRun: false,
+    const fence = this.#fence(claim);
+    const params = [...receipts].map(([unitKey, receipt]) => ({
+      ...fence,
+      unitKey,
+      generation: claim.generation,
+      state: receipt.state,
+      at: receipt.at,
+      detail: receipt.detail === undefined ? null : toJson(receipt.detail),
+    }));
+    if (params.length === 0) return;
+    // One statement for all: a transaction, so all or none.
+    if (await this.#run(this.#sql.recordDelivery, ...params) < params.length) {
+      throw new ClaimLostError(claim, "recording deliveries");
+    }
+  }
+
+  async prune(options: PruneOptions): Promise<PruneResult> {
+    await this.#init();
+    // Deleting a month of runs may take longer than a run's write.
+    const long = { params: [] as Row[], dryRun: false, timeoutMs: PRUNE_MS };
+    const { rowsAffected: runs } = await this.#db.execute(this.#sql.pruneRuns, {
+      ...long,
+      params: [{
+        before: new Date(options.before).toISOString(),
+        staleBefore: options.now - STALE_AFTER_MS,
+      }],
     });
-  }
-
-  async lease(jobName: string): Promise<Lease | undefined> {
-    await this.#init();
-    const [row] = await this.#db.query(SQL.lease, { jobName });
-    if (row === undefined) return undefined;
-    return {
-      slot: Number(row.slot),
-      instance: String(row.instance),
-      leaseUntil: Number(row.lease_until),
-      done: Number(row.done) === 1,
-      attempt: Number(row.attempt),
-    };
-  }
-
-  async claim(
-    jobName: string,
-    slot: number,
-    instance: string,
-    leaseUntil: number,
-  ): Promise<boolean> {
-    await this.#init();
-    const params = { jobName, slot, instance, leaseUntil };
-    if (await this.#changes(SQL.claimNew, params)) return true;
-    return await this.#changes(SQL.claimNext, params);
-  }
-
-  async takeOver(
-    jobName: string,
-    instance: string,
-    leaseUntil: number,
-    now: number,
-  ): Promise<Lease | undefined> {
-    const lease = await this.lease(jobName);
-    if (!lease || lease.done || lease.leaseUntil >= now) return undefined;
-    const won = await this.#changes(SQL.takeOver, {
-      jobName,
-      instance,
-      leaseUntil,
-      now,
-      previous: lease.instance,
-      attempt: lease.attempt,
+    await this.#db.execute(this.#sql.pruneDedupe, {
+      ...long,
+      params: [{ now: options.now }],
     });
-    return won
-      ? { ...lease, instance, leaseUntil, attempt: lease.attempt + 1 }
-      : undefined;
-  }
-
-  async renew(
-    jobName: string,
-    instance: string,
-    leaseUntil: number,
-  ): Promise<boolean> {
-    await this.#init();
-    return await this.#changes(SQL.renew, { jobName, instance, leaseUntil });
-  }
-
-  async release(jobName: string, instance: string): Promise<void> {
-    await this.#init();
-    await this.#run(SQL.release, { jobName, instance });
-  }
-
-  async #changes(sql: NamedSql, params: Row): Promise<boolean> {
-    const { rowsAffected } = await this.#db.execute(sql, {
-      params: [params],
-      dryRun: false,
+    await this.#db.execute(this.#sql.pruneDeliveries, {
+      ...long,
+      params: [{}],
     });
-    return rowsAffected > 0;
+    return { runs };
   }
 
   /** Closes the database when the store owns it. */
   async close(): Promise<void> {
     if (this.#ownsDatabase) await this.#db.close();
   }
-}
-
-function toRecord(row: Row): RunRecord {
-  const record = JSON.parse(String(row.report)) as RunRecord;
-  record.status = row.status as RunRecord["status"];
-  return record;
 }

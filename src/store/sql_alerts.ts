@@ -11,7 +11,10 @@ import { type NamedSql, parseNamedSql } from "../db/named_sql.ts";
 import type { Row } from "../types.ts";
 import { toJson } from "../_json.ts";
 import type { Clock } from "../clock.ts";
+import { ClaimLostError } from "./contract.ts";
+import { fenceSql } from "./_sql_statements.ts";
 import {
+  type AlertFence,
   type AlertStore,
   type NoticeState,
   TOMBSTONE_MS,
@@ -129,6 +132,46 @@ const SQL = {
   ),
 };
 
+/**
+ * The writes of a run, fenced by its claim: each holds the fence in its
+ * `WHERE`, so that none lands once the claim is lost.
+ */
+function fencedStatements(kind: "sqlite" | "postgres") {
+  // The run's `now` is a column value here; the store's time is `:fenceNow`.
+  const fence = fenceSql(kind, ":fenceNow");
+  const sql = parseNamedSql;
+  return {
+    held: sql(`SELECT 1 AS held WHERE ${fence}`),
+    dropSummary: sql(
+      `DELETE FROM triggerkit_alert_jobs WHERE job_name = :job AND ${fence}`,
+    ),
+    putSummary: sql(
+      `INSERT INTO triggerkit_alert_jobs (job_name, summary)
+       SELECT CAST(:job AS TEXT), CAST(:summary AS TEXT) WHERE ${fence}
+       ON CONFLICT (job_name) DO UPDATE SET summary = excluded.summary`,
+    ),
+    upsertWithRow: sql(
+      `INSERT INTO triggerkit_alert_keys (job_name, row_key, ${STATE_COLUMNS}, row_json, resolved_at)
+       SELECT CAST(:job AS TEXT), CAST(:key AS TEXT), CAST(:state AS TEXT), CAST(:since AS BIGINT),
+         CAST(:firingSince AS BIGINT), CAST(:incident AS INTEGER), CAST(:delivered AS INTEGER),
+         CAST(:lastDeliveredAt AS BIGINT), CAST(:fingerprint AS TEXT), CAST(:row AS TEXT), NULL
+       WHERE ${fence}
+       ON CONFLICT (job_name, row_key) DO UPDATE SET state = excluded.state, since = excluded.since,
+         firing_since = excluded.firing_since, incident = excluded.incident, delivered = excluded.delivered,
+         last_delivered_at = excluded.last_delivered_at, fingerprint = excluded.fingerprint,
+         row_json = excluded.row_json, resolved_at = NULL`,
+    ),
+    update: sql(`${SQL.update.sql} AND ${fence}`),
+    resolve: sql(`${SQL.resolve.sql} AND ${fence}`),
+    insertNotice: sql(
+      `INSERT INTO triggerkit_alert_notices (job_name, version, state)
+       SELECT CAST(:job AS TEXT), 1, CAST(:state AS TEXT) WHERE ${fence}
+       ON CONFLICT (job_name) DO NOTHING`,
+    ),
+    updateNotice: sql(`${SQL.updateNotice.sql} AND ${fence}`),
+  };
+}
+
 /** Keys per `IN (…)` query (well under both databases' parameter limits). */
 const IN_BATCH = 500;
 
@@ -137,6 +180,7 @@ export class SqlAlertStore implements AlertStore {
   readonly #db: Database;
   readonly #clock: Clock;
   #ready: Promise<void> | undefined;
+  #fenced: ReturnType<typeof fencedStatements> | undefined;
 
   /**
    * @param db The run store's database (the tables are created on first use).
@@ -256,37 +300,72 @@ export class SqlAlertStore implements AlertStore {
     );
   }
 
-  async commit(jobName: string, commit: AlertCommit): Promise<void> {
+  /** The statements of a fenced write, and its parameters with the fence's. */
+  #writes(fence: AlertFence | undefined) {
+    const statements = fence
+      ? this.#fenced ??= fencedStatements(this.#db.kind)
+      : SQL;
+    const params = (rows: Row[]): Row[] =>
+      fence
+        ? rows.map((row) => ({
+          ...row,
+          jobName: fence.jobName,
+          epoch: fence.epoch,
+          fenceNow: this.#clock.now(),
+        }))
+        : rows;
+    return { statements, params };
+  }
+
+  /** Throws when the fence's claim is no longer the job's. */
+  async #hold(fence: AlertFence, what: string): Promise<void> {
+    const { statements, params } = this.#writes(fence);
+    const [held] = await this.#db.query(
+      (statements as ReturnType<typeof fencedStatements>).held,
+      params([{}])[0]!,
+    );
+    if (!held) throw new ClaimLostError(fence, what);
+  }
+
+  async commit(
+    jobName: string,
+    commit: AlertCommit,
+    fence?: AlertFence,
+  ): Promise<void> {
     await this.#init();
     const job = jobName;
-    await this.#run(SQL.dropSummary, [{ job }]);
+    const { statements: S, params } = this.#writes(fence);
+    if (fence) await this.#hold(fence, "recording alert state");
+    await this.#run(S.dropSummary, params([{ job }]));
     const withRow: Row[] = [];
     const without: Row[] = [];
     for (const { state, row } of commit.upserts) {
-      const params = stateParams(job, state);
-      if (row) withRow.push({ ...params, row: toJson(row) });
-      else without.push(params);
+      const values = stateParams(job, state);
+      if (row) withRow.push({ ...values, row: toJson(row) });
+      else without.push(values);
     }
-    await this.#run(SQL.upsertWithRow, withRow);
-    await this.#run(SQL.update, without);
+    await this.#run(S.upsertWithRow, params(withRow));
+    await this.#run(S.update, params(without));
     await this.#run(
-      SQL.resolve,
-      commit.resolved.map(({ key, incident }) => ({
+      S.resolve,
+      params(commit.resolved.map(({ key, incident }) => ({
         job,
         key,
         incident,
         now: commit.now,
-      })),
+      }))),
     );
     if (commit.resolved.length > 0) {
       await this.#run(SQL.prune, [{ job, before: commit.now - TOMBSTONE_MS }]);
     }
     if (commit.summary) {
-      await this.#run(SQL.putSummary, [{
-        job,
-        summary: JSON.stringify(commit.summary),
-      }]);
+      await this.#run(
+        S.putSummary,
+        params([{ job, summary: JSON.stringify(commit.summary) }]),
+      );
     }
+    // A claim lost during the commit refused its later writes: say so.
+    if (fence) await this.#hold(fence, "recording alert state");
   }
 
   async mutes(jobName: string | undefined, now: number): Promise<Mute[]> {
@@ -338,18 +417,28 @@ export class SqlAlertStore implements AlertStore {
     jobName: string,
     state: NoticeState,
     expected: string | null,
+    fence?: AlertFence,
   ): Promise<boolean> {
     await this.#init();
+    const { statements: S, params } = this.#writes(fence);
     const text = JSON.stringify(state);
     const { rowsAffected } = expected === null
-      ? await this.#db.execute(SQL.insertNotice, {
-        params: [{ job: jobName, state: text }],
+      ? await this.#db.execute(S.insertNotice, {
+        params: params([{ job: jobName, state: text }]),
         dryRun: false,
       })
-      : await this.#db.execute(SQL.updateNotice, {
-        params: [{ job: jobName, state: text, version: Number(expected) }],
+      : await this.#db.execute(S.updateNotice, {
+        params: params([{
+          job: jobName,
+          state: text,
+          version: Number(expected),
+        }]),
         dryRun: false,
       });
+    // Nothing written: another writer came first, or the claim was lost.
+    if (rowsAffected === 0 && fence) {
+      await this.#hold(fence, "recording the notice state");
+    }
     return rowsAffected > 0;
   }
 }
