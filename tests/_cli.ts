@@ -74,6 +74,28 @@ export function runCli(
   );
 }
 
+/**
+ * Starts the command line as a `deno` subprocess in `cwd` (for commands
+ * that run until stopped, `serve`), with the environment and `env`.
+ */
+export function spawnCli(
+  args: string[],
+  options: {
+    cwd: string;
+    env?: Record<string, string>;
+    stdout?: "piped" | "null";
+    stderr?: "piped" | "null";
+  },
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", `--config=${DENO_JSON}`, CLI, ...args],
+    cwd: options.cwd,
+    env: { NO_COLOR: "1", ...options.env },
+    stdout: options.stdout ?? "piped",
+    stderr: options.stderr ?? "piped",
+  }).spawn();
+}
+
 /** A temporary folder holding `files` (paths relative to it), removed after `fn`. */
 export async function withFiles(
   files: Record<string, string>,

@@ -8,6 +8,7 @@ import { type KvLike, KvRunStore } from "../src/store/kv.ts";
 import { SqliteDatabase } from "../src/db/sqlite.ts";
 import { PostgresDatabase } from "../src/db/postgres.ts";
 import { TEST_PG } from "./_helpers.ts";
+import { spawnCli } from "./_cli.ts";
 
 /** A store under test: how to open it on a clock. */
 export interface StoreSubject {
@@ -94,8 +95,6 @@ export function flaky(store: RunStore): Flaky {
   }) as Flaky;
 }
 
-const CLI = new URL("../src/cli/main.ts", import.meta.url).pathname;
-const DENO_JSON = new URL("../deno.json", import.meta.url).pathname;
 /** `mod.ts`, for config files written by tests. */
 export const MOD: string = new URL("../mod.ts", import.meta.url).href;
 
@@ -104,13 +103,7 @@ export function spawnServe(
   dir: string,
   env: Record<string, string>,
 ): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", `--config=${DENO_JSON}`, CLI, "serve"],
-    cwd: dir,
-    env: { NO_COLOR: "1", ...env },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  return spawnCli(["serve"], { cwd: dir, env, stdout: "null" });
 }
 
 /** Waits (for real) until `check` holds, or throws after `ms`. */

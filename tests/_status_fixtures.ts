@@ -204,45 +204,6 @@ export class FakeSource implements StatusSource {
   }
 }
 
-/** A clock that moves only when told; sleepers wake as it passes their time. */
-export class ManualClock {
-  #now: number;
-  #sleepers: Array<{ at: number; resolve: () => void }> = [];
-
-  constructor(start: number) {
-    this.#now = start;
-  }
-
-  now(): number {
-    return this.#now;
-  }
-
-  /** How many sleeps are pending. */
-  get sleeping(): number {
-    return this.#sleepers.length;
-  }
-
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const sleeper = { at: this.#now + ms, resolve };
-      this.#sleepers.push(sleeper);
-      signal?.addEventListener("abort", () => {
-        this.#sleepers = this.#sleepers.filter((s) => s !== sleeper);
-        reject(signal.reason);
-      }, { once: true });
-    });
-  }
-
-  /** Moves time forward and wakes the sleepers that are due. */
-  advance(ms: number): void {
-    this.#now += ms;
-    const due = this.#sleepers.filter((s) => s.at <= this.#now);
-    this.#sleepers = this.#sleepers.filter((s) => s.at > this.#now);
-    for (const sleeper of due) sleeper.resolve();
-  }
-}
-
 /**
  * Parses a Prometheus text exposition strictly enough to catch broken
  * escaping: every line is a comment (`# HELP`/`# TYPE`) or

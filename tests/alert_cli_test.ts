@@ -3,16 +3,8 @@ import assert from "node:assert/strict";
 import { main } from "../src/cli/main.ts";
 import { createRegistry } from "../mod.ts";
 import { FakeClock } from "./_fake_clock.ts";
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out,
-    err,
-    io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) },
-  };
-}
+import { capture } from "./_helpers.ts";
+import { runCli } from "./_cli.ts";
 
 async function alertRegistry() {
   const registry = createRegistry({
@@ -164,9 +156,6 @@ Deno.test("cli: mute, unmute and alerts have --help; alerts says when there is n
   }
 });
 
-const CLI = new URL("../src/cli/main.ts", import.meta.url).pathname;
-const DENO_JSON = new URL("../deno.json", import.meta.url).pathname;
-
 Deno.test("cli: a mute made by one process holds in the next (it is in the store)", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(
@@ -182,17 +171,7 @@ dedupe = { key = ["id"] }
 alert = { repeatEvery = "1h" }
 `,
   );
-  const cli = async (...args: string[]) => {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", `--config=${DENO_JSON}`, CLI, ...args],
-      cwd: dir,
-      env: { NO_COLOR: "1" },
-    }).output();
-    return {
-      code: output.code,
-      stdout: new TextDecoder().decode(output.stdout),
-    };
-  };
+  const cli = (...args: string[]) => runCli(args, { cwd: dir });
   try {
     assert.equal((await cli("run", "heat")).code, 0);
     assert.equal(

@@ -1,55 +1,12 @@
 /** One alert store contract, every run store: SQLite, Deno KV, PostgreSQL. */
 import assert from "node:assert/strict";
-import type { AlertStore, KeyState, NoticeState, RunStore } from "../mod.ts";
-import { SqlRunStore } from "../src/store/sql.ts";
-import { type KvLike, KvRunStore } from "../src/store/kv.ts";
-import { SqliteDatabase } from "../src/db/sqlite.ts";
-import { PostgresDatabase } from "../src/db/postgres.ts";
+import type { AlertStore, KeyState, NoticeState } from "../mod.ts";
+import { STORE_SUBJECTS } from "./_faults.ts";
 import { alertStoreOf, TOMBSTONE_MS } from "../src/alerts/store.ts";
 import { FakeClock } from "./_fake_clock.ts";
-import { TEST_PG, throwsWithCode, uniqueTable } from "./_helpers.ts";
-
-interface Subject {
-  name: string;
-  ignore?: boolean;
-  open(): Promise<{ store: RunStore; close: () => Promise<void> }>;
-}
+import { throwsWithCode, uniqueTable } from "./_helpers.ts";
 
 const clock = new FakeClock(Date.parse("2026-03-01T10:00:00Z"), { auto: true });
-
-const SUBJECTS: Subject[] = [
-  {
-    name: "sqlite",
-    open: () => {
-      const db = new SqliteDatabase(":memory:", "sqlite::memory:");
-      return Promise.resolve({
-        store: new SqlRunStore(db, { clock }),
-        close: () => db.close(),
-      });
-    },
-  },
-  {
-    name: "kv",
-    open: async () => {
-      const kv =
-        await (Deno as unknown as { openKv(path: string): Promise<KvLike> })
-          .openKv(":memory:");
-      const store = new KvRunStore(Promise.resolve(kv), { clock });
-      return { store, close: () => store.close() };
-    },
-  },
-  {
-    name: "postgres",
-    ignore: !TEST_PG && Deno.env.get("CI") !== "true",
-    open: () => {
-      const db = new PostgresDatabase(TEST_PG!, "postgres");
-      return Promise.resolve({
-        store: new SqlRunStore(db, { clock }),
-        close: () => db.close(),
-      });
-    },
-  },
-];
 
 function state(id: number, overrides: Partial<KeyState> = {}): KeyState {
   return {
@@ -74,16 +31,16 @@ const summary = {
   pending: 0,
 };
 
-for (const subject of SUBJECTS) {
+for (const subject of STORE_SUBJECTS) {
   const test = (
     name: string,
     fn: (alerts: AlertStore, job: string) => Promise<void>,
   ) =>
     Deno.test({
       name: `alert store (${subject.name}): ${name}`,
-      ignore: subject.ignore ?? false,
+      ignore: subject.ignore,
       fn: async () => {
-        const { store, close } = await subject.open();
+        const { store, close } = await subject.open(clock);
         try {
           await fn(alertStoreOf(store), uniqueTable("job"));
         } finally {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { startFakeSlack } from "./_fake_slack.ts";
 import { pgTest, uniqueTable } from "./_helpers.ts";
+import { spawnCli } from "./_cli.ts";
 
 const CLI = new URL("../src/cli/main.ts", import.meta.url).pathname;
 const DENO_JSON = new URL("../deno.json", import.meta.url).pathname;
@@ -212,20 +213,7 @@ Deno.test("cli: serve runs scheduled jobs, stops cleanly on SIGTERM and says why
         `actions = [{ action = "http_request", dryRun = true, config = { url = "http://127.0.0.1/tick" } }]`,
       ].join("\n"),
     );
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        `--config=${DENO_JSON}`,
-        CLI,
-        "serve",
-        "--json",
-      ],
-      cwd: dir,
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
+    const child = spawnCli(["serve", "--json"], { cwd: dir });
     const reader = child.stdout.pipeThrough(new TextDecoderStream())
       .getReader();
     let seen = "";

@@ -5,7 +5,8 @@ import { Databases } from "../src/db/databases.ts";
 import { checkHealth, HEALTH_TIMEOUT_MS } from "../src/observe/health.ts";
 import { RunMetrics } from "../src/observe/run_metrics.ts";
 import { createStatusHandler } from "../src/observe/status_server.ts";
-import { FakeSource, ManualClock } from "./_status_fixtures.ts";
+import { FakeSource } from "./_status_fixtures.ts";
+import { FakeClock } from "./_fake_clock.ts";
 
 const NOW = Date.parse("2030-01-01T10:00:10Z");
 
@@ -14,7 +15,7 @@ async function settle() {
 }
 
 Deno.test("/healthz is 200 while the loop ticked recently and the store answers", async () => {
-  const clock = new ManualClock(NOW);
+  const clock = new FakeClock(NOW);
   const handler = createStatusHandler({
     source: new FakeSource(),
     metrics: new RunMetrics(),
@@ -31,7 +32,7 @@ Deno.test("/healthz is 200 while the loop ticked recently and the store answers"
 });
 
 Deno.test("/healthz is 503 when the store hangs, after its 2 s timeout", async () => {
-  const clock = new ManualClock(NOW);
+  const clock = new FakeClock(NOW);
   const source = new FakeSource();
   source.storeAnswer = () => new Promise(() => {});
   const handler = createStatusHandler({
@@ -45,16 +46,16 @@ Deno.test("/healthz is 503 when the store hangs, after its 2 s timeout", async (
   );
   await settle();
   assert.equal(answered, false);
-  clock.advance(HEALTH_TIMEOUT_MS - 1);
+  clock.tick(HEALTH_TIMEOUT_MS - 1);
   await settle();
   assert.equal(answered, false, "not before 2 s");
-  clock.advance(1);
+  clock.tick(1);
   const response = await pending;
   assert.equal(response.status, 503);
   const body = await response.json();
   assert.deepEqual(body.reasons, ["the run store did not answer within 2 s"]);
   assert.equal(body.checks.scheduler.ok, true);
-  assert.equal(clock.sleeping, 0, "no timer left behind");
+  assert.equal(clock.pending, 0, "no timer left behind");
   handler.close();
 });
 
@@ -67,7 +68,7 @@ Deno.test("/healthz is 503 with the store's error, its password masked", async (
   const handler = createStatusHandler({
     source,
     metrics: new RunMetrics(),
-    clock: new ManualClock(NOW),
+    clock: new FakeClock(NOW),
   });
   const response = await handler.handle(new Request("http://x/healthz"));
   assert.equal(response.status, 503);
@@ -78,7 +79,7 @@ Deno.test("/healthz is 503 with the store's error, its password masked", async (
 });
 
 Deno.test("/healthz is 503 when the scheduler loop has not ticked for two of its periods", async () => {
-  const clock = new ManualClock(NOW);
+  const clock = new FakeClock(NOW);
   const source = new FakeSource();
   source.schedulerState = {
     tickedAt: NOW,
@@ -87,9 +88,9 @@ Deno.test("/healthz is 503 when the scheduler loop has not ticked for two of its
   };
   const status = () => checkHealth(source, { clock }).then((report) => report);
   assert.equal((await status()).status, "ok");
-  clock.advance(65_000);
+  clock.tick(65_000);
   assert.equal((await status()).status, "ok", "65 s is within 2 × 30 s + 5 s");
-  clock.advance(1000);
+  clock.tick(1000);
   const stale = await status();
   assert.equal(stale.status, "unavailable");
   assert.deepEqual(stale.reasons, [
@@ -98,7 +99,7 @@ Deno.test("/healthz is 503 when the scheduler loop has not ticked for two of its
 });
 
 Deno.test("/healthz is 503 before the loop starts, when it stops, and without a scheduler", async () => {
-  const clock = new ManualClock(NOW);
+  const clock = new FakeClock(NOW);
   const source = new FakeSource();
   const reasons = async () => (await checkHealth(source, { clock })).reasons;
   source.schedulerState = {
@@ -134,7 +135,7 @@ Deno.test("serve({ http }): /healthz turns 503 when the store hangs and 200 when
   const databases = new Databases();
   const store = new HangingStore(databases.get("sqlite::memory:"));
   const registry = createRegistry({ store });
-  const clock = new ManualClock(NOW);
+  const clock = new FakeClock(NOW);
   const stop = new AbortController();
   let url = "";
   const serving = registry.serve({
@@ -149,10 +150,10 @@ Deno.test("serve({ http }): /healthz turns 503 when the store hangs and 200 when
     await settle();
     assert.equal((await fetch(`${url}healthz`)).status, 200);
     store.hang = true;
-    const sleepers = clock.sleeping;
+    const sleepers = clock.pending;
     const pending = fetch(`${url}healthz`);
-    while (clock.sleeping === sleepers) await settle();
-    clock.advance(HEALTH_TIMEOUT_MS);
+    while (clock.pending === sleepers) await settle();
+    clock.tick(HEALTH_TIMEOUT_MS);
     const response = await pending;
     assert.equal(response.status, 503);
     assert.match(

@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { openRunStore } from "../mod.ts";
 import { pgTest, uniqueTable } from "./_helpers.ts";
+import { spawnCli } from "./_cli.ts";
+import { spawnServe } from "./_faults.ts";
 
-const CLI = new URL("../src/cli/main.ts", import.meta.url).pathname;
 const MOD = new URL("../mod.ts", import.meta.url).href;
-const DENO_JSON = new URL("../deno.json", import.meta.url).pathname;
 /** `deno task soak` sets it: the long variants. */
 const SOAK = Deno.env.get("TRIGGERKIT_SOAK") === "1";
 const RUN_FOR_MS = SOAK ? 60_000 : 20_000;
@@ -43,13 +43,12 @@ pgTest(
     const sql = postgres(pg, { onnotice: () => {} });
     await Deno.writeTextFile(`${dir}/triggerkit.config.ts`, config(job));
     const spawn = () =>
-      new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-all", `--config=${DENO_JSON}`, CLI, "serve"],
+      spawnCli(["serve"], {
         cwd: dir,
-        env: { TK_PG: pg, NO_COLOR: "1" },
+        env: { TK_PG: pg },
         stdout: "null",
         stderr: "null",
-      }).spawn();
+      });
     const servers = [spawn(), spawn(), spawn()];
     const started = Date.now();
     let killedPid: number | undefined;
@@ -182,14 +181,7 @@ Deno.test(
     const jobs = Array.from({ length: SQLITE_JOBS }, (_, i) => `job_${i}`);
     await Deno.writeTextFile(`${dir}/triggerkit.config.ts`, sqliteConfig(jobs));
     const store = `sqlite:${dir}/state.db`;
-    const spawn = () =>
-      new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-all", `--config=${DENO_JSON}`, CLI, "serve"],
-        cwd: dir,
-        env: { TK_STORE: store, NO_COLOR: "1" },
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
+    const spawn = () => spawnServe(dir, { TK_STORE: store });
     const servers = [spawn(), spawn(), spawn()];
     const logs = servers.map((server) => new Response(server.stderr).text());
     const started = Date.now();

@@ -3,6 +3,7 @@ import {
   createRegistry,
   defineJob,
   register,
+  type Registry,
   run,
   runJob,
   serve,
@@ -79,16 +80,21 @@ Deno.test("the module-level run() refuses unknown options too", async () => {
   }
 });
 
+/** A job "j" on a view of one row, with an in-process action. */
+function oneJob(registry: Registry): void {
+  registry.register("notify", () => ({}));
+  registry.defineView({
+    name: "v",
+    database: "sqlite::memory:",
+    sql: "SELECT 1 AS id",
+  });
+  registry.defineJob({ name: "j", view: "v", actions: ["notify"] });
+}
+
 Deno.test(
   "runJob(), serve(), history(), register() and defineJob() refuse unknown options",
   withRegistry(async (registry) => {
-    registry.register("notify", () => ({}));
-    registry.defineView({
-      name: "v",
-      database: "sqlite::memory:",
-      sql: "SELECT 1 AS id",
-    });
-    registry.defineJob({ name: "j", view: "v", actions: ["notify"] });
+    oneJob(registry);
     await rejectsWithCode(
       registry.runJob("j", { dry_run: true } as never),
       "INVALID_OPTIONS",
@@ -171,13 +177,7 @@ Deno.test(
 Deno.test(
   "serve() knows http, httpToken and onListen, and runJob() knows runId",
   withRegistry(async (registry) => {
-    registry.register("notify", () => ({}));
-    registry.defineView({
-      name: "v",
-      database: "sqlite::memory:",
-      sql: "SELECT 1 AS id",
-    });
-    registry.defineJob({ name: "j", view: "v", actions: ["notify"] });
+    oneJob(registry);
     const runId = `given-${crypto.randomUUID()}`;
     const report = await registry.runJob("j", { runId });
     assert.equal(report.runId, runId);

@@ -15,6 +15,7 @@ import { SqlRunStore } from "../src/store/sql.ts";
 import { Databases } from "../src/db/databases.ts";
 import { rejectsWithCode } from "./_helpers.ts";
 import { alertRegistry } from "./_alert_registry.ts";
+import { spawnCli } from "./_cli.ts";
 import { FakeClock, settle } from "./_fake_clock.ts";
 import {
   parseExposition,
@@ -242,8 +243,6 @@ Deno.test("a run whose store fails is still counted, as failed", async () => {
   }
 });
 
-const CLI = new URL("../src/cli/main.ts", import.meta.url).pathname;
-const DENO_JSON = new URL("../deno.json", import.meta.url).pathname;
 const MOD = new URL("../mod.ts", import.meta.url).href;
 
 Deno.test("cli: serve --http --http-token-env serves the page and starts runs with the token", async () => {
@@ -258,23 +257,10 @@ export default defineConfig({
 });
 `,
   );
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      `--config=${DENO_JSON}`,
-      CLI,
-      "serve",
-      "--http",
-      "127.0.0.1:0",
-      "--http-token-env",
-      "TK_HTTP_TOKEN",
-    ],
-    cwd: dir,
-    env: { TK_HTTP_TOKEN: TOKEN, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnCli(
+    ["serve", "--http", "127.0.0.1:0", "--http-token-env", "TK_HTTP_TOKEN"],
+    { cwd: dir, env: { TK_HTTP_TOKEN: TOKEN } },
+  );
   const stdout = child.stdout.pipeThrough(new TextDecoderStream());
   const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   try {

@@ -16,7 +16,7 @@ import type { Clock } from "../clock.ts";
 import { type DeliveryJournal, MemoryJournal } from "../delivery/journal.ts";
 import type { Job } from "../jobs/definitions.ts";
 import type { StepHost } from "../jobs/_step.ts";
-import type { ActionOutcome, RunReport } from "../store/contract.ts";
+import type { ProgressEvent, RunReport } from "../store/contract.ts";
 import type { Row } from "../types.ts";
 import { runPipeline, skippedSteps, type StepWrapper } from "./_pipeline.ts";
 import {
@@ -50,17 +50,7 @@ export interface AlertRunOptions {
   /** Wraps each step's run: the run's observation (metrics, traces). */
   observeStep?: StepWrapper;
   /** Told of the rows and of each action. */
-  onProgress?: (
-    event:
-      | { type: "rows"; rowCount: number; newRowCount: number }
-      | {
-        type: "action";
-        action: string;
-        status: ActionOutcome["status"];
-        index: number;
-        total: number;
-      },
-  ) => void;
+  onProgress?: (event: ProgressEvent) => void;
 }
 
 /** The journal of a run: the host's, or one in memory. */

@@ -22,6 +22,7 @@ import {
 import type {
   ActionOutcome,
   KeySetDigest,
+  ProgressEvent,
   RunReport,
   RunStore,
 } from "../store/contract.ts";
@@ -41,16 +42,7 @@ const log = logger("job");
 /** A step's receipt (result and context) is kept only under this size: larger, the step runs again on resume. */
 const MAX_STEP_RECEIPT = 48 * 1024;
 
-/** What a run reports as it goes. */
-export type ProgressEvent =
-  | { type: "rows"; rowCount: number; newRowCount: number }
-  | {
-    type: "action";
-    action: string;
-    status: ActionOutcome["status"];
-    index: number;
-    total: number;
-  };
+export type { ProgressEvent } from "../store/contract.ts";
 
 /** What the pipeline needs of the engine. */
 export interface PipelineHost extends StepHost {

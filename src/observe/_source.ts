@@ -6,6 +6,7 @@
  * @module
  */
 import type { RunRecord } from "../store/contract.ts";
+import type { AlertInfo } from "../alerts/mutes.ts";
 
 /** One job as the status page and `/api/jobs` show it. */
 export interface JobStatus {
@@ -27,21 +28,8 @@ export interface JobStatus {
   recentRuns: RunRecord[];
 }
 
-/** One alert key, as `registry.alerts()` gives it (SPEC §4.2). */
-export interface AlertStatus {
-  /** The job's name. */
-  jobName: string;
-  /** The key's values. */
-  key: unknown[];
-  /** `pending` until `pendingFor` passed, then `firing`. */
-  state: "pending" | "firing";
-  /** Since when (ISO 8601). */
-  since: string;
-  /** When it was last delivered (ISO 8601), or null. */
-  lastDeliveredAt: string | null;
-  /** Whether deliveries are muted. */
-  muted: boolean;
-}
+/** One alert key, as `registry.alerts()` gives it. */
+export type AlertStatus = AlertInfo;
 
 /** The scheduler loop as the health check sees it. */
 export interface SchedulerState {

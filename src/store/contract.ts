@@ -87,6 +87,17 @@ export interface RunReport {
   heldBy?: Holder;
 }
 
+/** What a run reports as it goes. */
+export type ProgressEvent =
+  | { type: "rows"; rowCount: number; newRowCount: number }
+  | {
+    type: "action";
+    action: string;
+    status: ActionOutcome["status"];
+    index: number;
+    total: number;
+  };
+
 /** A run as the history shows it: a finished report, or one still running or cut short. */
 export interface RunRecord extends Omit<RunReport, "status"> {
   /** The outcome. */
