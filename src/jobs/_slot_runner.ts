@@ -19,6 +19,7 @@ import {
 import { logger } from "../logger.ts";
 import { retryStore } from "./_claim.ts";
 import { skipAll } from "./_pipeline.ts";
+import { drainRuns } from "./_drain.ts";
 
 const log = logger("scheduler");
 /** Skipped slots: their own category, so that a caller printing runs (`serve`'s lines) can leave them out. */
@@ -155,18 +156,17 @@ export class SlotRunner {
     log.info("Scheduler stopping: waiting for {count} running jobs", {
       count: this.#running.size,
     });
-    const { clock } = this.#options;
-    const settled = Promise.all(this.#running).then(() => true);
-    // Most of the grace to finish; the rest for aborted runs to record it.
-    const margin = Math.min(1_000, graceMs / 5);
-    if (!(await within(clock, graceMs - margin, settled))) {
-      this.#abort.abort(new Error("The scheduler stopped"));
-      if (!(await within(clock, margin, settled))) {
-        log.error(
-          "Scheduler stopped with {count} runs still hung after the grace period",
-          { count: this.#running.size },
-        );
-      }
+    const stopped = await drainRuns(
+      this.#options.clock,
+      this.#running,
+      graceMs,
+      () => this.#abort.abort(new Error("The scheduler stopped")),
+    );
+    if (!stopped) {
+      log.error(
+        "Scheduler stopped with {count} runs still hung after the grace period",
+        { count: this.#running.size },
+      );
     }
   }
 
@@ -250,24 +250,6 @@ export class SlotRunner {
       slots.shift();
     }
     this.#unreachable.delete(job.name);
-  }
-}
-
-/** Whether `work` settled within `ms` on the clock. */
-async function within(
-  clock: Clock,
-  ms: number,
-  work: Promise<unknown>,
-): Promise<boolean> {
-  const stop = new AbortController();
-  const expired = clock.sleep(Math.max(0, ms), stop.signal).then(
-    () => false,
-    () => true,
-  );
-  try {
-    return await Promise.race([work.then(() => true), expired]);
-  } finally {
-    stop.abort();
   }
 }
 

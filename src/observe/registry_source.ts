@@ -24,6 +24,7 @@ import {
   type StatusSource,
 } from "./_source.ts";
 import type { RunChanges } from "./observability.ts";
+import { drainRuns } from "../jobs/_drain.ts";
 
 const log = logger("http");
 
@@ -170,17 +171,14 @@ export class RegistrySource implements StatusSource {
   /** Waits for runs started over HTTP up to `graceMs`, then aborts them. */
   async drain(graceMs: number): Promise<void> {
     if (this.#runs.size === 0) return;
-    const grace = new AbortController();
-    const settled = Promise.all(this.#runs).then(() => true);
-    const timedOut = this.#clock.sleep(graceMs, grace.signal).then(
-      () => false,
-      () => true,
+    // Within the grace period whatever is hung: a run that ignores its
+    // abort is left behind, as the scheduler's are.
+    await drainRuns(
+      this.#clock,
+      this.#runs,
+      graceMs,
+      () => this.#abort.abort(new Error("The status server stopped")),
     );
-    if (!(await Promise.race([settled, timedOut]))) {
-      this.#abort.abort(new Error("The status server stopped"));
-      await settled;
-    }
-    grace.abort();
   }
 }
 
