@@ -482,6 +482,53 @@ pgTest(
   },
 );
 
+Deno.test("SQLite: -0 reads back as -0 in a column without a type, and is INVALID_DATA naming row and field wherever it would read back as 0", async () => {
+  await withSqlite(async (registry, database, table) => {
+    await checkRoundTrips(registry, database, table, SQLITE_COLUMNS, [
+      ["x", -0, -0],
+      ["bin", -0, -0],
+    ]);
+    await checkRefusals(registry, database, table, SQLITE_COLUMNS, [
+      [
+        "r",
+        -0,
+        /-0 into a floating-point column: SQLite keeps the sign of zero only in a column without a type/,
+      ],
+      ["i", -0, /-0 into an integer column/],
+      ["n", -0, /-0 into a numeric column/],
+      ["b", -0, /-0 into a numeric column/],
+      ["t", -0, /-0 into a text column/],
+      ["j", { a: -0 }, /at key "a" is -0, which JSON writes as 0/],
+    ]);
+  });
+});
+
+pgTest(
+  "PostgreSQL: -0 reads back as -0 from float8 and float4, and is INVALID_DATA naming row and field wherever it would read back as 0",
+  async (url) => {
+    await withPostgres(url, async (registry, table) => {
+      await checkRoundTrips(registry, url, table, PG_COLUMNS, [
+        ["r", -0, -0],
+        ["f4", -0, -0],
+        ["r", 0, 0],
+      ]);
+      await checkRefusals(registry, url, table, PG_COLUMNS, [
+        [
+          "i",
+          -0,
+          /-0 into an integer column: PostgreSQL keeps the sign of zero only in float8 and float4/,
+        ],
+        ["i4", -0, /-0 into an integer column/],
+        ["n", -0, /-0 into a numeric column/],
+        ["t", -0, /-0 into a text column/],
+        ["j", -0, /-0 into a JSON column/],
+        ["j", { a: [-0] }, /at key "0" is -0/],
+        ["b", -0, /number into a boolean column/],
+      ]);
+    });
+  },
+);
+
 Deno.test("canonicalKey: an integer is one key as a number, a bigint or a digit string", () => {
   const forms = [[1], [1n], ["1"]];
   assert.equal(new Set(forms.map(canonicalKey)).size, 1);

@@ -7,34 +7,12 @@
  *
  * @module
  */
-
-/**
- * What a column holds, as far as binding a value goes. `any` is a column of
- * unknown or unchecked type (and every parameter used in an expression on
- * SQLite): only the checks that hold for every column apply.
- */
-export type ColumnKind =
-  | "any"
-  | "integer"
-  | "int2"
-  | "int4"
-  | "real"
-  | "float4"
-  | "numeric"
-  | "text"
-  | "boolean"
-  | "json"
-  | "bytes"
-  | "date"
-  | "timestamp";
-
-/** The database a value is bound for. */
-export type Dialect = "sqlite" | "postgres";
-
-/** A value a column cannot take unchanged; the binder names the row and field. */
-export class RefusedValue extends Error {
-  override name = "RefusedValue";
-}
+import {
+  type ColumnKind,
+  type Dialect,
+  refuse,
+  RefusedValue,
+} from "./_column_kinds.ts";
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -50,74 +28,6 @@ const PG_NUMERIC =
 /** What SQLite's NUMERIC affinity converts to a number (it ignores spaces around it). */
 const NUMERIC_LOOKING =
   /^\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*$/;
-
-const KIND_NAMES: Record<ColumnKind, string> = {
-  any: "",
-  integer: "an integer",
-  int2: "a smallint",
-  int4: "an integer",
-  real: "a floating-point",
-  float4: "a real (float4)",
-  numeric: "a numeric",
-  text: "a text",
-  boolean: "a boolean",
-  json: "a JSON",
-  bytes: "a binary",
-  date: "a date",
-  timestamp: "a timestamp",
-};
-
-function refuse(what: string, kind: ColumnKind, why: string): never {
-  const into = kind === "any" ? "" : ` into ${KIND_NAMES[kind]} column`;
-  throw new RefusedValue(`${what}${into}: ${why}`);
-}
-
-/** The SQLite column kind of a declared type, by SQLite's affinity rules. */
-export function sqliteKind(declared: string | null | undefined): ColumnKind {
-  const type = (declared ?? "").toUpperCase();
-  if (type.includes("INT")) return "integer";
-  if (/CHAR|CLOB|TEXT/.test(type)) return "text";
-  if (type === "" || type.includes("BLOB")) return "any";
-  if (/REAL|FLOA|DOUB/.test(type)) return "real";
-  return "numeric";
-}
-
-/** The column kind of a PostgreSQL parameter type (its OID). */
-export function postgresKind(oid: number): ColumnKind {
-  switch (oid) {
-    case 20:
-      return "integer";
-    case 21:
-      return "int2";
-    case 23:
-      return "int4";
-    case 700:
-      return "float4";
-    case 701:
-      return "real";
-    case 1700:
-      return "numeric";
-    case 16:
-      return "boolean";
-    case 25:
-    case 1042:
-    case 1043:
-    case 19:
-      return "text";
-    case 114:
-    case 3802:
-      return "json";
-    case 17:
-      return "bytes";
-    case 1082:
-      return "date";
-    case 1114:
-    case 1184:
-      return "timestamp";
-    default:
-      return "any";
-  }
-}
 
 /** Why a string cannot be stored unchanged in any database, or `undefined`. */
 function textProblem(text: string): string | undefined {
@@ -150,6 +60,11 @@ export function strictJson(value: unknown): string {
             if (!Number.isFinite(item)) {
               throw new RefusedValue(
                 `the number${at} is ${item}, which JSON cannot hold`,
+              );
+            }
+            if (item === 0 && 1 / item < 0) {
+              throw new RefusedValue(
+                `the number${at} is -0, which JSON writes as 0`,
               );
             }
             return item;
@@ -218,7 +133,7 @@ function bindString(text: string, kind: ColumnKind, dialect: Dialect): unknown {
           "only a number written as JavaScript writes it (like 1.5) is stored unchanged",
         );
       }
-      return bindNumber(number, kind);
+      return bindNumber(number, kind, dialect);
     }
     case "numeric":
       if (dialect === "sqlite" && NUMERIC_LOOKING.test(text)) {
@@ -284,7 +199,11 @@ const SMALL_RANGES: Partial<Record<ColumnKind, readonly [number, number]>> = {
   int2: [-32768, 32767],
 };
 
-function bindNumber(number: number, kind: ColumnKind): unknown {
+function bindNumber(
+  number: number,
+  kind: ColumnKind,
+  dialect: Dialect,
+): unknown {
   if (!Number.isFinite(number)) {
     refuse(
       `the number ${number}`,
@@ -292,6 +211,7 @@ function bindNumber(number: number, kind: ColumnKind): unknown {
       "SQLite stores NaN as NULL and JSON has no NaN or Infinity; TriggerKit refuses both on every database",
     );
   }
+  if (number === 0 && 1 / number < 0) return bindNegativeZero(kind, dialect);
   // The common cases first: this runs for every value of every row.
   if (kind === "real" || kind === "any" || kind === "numeric") return number;
   switch (kind) {
@@ -336,6 +256,27 @@ function bindNumber(number: number, kind: ColumnKind): unknown {
   return number;
 }
 
+/**
+ * -0 where the column keeps the sign of zero: a SQLite column without a type
+ * (or BLOB), a PostgreSQL float8 or float4 (sent as the text "-0":
+ * npm:postgres would write the number as "0"). Everywhere else it would read
+ * back as 0, so it is refused.
+ */
+function bindNegativeZero(kind: ColumnKind, dialect: Dialect): unknown {
+  if (dialect === "sqlite" && kind === "any") return -0;
+  if (dialect === "postgres" && (kind === "real" || kind === "float4")) {
+    return "-0";
+  }
+  refuseIfOwnTypeOnly("a number", kind);
+  refuse(
+    "the number -0",
+    kind,
+    dialect === "sqlite"
+      ? "SQLite keeps the sign of zero only in a column without a type (or BLOB); it would read back as 0"
+      : "PostgreSQL keeps the sign of zero only in float8 and float4 columns; it would read back as 0",
+  );
+}
+
 function bindBigint(
   integer: bigint,
   kind: ColumnKind,
@@ -352,7 +293,7 @@ function bindBigint(
       if (BigInt(Number(integer)) !== integer) {
         refuse("a bigint", kind, "a floating-point column would round it");
       }
-      return bindNumber(Number(integer), kind);
+      return bindNumber(Number(integer), kind, dialect);
     case "text":
       return integer.toString();
     case "json":
@@ -483,7 +424,7 @@ export function bindValue(
     case "string":
       return bindString(value, kind, dialect);
     case "number":
-      return bindNumber(value, kind);
+      return bindNumber(value, kind, dialect);
     case "bigint":
       return bindBigint(value, kind, dialect);
     case "boolean":

@@ -6,12 +6,12 @@
  * @module
  */
 import { TriggerKitError } from "../errors.ts";
+import { bindValue } from "./_values.ts";
 import {
-  bindValue,
   type ColumnKind,
   type Dialect,
   RefusedValue,
-} from "./_values.ts";
+} from "./_column_kinds.ts";
 import type { Row } from "../types.ts";
 import type { NamedSql } from "./named_sql.ts";
 

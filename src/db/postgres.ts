@@ -24,7 +24,7 @@ import {
   type ExecuteResult,
   withDeadline,
 } from "./contract.ts";
-import { postgresKind } from "./_values.ts";
+import { postgresKind } from "./_column_kinds.ts";
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   endPool,

@@ -23,7 +23,7 @@ import {
   unlimited,
   withDeadline,
 } from "./contract.ts";
-import { type ColumnKind, sqliteKind } from "./_values.ts";
+import { type ColumnKind, sqliteKind } from "./_column_kinds.ts";
 import { type NamedSql, parameterColumns, toNumbered } from "./named_sql.ts";
 import type { Row } from "../types.ts";
 import { TriggerKitError } from "../errors.ts";
