@@ -529,6 +529,94 @@ pgTest(
   },
 );
 
+pgTest(
+  "PostgreSQL: a string no timestamp reads is INVALID_DATA naming row and field, also in a multi-row INSERT",
+  async (url) => {
+    await withPostgres(url, async (registry, table) => {
+      const sql = `INSERT INTO ${table} (id, t, d) VALUES (:id, :t, :d)`;
+      await rejectsWithCode(
+        registry.run("run_sql", [
+          { id: 1, t: "a", d: "2026-01-02T03:04:05Z" },
+          { id: 2, t: "b", d: "not a date" },
+          { id: 3, t: "c", d: null },
+        ], { config: { database: url, sql } }),
+        "INVALID_DATA",
+        /^Row 1, field "d": a string into a timestamp column: it is not a date and time/,
+      );
+      await rejectsWithCode(
+        registry.run("run_sql", [
+          { id: 1, day: "2026-01-02" },
+          { id: 2, day: "2026-01-02T10:00:00Z" },
+        ], {
+          config: {
+            database: url,
+            sql: `INSERT INTO ${table} (id, day) VALUES (:id, :day)`,
+          },
+        }),
+        "INVALID_DATA",
+        /^Row 1, field "day": a date with a time of day into a date column/,
+      );
+    });
+  },
+);
+
+pgTest(
+  "PostgreSQL: a value the server cannot read names its row and field, in multi-row INSERTs of any batch and in per-row statements",
+  async (url) => {
+    const table = uniqueTable("tk_typed");
+    const admin = postgres(url, { onnotice: () => {} });
+    await admin.unsafe(
+      `CREATE TABLE ${table} (id int PRIMARY KEY, label text, u uuid, span interval)`,
+    );
+    const registry = createRegistry({ store: "sqlite::memory:" });
+    const uuid = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11";
+    try {
+      const insert =
+        `INSERT INTO ${table} (id, label, u, span) VALUES (:id, :label, :u, :span)`;
+      await rejectsWithCode(
+        registry.run("run_sql", [
+          { id: 1, label: "a", u: uuid, span: "1 day" },
+          { id: 2, label: "b", u: uuid, span: "1 day" },
+          { id: 3, label: "c", u: "not-a-uuid", span: "1 day" },
+          { id: 4, label: "d", u: uuid, span: "1 day" },
+        ], { config: { database: url, sql: insert } }),
+        "DATABASE_ERROR",
+        /on row 2, field "u" .*invalid input syntax for type uuid/,
+      );
+      const many = Array.from(
+        { length: 1500 },
+        (_, id) => ({ id, label: `r${id}`, u: uuid, span: "2 hours" }),
+      );
+      many[1234] = { ...many[1234]!, span: "two hours" };
+      await rejectsWithCode(
+        registry.run("run_sql", many, {
+          config: { database: url, sql: insert },
+        }),
+        "DATABASE_ERROR",
+        /on row 1234, field "span" .*interval/,
+      );
+      await rejectsWithCode(
+        registry.run("run_sql", [{ id: 1, u: uuid }, { id: 2, u: "nope" }], {
+          config: {
+            database: url,
+            sql: `UPDATE ${table} SET u = :u WHERE id = :id`,
+          },
+        }),
+        "DATABASE_ERROR",
+        /on row 1, field "u" .*uuid/,
+      );
+      const [counted] = await admin.unsafe(
+        `SELECT count(*)::int AS n FROM ${table}`,
+      );
+      assert.equal(counted!.n, 0, "nothing was written");
+    } finally {
+      await registry.close();
+      await admin.unsafe(`DROP TABLE ${table}`);
+      await admin.end();
+    }
+  },
+);
+
 Deno.test("canonicalKey: an integer is one key as a number, a bigint or a digit string", () => {
   const forms = [[1], [1n], ["1"]];
   assert.equal(new Set(forms.map(canonicalKey)).size, 1);

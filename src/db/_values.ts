@@ -158,6 +158,19 @@ function bindString(text: string, kind: ColumnKind, dialect: Dialect): unknown {
       break;
     case "json":
       return JSON.stringify(text);
+    case "date":
+    case "timestamp": {
+      // npm:postgres sends such a parameter as `new Date(text)`'s ISO text.
+      const date = new Date(text);
+      if (Number.isNaN(date.getTime())) {
+        refuse(
+          "a string",
+          kind,
+          "it is not a date and time npm:postgres can read (write ISO 8601: 2026-01-02T03:04:05Z)",
+        );
+      }
+      return bindDate(date, kind, dialect);
+    }
   }
   return text;
 }

@@ -189,12 +189,14 @@ function abortedError(label: string, signal: AbortSignal): TriggerKitError {
   );
 }
 
-/** A `DATABASE_ERROR` with the database's message, the row, never a secret. */
+/** A `DATABASE_ERROR` with the database's message, the row and field, never a secret. */
 export function databaseError(
   database: string,
   error: unknown,
   context: {
     row?: number | readonly [number, number];
+    /** The row's field whose parameter the database refused. */
+    field?: string;
     secrets?: readonly string[];
   } = {},
 ): TriggerKitError {
@@ -202,12 +204,13 @@ export function databaseError(
   for (const secret of context.secrets ?? []) {
     if (secret) message = message.replaceAll(secret, "***");
   }
-  const { row } = context;
-  const where = row === undefined
+  const { row, field } = context;
+  let where = row === undefined
     ? ""
     : typeof row === "number"
     ? ` on row ${row}`
     : ` on one of rows ${row[0]} to ${row[1]}`;
+  if (field !== undefined) where += `${where ? "," : ""} field "${field}"`;
   return new TriggerKitError(
     "DATABASE_ERROR",
     `Statement failed${where} (${database}): ${message}`,

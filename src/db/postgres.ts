@@ -198,11 +198,13 @@ export class PostgresDatabase implements Database {
   #error(
     error: unknown,
     row?: number | readonly [number, number],
+    field?: string,
   ): TriggerKitError {
     if (error instanceof TriggerKitError) return error;
     return databaseError(this.label, error, {
       secrets: this.#secrets,
       ...(row === undefined ? {} : { row }),
+      ...(field === undefined ? {} : { field }),
     });
   }
 
@@ -245,8 +247,24 @@ export class PostgresDatabase implements Database {
           ),
       );
     } catch (error) {
+      const names = insert ? insert.tuple.names : sql.names;
       if (!insert || !(error instanceof FailedBatch)) {
-        throw this.#error(error, (error as FailedRow).triggerkitRow);
+        const parameter = refusedParameter(error);
+        throw this.#error(
+          error,
+          (error as FailedRow).triggerkitRow,
+          parameter === undefined ? undefined : names[parameter],
+        );
+      }
+      // The server names the parameter it could not read: its row and
+      // field follow from its number.
+      const parameter = refusedParameter(error.cause);
+      if (parameter !== undefined) {
+        throw this.#error(
+          error.cause,
+          error.start + Math.floor(parameter / names.length),
+          names[parameter % names.length],
+        );
       }
       // Which row of the batch failed: replayed in a transaction that is
       // always rolled back, under the same deadline.
@@ -414,6 +432,17 @@ class FailedBatch extends Error {
 }
 
 type FailedRow = { triggerkitRow?: number };
+
+/**
+ * The index (from 0) of the parameter a PostgreSQL error says it could not
+ * read (its context: `unnamed portal parameter $4 = '...'`), or undefined.
+ */
+function refusedParameter(error: unknown): number | undefined {
+  const where = (error as { where?: unknown } | null)?.where;
+  if (typeof where !== "string") return undefined;
+  const match = /\bportal parameter \$(\d+)\b/.exec(where);
+  return match ? Number(match[1]) - 1 : undefined;
+}
 
 /** The queries of one call that a deadline would cancel. */
 type Running = Set<{ cancel(): unknown }>;
