@@ -342,3 +342,128 @@ actions = ["broken", "notthere"]
     ]);
   });
 });
+
+const STATEMENTS = `
+[databases]
+shop = "sqlite:./shop.db"
+
+[views.orders]
+database = "shop"
+sql = "SELECT id, total FROM orders"
+
+[jobs.archive]
+view = "orders"
+actions = [
+  { action = "run_sql", config = { database = "shop", sql = "INSERT INTO orders (id, total) VALUES (:id, :total)" } },
+  { action = "run_sql", config = { database = "shop", sql = "INSERT INTO archive (id) VALUES (:id)" } },
+  { action = "run_sql", config = { database = "shop", sql = "UPDATE orders SET totl = :total WHERE id = :id" } },
+]
+
+[jobs.cleanup]
+view = "orders"
+actions = [
+  { action = "run_sql", config = { database = "shop", sql = "DELEET FROM orders", mode = "once" } },
+]
+
+[jobs.creates]
+view = "orders"
+actions = [
+  { action = "run_sql", config = { database = "shop", sql = "CREATE TABLE IF NOT EXISTS audit (id INTEGER)", mode = "once" } },
+  { action = "run_sql", config = { database = "shop", sql = "INSERT INTO audit (id) VALUES (:id)" } },
+]
+`;
+
+Deno.test("validate prepares every run_sql statement on its SQLite database, never running it, and reports each with its job, step and action", async () => {
+  await withFiles({ "triggerkit.toml": STATEMENTS }, async (dir) => {
+    seedShop(dir);
+    const { problems } = await validateConfig(`${dir}/triggerkit.toml`);
+    assert.deepEqual(paths(problems), [
+      ["jobs.archive.actions[1].config.sql", "DATABASE_ERROR"],
+      ["jobs.archive.actions[2].config.sql", "DATABASE_ERROR"],
+      ["jobs.cleanup.actions[0].config.sql", "DATABASE_ERROR"],
+    ], JSON.stringify(problems, null, 1));
+    assert.match(
+      problems[0]!.message,
+      /^the SQL of step 2 \(run_sql\) of job "archive" does not prepare: .*no such table: archive/,
+    );
+    assert.match(problems[1]!.message, /step 3 .*no such column: totl/);
+    assert.match(problems[2]!.message, /step 1 .*"cleanup".*syntax error/);
+    const db = new DatabaseSync(`${dir}/shop.db`, { readOnly: true });
+    try {
+      assert.deepEqual(
+        db.prepare("SELECT name FROM sqlite_master ORDER BY name").all()
+          .map((row) => row.name),
+        ["orders"],
+        "nothing was created",
+      );
+    } finally {
+      db.close();
+    }
+    const cli = await runCli(["validate", "--json"], { cwd: dir });
+    assert.equal(cli.code, 2, cli.stderr);
+    assert.deepEqual(
+      paths(JSON.parse(cli.stdout).problems),
+      paths(problems),
+    );
+  });
+});
+
+pgTest(
+  "validate describes every run_sql statement on PostgreSQL without executing it",
+  async (url) => {
+    const table = uniqueTable("tk_validate_sql");
+    const sql = postgres(url, { onnotice: () => {} });
+    await sql.unsafe(`CREATE TABLE ${table} (id int, total numeric)`);
+    try {
+      const step = (text: string) => ({
+        action: "run_sql",
+        config: { database: "pg", sql: text },
+      });
+      const { problems } = await validateConfig({
+        databases: { pg: url },
+        views: [{ name: "v", database: "pg", sql: `SELECT id FROM ${table}` }],
+        jobs: [{
+          name: "j",
+          view: "v",
+          actions: [
+            step(`INSERT INTO ${table} (id, total) VALUES (:id, :total)`),
+            step(`INSERT INTO ${table} (id, totl) VALUES (:id, :total)`),
+            step(`DELETE FROM ${table}`),
+            step("UPDATE tk_no_such_table SET x = :x"),
+          ],
+          onFailure: { actions: [step(`INSRT INTO ${table} VALUES (1)`)] },
+        }],
+      });
+      assert.deepEqual(paths(problems), [
+        ["jobs.j.actions[1].config.sql", "DATABASE_ERROR"],
+        ["jobs.j.actions[3].config.sql", "DATABASE_ERROR"],
+        ["jobs.j.onFailure.actions[0].config.sql", "DATABASE_ERROR"],
+      ], JSON.stringify(problems, null, 1));
+      assert.match(
+        problems[0]!.message,
+        /step 2 \(run_sql\) of job "j".*column "totl"/,
+      );
+      assert.match(problems[1]!.message, /step 4 .*tk_no_such_table/);
+      assert.match(
+        problems[2]!.message,
+        /onFailure\.actions\[0\] .*syntax error/,
+      );
+      await sql.unsafe(`INSERT INTO ${table} VALUES (1, 2)`);
+      const again = await validateConfig({
+        databases: { pg: url },
+        views: [{ name: "v", database: "pg", sql: `SELECT id FROM ${table}` }],
+        jobs: [{
+          name: "j",
+          view: "v",
+          actions: [step(`DELETE FROM ${table}`)],
+        }],
+      });
+      assert.deepEqual(again.problems, []);
+      const [row] = await sql.unsafe(`SELECT count(*)::int AS n FROM ${table}`);
+      assert.equal(row!.n, 1, "the DELETE was described, not executed");
+    } finally {
+      await sql.unsafe(`DROP TABLE ${table}`);
+      await sql.end();
+    }
+  },
+);

@@ -16,6 +16,11 @@ import { parseNamedSql, toNumbered } from "../db/named_sql.ts";
 export interface DatabaseProbe {
   /** The column names a query would return; `DATABASE_ERROR` when it does not prepare. */
   columns(sql: string): Promise<string[]>;
+  /**
+   * Prepares a `run_sql` statement (`:field` parameters) as a run would,
+   * without running it; `DATABASE_ERROR` when it does not prepare.
+   */
+  prepare(sql: string): Promise<void>;
   /** Closes the probe's connection. */
   close(): Promise<void>;
 }
@@ -110,6 +115,14 @@ function sqliteProbe(url: string): DatabaseProbe {
         return Promise.reject(failure(url, messageOf(error), error));
       }
     },
+    prepare(sql) {
+      try {
+        db.prepare(toNumbered(parseNamedSql(sql), 0, "?"));
+        return Promise.resolve();
+      } catch (error) {
+        return Promise.reject(failure(url, messageOf(error), error));
+      }
+    },
     close() {
       if (db.isOpen) db.close();
       return Promise.resolve();
@@ -141,21 +154,28 @@ async function postgresProbe(
       ? error
       : failure(url, messageOf(error), error);
   }
+  // Parsed and described by the server (as a run's statement is), never executed.
+  const describe = async (text: string) => {
+    try {
+      return await within(
+        url,
+        timeoutMs,
+        sql.unsafe(toNumbered(parseNamedSql(text))).describe(),
+        stop,
+      );
+    } catch (error) {
+      throw error instanceof TriggerKitError
+        ? error
+        : failure(url, messageOf(error), error);
+    }
+  };
   return {
     async columns(text) {
-      try {
-        const described = await within(
-          url,
-          timeoutMs,
-          sql.unsafe(toNumbered(parseNamedSql(text))).describe(),
-          stop,
-        );
-        return (described.columns ?? []).map((column) => column.name);
-      } catch (error) {
-        throw error instanceof TriggerKitError
-          ? error
-          : failure(url, messageOf(error), error);
-      }
+      const described = await describe(text);
+      return (described.columns ?? []).map((column) => column.name);
+    },
+    async prepare(text) {
+      await describe(text);
     },
     async close() {
       await sql.end({ timeout: 1 }).catch(() => {});

@@ -398,8 +398,8 @@ export class Registry extends ActionRegistry {
 
   /**
    * Checks what can be checked before a run: each database answers (within
-   * `timeoutMs`), each view's SQL prepares, dedupe keys are columns of their
-   * view, module actions load, and the environment variables steps name
+   * `timeoutMs`), each view's SQL and each `run_sql` statement prepares,
+   * dedupe keys are columns of their view, module actions load, and the environment variables steps name
    * (`tokenEnv`, `fromEnv`, …) are set. Nothing is run or written.
    *
    * @param options `timeoutMs`: each database's deadline (default 5000).

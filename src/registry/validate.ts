@@ -1,9 +1,10 @@
 /**
  * What `validate` checks before any run, beyond the definitions (which are
- * checked when defined): each database answers, each view's SQL prepares,
- * dedupe keys are columns of their view, module actions load, and the
- * environment variables that steps name are set. Every problem is
- * reported, each with its place (`views.big_orders.sql`).
+ * checked when defined): each database answers, each view's SQL and each
+ * `run_sql` statement prepares (never runs), dedupe keys are columns of
+ * their view, module actions load, and the environment variables that steps
+ * name are set. Every problem is reported, each with its place
+ * (`views.big_orders.sql`, `jobs.sync.actions[1].config.sql`).
  *
  * @module
  */
@@ -107,6 +108,7 @@ export async function validateRegistry(
       record(problems, where, outcome.reason);
     });
     problems.push(...dedupeProblems(host.jobs, columns));
+    problems.push(...await statementProblems(host, probes));
     const modules = host.actions.filter((info) => info.module);
     const loaded = await Promise.allSettled(
       modules.map((info) => host.load(info.name)),
@@ -184,6 +186,68 @@ function uniqueByUrl(uses: Use[]): Use[] {
     else seen.used ||= use.used;
   }
   return [...byUrl.values()];
+}
+
+/** A statement that changes the schema: later statements may need it. */
+const SCHEMA_CHANGE =
+  /^(?:\s|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*(?:create|alter|drop)\b/i;
+
+/**
+ * Every `run_sql` statement of every job, prepared on its database as a run
+ * would prepare it, never run. Within a job, statements after a schema
+ * change (`CREATE`, `ALTER`, `DROP`) on the same database are left out: they
+ * may need that change. An in-memory SQLite database is empty before a run:
+ * there is nothing to prepare against.
+ */
+async function statementProblems(
+  host: ValidateHost,
+  probes: ReadonlyMap<string, DatabaseProbe>,
+): Promise<ValidationProblem[]> {
+  const runSql = host.actions.find((info) => info.name === "run_sql");
+  if (runSql?.kind !== "builtin") return [];
+  const checks: Array<{ path: string; what: string; done: Promise<void> }> = [];
+  for (const job of host.jobs) {
+    const changed = new Set<string>();
+    for (const { step, path, label } of jobSteps(job)) {
+      if (step.action !== "run_sql") continue;
+      let config: Record<string, unknown>;
+      try {
+        config = host.parseConfig(step.action, step.config);
+      } catch {
+        continue; // Its definition was refused: reported there.
+      }
+      const url = host.resolve(String(config.database));
+      const sql = String(config.sql);
+      const probe = probes.get(url);
+      if (!probe || changed.has(url) || isMemory(url)) continue;
+      if (SCHEMA_CHANGE.test(sql)) changed.add(url);
+      checks.push({
+        path: `${stepPath(job, path)}.config.sql`,
+        what: `the SQL of ${label} (run_sql) of job ${
+          JSON.stringify(job.name)
+        }`,
+        done: probe.prepare(sql),
+      });
+    }
+  }
+  const problems: ValidationProblem[] = [];
+  const outcomes = await Promise.allSettled(checks.map((check) => check.done));
+  outcomes.forEach((outcome, i) => {
+    if (outcome.status === "fulfilled") return;
+    const { path, what } = checks[i]!;
+    const error = outcome.reason;
+    if (!isTriggerKitError(error)) throw error;
+    problems.push({
+      path,
+      code: error.code,
+      message: `${what} does not prepare: ${error.message}`,
+    });
+  });
+  return problems;
+}
+
+function isMemory(url: string): boolean {
+  return url === "sqlite:" || url === "sqlite::memory:";
 }
 
 function stepPath(job: Job, path: string): string {
