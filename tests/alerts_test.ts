@@ -417,6 +417,33 @@ Deno.test("alerts: mute() refuses bad options with INVALID_OPTIONS naming the cl
   });
 });
 
+Deno.test("alerts: mute() names every bad option at once, with the value received", async () => {
+  const { registry, define } = await setup();
+  await closing(registry, async () => {
+    define();
+    const error = await rejectsWithCode(
+      registry.mute("heat", {
+        for: "0s",
+        keys: [[1], [1, 2]],
+        reason: 5,
+        until: "x",
+      } as never),
+      "INVALID_OPTIONS",
+    );
+    for (
+      const part of [
+        /Unknown mute\(\) option "until"/,
+        /"for" must be longer than 0, received "0s"/,
+        /"keys" must be a list of keys, each an array of 1 value \(id\), received keys\[1\]: array of 2/,
+        /"reason" must be a string, received number 5/,
+      ]
+    ) {
+      assert.match(error.message, part);
+    }
+    assert.deepEqual(await registry.alerts("heat"), [], "nothing was muted");
+  });
+});
+
 Deno.test("alerts: definitions are checked when defined", async () => {
   const { registry } = await setup();
   await closing(registry, () => {

@@ -6,7 +6,7 @@ import {
   loadConfig,
   validateConfig,
 } from "../mod.ts";
-import { runMain, withFiles } from "./_cli.ts";
+import { runCli, runMain, withFiles } from "./_cli.ts";
 import { throwsWithCode } from "./_helpers.ts";
 import { jobSteps } from "../src/jobs/definitions.ts";
 
@@ -148,6 +148,53 @@ actions = ["nope"]
       "ACTION_NOT_FOUND jobs.j.actions[0].action",
       "INVALID_JOB jobs.j.enabled",
     ]);
+  });
+});
+
+Deno.test("validate: out-of-range values in sandbox, serve and history are refused as the registry options they map to, naming the value", async () => {
+  await withFiles({
+    "triggerkit.toml": `store = "sqlite::memory:"
+[serve]
+leaseMs = 2147483648
+graceMs = 1.5
+[sandbox]
+maxWorkersPerAction = 0
+[history]
+keepDays = -1
+[actions.slow]
+module = "./slow.ts"
+timeoutMs = "5"
+memoryMb = 8
+`,
+    "slow.ts": "export default () => ({});\n",
+  }, async (dir) => {
+    const { problems } = await validateConfig(`${dir}/triggerkit.toml`);
+    assert.deepEqual(problems.map((p) => `${p.code} ${p.path}`), [
+      "INVALID_CONFIG sandbox.maxWorkersPerAction",
+      "INVALID_CONFIG serve.leaseMs",
+      "INVALID_CONFIG serve.graceMs",
+      "INVALID_CONFIG history.keepDays",
+      "INVALID_OPTIONS actions.slow.timeoutMs",
+      "INVALID_OPTIONS actions.slow.memoryMb",
+    ], JSON.stringify(problems, null, 1));
+    const message = (path: string) =>
+      problems.find((p) => p.path === path)!.message;
+    assert.match(
+      message("serve.leaseMs"),
+      /serve\.leaseMs must be a number \(whole milliseconds, 1 to 2147483647\), received 2147483648/,
+    );
+    assert.match(message("serve.graceMs"), /received 1\.5/);
+    assert.match(
+      message("history.keepDays"),
+      /history\.keepDays must be a number of days above 0, received -1/,
+    );
+    assert.match(
+      message("actions.slow.timeoutMs"),
+      /"timeoutMs" of register\(\) must be a number .*received string "5"$/,
+    );
+    assert.match(message("actions.slow.memoryMb"), /received number 8$/);
+    const cli = await runCli(["validate", "--json"], { cwd: dir });
+    assert.equal(cli.code, 2, cli.stderr);
   });
 });
 

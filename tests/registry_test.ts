@@ -108,6 +108,80 @@ Deno.test(
 );
 
 Deno.test(
+  "register() reports every problem of one call at once, each with its place",
+  withRegistry((registry) => {
+    const error = throwsWithCode(
+      () =>
+        registry.register("", () => ({}), {
+          timeout_ms: 5,
+          description: 7,
+          memoryMb: 64,
+        } as never),
+      "INVALID_ACTION",
+      /^Cannot register action "": a name must not be empty; unknown option "timeout_ms" of register\(\); did you mean "timeoutMs"\?; option "description" of register\(\) must be a string, received number 7; option "memoryMb" of register\(\) applies to sandboxed \(module\) actions only/,
+    );
+    assert.deepEqual(
+      (error.issues as Array<{ path: string; code: string }>).map((
+        { path, code },
+      ) => [path, code]),
+      [
+        ["name", "INVALID_ACTION"],
+        ["options.timeout_ms", "INVALID_OPTIONS"],
+        ["options.description", "INVALID_OPTIONS"],
+        ["options.memoryMb", "INVALID_OPTIONS"],
+      ],
+    );
+    const sandboxed = throwsWithCode(
+      () =>
+        registry.register("tab\there", "./tk_no_such_module.ts", {
+          // @ts-expect-error: run can never be granted
+          permissions: { run: true, net: "yes", hrtime: true },
+          memoryMb: 8,
+        }),
+      "INVALID_ACTION",
+    );
+    assert.deepEqual(
+      (sandboxed.issues as Array<{ path: string }>).map(({ path }) => path),
+      [
+        "name",
+        "options.memoryMb",
+        "options.permissions.run",
+        "options.permissions.net",
+        "options.permissions.hrtime",
+        "action",
+      ],
+    );
+    for (
+      const part of [
+        /control characters/,
+        /"memoryMb" .*received number 8/,
+        /"run" permission can never be granted/,
+        /permission "net" must be true, false or a list/,
+        /unknown permission "hrtime"/,
+        /tk_no_such_module\.ts does not exist/,
+      ]
+    ) {
+      assert.match(sandboxed.message, part);
+    }
+    registry.register("taken", () => ({}));
+    const taken = throwsWithCode(
+      () => registry.register("taken", () => ({}), { description: 1 } as never),
+      "INVALID_OPTIONS",
+      /"description" .*received number 1; the name is taken \(pass overwrite: true to replace it\)/,
+    );
+    assert.deepEqual(
+      (taken.issues as Array<{ code: string }>).map(({ code }) => code),
+      ["INVALID_OPTIONS", "ACTION_EXISTS"],
+    );
+    throwsWithCode(
+      () => registry.register("taken", () => ({})),
+      "ACTION_EXISTS",
+      /^Cannot register action "taken": the name is taken/,
+    );
+  }),
+);
+
+Deno.test(
   "register() refuses a remote module with INVALID_ACTION",
   withRegistry((registry) => {
     throwsWithCode(

@@ -98,6 +98,87 @@ function alertJob(host: AlertingHost, name: string, what: string): Job {
   return job;
 }
 
+/** A value for a message: its type, and a short string or number itself. */
+function describeValue(value: unknown): string {
+  if (typeof value === "string" && value.length <= 60) {
+    return `string ${JSON.stringify(value)}`;
+  }
+  return typeof value === "number" ? `number ${value}` : describeType(value);
+}
+
+/**
+ * The options of `mute()`, checked: every unknown key (with the closest
+ * known one) and every bad value is named, each with the value received.
+ */
+function muteOptions(
+  options: MuteOptions & Record<string, unknown>,
+  keyColumns: readonly string[],
+): { forMs: number; keys: unknown[][] | undefined } {
+  const found: string[] = [];
+  for (const key of Object.keys(options)) {
+    if (!MUTE_KEYS.includes(key)) {
+      found.push(
+        `unknown mute() option "${key}"${
+          didYouMean(key, MUTE_KEYS) || ` (known: ${MUTE_KEYS.join(", ")})`
+        }`,
+      );
+    }
+  }
+  let forMs = 0;
+  if (typeof options.for !== "string") {
+    found.push(
+      `mute() needs "for", a duration such as "2h", received ${
+        describeValue(options.for)
+      }`,
+    );
+  } else {
+    try {
+      forMs = parseDuration(options.for, 'mute() option "for"');
+      if (forMs <= 0) {
+        found.push(
+          `mute() "for" must be longer than 0, received ${
+            JSON.stringify(options.for)
+          }`,
+        );
+      }
+    } catch (error) {
+      found.push((error as Error).message);
+    }
+  }
+  const width = keyColumns.length;
+  const keys = options.keys;
+  if (keys !== undefined) {
+    const bad = !Array.isArray(keys)
+      ? describeType(keys)
+      : keys.findIndex((key) => !Array.isArray(key) || key.length !== width);
+    if (bad !== -1) {
+      found.push(
+        `mute() "keys" must be a list of keys, each an array of ${width} value${
+          width === 1 ? "" : "s"
+        } (${keyColumns.join(", ")}), received ${
+          typeof bad === "string"
+            ? bad
+            : `keys[${bad}]: ${describeType(keys[bad])}${
+              Array.isArray(keys[bad]) ? ` of ${keys[bad].length}` : ""
+            }`
+        }`,
+      );
+    }
+  }
+  if (options.reason !== undefined && typeof options.reason !== "string") {
+    found.push(
+      `mute() "reason" must be a string, received ${
+        describeValue(options.reason)
+      }`,
+    );
+  }
+  if (found.length > 0) {
+    const message = found.join("; ");
+    throw invalid(message.charAt(0).toUpperCase() + message.slice(1));
+  }
+  return { forMs, keys };
+}
+
 /**
  * Mutes a job's alerts for a while.
  *
@@ -117,43 +198,7 @@ export async function muteJob(
       }`,
     );
   }
-  for (const key of Object.keys(options)) {
-    if (!MUTE_KEYS.includes(key)) {
-      throw invalid(
-        `Unknown mute() option "${key}"${didYouMean(key, MUTE_KEYS)}`,
-      );
-    }
-  }
-  if (typeof options.for !== "string") {
-    throw invalid(
-      `mute() needs "for", a duration such as "2h", received ${
-        describeType(options.for)
-      }`,
-    );
-  }
-  let forMs: number;
-  try {
-    forMs = parseDuration(options.for, 'mute() option "for"');
-  } catch (error) {
-    throw invalid((error as Error).message);
-  }
-  if (forMs <= 0) throw invalid(`mute() "for" must be longer than 0`);
-  const width = job.dedupe!.key.length;
-  const keys = options.keys;
-  if (
-    keys !== undefined &&
-    (!Array.isArray(keys) ||
-      !keys.every((key) => Array.isArray(key) && key.length === width))
-  ) {
-    throw invalid(
-      `mute() "keys" must be a list of keys, each an array of ${width} value${
-        width === 1 ? "" : "s"
-      } (${job.dedupe!.key.join(", ")})`,
-    );
-  }
-  if (options.reason !== undefined && typeof options.reason !== "string") {
-    throw invalid(`mute() "reason" must be a string`);
-  }
+  const { forMs, keys } = muteOptions(options, job.dedupe!.key);
   const now = host.clock.now();
   const mute = {
     id: crypto.randomUUID(),

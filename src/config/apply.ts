@@ -23,6 +23,7 @@ import {
   type ViewDefinition,
 } from "../jobs/definitions.ts";
 import type { ActionFn, RegisterOptions } from "../types.ts";
+import { problemsOfRegistration } from "../registry/_registration.ts";
 import type { TriggerKitConfig } from "./schema.ts";
 import { findConfigFile, readConfig } from "./read.ts";
 import { checkConfig, configEntries, describeProblem } from "./check.ts";
@@ -211,6 +212,18 @@ export function problemsOf(
   error: TriggerKitError,
   path: string,
 ): ValidationProblem[] {
+  const registered = problemsOfRegistration(error);
+  if (registered) {
+    // An action entry's keys are register()'s options; its name and module
+    // are the entry itself.
+    return registered.map((found) => ({
+      path: found.path.startsWith("options.")
+        ? `${path}.${found.path.slice("options.".length)}`
+        : path,
+      code: found.code,
+      message: found.message,
+    }));
+  }
   const listed = problemsOfDefinition(error);
   if (!listed) return [{ path, code: error.code, message: error.message }];
   return listed.map((found) => ({

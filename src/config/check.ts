@@ -10,6 +10,7 @@ import { isPlainObject } from "../_plain.ts";
 import { joinPath, unknownKeys } from "../_strict.ts";
 import { CONFIG_SHAPE, type TriggerKitConfig } from "./schema.ts";
 import { isDatabaseUrl, redactUrl } from "../db/url.ts";
+import { settingProblem } from "../registry/_options.ts";
 
 /** One view, job or action of a config, and where it is written. */
 export interface ConfigEntry {
@@ -95,20 +96,15 @@ export function checkConfig(config: TriggerKitConfig): ValidationProblem[] {
   return problems;
 }
 
-/** The least value of each number of `sandbox` and `serve` (all whole numbers). */
-const LEAST: Record<string, Record<string, number>> = {
-  sandbox: { maxWorkersPerAction: 1, maxProcesses: 1 },
-  serve: { leaseMs: 1, graceMs: 0 },
-};
-
 /**
- * The problems of `sandbox` and `serve` settings (whole numbers, `true` or
- * `false`); each bad setting is removed once reported, so that the registry
- * can still be made and the rest checked.
+ * The problems of `sandbox`, `serve` and `history` settings, each checked
+ * as the `createRegistry()` option it maps to (whole numbers in range,
+ * `true` or `false`); each bad setting is removed once reported, so that the
+ * registry can still be made and the rest checked.
  */
 function numberProblems(config: TriggerKitConfig): ValidationProblem[] {
   const problems: ValidationProblem[] = [];
-  for (const section of ["sandbox", "serve"] as const) {
+  for (const section of ["sandbox", "serve", "history"] as const) {
     const table = config[section] as unknown;
     if (table === undefined) continue;
     if (!isPlainObject(table)) {
@@ -120,26 +116,17 @@ function numberProblems(config: TriggerKitConfig): ValidationProblem[] {
       continue;
     }
     for (const [key, value] of Object.entries(table)) {
-      const least = LEAST[section]![key];
+      const expected = settingProblem(section, key, value);
+      if (expected === undefined) continue;
       const path = joinPath(section, key);
-      if (least === undefined) {
-        if (typeof value === "boolean") continue;
-        problems.push(problem(
-          path,
-          `${path} must be true or false, received ${describeType(value)}`,
-        ));
-      } else if (
-        typeof value === "number" && Number.isSafeInteger(value) &&
-        value >= least
-      ) continue;
-      else {
-        problems.push(problem(
-          path,
-          `${path} must be a whole number of ${least} or more, received ${
-            typeof value === "number" ? value : describeType(value)
-          }`,
-        ));
-      }
+      problems.push(problem(
+        path,
+        `${path} must be ${expected}, received ${
+          typeof value === "number" || typeof value === "boolean"
+            ? value
+            : describeType(value)
+        }`,
+      ));
       delete table[key];
     }
   }

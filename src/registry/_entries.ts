@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { describeType, TriggerKitError } from "../errors.ts";
+import { TriggerKitError } from "../errors.ts";
 import type {
   ActionFn,
   ActionInfo,
@@ -31,19 +31,14 @@ export interface Entry {
   load?: () => Promise<void>;
 }
 
-/** A sandboxed action's limits, its options checked, defaults applied. */
+/** A sandboxed action's limits, defaults applied (its options are checked by `register`). */
 export function sandboxLimits(
-  name: string,
   options: RegisterOptions<unknown>,
 ): { timeoutMs: number; memoryMb: number; maxResultBytes: number } {
   return {
-    timeoutMs: positiveNumber(name, "timeoutMs", options.timeoutMs) ??
-      SANDBOX_DEFAULTS.timeoutMs,
-    memoryMb: positiveNumber(name, "memoryMb", options.memoryMb) ??
-      SANDBOX_DEFAULTS.memoryMb,
-    maxResultBytes:
-      positiveNumber(name, "maxResultBytes", options.maxResultBytes) ??
-        SANDBOX_DEFAULTS.maxResultBytes,
+    timeoutMs: options.timeoutMs ?? SANDBOX_DEFAULTS.timeoutMs,
+    memoryMb: options.memoryMb ?? SANDBOX_DEFAULTS.memoryMb,
+    maxResultBytes: options.maxResultBytes ?? SANDBOX_DEFAULTS.maxResultBytes,
   };
 }
 
@@ -84,21 +79,4 @@ export function copyInfo(info: ActionInfo): ActionInfo {
   const copy = { ...info };
   if (info.permissions) copy.permissions = structuredClone(info.permissions);
   return copy;
-}
-
-export function positiveNumber(
-  name: string,
-  key: string,
-  value: number | undefined,
-): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new TriggerKitError(
-      "INVALID_ACTION",
-      `Cannot register action "${name}": ${key} must be a positive number, received ${
-        typeof value === "number" ? value : describeType(value)
-      }`,
-    );
-  }
-  return value;
 }

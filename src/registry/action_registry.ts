@@ -75,7 +75,10 @@ export class ActionRegistry {
    * @param action A function, or the module whose default export is the action.
    * @param options Description, overwrite, config schema, sandbox limits.
    * @returns What the registry now knows about the action.
-   * @throws {TriggerKitError} `ACTION_EXISTS`, `INVALID_ACTION`, `SANDBOX_UNAVAILABLE`.
+   * @throws {TriggerKitError} `ACTION_EXISTS`, `INVALID_ACTION`,
+   * `INVALID_OPTIONS` (an unknown option, or a value of the wrong type or
+   * range), `SANDBOX_UNAVAILABLE`. Every problem of the call is named in one
+   * error (its code is the first problem's; `issues` lists them all).
    *
    * @example A function action with a config schema
    * ```ts
@@ -98,7 +101,6 @@ export class ActionRegistry {
     action: ActionFn<C> | string | URL,
     options: RegisterOptions<C> = {},
   ): ActionInfo {
-    checkOptions("register", options);
     return this.#parts.actions.register(name, action, options);
   }
 

@@ -25,13 +25,11 @@ import {
   wrapActionError,
 } from "./_run_checks.ts";
 import { lookup } from "../_suggest.ts";
-import { nameProblem } from "../_names.ts";
-import { isZodSchema, parseConfig, toJsonSchema } from "./_action_config.ts";
+import { parseConfig, toJsonSchema } from "./_action_config.ts";
 import { logger } from "../logger.ts";
-import { normalizePermissions } from "./permissions.ts";
 import type { SandboxOptions, SandboxProcessInfo } from "../../sandbox/host.ts";
 import { SandboxHost } from "../../sandbox/host.ts";
-import { resolveModuleUrl } from "../../sandbox/host/module_url.ts";
+import { checkRegistration, type Registration } from "./_registration.ts";
 import type { BuiltinAction, BuiltinDeps } from "../../actions/mod.ts";
 import {
   type BuiltinInput,
@@ -78,16 +76,25 @@ export class ActionTable {
     }
   }
 
-  /** Registers a function or module action; see `Registry.register`. */
+  /**
+   * Registers a function or module action; see `Registry.register`. Every
+   * problem of the call (name, options, action, taken name) is reported at
+   * once.
+   */
   register<C>(
     name: string,
     action: ActionFn<C> | string | URL,
     options: RegisterOptions<C>,
   ): ActionInfo {
-    const schema = this.#checkRegistration(name, options);
-    let entry: Entry;
-    if (typeof action === "function") {
-      entry = {
+    const { schema, sandboxed } = checkRegistration(
+      name,
+      action,
+      options,
+      this.#entries.has(name),
+    );
+    const entry: Entry = sandboxed
+      ? this.#sandboxedEntry(name, sandboxed, options, schema)
+      : {
         info: {
           name,
           description: options.description ?? "",
@@ -96,60 +103,18 @@ export class ActionTable {
         schema,
         invoke: action as unknown as ActionFn,
       };
-    } else if (typeof action === "string" || action instanceof URL) {
-      entry = this.#sandboxedEntry(name, action, options, schema);
-    } else {
-      throw new TriggerKitError(
-        "INVALID_ACTION",
-        `Cannot register action "${name}": a function or module URL is required, received ${
-          describeType(action)
-        }`,
-      );
-    }
     this.#entries.get(name)?.release?.();
     this.#entries.set(name, entry);
     return this.info(name);
   }
 
-  #checkRegistration<C>(
-    name: string,
-    options: RegisterOptions<C>,
-  ): ConfigSchema | undefined {
-    const badName = nameProblem(name);
-    if (badName) {
-      throw new TriggerKitError(
-        "INVALID_ACTION",
-        `Cannot register action ${
-          typeof name === "string" ? JSON.stringify(name) : describeType(name)
-        }: ${badName}`,
-      );
-    }
-    if (this.#entries.has(name) && options.overwrite !== true) {
-      throw new TriggerKitError(
-        "ACTION_EXISTS",
-        `Cannot register action "${name}": the name is taken (pass overwrite: true to replace it)`,
-      );
-    }
-    if (options.config !== undefined && !isZodSchema(options.config)) {
-      throw new TriggerKitError(
-        "INVALID_ACTION",
-        `Cannot register action "${name}": config must be a zod schema, received ${
-          describeType(options.config)
-        }`,
-      );
-    }
-    return options.config as ConfigSchema | undefined;
-  }
-
   #sandboxedEntry(
     name: string,
-    action: string | URL,
+    { module, permissions }: NonNullable<Registration["sandboxed"]>,
     options: RegisterOptions<unknown>,
     schema: ConfigSchema | undefined,
   ): Entry {
-    const permissions = normalizePermissions(name, options.permissions);
-    const limits = sandboxLimits(name, options);
-    const module = resolveModuleUrl(name, action);
+    const limits = sandboxLimits(options);
     if (this.#sandboxOptions.trustedInProcess && this.#getSandbox().missing()) {
       return trustedEntry(name, module, options.description ?? "", schema);
     }

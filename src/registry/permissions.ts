@@ -19,55 +19,90 @@ export const GRANTABLE = [
 export type GrantableName = typeof GRANTABLE[number];
 const NEVER = ["run", "ffi"] as const;
 
+/** A problem of a permissions object: the permission's key (`""`: the whole) and why. */
+export interface PermissionProblem {
+  key: string;
+  reason: string;
+}
+
 /**
  * Checks a permissions object and returns a normalized copy holding only
- * granted entries. `run` and `ffi` escape Deno's permission model, so asking
- * for them is an error.
+ * granted entries, and every problem found. `run` and `ffi` escape Deno's
+ * permission model, so asking for them is a problem.
+ */
+export function checkPermissions(
+  permissions: unknown,
+): { permissions: Permissions; problems: PermissionProblem[] } {
+  const out: Permissions = {};
+  const problems: PermissionProblem[] = [];
+  if (permissions === undefined) return { permissions: out, problems };
+  if (
+    typeof permissions !== "object" || permissions === null ||
+    Array.isArray(permissions)
+  ) {
+    problems.push({
+      key: "",
+      reason: `permissions must be an object, received ${
+        describeType(permissions)
+      }`,
+    });
+    return { permissions: out, problems };
+  }
+  for (const [key, value] of Object.entries(permissions)) {
+    if ((NEVER as readonly string[]).includes(key)) {
+      if (value === false || value === undefined) continue;
+      problems.push({
+        key,
+        reason:
+          `the "${key}" permission can never be granted to a sandboxed action (it escapes Deno's permission model)`,
+      });
+      continue;
+    }
+    if (!(GRANTABLE as readonly string[]).includes(key)) {
+      problems.push({
+        key,
+        reason: `unknown permission "${key}" (known: ${GRANTABLE.join(", ")})`,
+      });
+      continue;
+    }
+    try {
+      const normalized = absolutePaths(key, normalizeValue(key, value));
+      if (normalized !== false) out[key as GrantableName] = normalized;
+    } catch (error) {
+      if (!(error instanceof PermissionError)) throw error;
+      problems.push({ key, reason: error.message });
+    }
+  }
+  return { permissions: out, problems };
+}
+
+/**
+ * Checks a permissions object and returns a normalized copy holding only
+ * granted entries.
+ *
+ * @throws {TriggerKitError} `INVALID_ACTION` naming every problem (`run`
+ * and `ffi` asked, an unknown permission, a value that is not a grant).
  */
 export function normalizePermissions(
   action: string,
   permissions: Permissions | undefined,
 ): Permissions {
-  if (permissions === undefined) return {};
-  if (
-    typeof permissions !== "object" || permissions === null ||
-    Array.isArray(permissions)
-  ) {
-    throw invalid(
-      action,
-      `permissions must be an object, received ${describeType(permissions)}`,
+  const checked = checkPermissions(permissions);
+  if (checked.problems.length > 0) {
+    throw new TriggerKitError(
+      "INVALID_ACTION",
+      `Cannot register action "${action}": ${
+        checked.problems.map((problem) => problem.reason).join("; ")
+      }`,
     );
   }
-  const out: Permissions = {};
-  for (const [key, value] of Object.entries(permissions)) {
-    if ((NEVER as readonly string[]).includes(key)) {
-      if (value === false || value === undefined) continue;
-      throw invalid(
-        action,
-        `the "${key}" permission can never be granted to a sandboxed action (it escapes Deno's permission model)`,
-      );
-    }
-    if (!(GRANTABLE as readonly string[]).includes(key)) {
-      throw invalid(
-        action,
-        `unknown permission "${key}" (known: ${GRANTABLE.join(", ")})`,
-      );
-    }
-    const normalized = absolutePaths(
-      action,
-      key,
-      normalizeValue(action, key, value),
-    );
-    if (normalized !== false) out[key as GrantableName] = normalized;
-  }
-  return out;
+  return checked.permissions;
 }
 
-function normalizeValue(
-  action: string,
-  key: string,
-  value: unknown,
-): PermissionValue {
+/** Why one permission's value is not a grant. */
+class PermissionError extends Error {}
+
+function normalizeValue(key: string, value: unknown): PermissionValue {
   if (value === undefined || value === false) return false;
   if (value === true) return true;
   if (
@@ -76,8 +111,7 @@ function normalizeValue(
   ) {
     return [...new Set(value as string[])].sort();
   }
-  throw invalid(
-    action,
+  throw new PermissionError(
     `permission "${key}" must be true, false or a list of non-empty strings, received ${
       describeType(value)
     }`,
@@ -89,16 +123,11 @@ function normalizeValue(
  * that they mean the same in the sandbox process. Commas cannot be passed to
  * Deno's permission flags.
  */
-function absolutePaths(
-  action: string,
-  key: string,
-  value: PermissionValue,
-): PermissionValue {
+function absolutePaths(key: string, value: PermissionValue): PermissionValue {
   if (!Array.isArray(value)) return value;
   for (const item of value) {
     if (item.includes(",")) {
-      throw invalid(
-        action,
+      throw new PermissionError(
         `permission "${key}" entry "${item}" contains a comma, which Deno's permission flags cannot carry`,
       );
     }
@@ -112,8 +141,7 @@ function absolutePaths(
     try {
       cwd = Deno.cwd();
     } catch {
-      throw invalid(
-        action,
+      throw new PermissionError(
         `permission "${key}" path "${path}" is relative and the working directory cannot be read; use an absolute path`,
       );
     }
@@ -122,11 +150,4 @@ function absolutePaths(
       "",
     );
   });
-}
-
-function invalid(action: string, reason: string): TriggerKitError {
-  return new TriggerKitError(
-    "INVALID_ACTION",
-    `Cannot register action "${action}": ${reason}`,
-  );
 }

@@ -17,7 +17,7 @@ import {
   refuseTaken,
   type ViewDefinition,
 } from "../jobs/definitions.ts";
-import { checkOptions } from "./_options.ts";
+import { checkJobNames, checkOptions } from "./_options.ts";
 import type { RegistryOptions, ValidateOptions } from "./_options.ts";
 import { validateRegistry } from "./validate.ts";
 import { Jobs, type RunJobOptions } from "../jobs/engine.ts";
@@ -262,7 +262,9 @@ export class Registry extends ActionRegistry {
    * `httpToken`, `onListen`) to serve the status page, `/healthz`, `/metrics`
    * and the JSON API beside it.
    * @returns When the scheduler (and the status server) have stopped.
-   * @throws {TriggerKitError} `INVALID_OPTIONS` for a bad `http` or `httpToken`.
+   * @throws {TriggerKitError} `INVALID_OPTIONS` for an unknown option, a value
+   * of the wrong type or range, a job in `jobs` that is not defined, a bad
+   * `http` or `httpToken`.
    *
    * @example The status page on a free port, until aborted
    * ```ts
@@ -285,6 +287,8 @@ export class Registry extends ActionRegistry {
    */
   async serve(options: ServeOptions = {}): Promise<void> {
     checkOptions("serve", options);
+    const defined = this.#jobs.listJobs().map((job) => job.name);
+    checkJobNames("serve", "jobs", options.jobs, defined);
     const { serve: defaults, history } = this.#options;
     const merged = {
       clock: this.#clock,
