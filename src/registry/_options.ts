@@ -160,7 +160,10 @@ export function checkOptions(
   call: keyof typeof OPTIONS,
   options: unknown,
 ): void {
-  checkTable(`${call}()`, "", options, OPTIONS[call]);
+  // `run()` calls this on every action call: nothing is built unless a
+  // check fails (the call's label included).
+  if (options === undefined) return;
+  checkTable(call, "", options, OPTIONS[call]);
 }
 
 function checkTable(
@@ -175,30 +178,34 @@ function checkTable(
       "INVALID_OPTIONS",
       `The ${
         prefix ? `option "${prefix}"` : "options"
-      } of ${call} must be an object, received ${describeType(options)}`,
+      } of ${call}() must be an object, received ${describeType(options)}`,
     );
   }
-  for (const [key, value] of Object.entries(options)) {
-    const type = table[key];
-    const name = `${prefix}${key}`;
+  // Own enumerable string keys, as Object.entries gives them, without
+  // building an entry per key.
+  const keys = Object.keys(options);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const type = Object.hasOwn(table, key) ? table[key] : undefined;
     if (type === undefined) {
       throw new TriggerKitError(
         "INVALID_OPTIONS",
-        `Unknown option "${name}" of ${call}${
+        `Unknown option "${prefix}${key}" of ${call}()${
           didYouMean(key, Object.keys(table)) ||
           ` (known: ${Object.keys(table).join(", ")})`
         }`,
       );
     }
+    const value = options[key];
     if (value === undefined) continue;
     if (typeof type !== "string") {
-      checkTable(call, `${name}.`, value, type);
+      checkTable(call, `${prefix}${key}.`, value, type);
     } else if (!matches(type, value)) {
       throw new TriggerKitError(
         "INVALID_OPTIONS",
-        `Option "${name}" of ${call} must be ${ARTICLE[type]}, received ${
-          describeType(value)
-        }`,
+        `Option "${prefix}${key}" of ${call}() must be ${
+          ARTICLE[type]
+        }, received ${describeType(value)}`,
       );
     }
   }

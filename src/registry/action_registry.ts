@@ -198,13 +198,21 @@ export class ActionRegistry {
    * await registry.close();
    * ```
    */
-  async run(
+  run(
     name: string,
     data: Row[],
-    options: RunOptions = {},
+    options?: RunOptions,
   ): Promise<ActionResult> {
-    checkOptions("run", options);
-    return await this.#parts.actions.run(name, data, options);
+    // Not async: one promise per call, the action table's (a refused option
+    // is its rejection all the same).
+    if (options !== undefined) {
+      try {
+        checkOptions("run", options);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#parts.actions.run(name, data, options);
   }
 
   /**
