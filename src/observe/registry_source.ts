@@ -25,6 +25,7 @@ import {
 } from "./_source.ts";
 import type { RunChanges } from "./observability.ts";
 import { drainRuns } from "../jobs/_drain.ts";
+import { HttpError } from "./_http.ts";
 
 const log = logger("http");
 
@@ -91,6 +92,7 @@ export class RegistrySource implements StatusSource {
   readonly #changes: RunChanges;
   readonly #runs = new Set<Promise<unknown>>();
   readonly #abort = new AbortController();
+  #stopping = false;
 
   /**
    * @param registry The registry's jobs, history and runs.
@@ -131,6 +133,14 @@ export class RegistrySource implements StatusSource {
   }
 
   startRun(job: string): Promise<{ runId: string }> {
+    if (this.#stopping) {
+      // A run started now would miss the drain's grace period.
+      throw new HttpError(
+        503,
+        "STOPPING",
+        "The server is stopping: it starts no new runs",
+      );
+    }
     const jobs = this.#registry.listJobs();
     lookup(new Map(jobs.map((j) => [j.name, j])), job, "JOB_NOT_FOUND", "job");
     const runId = crypto.randomUUID();
@@ -168,8 +178,9 @@ export class RegistrySource implements StatusSource {
     return this.#changes.subscribe(listener);
   }
 
-  /** Waits for runs started over HTTP up to `graceMs`, then aborts them. */
+  /** Refuses new runs, waits for those started over HTTP up to `graceMs`, then aborts them. */
   async drain(graceMs: number): Promise<void> {
+    this.#stopping = true;
     if (this.#runs.size === 0) return;
     // Within the grace period whatever is hung: a run that ignores its
     // abort is left behind, as the scheduler's are.
