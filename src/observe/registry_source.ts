@@ -17,6 +17,7 @@ import type {
 import {
   type AlertStatus,
   countFiring,
+  type FiringAlerts,
   type JobStatus,
   type RunChange,
   type RunsQuery,
@@ -48,6 +49,8 @@ export interface RegistryParts {
   alerts?(): Promise<AlertStatus[]>;
   /** Firing keys per job, counted cheaply (default: counted from `alerts()`). */
   alertsFiring?(): Promise<Map<string, number>>;
+  /** At most `limit` firing keys and their total, read boundedly (default: cut from `alerts()`). */
+  firingAlerts?(limit: number): Promise<FiringAlerts>;
 }
 
 /** The scheduler loop's last tick, as the health check reads it. */
@@ -172,6 +175,16 @@ export class RegistrySource implements StatusSource {
 
   alertsFiring(): Promise<Map<string, number>> {
     return firingByJob(this.#registry);
+  }
+
+  async firingAlerts(limit: number): Promise<FiringAlerts> {
+    if (this.#registry.firingAlerts) {
+      return await this.#registry.firingAlerts(limit);
+    }
+    const firing = (await this.alerts()).filter((alert) =>
+      alert.state === "firing"
+    );
+    return { alerts: firing.slice(0, limit), total: firing.length };
   }
 
   subscribe(listener: (change: RunChange) => void): () => void {

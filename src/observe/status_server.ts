@@ -9,7 +9,11 @@
 import { type Clock, realClock } from "../clock.ts";
 import { isTriggerKitError, TriggerKitError } from "../errors.ts";
 import { logger } from "../logger.ts";
-import { countFiring, type StatusSource } from "./_source.ts";
+import {
+  countFiring,
+  type FiringAlerts,
+  type StatusSource,
+} from "./_source.ts";
 import {
   decodeSegment,
   digest,
@@ -28,6 +32,7 @@ import {
   renderJobsPage,
   renderMessagePage,
   renderRunPage,
+  SHOWN_ALERTS,
   SPARKLINE_RUNS,
 } from "./status_page.ts";
 
@@ -111,16 +116,28 @@ export function createStatusHandler(
     }
   }
 
+  /** The firing keys the page lists, and their total: a bounded read. */
+  function firingAlerts(): Promise<FiringAlerts | undefined> {
+    if (source.firingAlerts) return source.firingAlerts(SHOWN_ALERTS);
+    return source.alerts
+      ? source.alerts().then((alerts) => {
+        const firing = alerts.filter((alert) => alert.state === "firing");
+        return { alerts: firing.slice(0, SHOWN_ALERTS), total: firing.length };
+      })
+      : Promise.resolve(undefined);
+  }
+
   async function jobsPage(): Promise<Response> {
-    const [jobs, recentRuns, alerts] = await fromStore(Promise.all([
+    const [jobs, recentRuns, firing] = await fromStore(Promise.all([
       source.jobs({ recentRuns: SPARKLINE_RUNS }),
       source.runs({ limit: 15 }),
-      source.alerts?.(),
+      firingAlerts(),
     ]));
     return htmlResponse(renderJobsPage({
       jobs,
       recentRuns,
-      alerts,
+      alerts: firing?.alerts,
+      ...(firing ? { firingTotal: firing.total } : {}),
       scheduler: checkScheduler(source.scheduler(), clock.now()),
       writable: tokenDigest !== undefined,
       now: clock.now(),

@@ -310,6 +310,8 @@ export class Registry extends ActionRegistry {
       sandboxProcesses: () => this.sandboxProcesses(),
       alerts: () => this.alerts(),
       alertsFiring: () => alerting.firingCounts(this.#jobs.alerting),
+      firingAlerts: (limit) =>
+        alerting.firingAlerts(this.#jobs.alerting, limit),
     };
   }
 

@@ -48,7 +48,7 @@ export interface KvLike {
   delete(key: KvKey): Promise<void>;
   list<T>(
     selector: { prefix: KvKey } | { prefix: KvKey; end: KvKey },
-    options?: { reverse?: boolean; limit?: number },
+    options?: { reverse?: boolean; limit?: number; batchSize?: number },
   ): AsyncIterable<KvEntry<T>>;
   atomic(): KvAtomic;
   close(): void;
