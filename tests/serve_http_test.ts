@@ -17,6 +17,7 @@ import { Databases } from "../src/db/databases.ts";
 import { rejectsWithCode } from "./_helpers.ts";
 import { alertRegistry } from "./_alert_registry.ts";
 import { alertStoreOf } from "../src/alerts/store.ts";
+import { bulkStore, insertRuns } from "./_bulk_runs.ts";
 import { spawnCli } from "./_cli.ts";
 import { FakeClock, settle } from "./_fake_clock.ts";
 import {
@@ -468,6 +469,36 @@ Deno.test("the page reads at most 100 firing keys from the store, never every ke
   } finally {
     await registry.close();
     await store.close?.();
+  }
+});
+
+Deno.test("/runs/<short id> opens the one run whose id starts with it, older than the latest 10,000; an ambiguous one is 404", async () => {
+  const { store, db } = bulkStore();
+  const registry = createRegistry({ store });
+  oneRowJob(registry);
+  try {
+    const { runId } = await registry.runJob("manual", {
+      runId: "c0ffee42-0000-4000-8000-000000000001",
+    });
+    await insertRuns(db, 10_050, new Date(Date.now() + 60_000).toISOString());
+    await withServer(registry, async (url) => {
+      const short = await fetch(`${url}runs/c0ffee42`, { redirect: "manual" });
+      await short.body?.cancel();
+      assert.equal(short.status, 302);
+      assert.equal(short.headers.get("location"), `/runs/${runId}`);
+      const page = await fetch(`${url}runs/c0ffee42`);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), new RegExp(runId));
+      const ambiguous = await fetch(`${url}runs/bulk-0000`);
+      assert.equal(ambiguous.status, 404);
+      assert.match(await ambiguous.text(), /More than one run id starts with/);
+      const tooShort = await fetch(`${url}runs/c0f`);
+      assert.equal(tooShort.status, 404);
+      await tooShort.body?.cancel();
+    });
+  } finally {
+    await registry.close();
+    await db.close();
   }
 });
 

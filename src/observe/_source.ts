@@ -67,6 +67,8 @@ export interface StatusSource {
   runs(query?: RunsQuery): Promise<RunRecord[]>;
   /** One run, or undefined when the store has none with that id. */
   run(runId: string): Promise<RunRecord | undefined>;
+  /** The runs whose id starts with a prefix (a short id), in id order, at most `limit`. */
+  runsByIdPrefix?(idPrefix: string, limit: number): Promise<RunRecord[]>;
   /** Resolves when the store answers a trivial query; rejects (or never settles) otherwise. */
   storeAlive(signal: AbortSignal): Promise<void>;
   /** The scheduler loop, or undefined when no scheduler runs. */

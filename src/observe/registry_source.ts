@@ -38,6 +38,8 @@ export interface RegistryParts {
   history(options: HistoryOptions): Promise<RunRecord[]>;
   /** One run by its id, or undefined. */
   getRun(runId: string): Promise<RunRecord | undefined>;
+  /** The runs whose id starts with a prefix, in id order, at most `limit`. */
+  findRuns?(idPrefix: string, limit: number): Promise<RunRecord[]>;
   /** Runs a job (the id is given, so it is known before the run ends). */
   runJob(
     name: string,
@@ -125,6 +127,10 @@ export class RegistrySource implements StatusSource {
 
   run(runId: string): Promise<RunRecord | undefined> {
     return this.#registry.getRun(runId);
+  }
+
+  runsByIdPrefix(idPrefix: string, limit: number): Promise<RunRecord[]> {
+    return this.#registry.findRuns?.(idPrefix, limit) ?? Promise.resolve([]);
   }
 
   async storeAlive(): Promise<void> {

@@ -48,6 +48,9 @@ export {
 
 const log = logger("http");
 
+/** The fewest characters of a run id `/runs/<id>` looks up as a prefix. */
+const MIN_PREFIX = 4;
+
 /** Options of {@linkcode createStatusHandler}. */
 export interface StatusHandlerOptions {
   /** What the pages show and the API does. */
@@ -146,11 +149,29 @@ export function createStatusHandler(
 
   async function runPage(runId: string): Promise<Response> {
     const run = await fromStore(source.run(runId));
+    // A short id (as the page and `history` print them) of exactly one run:
+    // its page, found by the store's id index however many runs it holds.
+    const [only, other] = !run && runId.length >= MIN_PREFIX
+      ? await fromStore(
+        source.runsByIdPrefix?.(runId, 2) ?? Promise.resolve([]),
+      )
+      : [];
+    if (only && !other) {
+      return new Response(null, {
+        status: 302,
+        headers: {
+          ...SECURITY_HEADERS,
+          location: `/runs/${encodeURIComponent(only.runId)}`,
+        },
+      });
+    }
     if (!run) {
       return htmlResponse(
         renderMessagePage(
           "Run not found",
-          `No run with id ${runId} is in the history.`,
+          other
+            ? `More than one run id starts with ${runId}: give more of it.`
+            : `No run with id ${runId} is in the history.`,
           clock.now(),
         ),
         404,

@@ -18,6 +18,7 @@ import type { SandboxProcessInfo } from "../../sandbox/host.ts";
 import { BUILTIN_ACTIONS } from "../../actions/mod.ts";
 import { ActionTable } from "./action_table.ts";
 import { Databases } from "../db/databases.ts";
+import type { RunStore } from "../store/contract.ts";
 import { checkOptions, type RegistryOptions } from "./_options.ts";
 
 /** What a registry is made of, shared by its two halves. */
@@ -30,6 +31,8 @@ export interface RegistryInternals {
   readonly databases: Databases;
   /** The actions, and the sandbox host's lifecycle. */
   readonly actions: ActionTable;
+  /** The run store, opened on first use (set by `Registry`, which owns it). */
+  store?: () => RunStore;
 }
 
 const PARTS = new WeakMap<ActionRegistry, RegistryInternals>();

@@ -47,7 +47,11 @@ export interface KvLike {
   ): Promise<unknown>;
   delete(key: KvKey): Promise<void>;
   list<T>(
-    selector: { prefix: KvKey } | { prefix: KvKey; end: KvKey },
+    selector:
+      | { prefix: KvKey }
+      | { prefix: KvKey; start: KvKey }
+      | { prefix: KvKey; end: KvKey }
+      | { start: KvKey; end: KvKey },
     options?: { reverse?: boolean; limit?: number; batchSize?: number },
   ): AsyncIterable<KvEntry<T>>;
   atomic(): KvAtomic;

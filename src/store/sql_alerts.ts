@@ -12,7 +12,7 @@ import type { Row } from "../types.ts";
 import { toJson } from "../_json.ts";
 import type { Clock } from "../clock.ts";
 import { ClaimLostError } from "./contract.ts";
-import { fenceSql } from "./_sql_statements.ts";
+import { createRetrying, fenceSql } from "./_sql_statements.ts";
 import {
   type AlertFence,
   type AlertStore,
@@ -205,18 +205,8 @@ export class SqlAlertStore implements AlertStore {
 
   #init(): Promise<void> {
     this.#ready ??= (async () => {
-      for (const statement of SCHEMA) {
-        // Instances starting together can race on CREATE in PostgreSQL.
-        for (let attempt = 0;; attempt++) {
-          try {
-            await this.#run(parseNamedSql(statement), [{}]);
-            break;
-          } catch (error) {
-            if (attempt >= 4) throw error;
-            await this.#clock.sleep(20 + Math.random() * 80);
-          }
-        }
-      }
+      const run = (sql: NamedSql) => this.#run(sql, [{}]);
+      for (const text of SCHEMA) await createRetrying(run, this.#clock, text);
     })();
     this.#ready.catch(() => this.#ready = undefined);
     return this.#ready;
