@@ -496,6 +496,28 @@ Deno.test(
   }),
 );
 
+Deno.test("run() gives the idempotency key where Object.prototype.__defineGetter__ is gone", async () => {
+  const script = `
+    delete Object.prototype.__defineGetter__;
+    const { createRegistry } = await import(${
+    JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+  });
+    const registry = createRegistry();
+    registry.register("probe", (input) => ({
+      key: input.idempotencyKey,
+      copied: { ...input }.idempotencyKey,
+      listed: Object.keys(input).includes("idempotencyKey"),
+    }));
+    console.log(JSON.stringify(await registry.run("probe", [], { runId: "r" })));
+    await registry.close();`;
+  const output = await runScript(script, ["--no-prompt"]);
+  assert.equal(output.code, 0, output.stderr);
+  const result = JSON.parse(output.stdout);
+  assert.match(result.key, /^[A-Za-z0-9_-]{43}$/);
+  assert.equal(result.copied, result.key);
+  assert.equal(result.listed, true);
+});
+
 Deno.test("importing mod.ts needs no permission and does no I/O", async () => {
   const script = `
     import { createRegistry, listAvailable } from ${
