@@ -53,6 +53,7 @@ export type { AlertInfo, MuteInfo, MuteOptions } from "./src/alerts/mutes.ts";
 export type {
   AlertFence,
   AlertStore,
+  FiringPage,
   NoticeState,
   OpenIncident,
   VersionedNotice,

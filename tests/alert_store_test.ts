@@ -154,6 +154,66 @@ for (const subject of STORE_SUBJECTS) {
     },
   );
 
+  test(
+    "firing() reads a page of the firing keys and counts them all, with or without a summary",
+    async (alerts, job) => {
+      const pending = {
+        state: "pending" as const,
+        firingSince: null,
+        delivered: 0,
+        lastDeliveredAt: null,
+      };
+      const upserts = Array.from({ length: 250 }, (_, i) => ({
+        // Every fifth key pending, between firing ones in key order.
+        state: state(i, i % 5 === 0 ? pending : {}),
+        row: { id: i },
+      }));
+      const counts = { ...summary, firing: 200, pending: 50 };
+      await alerts.commit(job, {
+        upserts,
+        resolved: [],
+        summary: counts,
+        now: 5000,
+      });
+      await alerts.commit(`${job}_other`, {
+        upserts: [{ state: state(1), row: { id: 1 } }],
+        resolved: [],
+        summary: { ...summary, firing: 1 },
+        now: 5000,
+      });
+      const page = await alerts.firing!(job, 100);
+      assert.equal(page.total, 200);
+      assert.equal(page.keys.length, 100);
+      assert.ok(page.keys.every((key) => key.state === "firing"));
+      assert.equal(new Set(page.keys.map((key) => key.key)).size, 100);
+      assert.deepEqual(
+        page.keys.find((key) => key.key === page.keys[0]!.key),
+        upserts.find((u) => u.state.key === page.keys[0]!.key)!.state,
+      );
+      assert.deepEqual(
+        (await alerts.firing!(job, 100)).keys,
+        page.keys,
+        "the same page again",
+      );
+      assert.deepEqual(await alerts.firing!(job, 0), { keys: [], total: 200 });
+      // A commit cut short leaves no summary: the keys are counted.
+      await alerts.commit(job, {
+        upserts: [{ state: state(0), row: { id: 0 } }],
+        resolved: [{ key: state(1).key, incident: 1 }],
+        summary: null,
+        now: 6000,
+      });
+      assert.equal(await alerts.summary(job), undefined);
+      const counted = await alerts.firing!(job, 10);
+      assert.equal(counted.total, 200);
+      assert.equal(counted.keys.length, 10);
+      assert.deepEqual(await alerts.firing!("no such job", 10), {
+        keys: [],
+        total: 0,
+      });
+    },
+  );
+
   test("more keys than one batch of reads or writes", async (alerts, job) => {
     const many = Array.from(
       { length: 1_234 },

@@ -12,6 +12,7 @@ import {
   type RunStore,
 } from "../mod.ts";
 import { FakeClock } from "./_fake_clock.ts";
+import { bulkStore, insertRuns } from "./_bulk_runs.ts";
 
 const START = Date.parse("2026-03-01T10:00:00Z");
 
@@ -302,6 +303,45 @@ Deno.test("cli show: a unique prefix of the id (as history prints it) finds the 
     assert.equal(run.attempt, 2);
     assert.equal(run.actions[1].attempts, 3);
   });
+});
+
+Deno.test("cli show: a unique prefix finds a run older than the latest 10,000 (a store query, not a search of recent history)", async () => {
+  const clock = new FakeClock(START);
+  const { store, db } = bulkStore(clock);
+  const registry = createRegistry({ store, clock });
+  try {
+    const runId = "7e57ab12-0000-4000-8000-000000000001";
+    await store.record(
+      report(runId, "nightly", "succeeded"),
+    );
+    // 10,050 newer runs: the one sought is not among the latest 10,000.
+    await insertRuns(db, 10_050, new Date(START + 60_000).toISOString());
+    assert.equal(
+      (await registry.history({ limit: 10_000 })).some((run) =>
+        run.runId === runId
+      ),
+      false,
+    );
+    const { io, out, err } = capture();
+    assert.equal(
+      await main(["show", "7e57ab12", "--json"], { io, registry }),
+      0,
+      err.join("\n"),
+    );
+    assert.equal(JSON.parse(out.join("\n")).runId, runId);
+    const ambiguous = capture();
+    assert.equal(
+      await main(["show", "bulk-00"], { io: ambiguous.io, registry }),
+      2,
+    );
+    assert.match(
+      ambiguous.err.join("\n"),
+      /"bulk-00" starts more than 5 run ids; give more of it:\n {2}bulk-000001 \(bulk/,
+    );
+  } finally {
+    await registry.close();
+    await db.close();
+  }
 });
 
 Deno.test("cli show: an ambiguous, unknown or too short id exits 2 and says why", async () => {

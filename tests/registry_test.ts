@@ -459,6 +459,139 @@ Deno.test(
   }),
 );
 
+Deno.test(
+  "run() refuses every bad call by rejecting, never by a synchronous throw",
+  withRegistry(async (registry) => {
+    registry.register("throws", () => {
+      throw new Error("boom");
+    });
+    registry.register("configured", () => ({}), {
+      config: z.object({ limit: z.number() }),
+    });
+    // @ts-expect-error: testing a wrong type
+    registry.register("returns_array", () => []);
+    const calls: Array<[() => Promise<unknown>, string]> = [
+      [() => registry.run("nope", []), "ACTION_NOT_FOUND"],
+      // @ts-expect-error: testing an unknown option
+      [() => registry.run("throws", [], { dry_run: true }), "INVALID_OPTIONS"],
+      // @ts-expect-error: testing a wrong type
+      [() => registry.run("throws", "rows"), "INVALID_DATA"],
+      [() => registry.run("configured", [], {}), "INVALID_CONFIG"],
+      [() => registry.run("throws", []), "ACTION_FAILED"],
+      [() => registry.run("returns_array", []), "INVALID_RESULT"],
+      [
+        () => registry.run("throws", [], { signal: AbortSignal.abort() }),
+        "ACTION_TIMEOUT",
+      ],
+    ];
+    for (const [call, code] of calls) {
+      let pending: Promise<unknown> | undefined;
+      try {
+        pending = call();
+      } catch (error) {
+        assert.fail(`a ${code} call threw synchronously: ${error}`);
+      }
+      await rejectsWithCode(pending, code);
+    }
+  }),
+);
+
+Deno.test(
+  "run() awaits a result that is a thenable, not only a Promise",
+  withRegistry(async (registry) => {
+    registry.register("thenable", () =>
+      ({
+        then(resolve: (value: unknown) => void) {
+          resolve({ via: "then" });
+        },
+      }) as unknown as Record<string, unknown>);
+    assert.deepEqual(await registry.run("thenable", []), { via: "then" });
+  }),
+);
+
+Deno.test(
+  "run() logs a failure at warning with its duration, and nothing below the configured level",
+  withRegistry(async (registry) => {
+    const records: LogRecord[] = [];
+    await configure({
+      sinks: { memory: (record) => records.push(record) },
+      loggers: [
+        {
+          category: ["triggerkit"],
+          sinks: ["memory"],
+          lowestLevel: "warning",
+        },
+        { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+      ],
+      reset: true,
+    });
+    try {
+      registry.register("fine", () => ({}));
+      registry.register("fails", () => Promise.reject(new Error("no")));
+      await registry.run("fine", [{}], { jobName: "j", runId: "r1" });
+      await rejectsWithCode(
+        registry.run("fails", [{}], { jobName: "j", runId: "r2" }),
+        "ACTION_FAILED",
+      );
+    } finally {
+      await reset();
+    }
+    assert.deepEqual(records.map((r) => r.level), ["warning"]);
+    const failure = records[0]!;
+    assert.equal(failure.properties.action, "fails");
+    assert.equal(failure.properties.runId, "r2");
+    assert.equal(failure.properties.code, "ACTION_FAILED");
+    assert.equal(failure.properties.outcome, "failed");
+    assert.equal(typeof failure.properties.durationMs, "number");
+  }),
+);
+
+Deno.test(
+  "run() gives the idempotency key as an own enumerable property, the same each read",
+  withRegistry(async (registry) => {
+    const seen: Array<Record<string, unknown>> = [];
+    registry.register("probe", (input) => {
+      seen.push({
+        keys: Object.keys(input),
+        copy: { ...input }.idempotencyKey,
+        first: input.idempotencyKey,
+        again: input.idempotencyKey,
+      });
+      return {};
+    });
+    await registry.run("probe", [{ id: 1 }], { runId: "fixed" });
+    await registry.run("probe", [{ id: 1 }], { runId: "fixed" });
+    const [one, two] = seen;
+    assert.ok((one!.keys as string[]).includes("idempotencyKey"));
+    assert.match(String(one!.first), /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(one!.copy, one!.first);
+    assert.equal(one!.again, one!.first);
+    assert.equal(two!.first, one!.first);
+  }),
+);
+
+Deno.test("run() gives the idempotency key where Object.prototype.__defineGetter__ is gone", async () => {
+  const script = `
+    delete Object.prototype.__defineGetter__;
+    const { createRegistry } = await import(${
+    JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+  });
+    const registry = createRegistry();
+    registry.register("probe", (input) => ({
+      key: input.idempotencyKey,
+      copied: { ...input }.idempotencyKey,
+      listed: Object.keys(input).includes("idempotencyKey"),
+    }));
+    console.log(JSON.stringify(await registry.run("probe", [], { runId: "r" })));
+    await registry.close();`;
+  const output = await runScript(script, ["--no-prompt"]);
+  assert.equal(output.code, 0, output.stderr);
+  const result = JSON.parse(output.stdout);
+  assert.match(result.key, /^[A-Za-z0-9_-]{43}$/);
+  assert.equal(result.copied, result.key);
+  assert.equal(result.listed, true);
+});
+
 Deno.test("importing mod.ts needs no permission and does no I/O", async () => {
   const script = `
     import { createRegistry, listAvailable } from ${

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import {
   createRegistry,
   type DenoCron,
+  openRunStore,
   type Registry,
   type RunStore,
   type ServeOptions,
@@ -15,6 +16,8 @@ import { SqlRunStore } from "../src/store/sql.ts";
 import { Databases } from "../src/db/databases.ts";
 import { rejectsWithCode } from "./_helpers.ts";
 import { alertRegistry } from "./_alert_registry.ts";
+import { alertStoreOf } from "../src/alerts/store.ts";
+import { bulkStore, insertRuns } from "./_bulk_runs.ts";
 import { spawnCli } from "./_cli.ts";
 import { FakeClock, settle } from "./_fake_clock.ts";
 import {
@@ -418,6 +421,84 @@ Deno.test("the page, /api/jobs and /metrics show the firing alerts, counted from
     });
   } finally {
     await registry.close();
+  }
+});
+
+Deno.test("the page reads at most 100 firing keys from the store, never every key, and shows how many fire in all", async () => {
+  const store = openRunStore("sqlite::memory:");
+  const alerts = alertStoreOf(store);
+  const reads = { keys: 0, firing: [] as number[] };
+  const keys = alerts.keys.bind(alerts);
+  const firing = alerts.firing!.bind(alerts);
+  alerts.keys = (job) => (reads.keys++, keys(job));
+  alerts.firing = (
+    job,
+    limit,
+  ) => (reads.firing.push(limit), firing(job, limit));
+  const { registry } = await alertRegistry({ store });
+  const numbers = (n: number) =>
+    `WITH RECURSIVE n(id) AS (SELECT 1 UNION ALL SELECT id + 1 FROM n WHERE id < ${n}) SELECT id FROM n`;
+  registry.register("notify", () => ({}));
+  for (const [name, count] of [["heat", 250], ["smoke", 3]] as const) {
+    registry.defineView({ name, database: "db", sql: numbers(count) });
+    registry.defineJob({
+      name,
+      view: name,
+      actions: ["notify"],
+      dedupe: { key: ["id"] },
+      alert: {},
+    });
+  }
+  try {
+    await withServer(registry, async (url) => {
+      assert.equal((await registry.runJob("heat")).status, "succeeded");
+      assert.equal((await registry.runJob("smoke")).status, "succeeded");
+      reads.keys = 0;
+      reads.firing = [];
+      const page = await (await fetch(url)).text();
+      assert.equal(reads.keys, 0, "the page read every key of a job");
+      assert.deepEqual(reads.firing, [100, 100]);
+      const listed = page.match(/<td><code>\[\d+\]<\/code><\/td>/g) ?? [];
+      assert.equal(listed.length, 100);
+      assert.match(page, />253</, "the tile counts every firing key");
+      assert.match(
+        page,
+        /… and 153 more: <code>triggerkit alerts<\/code> lists them all/,
+      );
+    });
+  } finally {
+    await registry.close();
+    await store.close?.();
+  }
+});
+
+Deno.test("/runs/<short id> opens the one run whose id starts with it, older than the latest 10,000; an ambiguous one is 404", async () => {
+  const { store, db } = bulkStore();
+  const registry = createRegistry({ store });
+  oneRowJob(registry);
+  try {
+    const { runId } = await registry.runJob("manual", {
+      runId: "c0ffee42-0000-4000-8000-000000000001",
+    });
+    await insertRuns(db, 10_050, new Date(Date.now() + 60_000).toISOString());
+    await withServer(registry, async (url) => {
+      const short = await fetch(`${url}runs/c0ffee42`, { redirect: "manual" });
+      await short.body?.cancel();
+      assert.equal(short.status, 302);
+      assert.equal(short.headers.get("location"), `/runs/${runId}`);
+      const page = await fetch(`${url}runs/c0ffee42`);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), new RegExp(runId));
+      const ambiguous = await fetch(`${url}runs/bulk-0000`);
+      assert.equal(ambiguous.status, 404);
+      assert.match(await ambiguous.text(), /More than one run id starts with/);
+      const tooShort = await fetch(`${url}runs/c0f`);
+      assert.equal(tooShort.status, 404);
+      await tooShort.body?.cancel();
+    });
+  } finally {
+    await registry.close();
+    await db.close();
   }
 });
 

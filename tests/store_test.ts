@@ -106,6 +106,43 @@ for (const subject of STORE_SUBJECTS) {
       },
     });
 
+  test("findByIdPrefix finds the runs whose id starts with a prefix, in code point order, case and wildcards literal", async ({ store, job }) => {
+    const suffixes = [
+      "ab",
+      "ab-1",
+      "ab\u{10FFFF}",
+      "abc",
+      "ac",
+      "aa",
+      "aB",
+      "a_b",
+      "a%b",
+      "é1",
+      "é2",
+    ];
+    for (const [i, suffix] of suffixes.entries()) {
+      const startedAt = new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString();
+      await store.record(
+        report(`${job}-${suffix}`, job, "succeeded", startedAt),
+      );
+    }
+    const find = async (prefix: string, limit = 20) =>
+      (await store.findByIdPrefix!(`${job}-${prefix}`, limit)).map((run) =>
+        run.runId.slice(job.length + 1)
+      );
+    assert.deepEqual(await find("ab"), ["ab", "ab-1", "abc", "ab\u{10FFFF}"]);
+    assert.deepEqual(await find("ab-1"), ["ab-1"]);
+    assert.deepEqual(await find("aB"), ["aB"]);
+    assert.deepEqual(await find("a_"), ["a_b"]);
+    assert.deepEqual(await find("a%"), ["a%b"]);
+    assert.deepEqual(await find("é"), ["é1", "é2"]);
+    assert.deepEqual(await find("a", 3), ["a%b", "aB", "a_b"]);
+    assert.deepEqual(await find("zz"), []);
+    const [run] = await store.findByIdPrefix!(`${job}-ac`, 1);
+    assert.equal(run?.jobName, job);
+    assert.equal(run?.status, "succeeded");
+  });
+
   test("history lists runs newest first, by job, with a limit", async ({ store, job }) => {
     for (const [i, id] of ["r1", "r2", "r3"].entries()) {
       const startedAt = new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString();

@@ -14,7 +14,8 @@ import type { Job } from "../jobs/definitions.ts";
 import { parseDuration } from "../jobs/duration.ts";
 import { iso, mutedAt } from "./state.ts";
 import { alertKey } from "./keys.ts";
-import { type AlertStore, alertStoreOf } from "./store.ts";
+import { type AlertStore, alertStoreOf, type FiringPage } from "./store.ts";
+import type { KeyState } from "./state.ts";
 
 /** Options of `registry.mute()`. */
 export interface MuteOptions {
@@ -260,6 +261,69 @@ export async function listMutes(
   }));
 }
 
+/** Some firing keys of every alert job, and how many fire in all. */
+export interface FiringAlerts {
+  /** At most the `limit` asked for: job by job (by name), each firing since first. */
+  alerts: AlertInfo[];
+  /** Firing keys of every alert job, all told. */
+  total: number;
+}
+
+/**
+ * At most `limit` firing keys of the alert jobs, and their total: a bounded
+ * read of the store (each job's page and count), where `listAlerts` reads
+ * every key. What the status page shows.
+ */
+export async function firingAlerts(
+  host: AlertingHost,
+  limit: number,
+): Promise<FiringAlerts> {
+  const jobs = host.jobs.listJobs().filter((job) => job.alertPlan);
+  if (jobs.length === 0) return { alerts: [], total: 0 };
+  const alerts = alertStoreOf(host.store());
+  const now = host.clock.now();
+  const pages = await Promise.all(jobs.map(async (job) => {
+    const page = alerts.firing
+      ? await alerts.firing(job.name, limit)
+      : firingOf(await alerts.keys(job.name), limit);
+    const mutes = page.keys.length > 0 ? await alerts.mutes(job.name, now) : [];
+    return { job, page, muted: mutedAt(mutes, now) };
+  }));
+  const listed: AlertInfo[] = [];
+  let total = 0;
+  for (const { job, page, muted } of pages) {
+    total += page.total;
+    const shown = page.keys.slice(0, Math.max(0, limit - listed.length));
+    shown.sort((a, b) =>
+      (a.firingSince ?? a.since) - (b.firingSince ?? b.since) ||
+      (a.key < b.key ? -1 : 1)
+    );
+    for (const state of shown) listed.push(alertInfo(job.name, state, muted));
+  }
+  return { alerts: listed, total };
+}
+
+/** A store's keys cut to a page, for a store without `firing()`. */
+function firingOf(states: KeyState[], limit: number): FiringPage {
+  const firing = states.filter((state) => state.state === "firing");
+  return { keys: firing.slice(0, Math.max(0, limit)), total: firing.length };
+}
+
+function alertInfo(
+  jobName: string,
+  state: KeyState,
+  muted: { has(key: string): boolean },
+): AlertInfo {
+  return {
+    jobName,
+    key: JSON.parse(state.key),
+    state: state.state,
+    since: iso(state.firingSince ?? state.since)!,
+    lastDeliveredAt: iso(state.lastDeliveredAt),
+    muted: muted.has(state.key),
+  };
+}
+
 /**
  * The pending and firing keys of one alert job, or of every one: firing
  * first, then by since.
@@ -291,16 +355,7 @@ export async function listAlerts(
       (a.firingSince ?? a.since) - (b.firingSince ?? b.since) ||
       (a.key < b.key ? -1 : 1)
     );
-    for (const state of states) {
-      listed.push({
-        jobName: job.name,
-        key: JSON.parse(state.key),
-        state: state.state,
-        since: iso(state.firingSince ?? state.since)!,
-        lastDeliveredAt: iso(state.lastDeliveredAt),
-        muted: muted.has(state.key),
-      });
-    }
+    for (const state of states) listed.push(alertInfo(job.name, state, muted));
   }
   return listed;
 }

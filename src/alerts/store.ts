@@ -62,12 +62,27 @@ export interface AlertFence {
   epoch: number;
 }
 
+/** A bounded read of a job's firing keys: some of them, and how many there are. */
+export interface FiringPage {
+  /** At most the `limit` asked for, rows left out. */
+  keys: KeyState[];
+  /** How many of the job's keys fire, all told. */
+  total: number;
+}
+
 /** Where alert state lives; every run store has one (`store.alerts`). */
 export interface AlertStore {
   /** The summary the last complete run of the job left, if any. */
   summary(jobName: string): Promise<AlertSummary | undefined>;
   /** The job's pending and firing keys (rows left out). */
   keys(jobName: string): Promise<KeyState[]>;
+  /**
+   * At most `limit` of the job's firing keys, in the store's key order (the
+   * same ones on every call while nothing changes), and how many fire in
+   * all: what the status page reads, where `keys()` reads every key. A
+   * store without it has `keys()` read and cut instead.
+   */
+  firing?(jobName: string, limit: number): Promise<FiringPage>;
   /** The last incident numbers of those of `keys` that resolved before. */
   tombstones(
     jobName: string,

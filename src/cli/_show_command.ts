@@ -6,17 +6,19 @@
  */
 import type { Registry } from "../registry/registry.ts";
 import type { RunRecord } from "../store/contract.ts";
+import { partsOf } from "../registry/action_registry.ts";
+import { findByIdPrefix, LATEST_RUNS_SEARCHED } from "../store/_id_prefix.ts";
 import { type Command, json, required, UsageError } from "./_command.ts";
 import { formatRun, SHORT_ID } from "./_format.ts";
 
-/** How many of the latest runs a shortened id is looked for in. */
-const PREFIX_SEARCH_RUNS = 10_000;
 /** The fewest characters of an id `show` takes. */
 const MIN_PREFIX = 4;
+/** How many runs an ambiguous prefix lists. */
+const SHOWN_MATCHES = 5;
 
 /**
- * The run with this id or, failing that, the one run among the latest
- * {@linkcode PREFIX_SEARCH_RUNS} whose id starts with it.
+ * The run with this id or, failing that, the one run whose id starts with
+ * it: a range read of the store's id index, however many runs it holds.
  */
 async function findRun(registry: Registry, id: string): Promise<RunRecord> {
   const exact = await registry.getRun(id);
@@ -26,21 +28,27 @@ async function findRun(registry: Registry, id: string): Promise<RunRecord> {
       `No run has the id "${id}"; give at least ${MIN_PREFIX} characters of one (history shows ${SHORT_ID})`,
     );
   }
-  const matches = (await registry.history({ limit: PREFIX_SEARCH_RUNS }))
-    .filter((run) => run.runId.startsWith(id));
+  const store = partsOf(registry).store!();
+  const matches = await findByIdPrefix(store, id, SHOWN_MATCHES + 1);
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) {
     throw new UsageError(
-      `No run has an id that is or starts with "${id}" (among the latest ${PREFIX_SEARCH_RUNS} runs)`,
+      `No run has an id that is or starts with "${id}"${
+        store.findByIdPrefix
+          ? ""
+          : ` (among the latest ${LATEST_RUNS_SEARCHED} runs)`
+      }`,
     );
   }
-  const shown = matches.slice(0, 5).map((run) =>
-    `${run.runId} (${run.jobName}, ${run.startedAt})`
-  );
+  // Found in id order; listed newest first, as history lists them.
+  const shown = matches.slice(0, SHOWN_MATCHES).sort((a, b) =>
+    a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0
+  ).map((run) => `${run.runId} (${run.jobName}, ${run.startedAt})`);
+  const more = matches.length > shown.length;
   throw new UsageError(
-    `"${id}" starts ${matches.length} run ids; give more of it:\n  ${
-      shown.join("\n  ")
-    }${matches.length > shown.length ? "\n  …" : ""}`,
+    `"${id}" starts ${
+      more ? `more than ${shown.length}` : matches.length
+    } run ids; give more of it:\n  ${shown.join("\n  ")}${more ? "\n  …" : ""}`,
   );
 }
 

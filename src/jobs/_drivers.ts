@@ -24,6 +24,12 @@ export interface SchedulerHooks {
   onTick?: (now: number) => void;
   /** Keep running with no scheduled job, until stopped. */
   keepAlive?: boolean;
+  /**
+   * Called once when the scheduler stops, with its grace period: other runs
+   * to drain (the status server's) are drained beside the scheduler's, in
+   * the same grace period, not after it.
+   */
+  onStop?: (graceMs: number) => Promise<void>;
 }
 
 /** Wakes for each job's next slot, and every half lease to rescue dead instances' runs. */

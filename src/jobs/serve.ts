@@ -160,8 +160,14 @@ export async function runScheduler(
     stop.abort(); // ends the stale checks and the pruning
     for (const signal of signals) Deno.removeSignalListener(signal, onStop);
     options.signal?.removeEventListener("abort", onStop);
+    const graceMs = options.graceMs ?? 30_000;
+    // One grace period for every run, whoever started it.
+    const draining = Promise.all([
+      runner.drain(graceMs),
+      hooks.onStop?.(graceMs),
+    ]);
     await pruning;
-    await runner.drain(options.graceMs ?? 30_000);
+    await draining;
     await stale;
   }
 }

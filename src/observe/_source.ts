@@ -31,6 +31,14 @@ export interface JobStatus {
 /** One alert key, as `registry.alerts()` gives it. */
 export type AlertStatus = AlertInfo;
 
+/** Some firing keys, and how many fire in all. */
+export interface FiringAlerts {
+  /** The keys shown. */
+  alerts: AlertStatus[];
+  /** Firing keys, all told. */
+  total: number;
+}
+
 /** The scheduler loop as the health check sees it. */
 export interface SchedulerState {
   /** When the loop last woke (ms since the epoch), or undefined before its first tick. */
@@ -59,6 +67,8 @@ export interface StatusSource {
   runs(query?: RunsQuery): Promise<RunRecord[]>;
   /** One run, or undefined when the store has none with that id. */
   run(runId: string): Promise<RunRecord | undefined>;
+  /** The runs whose id starts with a prefix (a short id), in id order, at most `limit`. */
+  runsByIdPrefix?(idPrefix: string, limit: number): Promise<RunRecord[]>;
   /** Resolves when the store answers a trivial query; rejects (or never settles) otherwise. */
   storeAlive(signal: AbortSignal): Promise<void>;
   /** The scheduler loop, or undefined when no scheduler runs. */
@@ -74,6 +84,11 @@ export interface StatusSource {
   sandboxProcesses(): number;
   /** Alert keys that are pending or firing; absent until alerts exist. */
   alerts?(): Promise<AlertStatus[]>;
+  /**
+   * At most `limit` firing keys and how many fire in all, read boundedly:
+   * the jobs page (default: cut from `alerts()`).
+   */
+  firingAlerts?(limit: number): Promise<FiringAlerts>;
   /** Firing keys per job, counted cheaply: `/metrics` (default: counted from `alerts()`). */
   alertsFiring?(): Promise<Map<string, number>>;
   /** Calls `listener` whenever a run starts or finishes; returns the unsubscribe function. */

@@ -17,6 +17,7 @@ import type {
 import {
   type AlertStatus,
   countFiring,
+  type FiringAlerts,
   type JobStatus,
   type RunChange,
   type RunsQuery,
@@ -25,6 +26,7 @@ import {
 } from "./_source.ts";
 import type { RunChanges } from "./observability.ts";
 import { drainRuns } from "../jobs/_drain.ts";
+import { HttpError } from "./_http.ts";
 
 const log = logger("http");
 
@@ -36,6 +38,8 @@ export interface RegistryParts {
   history(options: HistoryOptions): Promise<RunRecord[]>;
   /** One run by its id, or undefined. */
   getRun(runId: string): Promise<RunRecord | undefined>;
+  /** The runs whose id starts with a prefix, in id order, at most `limit`. */
+  findRuns?(idPrefix: string, limit: number): Promise<RunRecord[]>;
   /** Runs a job (the id is given, so it is known before the run ends). */
   runJob(
     name: string,
@@ -47,6 +51,8 @@ export interface RegistryParts {
   alerts?(): Promise<AlertStatus[]>;
   /** Firing keys per job, counted cheaply (default: counted from `alerts()`). */
   alertsFiring?(): Promise<Map<string, number>>;
+  /** At most `limit` firing keys and their total, read boundedly (default: cut from `alerts()`). */
+  firingAlerts?(limit: number): Promise<FiringAlerts>;
 }
 
 /** The scheduler loop's last tick, as the health check reads it. */
@@ -91,6 +97,7 @@ export class RegistrySource implements StatusSource {
   readonly #changes: RunChanges;
   readonly #runs = new Set<Promise<unknown>>();
   readonly #abort = new AbortController();
+  #stopping = false;
 
   /**
    * @param registry The registry's jobs, history and runs.
@@ -122,6 +129,10 @@ export class RegistrySource implements StatusSource {
     return this.#registry.getRun(runId);
   }
 
+  runsByIdPrefix(idPrefix: string, limit: number): Promise<RunRecord[]> {
+    return this.#registry.findRuns?.(idPrefix, limit) ?? Promise.resolve([]);
+  }
+
   async storeAlive(): Promise<void> {
     await this.#registry.history({ limit: 1 });
   }
@@ -131,6 +142,14 @@ export class RegistrySource implements StatusSource {
   }
 
   startRun(job: string): Promise<{ runId: string }> {
+    if (this.#stopping) {
+      // A run started now would miss the drain's grace period.
+      throw new HttpError(
+        503,
+        "STOPPING",
+        "The server is stopping: it starts no new runs",
+      );
+    }
     const jobs = this.#registry.listJobs();
     lookup(new Map(jobs.map((j) => [j.name, j])), job, "JOB_NOT_FOUND", "job");
     const runId = crypto.randomUUID();
@@ -164,12 +183,23 @@ export class RegistrySource implements StatusSource {
     return firingByJob(this.#registry);
   }
 
+  async firingAlerts(limit: number): Promise<FiringAlerts> {
+    if (this.#registry.firingAlerts) {
+      return await this.#registry.firingAlerts(limit);
+    }
+    const firing = (await this.alerts()).filter((alert) =>
+      alert.state === "firing"
+    );
+    return { alerts: firing.slice(0, limit), total: firing.length };
+  }
+
   subscribe(listener: (change: RunChange) => void): () => void {
     return this.#changes.subscribe(listener);
   }
 
-  /** Waits for runs started over HTTP up to `graceMs`, then aborts them. */
+  /** Refuses new runs, waits for those started over HTTP up to `graceMs`, then aborts them. */
   async drain(graceMs: number): Promise<void> {
+    this.#stopping = true;
     if (this.#runs.size === 0) return;
     // Within the grace period whatever is hung: a run that ignores its
     // abort is left behind, as the scheduler's are.

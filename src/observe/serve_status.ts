@@ -76,11 +76,15 @@ export async function serveWithStatus(
     ...(token === undefined ? {} : { token }),
     ...(options.onListen ? { onListen: options.onListen } : {}),
   });
+  // The runs started over HTTP drain beside the scheduler's, in the same
+  // grace period; here only if the scheduler failed before it could stop.
+  let drained: Promise<void> | undefined;
+  const onStop = (graceMs: number) => drained ??= source.drain(graceMs);
   try {
-    await runScheduler({ onTick: ticks.tick, keepAlive: true });
+    await runScheduler({ onTick: ticks.tick, keepAlive: true, onStop });
   } finally {
     ticks.stop();
-    await source.drain(options.graceMs ?? 30_000);
+    await onStop(options.graceMs ?? 30_000);
     await server.close();
   }
 }

@@ -33,8 +33,10 @@ export interface JobsPageData {
   jobs: JobStatus[];
   /** The latest runs of every job, newest first. */
   recentRuns: RunRecord[];
-  /** Pending and firing alert keys; undefined when the registry has no alerts. */
+  /** Pending and firing alert keys (at least the firing ones shown); undefined when the registry has no alerts. */
   alerts: AlertStatus[] | undefined;
+  /** How many keys fire in all, when `alerts` holds only some of them (default: counted in `alerts`). */
+  firingTotal?: number;
   /** The scheduler's health. */
   scheduler: HealthCheck;
   /** Whether runs can be started through the API (a token is set). */
@@ -44,14 +46,14 @@ export interface JobsPageData {
 }
 
 /** The most firing keys the jobs page lists. */
-const SHOWN_ALERTS = 100;
+export const SHOWN_ALERTS = 100;
 
 /** The jobs page: every job, firing alerts, the latest runs. */
 export function renderJobsPage(data: JobsPageData): string {
   const { jobs, now } = data;
   const failing = jobs.filter((job) => job.lastRun?.status === "failed").length;
-  const firing = data.alerts?.filter((alert) => alert.state === "firing") ??
-    [];
+  const firing = data.firingTotal ??
+    data.alerts?.filter((alert) => alert.state === "firing").length ?? 0;
   const running = jobs.filter((job) => job.lastRun?.status === "running")
     .length;
   const body = html`
@@ -71,9 +73,9 @@ export function renderJobsPage(data: JobsPageData): string {
       )}
       ${tile(
         "Firing alerts",
-        String(firing.length),
+        String(firing),
         data.alerts ? "keys firing now" : "no alerts defined",
-        firing.length > 0 ? "bad" : "good",
+        firing > 0 ? "bad" : "good",
       )}
       ${tile(
         "Scheduler",
@@ -88,7 +90,7 @@ export function renderJobsPage(data: JobsPageData): string {
     </section>
     <section aria-labelledby="alerts-title">
       <h2 id="alerts-title">Firing alerts</h2>
-      ${alertsSection(data.alerts, now)}
+      ${alertsSection(data.alerts, firing, now)}
     </section>
     <section aria-labelledby="runs-title">
       <h2 id="runs-title">Latest runs</h2>
@@ -325,15 +327,16 @@ function moreAlerts(more: number): SafeHtml {
 
 function alertsSection(
   alerts: AlertStatus[] | undefined,
+  total: number,
   now: number,
 ): SafeHtml {
   const firing = (alerts ?? []).filter((alert) => alert.state === "firing");
-  if (firing.length === 0) {
+  if (firing.length === 0 && total === 0) {
     return html`<p class="empty">No alert is firing.</p>`;
   }
   // A page stays a page: thousands of keys are the command line's to list.
   const shown = firing.slice(0, SHOWN_ALERTS);
-  const more = firing.length - shown.length;
+  const more = Math.max(0, total - shown.length);
   return html`
     <div class="table-wrap">
       <table>

@@ -9,7 +9,11 @@
 import { type Clock, realClock } from "../clock.ts";
 import { isTriggerKitError, TriggerKitError } from "../errors.ts";
 import { logger } from "../logger.ts";
-import { countFiring, type StatusSource } from "./_source.ts";
+import {
+  countFiring,
+  type FiringAlerts,
+  type StatusSource,
+} from "./_source.ts";
 import {
   decodeSegment,
   digest,
@@ -28,6 +32,7 @@ import {
   renderJobsPage,
   renderMessagePage,
   renderRunPage,
+  SHOWN_ALERTS,
   SPARKLINE_RUNS,
 } from "./status_page.ts";
 
@@ -42,6 +47,9 @@ export {
 } from "./listen_address.ts";
 
 const log = logger("http");
+
+/** The fewest characters of a run id `/runs/<id>` looks up as a prefix. */
+const MIN_PREFIX = 4;
 
 /** Options of {@linkcode createStatusHandler}. */
 export interface StatusHandlerOptions {
@@ -111,16 +119,28 @@ export function createStatusHandler(
     }
   }
 
+  /** The firing keys the page lists, and their total: a bounded read. */
+  function firingAlerts(): Promise<FiringAlerts | undefined> {
+    if (source.firingAlerts) return source.firingAlerts(SHOWN_ALERTS);
+    return source.alerts
+      ? source.alerts().then((alerts) => {
+        const firing = alerts.filter((alert) => alert.state === "firing");
+        return { alerts: firing.slice(0, SHOWN_ALERTS), total: firing.length };
+      })
+      : Promise.resolve(undefined);
+  }
+
   async function jobsPage(): Promise<Response> {
-    const [jobs, recentRuns, alerts] = await fromStore(Promise.all([
+    const [jobs, recentRuns, firing] = await fromStore(Promise.all([
       source.jobs({ recentRuns: SPARKLINE_RUNS }),
       source.runs({ limit: 15 }),
-      source.alerts?.(),
+      firingAlerts(),
     ]));
     return htmlResponse(renderJobsPage({
       jobs,
       recentRuns,
-      alerts,
+      alerts: firing?.alerts,
+      ...(firing ? { firingTotal: firing.total } : {}),
       scheduler: checkScheduler(source.scheduler(), clock.now()),
       writable: tokenDigest !== undefined,
       now: clock.now(),
@@ -129,11 +149,29 @@ export function createStatusHandler(
 
   async function runPage(runId: string): Promise<Response> {
     const run = await fromStore(source.run(runId));
+    // A short id (as the page and `history` print them) of exactly one run:
+    // its page, found by the store's id index however many runs it holds.
+    const [only, other] = !run && runId.length >= MIN_PREFIX
+      ? await fromStore(
+        source.runsByIdPrefix?.(runId, 2) ?? Promise.resolve([]),
+      )
+      : [];
+    if (only && !other) {
+      return new Response(null, {
+        status: 302,
+        headers: {
+          ...SECURITY_HEADERS,
+          location: `/runs/${encodeURIComponent(only.runId)}`,
+        },
+      });
+    }
     if (!run) {
       return htmlResponse(
         renderMessagePage(
           "Run not found",
-          `No run with id ${runId} is in the history.`,
+          other
+            ? `More than one run id starts with ${runId}: give more of it.`
+            : `No run with id ${runId} is in the history.`,
           clock.now(),
         ),
         404,

@@ -284,6 +284,9 @@ export function checkOptions(
   call: keyof typeof OPTIONS,
   options: unknown,
 ): void {
+  // `run()` calls this on every action call: nothing is built unless a
+  // check fails.
+  if (options === undefined) return;
   const found = checkTable(`${call}()`, "", options, OPTIONS[call], undefined);
   if (found) throw optionsError(found);
 }
@@ -367,7 +370,7 @@ function checkTable(
     return found;
   }
   for (const key in options) {
-    const type = table[key];
+    const type = Object.hasOwn(table, key) ? table[key] : undefined;
     if (type === undefined) {
       (found ??= []).push(problem(
         `${prefix}${key}`,

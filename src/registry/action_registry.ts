@@ -18,6 +18,7 @@ import type { SandboxProcessInfo } from "../../sandbox/host.ts";
 import { BUILTIN_ACTIONS } from "../../actions/mod.ts";
 import { ActionTable } from "./action_table.ts";
 import { Databases } from "../db/databases.ts";
+import type { RunStore } from "../store/contract.ts";
 import { checkOptions, type RegistryOptions } from "./_options.ts";
 
 /** What a registry is made of, shared by its two halves. */
@@ -30,6 +31,8 @@ export interface RegistryInternals {
   readonly databases: Databases;
   /** The actions, and the sandbox host's lifecycle. */
   readonly actions: ActionTable;
+  /** The run store, opened on first use (set by `Registry`, which owns it). */
+  store?: () => RunStore;
 }
 
 const PARTS = new WeakMap<ActionRegistry, RegistryInternals>();
@@ -200,13 +203,21 @@ export class ActionRegistry {
    * await registry.close();
    * ```
    */
-  async run(
+  run(
     name: string,
     data: Row[],
-    options: RunOptions = {},
+    options?: RunOptions,
   ): Promise<ActionResult> {
-    checkOptions("run", options);
-    return await this.#parts.actions.run(name, data, options);
+    // Not async: one promise per call, the action table's (a refused option
+    // is its rejection all the same).
+    if (options !== undefined) {
+      try {
+        checkOptions("run", options);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#parts.actions.run(name, data, options);
   }
 
   /**

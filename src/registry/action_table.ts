@@ -5,47 +5,30 @@
  *
  * @module
  */
-import { describeType, isTriggerKitError, TriggerKitError } from "../errors.ts";
+import { isTriggerKitError, TriggerKitError } from "../errors.ts";
 import type {
   ActionFn,
   ActionInfo,
-  ActionInput,
   ActionResult,
   ConfigSchema,
   RegisterOptions,
   Row,
   RunOptions,
 } from "../types.ts";
-import { isPlainObject } from "../_plain.ts";
-import {
-  abortError,
-  assertRows,
-  elapsed,
-  raceAbort,
-  wrapActionError,
-} from "./_run_checks.ts";
+import { assertRows } from "./_run_checks.ts";
+import { inputOf, invoke, NO_OPTIONS } from "./_invoke.ts";
 import { lookup } from "../_suggest.ts";
 import { parseConfig, toJsonSchema } from "./_action_config.ts";
-import { logger } from "../logger.ts";
 import type { SandboxOptions, SandboxProcessInfo } from "../../sandbox/host.ts";
 import { SandboxHost } from "../../sandbox/host.ts";
 import { checkRegistration, type Registration } from "./_registration.ts";
 import type { BuiltinAction, BuiltinDeps } from "../../actions/mod.ts";
-import {
-  type BuiltinInput,
-  idempotencyKeyOf,
-  type StepRunOptions,
-} from "../delivery/journal.ts";
 import {
   copyInfo,
   type Entry,
   sandboxLimits,
   trustedEntry,
 } from "./_entries.ts";
-
-const log = logger("action");
-
-const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 
 /** A registry's actions, by name. */
 export class ActionTable {
@@ -195,82 +178,22 @@ export class ActionTable {
     return parseConfig(name, this.#lookup(name).schema, config);
   }
 
-  /** Runs an action on rows; see `Registry.run`. */
-  async run(
+  /**
+   * Runs an action on rows; see `Registry.run`. Every failure, a refused
+   * call included, is the returned promise's rejection.
+   */
+  run(
     name: string,
     data: Row[],
-    options: RunOptions = {},
+    options: RunOptions = NO_OPTIONS,
   ): Promise<ActionResult> {
-    const entry = this.#lookup(name);
-    assertRows(name, data);
-    const config = parseConfig(name, entry.schema, options.config);
-    const signal = options.signal ?? NEVER_ABORTED;
-    const runId = options.runId ?? crypto.randomUUID();
-    // A job step's delivery scope (from the engine) reaches built-ins only;
-    // every action gets the step's idempotency key, computed when read (an
-    // accessor in the literal: defineProperty per call cost ~0.8 µs).
-    const { delivery } = options as StepRunOptions;
-    let key: string | undefined;
-    const input: ActionInput = {
-      data,
-      context: options.context ?? {},
-      config,
-      runId,
-      dryRun: options.dryRun ?? false,
-      signal,
-      get idempotencyKey(): string {
-        return key ??= idempotencyKeyOf(name, data, { delivery, runId });
-      },
-    };
-    if (options.jobName !== undefined) input.jobName = options.jobName;
-    if (delivery && entry.info.kind === "builtin") {
-      (input as BuiltinInput).delivery = delivery;
-    }
-    const started = performance.now();
-    const meta = { action: name, jobName: options.jobName, runId };
-    // Asked first: building a record nobody reads costs more than the call.
-    if (log.isEnabledFor("debug")) {
-      log.debug("Action {action} started on {rows} rows", {
-        ...meta,
-        rows: data.length,
-        dryRun: input.dryRun,
-      });
-    }
-    let result: unknown;
     try {
-      if (signal.aborted) throw abortError(name, signal);
-      const pending = entry.invoke(input);
-      result = signal === NEVER_ABORTED || !(pending instanceof Promise)
-        ? await pending
-        : await raceAbort(name, pending, signal);
+      const entry = this.#lookup(name);
+      assertRows(name, data);
+      return invoke(name, entry, inputOf(name, entry, data, options));
     } catch (error) {
-      const wrapped = wrapActionError(name, error);
-      log.warn("Action {action} failed after {durationMs} ms: {code}", {
-        ...meta,
-        durationMs: elapsed(started),
-        rows: data.length,
-        code: wrapped.code,
-        outcome: "failed",
-      });
-      throw wrapped;
+      return Promise.reject(error);
     }
-    if (!isPlainObject(result)) {
-      throw new TriggerKitError(
-        "INVALID_RESULT",
-        `Action "${name}" returned ${
-          describeType(result)
-        }; a plain object is required`,
-      );
-    }
-    if (log.isEnabledFor("info")) {
-      log.info("Action {action} succeeded in {durationMs} ms", {
-        ...meta,
-        durationMs: elapsed(started),
-        rows: data.length,
-        outcome: "succeeded",
-      });
-    }
-    return result;
   }
 
   /** The sandbox processes running now. */

@@ -29,6 +29,7 @@ import type {
   RunStore,
 } from "../store/contract.ts";
 import { DEFAULT_STORE, openStore } from "../store/open.ts";
+import { findByIdPrefix } from "../store/_id_prefix.ts";
 import * as alerting from "../alerts/mutes.ts";
 import { Observability } from "../observe/observability.ts";
 import type { RegistryParts } from "../observe/registry_source.ts";
@@ -61,6 +62,7 @@ export class Registry extends ActionRegistry {
   constructor(options: RegistryOptions = {}) {
     super(options);
     const parts = partsOf(this);
+    parts.store = () => this.#getStore();
     this.#options = parts.options;
     this.#clock = parts.clock;
     this.#databases = parts.databases;
@@ -310,10 +312,14 @@ export class Registry extends ActionRegistry {
       listJobs: () => this.listJobs(),
       history: (options) => this.history(options),
       getRun: (runId) => this.getRun(runId),
+      findRuns: (prefix, limit) =>
+        findByIdPrefix(this.#getStore(), prefix, limit),
       runJob: (name, options) => this.runJob(name, options),
       sandboxProcesses: () => this.sandboxProcesses(),
       alerts: () => this.alerts(),
       alertsFiring: () => alerting.firingCounts(this.#jobs.alerting),
+      firingAlerts: (limit) =>
+        alerting.firingAlerts(this.#jobs.alerting, limit),
     };
   }
 

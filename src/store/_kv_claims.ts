@@ -47,8 +47,12 @@ export interface KvLike {
   ): Promise<unknown>;
   delete(key: KvKey): Promise<void>;
   list<T>(
-    selector: { prefix: KvKey } | { prefix: KvKey; end: KvKey },
-    options?: { reverse?: boolean; limit?: number },
+    selector:
+      | { prefix: KvKey }
+      | { prefix: KvKey; start: KvKey }
+      | { prefix: KvKey; end: KvKey }
+      | { start: KvKey; end: KvKey },
+    options?: { reverse?: boolean; limit?: number; batchSize?: number },
   ): AsyncIterable<KvEntry<T>>;
   atomic(): KvAtomic;
   close(): void;

@@ -11,6 +11,7 @@
 import { type NamedSql, parseNamedSql } from "../db/named_sql.ts";
 import type { DeliveryReceipt } from "../delivery/journal.ts";
 import type { Row } from "../types.ts";
+import type { Clock } from "../clock.ts";
 import type {
   Claim,
   ClaimRequest,
@@ -125,6 +126,30 @@ export const SCHEMA: readonly string[] = [
   )`,
 ];
 
+/**
+ * Runs a `CREATE … IF NOT EXISTS`. Instances starting together can race on
+ * it in PostgreSQL ("duplicate key … pg_type"): the loser retries.
+ *
+ * @param run Runs one statement.
+ * @param clock The clock of the pauses between tries.
+ * @param text The statement.
+ */
+export async function createRetrying(
+  run: (sql: NamedSql) => Promise<unknown>,
+  clock: Clock,
+  text: string,
+): Promise<void> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      await run(parseNamedSql(text));
+      return;
+    } catch (error) {
+      if (attempt >= 4) throw error;
+      await clock.sleep(20 + Math.random() * 80);
+    }
+  }
+}
+
 /** The statements of one dialect. */
 export type Statements = ReturnType<typeof statementsFor>;
 
@@ -173,7 +198,18 @@ export function statementsFor(kind: "sqlite" | "postgres") {
   const GENERATION =
     "COALESCE((SELECT g.run_id FROM triggerkit_runs g WHERE g.job_name = :jobName AND g.status = 'succeeded' AND g.dry_run = 0 ORDER BY g.started_at DESC, g.run_id DESC LIMIT 1), '')";
   const sql = (text: string): NamedSql => parseNamedSql(text);
+  /** A run's status (gone quiet: interrupted) and report. */
+  const RECORD =
+    "SELECT CASE WHEN status = 'running' AND heartbeat_at < :staleBefore THEN 'interrupted' ELSE status END AS status, report FROM triggerkit_runs";
+  /** Run ids in code point order (`_id_prefix.ts`), on an index either way. */
+  const ID = pg ? 'run_id COLLATE "C"' : "run_id";
   return {
+    /** What SCHEMA lacks in this dialect: PostgreSQL's code point order of ids. */
+    schema: pg
+      ? [
+        `CREATE INDEX IF NOT EXISTS triggerkit_runs_id ON triggerkit_runs (${ID})`,
+      ]
+      : [],
     pragmas: pg ? [] : [
       // The store is TriggerKit's own file: NORMAL sync (with the WAL the
       // driver sets) makes a run's small writes cheap and still survives a
@@ -265,13 +301,17 @@ export function statementsFor(kind: "sqlite" | "postgres") {
        WHERE run_id = :runId AND status = 'running' AND ${FENCE}`,
     ),
     historyAll: sql(
-      "SELECT CASE WHEN status = 'running' AND heartbeat_at < :staleBefore THEN 'interrupted' ELSE status END AS status, report FROM triggerkit_runs ORDER BY started_at DESC, run_id DESC LIMIT :limit",
+      `${RECORD} ORDER BY started_at DESC, run_id DESC LIMIT :limit`,
     ),
-    get: sql(
-      "SELECT CASE WHEN status = 'running' AND heartbeat_at < :staleBefore THEN 'interrupted' ELSE status END AS status, report FROM triggerkit_runs WHERE run_id = :runId",
-    ),
+    get: sql(`${RECORD} WHERE run_id = :runId`),
     historyJob: sql(
-      "SELECT CASE WHEN status = 'running' AND heartbeat_at < :staleBefore THEN 'interrupted' ELSE status END AS status, report FROM triggerkit_runs WHERE job_name = :jobName ORDER BY started_at DESC, run_id DESC LIMIT :limit",
+      `${RECORD} WHERE job_name = :jobName ORDER BY started_at DESC, run_id DESC LIMIT :limit`,
+    ),
+    byIdRange: sql(
+      `${RECORD} WHERE ${ID} >= :start AND ${ID} < :end ORDER BY ${ID} LIMIT :limit`,
+    ),
+    byIdFrom: sql(
+      `${RECORD} WHERE ${ID} >= :start ORDER BY ${ID} LIMIT :limit`,
     ),
     remember: sql(
       `INSERT INTO triggerkit_dedupe (job_name, row_key, expires_at)

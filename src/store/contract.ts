@@ -288,6 +288,13 @@ export interface RunStore {
   history(options?: HistoryOptions): Promise<RunRecord[]>;
   /** One run by its id, as `history` shows it; undefined when there is none. */
   get(runId: string): Promise<RunRecord | undefined>;
+  /**
+   * The runs whose id starts with `prefix`, in code point order of their
+   * ids, at most `limit`: a range of the store's id index, however many
+   * runs it holds (`show <shortId>`, `/runs/<shortId>`). A store without it
+   * is searched through its latest runs only.
+   */
+  findByIdPrefix?(prefix: string, limit: number): Promise<RunRecord[]>;
 
   /**
    * The keys among `keys` that no successful run of the job recorded, or

@@ -34,6 +34,7 @@ import {
 import { toJson } from "../_json.ts";
 import { type Clock, realClock } from "../clock.ts";
 import { KvAlertStore } from "./kv_alerts.ts";
+import { idRange } from "./_id_prefix.ts";
 import {
   BATCH,
   GET_MANY,
@@ -280,6 +281,21 @@ export class KvRunStore implements RunStore {
     const kv = await this.#kv;
     const entry = await kv.get<StoredRun>([ROOT, "runs", runId]);
     return entry.value ? this.#record(entry.value) : undefined;
+  }
+
+  async findByIdPrefix(prefix: string, limit: number): Promise<RunRecord[]> {
+    if (!(limit >= 1)) return [];
+    const kv = await this.#kv;
+    const { start, end } = idRange(prefix);
+    const runs: KvKey = [ROOT, "runs"];
+    const selector = end === undefined
+      ? { prefix: runs, start: [...runs, start] }
+      : { start: [...runs, start], end: [...runs, end] };
+    const records: RunRecord[] = [];
+    for await (const entry of kv.list<StoredRun>(selector, { limit })) {
+      if (entry.value) records.push(this.#record(entry.value));
+    }
+    return records;
   }
 
   #record(stored: StoredRun): RunRecord {

@@ -18,6 +18,7 @@ import {
 import {
   type AlertFence,
   type AlertStore,
+  type FiringPage,
   type NoticeState,
   TOMBSTONE_MS,
   type VersionedNotice,
@@ -88,6 +89,34 @@ export class KvAlertStore implements AlertStore {
       })
     ) states.push(entry.value!);
     return states;
+  }
+
+  /**
+   * Reads the job's keys in key order until `limit` firing ones; the total
+   * comes from the job's summary, which counts them (a full count only when
+   * the last run was cut short before writing it).
+   */
+  async firing(jobName: string, limit: number): Promise<FiringPage> {
+    const kv = await this.#kv;
+    const summary = await this.summary(jobName);
+    const keys: KeyState[] = [];
+    if (summary && limit <= 0) return { keys, total: summary.firing };
+    let total = 0;
+    // With a summary the scan stops after `limit` firing keys: fetch in
+    // batches of about that many (KV's cap is 500).
+    const batchSize = summary ? Math.min(500, limit + 1) : undefined;
+    for await (
+      const entry of kv.list<KeyState>(
+        { prefix: [ROOT, "alert_keys", jobName] },
+        batchSize ? { batchSize } : {},
+      )
+    ) {
+      if (entry.value?.state !== "firing") continue;
+      total++;
+      if (keys.length < limit) keys.push(entry.value);
+      else if (summary) break;
+    }
+    return { keys, total: summary?.firing ?? total };
   }
 
   async #getMany<T>(

@@ -14,7 +14,7 @@
  * @module
  */
 import type { CallOptions, Database } from "../db/contract.ts";
-import { type NamedSql, parseNamedSql } from "../db/named_sql.ts";
+import type { NamedSql } from "../db/named_sql.ts";
 import type { Row } from "../types.ts";
 import { toJson } from "../_json.ts";
 import { type Clock, realClock } from "../clock.ts";
@@ -38,8 +38,10 @@ import {
   type UnseenKeys,
 } from "./contract.ts";
 import { SqlAlertStore } from "./sql_alerts.ts";
+import { idRange } from "./_id_prefix.ts";
 import {
   claimOf,
+  createRetrying,
   KEY_BATCH,
   leaseOf,
   PRUNE_MS,
@@ -95,7 +97,10 @@ export class SqlRunStore implements RunStore {
   #init(): Promise<void> {
     this.#ready ??= (async () => {
       for (const pragma of this.#sql.pragmas) await this.#query(pragma, {});
-      for (const statement of SCHEMA) await this.#create(statement);
+      const run = (sql: NamedSql) => this.#run(sql, {});
+      for (const text of [...SCHEMA, ...this.#sql.schema]) {
+        await createRetrying(run, this.#clock, text);
+      }
       await this.#run(this.#sql.interrupt, {
         staleBefore: this.#now() - STALE_AFTER_MS,
       });
@@ -105,22 +110,6 @@ export class SqlRunStore implements RunStore {
       if (this.#ready === ready) this.#ready = undefined;
     });
     return ready;
-  }
-
-  /**
-   * Runs a `CREATE … IF NOT EXISTS`. Instances starting together can race
-   * on it in PostgreSQL ("duplicate key … pg_type"): the loser retries.
-   */
-  async #create(text: string): Promise<void> {
-    for (let attempt = 0;; attempt++) {
-      try {
-        await this.#run(parseNamedSql(text), {});
-        return;
-      } catch (error) {
-        if (attempt >= 4) throw error;
-        await this.#clock.sleep(20 + Math.random() * 80);
-      }
-    }
   }
 
   /** Runs a statement once (one parameter set per run); how many rows it changed. */
@@ -373,25 +362,30 @@ export class SqlRunStore implements RunStore {
     );
   }
 
-  async history(options: HistoryOptions = {}): Promise<RunRecord[]> {
+  /** Runs as the history shows them (one gone quiet: interrupted). */
+  async #records(sql: NamedSql, params: Row): Promise<RunRecord[]> {
     await this.#init();
-    const limit = Math.max(1, Math.floor(options.limit ?? 20));
     const staleBefore = this.#now() - STALE_AFTER_MS;
-    const rows = options.job === undefined
-      ? await this.#query(this.#sql.historyAll, { limit, staleBefore })
-      : await this.#query(this.#sql.historyJob, {
-        jobName: options.job,
-        limit,
-        staleBefore,
-      });
-    return rows.map(recordOf);
+    return (await this.#query(sql, { ...params, staleBefore })).map(recordOf);
+  }
+
+  history(options: HistoryOptions = {}): Promise<RunRecord[]> {
+    const limit = Math.max(1, Math.floor(options.limit ?? 20));
+    return options.job === undefined
+      ? this.#records(this.#sql.historyAll, { limit })
+      : this.#records(this.#sql.historyJob, { jobName: options.job, limit });
   }
 
   async get(runId: string): Promise<RunRecord | undefined> {
-    await this.#init();
-    const staleBefore = this.#now() - STALE_AFTER_MS;
-    const [row] = await this.#query(this.#sql.get, { runId, staleBefore });
-    return row && recordOf(row);
+    return (await this.#records(this.#sql.get, { runId }))[0];
+  }
+
+  findByIdPrefix(prefix: string, count: number): Promise<RunRecord[]> {
+    const { start, end } = idRange(prefix);
+    const limit = Math.max(0, Math.floor(count));
+    return end === undefined
+      ? this.#records(this.#sql.byIdFrom, { start, limit })
+      : this.#records(this.#sql.byIdRange, { start, end, limit });
   }
 
   async unseen(

@@ -12,10 +12,11 @@ import type { Row } from "../types.ts";
 import { toJson } from "../_json.ts";
 import type { Clock } from "../clock.ts";
 import { ClaimLostError } from "./contract.ts";
-import { fenceSql } from "./_sql_statements.ts";
+import { createRetrying, fenceSql } from "./_sql_statements.ts";
 import {
   type AlertFence,
   type AlertStore,
+  type FiringPage,
   type NoticeState,
   TOMBSTONE_MS,
   type VersionedNotice,
@@ -42,6 +43,9 @@ const SCHEMA = [
     resolved_at BIGINT,
     PRIMARY KEY (job_name, row_key)
   )`,
+  // The status page's bounded read: a job's firing keys in key order, counted.
+  `CREATE INDEX IF NOT EXISTS triggerkit_alert_keys_by_state
+    ON triggerkit_alert_keys (job_name, state, row_key)`,
   `CREATE TABLE IF NOT EXISTS triggerkit_alert_jobs (
     job_name TEXT PRIMARY KEY,
     summary TEXT NOT NULL
@@ -64,6 +68,12 @@ const SCHEMA = [
 const STATE_COLUMNS =
   "state, since, firing_since, incident, delivered, last_delivered_at, fingerprint";
 
+/** A job's keys as `KeyState`s (columns named as its fields). */
+const KEY_COLUMNS =
+  `SELECT row_key AS "key", state, since, firing_since AS "firingSince", incident, delivered,
+     last_delivered_at AS "lastDeliveredAt", fingerprint
+   FROM triggerkit_alert_keys WHERE job_name = :job`;
+
 const SQL = {
   summary: parseNamedSql(
     "SELECT summary FROM triggerkit_alert_jobs WHERE job_name = :job",
@@ -75,10 +85,12 @@ const SQL = {
     `INSERT INTO triggerkit_alert_jobs (job_name, summary) VALUES (:job, :summary)
      ON CONFLICT (job_name) DO UPDATE SET summary = excluded.summary`,
   ),
-  keys: parseNamedSql(
-    `SELECT row_key AS "key", state, since, firing_since AS "firingSince", incident, delivered,
-       last_delivered_at AS "lastDeliveredAt", fingerprint
-     FROM triggerkit_alert_keys WHERE job_name = :job AND state <> 'resolved'`,
+  keys: parseNamedSql(`${KEY_COLUMNS} AND state <> 'resolved'`),
+  firing: parseNamedSql(
+    `${KEY_COLUMNS} AND state = 'firing' ORDER BY row_key LIMIT :limit`,
+  ),
+  countFiring: parseNamedSql(
+    "SELECT COUNT(*) AS n FROM triggerkit_alert_keys WHERE job_name = :job AND state = 'firing'",
   ),
   upsertWithRow: parseNamedSql(
     `INSERT INTO triggerkit_alert_keys (job_name, row_key, ${STATE_COLUMNS}, row_json, resolved_at)
@@ -193,18 +205,8 @@ export class SqlAlertStore implements AlertStore {
 
   #init(): Promise<void> {
     this.#ready ??= (async () => {
-      for (const statement of SCHEMA) {
-        // Instances starting together can race on CREATE in PostgreSQL.
-        for (let attempt = 0;; attempt++) {
-          try {
-            await this.#run(parseNamedSql(statement), [{}]);
-            break;
-          } catch (error) {
-            if (attempt >= 4) throw error;
-            await this.#clock.sleep(20 + Math.random() * 80);
-          }
-        }
-      }
+      const run = (sql: NamedSql) => this.#run(sql, [{}]);
+      for (const text of SCHEMA) await createRetrying(run, this.#clock, text);
     })();
     this.#ready.catch(() => this.#ready = undefined);
     return this.#ready;
@@ -254,7 +256,20 @@ export class SqlAlertStore implements AlertStore {
   }
 
   async keys(jobName: string): Promise<KeyState[]> {
-    const rows = await this.#query(SQL.keys, { job: jobName });
+    return this.#states(await this.#query(SQL.keys, { job: jobName }));
+  }
+
+  async firing(jobName: string, limit: number): Promise<FiringPage> {
+    const [keys, [count]] = await Promise.all([
+      limit > 0
+        ? this.#query(SQL.firing, { job: jobName, limit })
+        : Promise.resolve([]),
+      this.#query(SQL.countFiring, { job: jobName }),
+    ]);
+    return { keys: this.#states(keys), total: Number(count?.n ?? 0) };
+  }
+
+  #states(rows: Row[]): KeyState[] {
     // Columns are named as KeyState's fields; PostgreSQL's BIGINTs come as text.
     if (this.#db.kind === "postgres") {
       for (const row of rows) {
