@@ -63,6 +63,8 @@ export interface StatusHandler {
   handle(request: Request): Promise<Response>;
   /** Ends the open event streams. */
   close(): void;
+  /** The event streams (`/events`) open now. */
+  readonly eventStreams: number;
 }
 
 const ASSETS: Record<string, { type: string; body: string }> = {
@@ -296,12 +298,17 @@ export function createStatusHandler(
       } catch (error) {
         response = errorResponse(request, error, clock.now());
       }
-      return request.method === "HEAD"
-        ? new Response(null, {
-          status: response.status,
-          headers: response.headers,
-        })
-        : response;
+      if (request.method !== "HEAD") return response;
+      // The body is never sent: ending it frees what it holds (an event
+      // stream would otherwise stay registered, and fill, forever).
+      await response.body?.cancel();
+      return new Response(null, {
+        status: response.status,
+        headers: response.headers,
+      });
+    },
+    get eventStreams() {
+      return events.size;
     },
     close() {
       unsubscribe?.();
@@ -324,6 +331,8 @@ export interface StatusServer {
   address: StatusServerAddress;
   /** Stops listening and ends open event streams. */
   close(): Promise<void>;
+  /** The event streams (`/events`) open now. */
+  readonly eventStreams: number;
 }
 
 /**
@@ -368,6 +377,9 @@ export function startStatusServer(options: StatusServerOptions): StatusServer {
     async close() {
       handler.close();
       await server.shutdown();
+    },
+    get eventStreams() {
+      return handler.eventStreams;
     },
   };
 }

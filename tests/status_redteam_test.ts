@@ -1,0 +1,119 @@
+/**
+ * The status server attacked: clients that never read their event stream,
+ * HEAD on the stream, secrets that only the environment knows, ids no store
+ * can hold, tokens that cannot be presented. Real servers on 127.0.0.1 port 0
+ * where the fault is the socket's.
+ */
+import assert from "node:assert/strict";
+import { RunMetrics } from "../src/observe/run_metrics.ts";
+import {
+  createStatusHandler,
+  startStatusServer,
+} from "../src/observe/status_server.ts";
+import { MAX_BACKLOG_BYTES } from "../src/observe/_event_hub.ts";
+import { FakeSource } from "./_status_fixtures.ts";
+
+function handlerWith(source: FakeSource) {
+  return createStatusHandler({ source, metrics: new RunMetrics() });
+}
+
+/** Tells every page listening to `source` that a run of `jobName` finished. */
+function announce(source: FakeSource, jobName: string, n = 1) {
+  for (let i = 0; i < n; i++) {
+    for (const listener of source.listeners) {
+      listener({ type: "finished", runId: `r${i}`, jobName, status: "failed" });
+    }
+  }
+}
+
+const LONG_NAME = "n".repeat(200);
+
+Deno.test("HEAD /events answers the stream's headers and leaves no stream open", async () => {
+  const source = new FakeSource();
+  const handler = handlerWith(source);
+  for (let i = 0; i < 50; i++) {
+    const head = await handler.handle(
+      new Request("http://127.0.0.1/events", { method: "HEAD" }),
+    );
+    assert.equal(head.status, 200);
+    assert.match(head.headers.get("content-type")!, /^text\/event-stream/);
+    assert.equal(await head.text(), "");
+  }
+  assert.equal(handler.eventStreams, 0);
+  handler.close();
+});
+
+Deno.test("a client that stops reading /events is dropped once its backlog passes the cap; a reading one is not", async () => {
+  const source = new FakeSource();
+  const handler = handlerWith(source);
+  const get = () => handler.handle(new Request("http://127.0.0.1/events"));
+  const stalled = (await get()).body!.getReader();
+  const reading = (await get()).body!.getReader();
+  await stalled.read();
+  await reading.read();
+  assert.equal(handler.eventStreams, 2);
+  // Well past the cap: what waits for the stalled client stays bounded.
+  const events = Math.ceil((4 * MAX_BACKLOG_BYTES) / LONG_NAME.length);
+  for (let i = 0; i < events; i++) {
+    announce(source, LONG_NAME);
+    assert.equal((await reading.read()).done, false);
+  }
+  assert.equal(handler.eventStreams, 1, "the stalled client is dropped");
+  let backlog = 0;
+  for (
+    let chunk = await stalled.read();
+    !chunk.done;
+    chunk = await stalled.read()
+  ) {
+    backlog += chunk.value.byteLength;
+  }
+  assert.ok(
+    backlog <= MAX_BACKLOG_BYTES + 400,
+    `${backlog} bytes were kept for it`,
+  );
+  announce(source, "still here");
+  const { value } = await reading.read();
+  assert.match(new TextDecoder().decode(value), /still here/);
+  handler.close();
+  assert.equal((await reading.read()).done, true);
+});
+
+Deno.test("a real socket that never reads /events is let go once its backlog passes the cap; one that hangs up is forgotten", async () => {
+  const source = new FakeSource();
+  const server = startStatusServer({
+    source,
+    metrics: new RunMetrics(),
+    address: { hostname: "127.0.0.1", port: 0 },
+  });
+  const { port } = server.address;
+  const request = new TextEncoder().encode(
+    "GET /events HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n",
+  );
+  const open = async (): Promise<Deno.TcpConn> => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(request);
+    return conn;
+  };
+  const silent = await open();
+  const leaving = await open();
+  try {
+    while (server.eventStreams < 2) await tick();
+    leaving.close();
+    // The socket's buffers fill first (a few MB on loopback), then the
+    // backlog: the server drops the client instead of holding more.
+    let sent = 0;
+    while (server.eventStreams > 0) {
+      announce(source, LONG_NAME, 100);
+      sent += 100;
+      assert.ok(sent < 400_000, "the silent client is still held");
+      await tick();
+    }
+  } finally {
+    silent.close();
+    await server.close();
+  }
+});
+
+function tick(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 1));
+}
