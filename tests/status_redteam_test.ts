@@ -12,6 +12,7 @@ import {
 } from "../src/observe/status_server.ts";
 import { MAX_BACKLOG_BYTES } from "../src/observe/_event_hub.ts";
 import { FakeSource } from "./_status_fixtures.ts";
+import { createRegistry, TriggerKitError } from "../mod.ts";
 
 function handlerWith(source: FakeSource) {
   return createStatusHandler({ source, metrics: new RunMetrics() });
@@ -117,3 +118,90 @@ Deno.test("a real socket that never reads /events is let go once its backlog pas
 function tick(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 1));
 }
+
+Deno.test("the status page and its API mask the environment's secrets, as the command line does", async () => {
+  const dir = await Deno.makeTempDir();
+  const secret = "sk_live_r13_0123456789abcdef";
+  Deno.env.set("R13_SHOP_API_KEY", secret);
+  const registry = createRegistry({ store: `sqlite:${dir}/state.db` });
+  registry.defineView({
+    name: "v",
+    database: `sqlite:${dir}/shop.db`,
+    sql: "SELECT 1 AS id",
+  });
+  registry.register("echo", () => ({ sent: { key: secret } }));
+  registry.register("refused", () => {
+    throw new Error(`the shop refused the key ${secret}`);
+  });
+  registry.defineJob({ name: "sync", view: "v", actions: ["echo", "refused"] });
+  const stop = new AbortController();
+  let url = "";
+  const serving = registry.serve({
+    http: "127.0.0.1:0",
+    signal: stop.signal,
+    handleSignals: false,
+    onListen: (address) => url = address.url,
+  });
+  try {
+    const { runId } = await registry.runJob("sync");
+    while (!url) await tick();
+    for (
+      const path of [
+        "",
+        `runs/${runId}`,
+        "api/runs",
+        `api/runs/${runId}`,
+        "api/jobs",
+      ]
+    ) {
+      const response = await fetch(`${url}${path}`);
+      const body = await response.text();
+      assert.equal(response.status, 200, path);
+      assert.ok(!body.includes(secret), `/${path} shows the secret`);
+      assert.match(body, /\*\*\*/, `/${path} shows the masked value`);
+    }
+  } finally {
+    Deno.env.delete("R13_SHOP_API_KEY");
+    stop.abort();
+    await serving;
+    await registry.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the token and the given secrets are masked in /healthz and in error answers", async () => {
+  const token = "r13-token-0123456789";
+  const secret = "r13-db-password-value";
+  const source = new FakeSource();
+  source.storeAnswer = () =>
+    Promise.reject(
+      new TriggerKitError(
+        "STORE_ERROR",
+        `login with ${secret} (token ${token}) refused`,
+      ),
+    );
+  const handler = createStatusHandler({
+    source,
+    metrics: new RunMetrics(),
+    token,
+    secrets: [secret],
+  });
+  for (
+    const [path, accept] of [
+      ["/healthz", "application/json"] as const,
+      ["/api/runs", "application/json"],
+      ["/runs/x", "text/html"],
+      ["/", "text/html"],
+    ]
+  ) {
+    const response = await handler.handle(
+      new Request(`http://127.0.0.1${path}`, { headers: { accept } }),
+    );
+    const body = await response.text();
+    assert.equal(response.status, 503, path);
+    assert.ok(!body.includes(secret), `${path} shows the secret: ${body}`);
+    assert.ok(!body.includes(token), `${path} shows the token`);
+    assert.match(body, /login with \*\*\* \(token \*\*\*\) refused/, path);
+  }
+  handler.close();
+});

@@ -47,6 +47,8 @@ export interface RegistryParts {
   alerts?(): Promise<AlertStatus[]>;
   /** Firing keys per job, counted cheaply (default: counted from `alerts()`). */
   alertsFiring?(): Promise<Map<string, number>>;
+  /** Values no page or answer may show (the environment's secrets, database passwords). */
+  secrets?(): string[];
 }
 
 /** The scheduler loop's last tick, as the health check reads it. */

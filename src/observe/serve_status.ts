@@ -73,6 +73,7 @@ export async function serveWithStatus(
     metrics: observability.metrics,
     address,
     clock,
+    secrets: registry.secrets?.() ?? [],
     ...(token === undefined ? {} : { token }),
     ...(options.onListen ? { onListen: options.onListen } : {}),
   });

@@ -32,6 +32,7 @@ import {
 } from "./status_page.ts";
 
 import { ICON_SVG, STATUS_CSS, STATUS_JS } from "./_page_assets.ts";
+import { hideSecrets } from "./_escape.ts";
 import { EventHub } from "./_event_hub.ts";
 import type { ListenAddress, StatusServerAddress } from "./listen_address.ts";
 
@@ -51,6 +52,11 @@ export interface StatusHandlerOptions {
   metrics: RunMetrics;
   /** Enables `POST /api/jobs/<name>/run` with this Bearer token. */
   token?: string;
+  /**
+   * Values masked as `***` wherever they would show (pages, JSON, errors,
+   * `/healthz`), beside what the redaction finds itself; the token is one.
+   */
+  secrets?: readonly string[];
   /** The clock (tests pass a fake one). */
   clock?: Clock;
   /** How long the store may take for `/healthz` and each page, in ms (default 2000). */
@@ -91,6 +97,10 @@ export function createStatusHandler(
   const tokenDigest = options.token === undefined
     ? undefined
     : digest(options.token);
+  const secrets = [
+    ...(options.secrets ?? []),
+    ...(options.token === undefined ? [] : [options.token]),
+  ];
   const events = new EventHub();
   const unsubscribe = source.subscribe?.((change) => events.send(change));
 
@@ -98,16 +108,19 @@ export function createStatusHandler(
   async function fromStore<T>(read: Promise<T>): Promise<T> {
     const stop = new AbortController();
     try {
-      return await Promise.race([
-        read,
-        clock.sleep(storeTimeoutMs, stop.signal).then(() => {
-          throw new HttpError(
-            503,
-            "STORE_ERROR",
-            `The run store did not answer within ${storeTimeoutMs} ms`,
-          );
-        }),
-      ]);
+      return hideSecrets(
+        await Promise.race([
+          read,
+          clock.sleep(storeTimeoutMs, stop.signal).then(() => {
+            throw new HttpError(
+              503,
+              "STORE_ERROR",
+              `The run store did not answer within ${storeTimeoutMs} ms`,
+            );
+          }),
+        ]),
+        secrets,
+      );
     } finally {
       stop.abort();
     }
@@ -220,7 +233,10 @@ export function createStatusHandler(
       clock,
       timeoutMs: storeTimeoutMs,
     });
-    return jsonResponse(report, report.status === "ok" ? 200 : 503);
+    return jsonResponse(
+      hideSecrets(report, secrets),
+      report.status === "ok" ? 200 : 503,
+    );
   }
 
   async function metricsText(): Promise<Response> {
@@ -296,7 +312,7 @@ export function createStatusHandler(
       try {
         response = await route(request);
       } catch (error) {
-        response = errorResponse(request, error, clock.now());
+        response = errorResponse(request, error, clock.now(), secrets);
       }
       if (request.method !== "HEAD") return response;
       // The body is never sent: ending it frees what it holds (an event

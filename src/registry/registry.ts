@@ -33,6 +33,7 @@ import * as alerting from "../alerts/mutes.ts";
 import { Observability } from "../observe/observability.ts";
 import type { RegistryParts } from "../observe/registry_source.ts";
 import { serveWithStatus } from "../observe/serve_status.ts";
+import { shownSecrets } from "./_shown_secrets.ts";
 
 export { ActionRegistry } from "./action_registry.ts";
 export type { RegistryOptions, ValidateOptions } from "./_options.ts";
@@ -310,6 +311,12 @@ export class Registry extends ActionRegistry {
       sandboxProcesses: () => this.sandboxProcesses(),
       alerts: () => this.alerts(),
       alertsFiring: () => alerting.firingCounts(this.#jobs.alerting),
+      secrets: () =>
+        shownSecrets({
+          jobs: this.listJobs(),
+          views: this.listViews(),
+          options: this.#options,
+        }),
     };
   }
 

@@ -1,0 +1,51 @@
+/**
+ * The secrets a registry's status page must never show: what the command
+ * line masks in its output, known to the registry itself (the values of the
+ * environment variables its steps read and of those named like secrets, and
+ * the passwords of the database URLs it was given).
+ *
+ * @module
+ */
+import { environmentSecrets, urlPasswords } from "../redact.ts";
+import {
+  type Job,
+  jobSteps,
+  type ViewDefinition,
+} from "../jobs/definitions.ts";
+import type { RegistryOptions } from "./_options.ts";
+import { namedVariables } from "./validate.ts";
+
+/** What the registry knows that may hold a secret. */
+export interface SecretSources {
+  /** Its jobs (their steps name the variables they read). */
+  jobs: readonly Job[];
+  /** Its views (their databases may be URLs with a password). */
+  views: readonly ViewDefinition[];
+  /** Its options (`databases`, `store`). */
+  options: RegistryOptions;
+}
+
+/**
+ * Every secret value the registry knows of, in each form it may be printed.
+ *
+ * @param sources The registry's jobs, views and options.
+ * @returns The values to mask.
+ */
+export function shownSecrets(sources: SecretSources): string[] {
+  const variables = sources.jobs.flatMap((job) =>
+    jobSteps(job).flatMap(({ step }) =>
+      namedVariables(step.config).map(({ variable }) => variable)
+    )
+  );
+  return [
+    ...environmentSecrets(variables),
+    ...urlPasswords([
+      sources.options.databases,
+      typeof sources.options.store === "string" ? sources.options.store : "",
+      sources.views.map((view) => view.database),
+      sources.jobs.flatMap((job) =>
+        jobSteps(job).map(({ step }) => step.config)
+      ),
+    ]),
+  ];
+}
