@@ -13,6 +13,7 @@ import {
 import { MAX_BACKLOG_BYTES } from "../src/observe/_event_hub.ts";
 import { FakeSource } from "./_status_fixtures.ts";
 import { createRegistry, TriggerKitError } from "../mod.ts";
+import { TEST_PG } from "./_helpers.ts";
 
 function handlerWith(source: FakeSource) {
   return createStatusHandler({ source, metrics: new RunMetrics() });
@@ -204,4 +205,54 @@ Deno.test("the token and the given secrets are masked in /healthz and in error a
     assert.match(body, /login with \*\*\* \(token \*\*\*\) refused/, path);
   }
   handler.close();
+});
+
+Deno.test("a run id or job no store can hold is a 404 or no runs, never a 500 or 503", async () => {
+  const dir = await Deno.makeTempDir();
+  const stores = [
+    `sqlite:${dir}/state.db`,
+    `kv:${dir}/state.kv`,
+    ...(TEST_PG ? [TEST_PG] : []),
+  ];
+  const long = "a".repeat(3000);
+  try {
+    for (const store of stores) {
+      const registry = createRegistry({ store });
+      const stop = new AbortController();
+      let url = "";
+      const serving = registry.serve({
+        http: "127.0.0.1:0",
+        signal: stop.signal,
+        handleSignals: false,
+        onListen: (address) => url = address.url,
+      });
+      try {
+        while (!url) await tick();
+        for (const id of [long, "a%00b", "%00"]) {
+          for (const path of [`api/runs/${id}`, `runs/${id}`]) {
+            const response = await fetch(`${url}${path}`, {
+              headers: { accept: "text/html" },
+            });
+            await response.body?.cancel();
+            assert.equal(
+              response.status,
+              404,
+              `${store} /${path.slice(0, 30)}`,
+            );
+          }
+        }
+        for (const job of [long, "a%00b"]) {
+          const response = await fetch(`${url}api/runs?job=${job}`);
+          assert.equal(response.status, 200, `${store} job=${job.slice(0, 9)}`);
+          assert.deepEqual(await response.json(), []);
+        }
+      } finally {
+        stop.abort();
+        await serving;
+        await registry.close();
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -374,6 +374,7 @@ export class SqlRunStore implements RunStore {
   }
 
   async history(options: HistoryOptions = {}): Promise<RunRecord[]> {
+    if (options.job?.includes("\u0000")) return []; // No run has a NUL: the binder refuses it.
     await this.#init();
     const limit = Math.max(1, Math.floor(options.limit ?? 20));
     const staleBefore = this.#now() - STALE_AFTER_MS;
@@ -388,6 +389,7 @@ export class SqlRunStore implements RunStore {
   }
 
   async get(runId: string): Promise<RunRecord | undefined> {
+    if (runId.includes("\u0000")) return undefined; // Nor does any id.
     await this.#init();
     const staleBefore = this.#now() - STALE_AFTER_MS;
     const [row] = await this.#query(this.#sql.get, { runId, staleBefore });
