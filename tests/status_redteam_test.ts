@@ -13,7 +13,7 @@ import {
 import { MAX_BACKLOG_BYTES } from "../src/observe/_event_hub.ts";
 import { FakeSource } from "./_status_fixtures.ts";
 import { createRegistry, TriggerKitError } from "../mod.ts";
-import { TEST_PG } from "./_helpers.ts";
+import { rejectsWithCode, TEST_PG } from "./_helpers.ts";
 
 function handlerWith(source: FakeSource) {
   return createStatusHandler({ source, metrics: new RunMetrics() });
@@ -254,5 +254,33 @@ Deno.test("a run id or job no store can hold is a 404 or no runs, never a 500 or
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serve({ httpToken }) refuses a token no client can send (a space, a line break, a non-ASCII letter) with INVALID_OPTIONS", async () => {
+  const registry = createRegistry({ store: "sqlite::memory:" });
+  try {
+    for (
+      const [token, shown] of [
+        ["s3cret-token\n", "a line break at index 12"],
+        ["two words", "a space at index 3"],
+        ["tøken-0123456789", "a non-ASCII character at index 1"],
+      ]
+    ) {
+      const error = await rejectsWithCode(
+        registry.serve({
+          http: "127.0.0.1:0",
+          httpToken: token!,
+          // Were the token taken, serve would stop at once: no hang.
+          signal: AbortSignal.abort(),
+          handleSignals: false,
+        }),
+        "INVALID_OPTIONS",
+      );
+      assert.ok(error.message.endsWith(shown!), error.message);
+      assert.ok(!error.message.includes(token!), "the token is not shown");
+    }
+  } finally {
+    await registry.close();
   }
 });
