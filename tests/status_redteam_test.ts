@@ -10,7 +10,10 @@ import {
   createStatusHandler,
   startStatusServer,
 } from "../src/observe/status_server.ts";
-import { MAX_BACKLOG_BYTES } from "../src/observe/_event_hub.ts";
+import {
+  MAX_BACKLOG_BYTES,
+  MAX_EVENT_STREAMS,
+} from "../src/observe/_event_hub.ts";
 import { FakeSource } from "./_status_fixtures.ts";
 import { createRegistry, TriggerKitError } from "../mod.ts";
 import { rejectsWithCode, TEST_PG } from "./_helpers.ts";
@@ -283,4 +286,24 @@ Deno.test("serve({ httpToken }) refuses a token no client can send (a space, a l
   } finally {
     await registry.close();
   }
+});
+
+Deno.test("/events opens at most MAX_EVENT_STREAMS streams at once; the next one is a 503 until one closes", async () => {
+  const handler = handlerWith(new FakeSource());
+  const get = () => handler.handle(new Request("http://127.0.0.1/events"));
+  const open = [];
+  for (let i = 0; i < MAX_EVENT_STREAMS; i++) {
+    const response = await get();
+    assert.equal(response.status, 200);
+    open.push(response.body!);
+  }
+  const refused = await get();
+  assert.equal(refused.status, 503);
+  assert.equal(refused.headers.get("retry-after"), "30");
+  assert.equal((await refused.json()).error.code, "TOO_MANY_STREAMS");
+  await open.pop()!.cancel();
+  const again = await get();
+  assert.equal(again.status, 200);
+  assert.equal(handler.eventStreams, MAX_EVENT_STREAMS);
+  handler.close();
 });

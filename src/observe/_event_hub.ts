@@ -19,6 +19,13 @@ const NO_STORE = {
  */
 export const MAX_BACKLOG_BYTES = 64 * 1024;
 
+/**
+ * How many event streams may be open at once. Each event is written to
+ * every stream, so a thousand idle ones would slow every run; a page turned
+ * away falls back to reloading itself every 30 s.
+ */
+export const MAX_EVENT_STREAMS = 256;
+
 /** Server-sent events to the open pages: one `run` event per change, a comment every 15 s. */
 export class EventHub {
   readonly #clients = new Set<ReadableStreamDefaultController<Uint8Array>>();
@@ -28,6 +35,11 @@ export class EventHub {
   /** The event streams open now. */
   get size(): number {
     return this.#clients.size;
+  }
+
+  /** Whether no more stream can be opened now. */
+  get full(): boolean {
+    return this.#clients.size >= MAX_EVENT_STREAMS;
   }
 
   connect(): Response {

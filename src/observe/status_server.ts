@@ -302,6 +302,14 @@ export function createStatusHandler(
       case "/api/runs":
         return await apiRuns(url);
       default:
+        if (events.full) {
+          throw new HttpError(
+            503,
+            "TOO_MANY_STREAMS",
+            `${events.size} event streams are open, the most there may be; the page reloads itself every 30 s instead`,
+            { "retry-after": "30" },
+          );
+        }
         return events.connect();
     }
   }
