@@ -43,8 +43,8 @@ export function colourful(): boolean {
 // paragraph separators and the bidirectional overrides and isolates: what
 // could move the cursor, clear the screen, retitle the terminal or reorder a
 // line when a run's error (a remote server's answer) is printed.
-// deno-lint-ignore no-control-regex
 const UNPRINTABLE =
+  // deno-lint-ignore no-control-regex
   /\r\n|[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 // The same, but the colour codes `paint` writes pass.
 const UNPRINTABLE_BUT_COLOURS = new RegExp(
