@@ -8,17 +8,24 @@
  */
 import { isPlainObject } from "./_plain.ts";
 
-// The password runs to the last "@" before a space or a double quote: it may
-// hold "/", "'", "<" or "@" that its author did not percent-encode.
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@"'<>]*):([^\s"]*)@/gi;
+// The password runs to the last "@" before a space, a double quote or the
+// next URL: it may hold "/", "'", "<" or "@" that its author did not
+// percent-encode. A scheme starts where no scheme character precedes it, and
+// a password never spans another "://": each character is looked at a few
+// times, not once per position before it (a 64 kB run of letters in a
+// result took seconds, a megabyte hours).
+const URL_PASSWORD =
+  /(?<![a-z0-9+.-])([0-9+.-]*[a-z][a-z0-9+.-]*:\/\/[^\s:/@"'<>]*):((?:(?!:\/\/)[^\s"])*)@/gi;
 const SECRET_PARAMETER =
   /([?&;](?:password|passwd|pwd|pass|sslpassword|token|access_token|api_key|apikey|secret|sig|signature)=)[^&\s"'<>#]*/gi;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/g;
 // A JSON field whose name says it holds a credential (`"X-Api-Key": "…"`,
 // `"authorization": "…"`, `"password": "…"`), not one naming a variable
 // (`"tokenEnv": "SLACK_BOT_TOKEN"`).
+// A field name is at most 64 characters either side of the word, so that a
+// long quoted run of letters costs little.
 const SECRET_FIELD =
-  /("[\w.-]*(?:authorization|api[-_]?key|token|secret|passw(?:or)?d|cookie|credential)[\w.-]*(?<!Env)"\s*:\s*")(?:[^"\\]|\\.)+"/gi;
+  /("[\w.-]{0,64}(?:authorization|api[-_]?key|token|secret|passw(?:or)?d|cookie|credential)[\w.-]{0,64}(?<!Env)"\s*:\s*")(?:[^"\\]|\\.)+"/gi;
 const SLACK_TOKEN = /\bxox[a-z]-[A-Za-z0-9-]+/g;
 const SLACK_WEBHOOK =
   /(hooks\.slack\.com\/(?:services|workflows|triggers)\/)[^\s"'<>]+/g;

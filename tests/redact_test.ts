@@ -34,6 +34,41 @@ Deno.test("redact() masks passwords in URLs, secret parameters and tokens, where
   );
 });
 
+Deno.test("redact() takes time in proportion to the text: a long run of letters, a base64 blob or crafted URL-like text costs milliseconds", () => {
+  const size = 128 * 1024;
+  for (
+    const [label, text] of [
+      ["letters", "x".repeat(size)],
+      ["base64", "aGVsbG8gd29ybGQ".repeat(size / 15)],
+      ["URL-like", "a://b:".repeat(size / 6)],
+      ["a quoted field name", `"${"token".repeat(size / 5)}`],
+      ["Slack-like", "tokenaxoxb-".repeat(size / 11)],
+    ]
+  ) {
+    const started = performance.now();
+    redact(text!);
+    const ms = performance.now() - started;
+    // Linear: about 1 ms; the quadratic patterns took 10 to 20 s here.
+    assert.ok(ms < 1000, `${label}: ${Math.round(ms)} ms`);
+  }
+});
+
+Deno.test("redact() still masks a URL's password after a digit, holding / or @, and each of two URLs in a row", () => {
+  assert.equal(redact("1postgres://u:pw1@h/db"), "1postgres://u:***@h/db");
+  assert.equal(
+    redact("url=postgres://u:p/@ss@h/db"),
+    "url=postgres://u:***@h/db",
+  );
+  assert.equal(
+    redact("postgres://u:p1@h/x?next=https://a:p2@c/"),
+    "postgres://u:***@h/x?next=https://a:***@c/",
+  );
+  assert.equal(
+    redact('{"X-Api-Key": "k-123456", "apiKeyEnv": "SHOP_KEY"}'),
+    '{"X-Api-Key": "***", "apiKeyEnv": "SHOP_KEY"}',
+  );
+});
+
 Deno.test("redactUrl() masks a password holding @ whole", () => {
   assert.equal(
     redactUrl("postgres://user:pa@ss@db.example.com:5432/app"),

@@ -225,6 +225,21 @@ for (const subject of STORE_SUBJECTS) {
     assert.equal(await store.get(`${job}-missing`), undefined);
   });
 
+  test("get and history find nothing for an id or job no run can have: a NUL, a key too long for the store", async ({ store, job }) => {
+    const startedAt = "2026-01-01T00:00:00.000Z";
+    await store.start({
+      runId: `${job}-a`,
+      jobName: job,
+      dryRun: false,
+      startedAt,
+    });
+    for (const id of [`${job}-a\u0000`, "\u0000", "a".repeat(3000)]) {
+      assert.equal(await store.get(id), undefined, id.slice(0, 20));
+      assert.deepEqual(await store.history({ job: id }), [], id.slice(0, 20));
+    }
+    assert.equal((await store.get(`${job}-a`))!.runId, `${job}-a`);
+  });
+
   test("progress keeps what an unfinished run did", async (ctx) => {
     const claim = await ctx.claim();
     await ctx.started(claim);

@@ -39,6 +39,41 @@ export function colourful(): boolean {
   }
 }
 
+// C0 controls but tab and line feed, DEL, C1 controls, the line and
+// paragraph separators and the bidirectional overrides and isolates: what
+// could move the cursor, clear the screen, retitle the terminal or reorder a
+// line when a run's error (a remote server's answer) is printed.
+const UNPRINTABLE =
+  // deno-lint-ignore no-control-regex
+  /\r\n|[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// The same, but the colour codes `paint` writes pass.
+const UNPRINTABLE_BUT_COLOURS = new RegExp(
+  `${String.fromCharCode(27)}\\[(?:[0-2]|3[1-3])m|${UNPRINTABLE.source}`,
+  "g",
+);
+
+/**
+ * Text safe to print on a terminal: every control character but tab and line
+ * feed is written as its `\uXXXX` escape (which also keeps JSON valid and
+ * exact), `\r\n` becomes `\n`, and only `paint`'s own colour codes pass
+ * when `colours` is on.
+ *
+ * @param text A line about to be printed.
+ * @param colours Whether the colour codes of {@linkcode paint} may pass.
+ * @returns The text, with nothing a terminal would act on.
+ */
+export function printable(text: string, colours = false): string {
+  return text.replace(
+    colours ? UNPRINTABLE_BUT_COLOURS : UNPRINTABLE,
+    (match) =>
+      match === "\r\n"
+        ? "\n"
+        : match.length > 1
+        ? match
+        : `\\u${match.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 /** Renders rows as an aligned text table. */
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((header, i) =>

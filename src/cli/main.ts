@@ -37,7 +37,7 @@ import {
   COMMANDS,
   UsageError,
 } from "./_command_table.ts";
-import { colourful, paint } from "./_format.ts";
+import { colourful, paint, printable } from "./_format.ts";
 import { type Clock, realClock } from "../clock.ts";
 
 export type { CliIo } from "./_command_table.ts";
@@ -104,10 +104,12 @@ export async function main(
     };
   // Every line goes through the one redaction: no password or token is shown,
   // nor the value of a variable that holds a secret.
+  // And no control character reaches the terminal but our own colours.
   let secrets = environmentSecrets();
+  const colour = options.colour ?? colourful();
   const io: CliIo = {
-    out: (line) => sink.out(redact(line, secrets)),
-    err: (line) => sink.err(redact(line, secrets)),
+    out: (line) => sink.out(printable(redact(line, secrets), colour)),
+    err: (line) => sink.err(printable(redact(line, secrets), colour)),
   };
   const [name, ...rest] = args;
   if (
@@ -193,7 +195,7 @@ export async function main(
       values,
       json,
       io,
-      paint: paint(options.colour ?? colourful()),
+      paint: paint(colour),
       configFile: () => file,
       configPath: values[configOption] as string | undefined,
       injected: options.registry !== undefined,
@@ -226,7 +228,8 @@ const formatRecord = getTextFormatter({ value: "bare" });
 /** A sink writing each record as one redacted line. */
 function lineSink(write: (line: string) => void): Sink {
   const secrets = environmentSecrets();
-  return (record) => write(redact(formatRecord(record).trimEnd(), secrets));
+  return (record) =>
+    write(printable(redact(formatRecord(record).trimEnd(), secrets)));
 }
 
 const LOG_LEVELS: readonly CliLogLevel[] = [

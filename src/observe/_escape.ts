@@ -6,6 +6,7 @@
  * @module
  */
 import { redact } from "../redact.ts";
+import { isPlainObject } from "../_plain.ts";
 
 const HTML_ESCAPES: Record<string, string> = {
   "&": "&amp;",
@@ -32,6 +33,31 @@ export function redactDeep(value: unknown): unknown {
     return out;
   }
   return value;
+}
+
+/**
+ * A JSON-like value with every secret in its strings (and keys) masked as
+ * `***`, as {@linkcode redact} masks them; the value itself when there is no
+ * secret to mask. Other objects (a `Map`) are left as they are.
+ */
+export function hideSecrets<T>(value: T, secrets: readonly string[]): T {
+  const masked = secrets.filter((secret) => secret.length >= 6);
+  if (masked.length === 0) return value;
+  const hide = (text: string) =>
+    masked.some((secret) => text.includes(secret))
+      ? redact(text, masked)
+      : text;
+  const walk = (item: unknown): unknown => {
+    if (typeof item === "string") return hide(item);
+    if (Array.isArray(item)) return item.map(walk);
+    if (!isPlainObject(item)) return item;
+    const out: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(item)) {
+      out[hide(key)] = walk(inner);
+    }
+    return out;
+  };
+  return walk(value) as T;
 }
 
 /** HTML that is already safe: what {@linkcode html} returns. */

@@ -11,11 +11,36 @@ const NO_STORE = {
   "cache-control": "no-store",
 };
 
+/**
+ * How many bytes may wait for one client before it is dropped: a page that
+ * stopped reading (a stalled tab, a client that never reads) must not make
+ * the server keep every later event for it. It reconnects when it reads
+ * again, and the page refreshes itself on reconnecting.
+ */
+export const MAX_BACKLOG_BYTES = 64 * 1024;
+
+/**
+ * How many event streams may be open at once. Each event is written to
+ * every stream, so a thousand idle ones would slow every run; a page turned
+ * away falls back to reloading itself every 30 s.
+ */
+export const MAX_EVENT_STREAMS = 256;
+
 /** Server-sent events to the open pages: one `run` event per change, a comment every 15 s. */
 export class EventHub {
   readonly #clients = new Set<ReadableStreamDefaultController<Uint8Array>>();
   readonly #encoder = new TextEncoder();
   #ping: ReturnType<typeof setInterval> | undefined;
+
+  /** The event streams open now. */
+  get size(): number {
+    return this.#clients.size;
+  }
+
+  /** Whether no more stream can be opened now. */
+  get full(): boolean {
+    return this.#clients.size >= MAX_EVENT_STREAMS;
+  }
 
   connect(): Response {
     let client: ReadableStreamDefaultController<Uint8Array>;
@@ -27,7 +52,7 @@ export class EventHub {
         this.#startPing();
       },
       cancel: () => this.#drop(client),
-    });
+    }, new ByteLengthQueuingStrategy({ highWaterMark: MAX_BACKLOG_BYTES }));
     return new Response(stream, {
       headers: {
         ...NO_STORE,
@@ -57,6 +82,12 @@ export class EventHub {
     for (const client of this.#clients) {
       try {
         client.enqueue(bytes);
+        if ((client.desiredSize ?? 0) < 0) {
+          // It gets what waits and then the end, nothing more: what the
+          // server holds for it stays under the cap.
+          this.#drop(client);
+          client.close();
+        }
       } catch {
         this.#drop(client);
       }

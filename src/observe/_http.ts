@@ -57,6 +57,7 @@ export function errorResponse(
   request: Request,
   error: unknown,
   now: number,
+  secrets: readonly string[] = [],
 ): Response {
   const known = error instanceof HttpError
     ? error
@@ -70,17 +71,18 @@ export function errorResponse(
       "INTERNAL_ERROR",
       "The status server failed; see its log",
     );
+  const message = redact(failure.message, secrets);
   const path = new URL(request.url).pathname;
   if (path.startsWith("/api/") || !accepts(request, "text/html")) {
     return jsonResponse(
-      { error: { code: failure.code, message: failure.message } },
+      { error: { code: failure.code, message } },
       failure.status,
       failure.headers,
     );
   }
   const title = failure.status === 404 ? "Not found" : "Unavailable";
   const response = htmlResponse(
-    renderMessagePage(title, redact(failure.message), now),
+    renderMessagePage(title, message, now),
     failure.status,
   );
   for (const [name, value] of Object.entries(failure.headers)) {

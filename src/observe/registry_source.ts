@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { isName } from "../_names.ts";
 import type { Clock } from "../clock.ts";
 import type { Job } from "../jobs/definitions.ts";
 import type { RunJobOptions } from "../jobs/engine.ts";
@@ -53,6 +54,8 @@ export interface RegistryParts {
   alertsFiring?(): Promise<Map<string, number>>;
   /** At most `limit` firing keys and their total, read boundedly (default: cut from `alerts()`). */
   firingAlerts?(limit: number): Promise<FiringAlerts>;
+  /** Values no page or answer may show (the environment's secrets, database passwords). */
+  secrets?(): string[];
 }
 
 /** The scheduler loop's last tick, as the health check reads it. */
@@ -122,6 +125,10 @@ export class RegistrySource implements StatusSource {
   }
 
   runs(query: RunsQuery = {}): Promise<RunRecord[]> {
+    // A job no registry can name has no runs (history() refuses the name).
+    if (query.job !== undefined && !isName(query.job)) {
+      return Promise.resolve([]);
+    }
     return this.#registry.history(query);
   }
 

@@ -59,6 +59,17 @@ export async function serveWithStatus(
       "Invalid option httpToken: a non-empty string is required",
     );
   }
+  // A token no client can send would answer 401 forever, silently: a value
+  // read from a file with its final line break, say.
+  const unsendable = token?.search(/[^\x21-\x7e]/) ?? -1;
+  if (unsendable >= 0) {
+    throw new TriggerKitError(
+      "INVALID_OPTIONS",
+      `Invalid option httpToken: it must be visible ASCII to be sent as "Authorization: Bearer <token>", received ${
+        unsendableKind(token!.charCodeAt(unsendable))
+      } at index ${unsendable}`,
+    );
+  }
   const clock = options.clock ?? realClock;
   const ticks = new SchedulerTicks(
     options.driver === "deno-cron" ? 60_000 : (options.leaseMs ?? 60_000) / 2,
@@ -73,6 +84,7 @@ export async function serveWithStatus(
     metrics: observability.metrics,
     address,
     clock,
+    secrets: registry.secrets?.() ?? [],
     ...(token === undefined ? {} : { token }),
     ...(options.onListen ? { onListen: options.onListen } : {}),
   });
@@ -87,4 +99,11 @@ export async function serveWithStatus(
     await onStop(options.graceMs ?? 30_000);
     await server.close();
   }
+}
+
+/** What a character a token cannot hold is, without showing it. */
+function unsendableKind(code: number): string {
+  if (code === 10 || code === 13) return "a line break";
+  if (code === 32 || code === 9) return "a space";
+  return code < 128 ? "a control character" : "a non-ASCII character";
 }

@@ -37,6 +37,7 @@ import {
 } from "./status_page.ts";
 
 import { ICON_SVG, STATUS_CSS, STATUS_JS } from "./_page_assets.ts";
+import { hideSecrets } from "./_escape.ts";
 import { EventHub } from "./_event_hub.ts";
 import type { ListenAddress, StatusServerAddress } from "./listen_address.ts";
 
@@ -59,6 +60,11 @@ export interface StatusHandlerOptions {
   metrics: RunMetrics;
   /** Enables `POST /api/jobs/<name>/run` with this Bearer token. */
   token?: string;
+  /**
+   * Values masked as `***` wherever they would show (pages, JSON, errors,
+   * `/healthz`), beside what the redaction finds itself; the token is one.
+   */
+  secrets?: readonly string[];
   /** The clock (tests pass a fake one). */
   clock?: Clock;
   /** How long the store may take for `/healthz` and each page, in ms (default 2000). */
@@ -71,6 +77,8 @@ export interface StatusHandler {
   handle(request: Request): Promise<Response>;
   /** Ends the open event streams. */
   close(): void;
+  /** The event streams (`/events`) open now. */
+  readonly eventStreams: number;
 }
 
 const ASSETS: Record<string, { type: string; body: string }> = {
@@ -97,6 +105,10 @@ export function createStatusHandler(
   const tokenDigest = options.token === undefined
     ? undefined
     : digest(options.token);
+  const secrets = [
+    ...(options.secrets ?? []),
+    ...(options.token === undefined ? [] : [options.token]),
+  ];
   const events = new EventHub();
   const unsubscribe = source.subscribe?.((change) => events.send(change));
 
@@ -104,16 +116,19 @@ export function createStatusHandler(
   async function fromStore<T>(read: Promise<T>): Promise<T> {
     const stop = new AbortController();
     try {
-      return await Promise.race([
-        read,
-        clock.sleep(storeTimeoutMs, stop.signal).then(() => {
-          throw new HttpError(
-            503,
-            "STORE_ERROR",
-            `The run store did not answer within ${storeTimeoutMs} ms`,
-          );
-        }),
-      ]);
+      return hideSecrets(
+        await Promise.race([
+          read,
+          clock.sleep(storeTimeoutMs, stop.signal).then(() => {
+            throw new HttpError(
+              503,
+              "STORE_ERROR",
+              `The run store did not answer within ${storeTimeoutMs} ms`,
+            );
+          }),
+        ]),
+        secrets,
+      );
     } finally {
       stop.abort();
     }
@@ -256,7 +271,10 @@ export function createStatusHandler(
       clock,
       timeoutMs: storeTimeoutMs,
     });
-    return jsonResponse(report, report.status === "ok" ? 200 : 503);
+    return jsonResponse(
+      hideSecrets(report, secrets),
+      report.status === "ok" ? 200 : 503,
+    );
   }
 
   async function metricsText(): Promise<Response> {
@@ -322,6 +340,14 @@ export function createStatusHandler(
       case "/api/runs":
         return await apiRuns(url);
       default:
+        if (events.full) {
+          throw new HttpError(
+            503,
+            "TOO_MANY_STREAMS",
+            `${events.size} event streams are open, the most there may be; the page reloads itself every 30 s instead`,
+            { "retry-after": "30" },
+          );
+        }
         return events.connect();
     }
   }
@@ -332,14 +358,19 @@ export function createStatusHandler(
       try {
         response = await route(request);
       } catch (error) {
-        response = errorResponse(request, error, clock.now());
+        response = errorResponse(request, error, clock.now(), secrets);
       }
-      return request.method === "HEAD"
-        ? new Response(null, {
-          status: response.status,
-          headers: response.headers,
-        })
-        : response;
+      if (request.method !== "HEAD") return response;
+      // The body is never sent: ending it frees what it holds (an event
+      // stream would otherwise stay registered, and fill, forever).
+      await response.body?.cancel();
+      return new Response(null, {
+        status: response.status,
+        headers: response.headers,
+      });
+    },
+    get eventStreams() {
+      return events.size;
     },
     close() {
       unsubscribe?.();
@@ -362,6 +393,8 @@ export interface StatusServer {
   address: StatusServerAddress;
   /** Stops listening and ends open event streams. */
   close(): Promise<void>;
+  /** The event streams (`/events`) open now. */
+  readonly eventStreams: number;
 }
 
 /**
@@ -406,6 +439,9 @@ export function startStatusServer(options: StatusServerOptions): StatusServer {
     async close() {
       handler.close();
       await server.shutdown();
+    },
+    get eventStreams() {
+      return handler.eventStreams;
     },
   };
 }

@@ -34,6 +34,7 @@ import * as alerting from "../alerts/mutes.ts";
 import { Observability } from "../observe/observability.ts";
 import type { RegistryParts } from "../observe/registry_source.ts";
 import { serveWithStatus } from "../observe/serve_status.ts";
+import { shownSecrets } from "./_shown_secrets.ts";
 
 export { ActionRegistry } from "./action_registry.ts";
 export type { RegistryOptions, ValidateOptions } from "./_options.ts";
@@ -320,6 +321,7 @@ export class Registry extends ActionRegistry {
       alertsFiring: () => alerting.firingCounts(this.#jobs.alerting),
       firingAlerts: (limit) =>
         alerting.firingAlerts(this.#jobs.alerting, limit),
+      secrets: () => shownSecrets(this, this.#options),
     };
   }
 

@@ -262,9 +262,14 @@ export class KvRunStore implements RunStore {
       ? [ROOT, "runs_by_time"]
       : [ROOT, "runs_by_job", options.job];
     const ids: string[] = [];
-    for await (
-      const entry of kv.list<string>({ prefix }, { reverse: true, limit })
-    ) ids.push(entry.value!);
+    try {
+      for await (
+        const entry of kv.list<string>({ prefix }, { reverse: true, limit })
+      ) ids.push(entry.value!);
+    } catch (error) {
+      if (keyTooLarge(error)) return [];
+      throw error;
+    }
     const records: RunRecord[] = [];
     for (let i = 0; i < ids.length; i += GET_MANY) {
       const entries = await kv.getMany<StoredRun>(
@@ -279,7 +284,13 @@ export class KvRunStore implements RunStore {
 
   async get(runId: string): Promise<RunRecord | undefined> {
     const kv = await this.#kv;
-    const entry = await kv.get<StoredRun>([ROOT, "runs", runId]);
+    let entry: { value: StoredRun | null };
+    try {
+      entry = await kv.get<StoredRun>([ROOT, "runs", runId]);
+    } catch (error) {
+      if (keyTooLarge(error)) return undefined;
+      throw error;
+    }
     return entry.value ? this.#record(entry.value) : undefined;
   }
 
@@ -292,8 +303,13 @@ export class KvRunStore implements RunStore {
       ? { prefix: runs, start: [...runs, start] }
       : { start: [...runs, start], end: [...runs, end] };
     const records: RunRecord[] = [];
-    for await (const entry of kv.list<StoredRun>(selector, { limit })) {
-      if (entry.value) records.push(this.#record(entry.value));
+    try {
+      for await (const entry of kv.list<StoredRun>(selector, { limit })) {
+        if (entry.value) records.push(this.#record(entry.value));
+      }
+    } catch (error) {
+      if (keyTooLarge(error)) return [];
+      throw error;
     }
     return records;
   }
@@ -466,4 +482,13 @@ export class KvRunStore implements RunStore {
   async close(): Promise<void> {
     (await this.#kv).close();
   }
+}
+
+/**
+ * Whether Deno KV refused a read because its key is too large: no run has
+ * that id or job name, since the write would have been refused too (KV
+ * reads keys one byte longer than it writes).
+ */
+function keyTooLarge(error: unknown): boolean {
+  return error instanceof TypeError && /key too large/i.test(error.message);
 }

@@ -370,6 +370,8 @@ export class SqlRunStore implements RunStore {
   }
 
   history(options: HistoryOptions = {}): Promise<RunRecord[]> {
+    // No run has a NUL in its job or id: the binder would refuse it.
+    if (options.job?.includes("\u0000")) return Promise.resolve([]);
     const limit = Math.max(1, Math.floor(options.limit ?? 20));
     return options.job === undefined
       ? this.#records(this.#sql.historyAll, { limit })
@@ -377,10 +379,12 @@ export class SqlRunStore implements RunStore {
   }
 
   async get(runId: string): Promise<RunRecord | undefined> {
+    if (runId.includes("\u0000")) return undefined;
     return (await this.#records(this.#sql.get, { runId }))[0];
   }
 
   findByIdPrefix(prefix: string, count: number): Promise<RunRecord[]> {
+    if (prefix.includes("\u0000")) return Promise.resolve([]);
     const { start, end } = idRange(prefix);
     const limit = Math.max(0, Math.floor(count));
     return end === undefined
