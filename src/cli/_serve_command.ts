@@ -9,21 +9,26 @@ import { formatRunLine, when } from "./_format.ts";
 import { isTriggerKitError } from "../errors.ts";
 import { redact } from "../redact.ts";
 
-/** `serve --http HOST:PORT --http-token-env VAR` as `serve()` options. */
+/** `serve --http HOST:PORT --http-token-env VAR --http-allowed-hosts A,B` as `serve()` options. */
 function httpOptions(
   values: Record<string, string | boolean | undefined>,
   say: (line: string) => void,
 ): {
   http?: string;
   httpToken?: string;
+  httpAllowedHosts?: string[];
   onListen?: (address: { url: string }) => void;
 } {
   const http = values.http as string | undefined;
   const tokenEnv = values["http-token-env"] as string | undefined;
+  const hosts = values["http-allowed-hosts"] as string | undefined;
   if (http === undefined) {
-    if (tokenEnv !== undefined) {
-      throw new UsageError("--http-token-env needs --http HOST:PORT");
-    }
+    const stray = tokenEnv !== undefined
+      ? "--http-token-env"
+      : hosts !== undefined
+      ? "--http-allowed-hosts"
+      : undefined;
+    if (stray) throw new UsageError(`${stray} needs --http HOST:PORT`);
     return {};
   }
   let httpToken: string | undefined;
@@ -38,6 +43,10 @@ function httpOptions(
   return {
     http,
     ...(httpToken ? { httpToken } : {}),
+    ...(hosts === undefined ? {} : {
+      httpAllowedHosts: required(hosts, "a list of host names").split(",")
+        .map((host) => host.trim()).filter(Boolean),
+    }),
     onListen: ({ url }) =>
       say(
         `Status page on ${url}${
@@ -51,10 +60,11 @@ function httpOptions(
 export const serveCommand: Command = {
   summary: "Run every enabled job on its schedule until SIGINT or SIGTERM",
   usage:
-    "serve [--http HOST:PORT [--http-token-env VAR]] [--json] [--config FILE]",
+    "serve [--http HOST:PORT [--http-token-env VAR] [--http-allowed-hosts A,B]] [--json] [--config FILE]",
   options: {
     http: { type: "string" },
     "http-token-env": { type: "string" },
+    "http-allowed-hosts": { type: "string" },
   },
   needsConfig: true,
   printsRuns: true,

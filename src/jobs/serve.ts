@@ -68,6 +68,13 @@ export interface ServeOptions {
   http?: string;
   /** Enables `POST /api/jobs/<name>/run` with `Authorization: Bearer <token>`. */
   httpToken?: string;
+  /**
+   * `Host` names the status server answers besides loopback ones (e.g. a
+   * reverse proxy's public name). Bound to loopback it refuses any other
+   * with 403, against DNS rebinding; bound elsewhere it checks only when
+   * these are given.
+   */
+  httpAllowedHosts?: string[];
   /** Told the status server's address once it listens. */
   onListen?: (address: StatusServerAddress) => void;
 }

@@ -40,8 +40,8 @@ export async function serveWithStatus(
 ): Promise<void> {
   const { runScheduler, observability } = options;
   if (options.http === undefined) {
-    const stray = (["httpToken", "onListen"] as const).find((key) =>
-      options[key] !== undefined
+    const stray = (["httpToken", "httpAllowedHosts", "onListen"] as const).find(
+      (key) => options[key] !== undefined,
     );
     if (stray) {
       throw new TriggerKitError(
@@ -86,6 +86,9 @@ export async function serveWithStatus(
     clock,
     secrets: registry.secrets?.() ?? [],
     ...(token === undefined ? {} : { token }),
+    ...(options.httpAllowedHosts
+      ? { allowedHosts: options.httpAllowedHosts }
+      : {}),
     ...(options.onListen ? { onListen: options.onListen } : {}),
   });
   // The runs started over HTTP drain beside the scheduler's, in the same

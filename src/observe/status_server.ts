@@ -39,6 +39,7 @@ import {
 import { ICON_SVG, STATUS_CSS, STATUS_JS } from "./_page_assets.ts";
 import { hideSecrets } from "./_escape.ts";
 import { EventHub } from "./_event_hub.ts";
+import { allowedHostsFor, refusedHost } from "./_allowed_hosts.ts";
 import type { ListenAddress, StatusServerAddress } from "./listen_address.ts";
 
 export {
@@ -69,6 +70,11 @@ export interface StatusHandlerOptions {
   clock?: Clock;
   /** How long the store may take for `/healthz` and each page, in ms (default 2000). */
   storeTimeoutMs?: number;
+  /**
+   * The `Host` names answered (lower case, no port); any other is refused
+   * with 403 `HOST_NOT_ALLOWED`. Absent: any (see `_allowed_hosts.ts`).
+   */
+  hosts?: ReadonlySet<string>;
 }
 
 /** The status server's request handler, usable without a socket (tests, benches). */
@@ -356,6 +362,16 @@ export function createStatusHandler(
     async handle(request) {
       let response: Response;
       try {
+        const refused = refusedHost(request, options.hosts);
+        if (refused !== undefined) {
+          throw new HttpError(
+            403,
+            "HOST_NOT_ALLOWED",
+            `This status server does not answer for the host ${
+              JSON.stringify(refused)
+            }: it is bound to loopback, which a web page could reach by DNS rebinding; allow a reverse proxy's host with httpAllowedHosts (--http-allowed-hosts)`,
+          );
+        }
         response = await route(request);
       } catch (error) {
         response = errorResponse(request, error, clock.now(), secrets);
@@ -385,6 +401,8 @@ export interface StatusServerOptions extends StatusHandlerOptions {
   address: ListenAddress;
   /** Told the address once listening. */
   onListen?: (address: StatusServerAddress) => void;
+  /** `Host` names answered besides loopback ones and the bound address. */
+  allowedHosts?: readonly string[];
 }
 
 /** A running status server. */
@@ -405,8 +423,13 @@ export interface StatusServer {
  * @throws {TriggerKitError} `INVALID_OPTIONS` when the address cannot be bound.
  */
 export function startStatusServer(options: StatusServerOptions): StatusServer {
-  const handler = createStatusHandler(options);
   const { hostname, port } = options.address;
+  const hosts = options.hosts ??
+    allowedHostsFor(hostname, options.allowedHosts);
+  const handler = createStatusHandler({
+    ...options,
+    ...(hosts ? { hosts } : {}),
+  });
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     server = Deno.serve(

@@ -202,6 +202,15 @@ export const OPTIONS = {
     cron: "function",
     http: "string",
     httpToken: new Rule("a string", (value) => typeof value === "string", true),
+    httpAllowedHosts: new Rule(
+      "a list of host names (no port, no scheme)",
+      (value) =>
+        Array.isArray(value) &&
+        value.every((host) =>
+          typeof host === "string" &&
+          /^(\[[0-9a-fA-F:.]+\]|[^\s:/\[\]@]+|[0-9a-fA-F:.]+)$/.test(host)
+        ),
+    ),
     onListen: "function",
     history: HISTORY,
   } satisfies TableOf<ServeOptions>,
