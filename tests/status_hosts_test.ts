@@ -191,3 +191,22 @@ Deno.test("allowed hosts: loopback addresses and names; other bind addresses all
   assert.equal(allowedHostsFor("0.0.0.0", undefined), undefined);
   assert.ok(allowedHostsFor("127.0.0.1", undefined)!.has("localhost"));
 });
+
+Deno.test("serve({ httpToken }): a token shorter than 16 characters is INVALID_OPTIONS, without showing it", async () => {
+  const registry = createRegistry({ store: "memory:" });
+  try {
+    const error = await rejectsWithCode(
+      registry.serve({
+        http: "127.0.0.1:0",
+        httpToken: "admin1",
+        signal: AbortSignal.abort(),
+        handleSignals: false,
+      }),
+      "INVALID_OPTIONS",
+    );
+    assert.match(error.message, /at least 16 characters/);
+    assert.ok(!error.message.includes("admin1"));
+  } finally {
+    await registry.close();
+  }
+});

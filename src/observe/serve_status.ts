@@ -70,6 +70,13 @@ export async function serveWithStatus(
       } at index ${unsendable}`,
     );
   }
+  // A short token falls to guessing: the run route has no other lock.
+  if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
+    throw new TriggerKitError(
+      "INVALID_OPTIONS",
+      `Invalid option httpToken: it must be at least ${MIN_TOKEN_LENGTH} characters long (e.g. \`openssl rand -hex 32\`), received ${token.length}`,
+    );
+  }
   const clock = options.clock ?? realClock;
   const ticks = new SchedulerTicks(
     options.driver === "deno-cron" ? 60_000 : (options.leaseMs ?? 60_000) / 2,
@@ -103,6 +110,9 @@ export async function serveWithStatus(
     await server.close();
   }
 }
+
+/** The fewest characters `httpToken` may have. */
+export const MIN_TOKEN_LENGTH = 16;
 
 /** What a character a token cannot hold is, without showing it. */
 function unsendableKind(code: number): string {
