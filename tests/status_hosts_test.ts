@@ -46,7 +46,7 @@ async function withServer(
   options: { httpAllowedHosts?: string[] },
   fn: (port: number) => Promise<void>,
 ): Promise<void> {
-  const registry: Registry = createRegistry({ store: "memory:" });
+  const registry: Registry = createRegistry({ store: "sqlite::memory:" });
   const stop = new AbortController();
   let port = 0;
   const serving = registry.serve({
@@ -131,7 +131,7 @@ Deno.test("status server bound to every interface checks Host only when hosts ar
 });
 
 Deno.test("serve({ httpAllowedHosts }): a host with a port or scheme, or no http, is INVALID_OPTIONS", async () => {
-  const registry = createRegistry({ store: "memory:" });
+  const registry = createRegistry({ store: "sqlite::memory:" });
   try {
     for (
       const httpAllowedHosts of [
@@ -193,7 +193,7 @@ Deno.test("allowed hosts: loopback addresses and names; other bind addresses all
 });
 
 Deno.test("serve({ httpToken }): a token shorter than 16 characters is INVALID_OPTIONS, without showing it", async () => {
-  const registry = createRegistry({ store: "memory:" });
+  const registry = createRegistry({ store: "sqlite::memory:" });
   try {
     const error = await rejectsWithCode(
       registry.serve({
@@ -207,6 +207,39 @@ Deno.test("serve({ httpToken }): a token shorter than 16 characters is INVALID_O
     assert.match(error.message, /at least 16 characters/);
     assert.ok(!error.message.includes("admin1"));
   } finally {
+    await registry.close();
+  }
+});
+
+Deno.test("status page: a name's bidirectional controls are shown as \\u202E, never raw", async () => {
+  const registry = createRegistry({ store: "sqlite::memory:" });
+  const stop = new AbortController();
+  let url = "";
+  registry.defineView({
+    name: "v",
+    database: "sqlite::memory:",
+    sql: "SELECT 1 AS id",
+  });
+  registry.register("noop", () => ({}));
+  registry.defineJob({
+    name: "invoice\u202Egpj.exe",
+    view: "v",
+    actions: ["noop"],
+  });
+  const serving = registry.serve({
+    http: "127.0.0.1:0",
+    signal: stop.signal,
+    handleSignals: false,
+    onListen: (address) => url = address.url,
+  });
+  try {
+    while (!url) await new Promise((resolve) => setTimeout(resolve, 5));
+    const page = await (await fetch(url)).text();
+    assert.ok(page.includes("invoice\\u202Egpj.exe"), "shown escaped");
+    assert.ok(!/[\u202A-\u202E\u2066-\u2069]/.test(page), "no raw control");
+  } finally {
+    stop.abort();
+    await serving;
     await registry.close();
   }
 });

@@ -16,9 +16,19 @@ const HTML_ESCAPES: Record<string, string> = {
   "'": "&#39;",
 };
 
-/** Text made safe for HTML element content and quoted attribute values. */
+/**
+ * Text made safe for HTML element content and quoted attribute values. The
+ * bidirectional controls (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F,
+ * U+061C) are shown as `\u202E`: names may hold them (they are not control
+ * characters), and raw they would reverse how a name or its neighbours read.
+ */
 export function escapeHtml(value: unknown): string {
-  return String(value).replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]!);
+  return String(value).replace(
+    /[&<>"'\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g,
+    (char) =>
+      HTML_ESCAPES[char] ??
+        `\\u${char.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`,
+  );
 }
 
 /** A JSON-like value with {@linkcode redact} applied to every string in it. */
