@@ -229,3 +229,47 @@ export function capture(): {
     io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) },
   };
 }
+
+/** A registry served with its status server, as {@linkcode serveStatus} starts it. */
+export interface ServedStatus {
+  /** The server's base URL (`http://127.0.0.1:PORT/`). */
+  url: string;
+  /** Its port. */
+  port: number;
+  /** Aborts `serve()` and waits for it to return. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `registry.serve()` with a status server on a free loopback port
+ * (or `options.http`) and waits until it listens.
+ */
+export async function serveStatus(
+  registry: Registry,
+  options: Omit<Parameters<Registry["serve"]>[0] & object, "signal"> = {},
+): Promise<ServedStatus> {
+  const abort = new AbortController();
+  let address: { url: string; port: number } | undefined;
+  let failed: unknown;
+  const serving = registry.serve({
+    http: "127.0.0.1:0",
+    handleSignals: false,
+    ...options,
+    signal: abort.signal,
+    onListen: (listening) => address = listening,
+  }).catch((error) => failed = error);
+  while (!address) {
+    if (failed) throw failed;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const { url, port } = address;
+  return {
+    url,
+    port,
+    async stop() {
+      abort.abort();
+      await serving;
+      if (failed) throw failed;
+    },
+  };
+}

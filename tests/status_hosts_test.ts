@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createRegistry, type Registry } from "../mod.ts";
 import { allowedHostsFor, isLoopback } from "../src/observe/_allowed_hosts.ts";
 import { runMain } from "./_cli.ts";
-import { rejectsWithCode } from "./_helpers.ts";
+import { rejectsWithCode, serveStatus } from "./_helpers.ts";
 
 /** A GET over a raw socket with the given `Host` header: the status and body. */
 async function getWithHost(
@@ -47,21 +47,11 @@ async function withServer(
   fn: (port: number) => Promise<void>,
 ): Promise<void> {
   const registry: Registry = createRegistry({ store: "sqlite::memory:" });
-  const stop = new AbortController();
-  let port = 0;
-  const serving = registry.serve({
-    http,
-    ...options,
-    signal: stop.signal,
-    handleSignals: false,
-    onListen: (address) => port = address.port,
-  });
+  const served = await serveStatus(registry, { http, ...options });
   try {
-    while (!port) await new Promise((resolve) => setTimeout(resolve, 5));
-    await fn(port);
+    await fn(served.port);
   } finally {
-    stop.abort();
-    await serving;
+    await served.stop();
     await registry.close();
   }
 }
@@ -213,8 +203,6 @@ Deno.test("serve({ httpToken }): a token shorter than 16 characters is INVALID_O
 
 Deno.test("status page: a name's bidirectional controls are shown as \\u202E, never raw", async () => {
   const registry = createRegistry({ store: "sqlite::memory:" });
-  const stop = new AbortController();
-  let url = "";
   registry.defineView({
     name: "v",
     database: "sqlite::memory:",
@@ -226,20 +214,13 @@ Deno.test("status page: a name's bidirectional controls are shown as \\u202E, ne
     view: "v",
     actions: ["noop"],
   });
-  const serving = registry.serve({
-    http: "127.0.0.1:0",
-    signal: stop.signal,
-    handleSignals: false,
-    onListen: (address) => url = address.url,
-  });
+  const served = await serveStatus(registry);
   try {
-    while (!url) await new Promise((resolve) => setTimeout(resolve, 5));
-    const page = await (await fetch(url)).text();
+    const page = await (await fetch(served.url)).text();
     assert.ok(page.includes("invoice\\u202Egpj.exe"), "shown escaped");
     assert.ok(!/[\u202A-\u202E\u2066-\u2069]/.test(page), "no raw control");
   } finally {
-    stop.abort();
-    await serving;
+    await served.stop();
     await registry.close();
   }
 });

@@ -16,7 +16,7 @@ import {
 } from "../src/observe/_event_hub.ts";
 import { FakeSource } from "./_status_fixtures.ts";
 import { createRegistry, TriggerKitError } from "../mod.ts";
-import { rejectsWithCode, TEST_PG } from "./_helpers.ts";
+import { rejectsWithCode, serveStatus, TEST_PG } from "./_helpers.ts";
 
 function handlerWith(source: FakeSource) {
   return createStatusHandler({ source, metrics: new RunMetrics() });
@@ -138,17 +138,9 @@ Deno.test("the status page and its API mask the environment's secrets, as the co
     throw new Error(`the shop refused the key ${secret}`);
   });
   registry.defineJob({ name: "sync", view: "v", actions: ["echo", "refused"] });
-  const stop = new AbortController();
-  let url = "";
-  const serving = registry.serve({
-    http: "127.0.0.1:0",
-    signal: stop.signal,
-    handleSignals: false,
-    onListen: (address) => url = address.url,
-  });
+  const { url, stop } = await serveStatus(registry);
   try {
     const { runId } = await registry.runJob("sync");
-    while (!url) await tick();
     for (
       const path of [
         "",
@@ -166,8 +158,7 @@ Deno.test("the status page and its API mask the environment's secrets, as the co
     }
   } finally {
     Deno.env.delete("R13_SHOP_API_KEY");
-    stop.abort();
-    await serving;
+    await stop();
     await registry.close();
     await Deno.remove(dir, { recursive: true });
   }
@@ -221,16 +212,8 @@ Deno.test("a run id or job no store can hold is a 404 or no runs, never a 500 or
   try {
     for (const store of stores) {
       const registry = createRegistry({ store });
-      const stop = new AbortController();
-      let url = "";
-      const serving = registry.serve({
-        http: "127.0.0.1:0",
-        signal: stop.signal,
-        handleSignals: false,
-        onListen: (address) => url = address.url,
-      });
+      const { url, stop } = await serveStatus(registry);
       try {
-        while (!url) await tick();
         for (const id of [long, "a%00b", "%00"]) {
           for (const path of [`api/runs/${id}`, `runs/${id}`]) {
             const response = await fetch(`${url}${path}`, {
@@ -250,8 +233,7 @@ Deno.test("a run id or job no store can hold is a 404 or no runs, never a 500 or
           assert.deepEqual(await response.json(), []);
         }
       } finally {
-        stop.abort();
-        await serving;
+        await stop();
         await registry.close();
       }
     }
@@ -319,17 +301,9 @@ Deno.test("a run whose result is a 128 kB base64 blob is served at once: the red
   const blob = "aGVsbG8gd29ybGQ".repeat(128 * 1024 / 15);
   registry.register("fetch_image", () => ({ image: blob }));
   registry.defineJob({ name: "images", view: "v", actions: ["fetch_image"] });
-  const stop = new AbortController();
-  let url = "";
-  const serving = registry.serve({
-    http: "127.0.0.1:0",
-    signal: stop.signal,
-    handleSignals: false,
-    onListen: (address) => url = address.url,
-  });
+  const { url, stop } = await serveStatus(registry);
   try {
     const { runId } = await registry.runJob("images");
-    while (!url) await tick();
     for (
       const path of [
         "",
@@ -348,8 +322,7 @@ Deno.test("a run whose result is a 128 kB base64 blob is served at once: the red
       assert.ok(ms < 2000, `/${path} took ${Math.round(ms)} ms`);
     }
   } finally {
-    stop.abort();
-    await serving;
+    await stop();
     await registry.close();
     await Deno.remove(dir, { recursive: true });
   }
