@@ -198,7 +198,8 @@ export class SandboxHost {
     try {
       const prepared = this.#prepare(action);
       const reply = await withDeadline(action, input.signal, async (call) => {
-        const process = await this.#processFor(action, prepared, input.dryRun);
+        const found = this.#processFor(action, prepared, input.dryRun);
+        const process = found instanceof Promise ? await found : found;
         try {
           if (call.abandoned) throw new CallFailure(call.abandoned);
           const slot = this.#slotFor(process);
@@ -212,10 +213,10 @@ export class SandboxHost {
           this.#release(process);
         }
       });
-      const { result, context } = await decodeReply(
-        reply,
-        action.maxResultBytes,
-      );
+      const decoded = decodeReply(reply, action.maxResultBytes);
+      const { result, context } = decoded instanceof Promise
+        ? await decoded
+        : decoded;
       replaceContents(input.context, context);
       return result;
     } catch (error) {
@@ -385,8 +386,26 @@ export class SandboxHost {
     return process;
   }
 
-  /** The action's process for this kind of run, reserved for one call. */
-  async #processFor(
+  /**
+   * The action's process for this kind of run, reserved for one call: at
+   * once when it is up (a warm call), else once one can start.
+   */
+  #processFor(
+    action: SandboxedAction,
+    prepared: Prepared,
+    dryRun: boolean,
+  ): SandboxProcess | Promise<SandboxProcess> {
+    const process = prepared[dryRun ? "dry" : "real"];
+    if (
+      process && !process.dead && !this.#closed && !this.#released.has(action)
+    ) {
+      process.reserve();
+      return process;
+    }
+    return this.#processOnceFree(action, prepared, dryRun);
+  }
+
+  async #processOnceFree(
     action: SandboxedAction,
     prepared: Prepared,
     dryRun: boolean,

@@ -4,18 +4,22 @@
  *
  * @module
  */
-import { deserialize, serialize } from "node:v8";
 import { TriggerKitError } from "../../src/errors.ts";
 import { isPlainObject } from "../../src/_plain.ts";
 import type { ActionInput } from "../../src/types.ts";
 import type { CallPayload, CallReply, WireError } from "../_protocol.ts";
 import { CallFailure, wire } from "./errors.ts";
+import { codec } from "./codec.ts";
+import { Deadlines } from "./deadlines.ts";
 import {
   MAX_COST,
   measureReply,
   type ReplyMeasure,
   UnreadableReply,
 } from "./result_size.ts";
+
+/** Every call's deadline, on one timer. */
+const deadlines = new Deadlines();
 
 /** What a deadline needs to know of the action. */
 export interface Deadline {
@@ -52,7 +56,7 @@ export function withDeadline<T>(
     };
     const settle = () => {
       settled = true;
-      clearTimeout(timer);
+      deadlines.cancel(deadline);
       signal.removeEventListener("abort", onAbort);
     };
     const expire = (message: string, cause?: unknown) => {
@@ -72,9 +76,9 @@ export function withDeadline<T>(
       abandon?.(call.abandoned);
     };
     const onAbort = () => expire("was aborted", signal.reason);
-    const timer = setTimeout(
-      () => expire(`ran past its time limit of ${action.timeoutMs} ms`),
+    const deadline = deadlines.add(
       action.timeoutMs,
+      () => expire(`ran past its time limit of ${action.timeoutMs} ms`),
     );
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
@@ -105,7 +109,7 @@ export function encodeCall(action: string, input: ActionInput): Uint8Array {
       dryRun: input.dryRun,
       idempotencyKey: input.idempotencyKey ?? "",
     };
-    return serialize(value);
+    return codec.serialize(value);
   } catch (error) {
     throw new TriggerKitError(
       "INVALID_DATA",
@@ -121,24 +125,42 @@ export function encodeCall(action: string, input: ActionInput): Uint8Array {
  * Checks a reply on the host, whatever the Worker claims: first its bytes
  * (its JSON, shared references expanded, fits the cap; building it costs at
  * most {@linkcode MAX_COST}), read in slices without blocking the event
- * loop; then, built, a plain result and context.
+ * loop; then, built, a plain result and context. A small reply is checked
+ * at once, with no promise.
  */
-export async function decodeReply(
+export function decodeReply(
   bytes: Uint8Array,
   cap: number,
-): Promise<CallReply> {
-  const refuse = (reason: string): never => {
-    throw new CallFailure(wire("INVALID_RESULT", reason));
-  };
-  let measure: ReplyMeasure;
+): CallReply | Promise<CallReply> {
+  let measure: ReplyMeasure | Promise<ReplyMeasure>;
   try {
-    measure = await measureReply(bytes, { json: cap, cost: MAX_COST });
+    measure = measureReply(bytes, { json: cap, cost: MAX_COST });
   } catch (error) {
-    if (!(error instanceof UnreadableReply)) throw error;
-    return refuse(
-      `returned a result that cannot be taken in: ${error.message}`,
-    );
+    return unreadable(error);
   }
+  if (measure instanceof Promise) {
+    return measure.then((done) => build(bytes, done, cap), unreadable);
+  }
+  return build(bytes, measure, cap);
+}
+
+function refuse(reason: string): never {
+  throw new CallFailure(wire("INVALID_RESULT", reason));
+}
+
+function unreadable(error: unknown): never {
+  if (!(error instanceof UnreadableReply)) throw error;
+  return refuse(
+    `returned a result that cannot be taken in: ${error.message}`,
+  );
+}
+
+/** Builds a measured reply, unless a measure is over its limit. */
+function build(
+  bytes: Uint8Array,
+  measure: ReplyMeasure,
+  cap: number,
+): CallReply {
   if (measure.json > cap) {
     refuse(
       `returned a result and context over the cap of ${cap} bytes as JSON (shared references expanded)`,
@@ -151,7 +173,7 @@ export async function decodeReply(
   }
   let reply: unknown;
   try {
-    reply = deserialize(bytes);
+    reply = codec.deserialize(bytes);
   } catch (error) {
     return refuse(
       `returned a reply that cannot be read: ${(error as Error).message}`,
