@@ -102,7 +102,13 @@ export interface CallPayload {
   runId: string;
   jobName: string | null;
   dryRun: boolean;
+  /** The idempotency key, when `keyText` is null. */
   idempotencyKey: string;
+  /**
+   * The idempotency key's text, hashed in the Worker when the action reads
+   * the key (outside a job step, where the text is short).
+   */
+  keyText: string | null;
 }
 
 /** The value a successful call carries back (v8-serialized). */

@@ -14,7 +14,13 @@
  */
 import { TriggerKitError } from "../src/errors.ts";
 import type { ActionInput, ActionResult, Permissions } from "../src/types.ts";
-import { childProfile, type ProcessPlan, workerGrant } from "./host/grants.ts";
+import {
+  childProfile,
+  granted,
+  hostEnv,
+  type ProcessPlan,
+  workerGrant,
+} from "./host/grants.ts";
 import { type Spawn, spawnDeno } from "./host/spawn.ts";
 import { freshId, SandboxProcess, type WorkerSlot } from "./host/process.ts";
 import { CallFailure, toTriggerKitError, wire } from "./host/errors.ts";
@@ -187,13 +193,17 @@ export class SandboxHost {
   /**
    * Runs a sandboxed action on its input. Context changes are copied back
    * into `input.context`.
+   *
+   * @param keyText The text of `input.idempotencyKey`, when the Worker may
+   * compute the key itself (only if the action reads it).
    */
   async call(
     action: SandboxedAction,
     input: ActionInput,
+    keyText?: string,
   ): Promise<ActionResult> {
     const details = { memoryMb: action.memoryMb, dryRun: input.dryRun };
-    const payload = encodeCall(action.name, input);
+    const payload = encodeCall(action.name, input, keyText);
     const id = freshId();
     try {
       const prepared = this.#prepare(action);
@@ -474,28 +484,6 @@ function unregistered(action: SandboxedAction): TriggerKitError {
     "ACTION_NOT_FOUND",
     `Action "${action.name}" was unregistered (or replaced) while it was called`,
   );
-}
-
-function granted(descriptor: Deno.PermissionDescriptor): boolean {
-  const state = Deno.permissions?.querySync?.(descriptor).state;
-  return state === undefined || state === "granted";
-}
-
-/** The host variables a sandbox process may see (only those granted). */
-function hostEnv(names: string[] | true): Record<string, string> {
-  try {
-    if (names === true) return Deno.env.toObject();
-    const env: Record<string, string> = {};
-    for (const name of names) {
-      const value = granted({ name: "env", variable: name })
-        ? Deno.env.get(name)
-        : undefined;
-      if (value !== undefined) env[name] = value;
-    }
-    return env;
-  } catch {
-    return {};
-  }
 }
 
 function removeTree(path: string): void {

@@ -97,8 +97,15 @@ export function withDeadline<T>(
   });
 }
 
-/** The bytes a call carries to its Worker. */
-export function encodeCall(action: string, input: ActionInput): Uint8Array {
+/**
+ * The bytes a call carries to its Worker. With `keyText`, the idempotency
+ * key is left for the Worker to compute if the action reads it.
+ */
+export function encodeCall(
+  action: string,
+  input: ActionInput,
+  keyText?: string,
+): Uint8Array {
   try {
     const value: CallPayload = {
       data: input.data,
@@ -107,7 +114,8 @@ export function encodeCall(action: string, input: ActionInput): Uint8Array {
       runId: input.runId,
       jobName: input.jobName ?? null,
       dryRun: input.dryRun,
-      idempotencyKey: input.idempotencyKey ?? "",
+      idempotencyKey: keyText === undefined ? input.idempotencyKey ?? "" : "",
+      keyText: keyText ?? null,
     };
     return codec.serialize(value);
   } catch (error) {

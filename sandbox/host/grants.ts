@@ -164,3 +164,26 @@ export function holds(
       return value.includes(target);
   }
 }
+
+/** Whether this (host) process holds a permission. */
+export function granted(descriptor: Deno.PermissionDescriptor): boolean {
+  const state = Deno.permissions?.querySync?.(descriptor).state;
+  return state === undefined || state === "granted";
+}
+
+/** The host variables a sandbox process may see (only those granted). */
+export function hostEnv(names: string[] | true): Record<string, string> {
+  try {
+    if (names === true) return Deno.env.toObject();
+    const env: Record<string, string> = {};
+    for (const name of names) {
+      const value = granted({ name: "env", variable: name })
+        ? Deno.env.get(name)
+        : undefined;
+      if (value !== undefined) env[name] = value;
+    }
+    return env;
+  } catch {
+    return {};
+  }
+}

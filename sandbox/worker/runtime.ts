@@ -17,6 +17,7 @@ import type {
   WireError,
   WorkerInit,
 } from "../_protocol.ts";
+import { sha256Key } from "./sha256.ts";
 
 /** What the runtime keeps from before any action code ran. */
 export interface Captured {
@@ -28,6 +29,8 @@ export interface Captured {
   closeWorker: () => void;
   /** V8's serializer (the structured clone wire format), when Deno exposes it. */
   codec: Codec | undefined;
+  /** The idempotency key of a text ({@linkcode sha256Key}). */
+  keyOf: (text: string) => string;
 }
 
 /** Values to bytes and back, in V8's structured clone format. */
@@ -60,6 +63,9 @@ export function lockDown(): Captured {
       }
     },
     closeWorker: globalThis.close.bind(globalThis),
+    keyOf:
+      ((encoder, toBase64) => (text: string) =>
+        sha256Key(text, encoder, toBase64))(new TextEncoder(), btoa),
     codec: typeof core?.serialize === "function" &&
         typeof core.deserialize === "function"
       ? {
@@ -282,13 +288,19 @@ export function serveCalls(
     controllers.set(id, controller);
     try {
       const input = codec.deserialize(bytes) as CallPayload;
+      const { keyText } = input;
+      let key: string | undefined;
       const actionInput: Record<string, unknown> = {
         data: input.data,
         context: input.context,
         config: input.config,
         runId: input.runId,
         dryRun: input.dryRun,
-        idempotencyKey: input.idempotencyKey,
+        get idempotencyKey(): string {
+          return key ??= keyText === null
+            ? input.idempotencyKey
+            : captured.keyOf(keyText);
+        },
         signal: controller.signal,
       };
       if (input.jobName !== null) actionInput.jobName = input.jobName;
@@ -391,6 +403,7 @@ export async function workerMain(openLane: OpenLane): Promise<void> {
 
 /** The runtime's functions as source text, in the order they must be defined. */
 export const WORKER_FUNCTIONS: ReadonlyArray<(...args: never[]) => unknown> = [
+  sha256Key,
   lockDown,
   describeFailure,
   failureOf,

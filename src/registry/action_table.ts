@@ -36,6 +36,7 @@ import type { BuiltinAction, BuiltinDeps } from "../../actions/mod.ts";
 import {
   type BuiltinInput,
   idempotencyKeyOf,
+  runKeyText,
   type StepRunOptions,
 } from "../delivery/journal.ts";
 import {
@@ -169,6 +170,8 @@ export class ActionTable {
       info,
       schema,
       invoke: (input) => this.#getSandbox().call(sandboxed, input),
+      invokeWithKeyText: (input, keyText) =>
+        this.#getSandbox().call(sandboxed, input, keyText),
       release: () => this.#sandbox?.release(sandboxed),
       load: () => this.#getSandbox().load(sandboxed),
     };
@@ -274,7 +277,9 @@ export class ActionTable {
     let result: unknown;
     try {
       if (signal.aborted) throw abortError(name, signal);
-      const pending = entry.invoke(input);
+      const pending = entry.invokeWithKeyText && !delivery
+        ? entry.invokeWithKeyText(input, runKeyText(name, runId))
+        : entry.invoke(input);
       result = signal === NEVER_ABORTED || !(pending instanceof Promise)
         ? await pending
         : await raceAbort(name, pending, signal);
