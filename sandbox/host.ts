@@ -14,6 +14,11 @@
  */
 import { TriggerKitError } from "../src/errors.ts";
 import type { ActionInput, ActionResult, Permissions } from "../src/types.ts";
+import type {
+  SandboxedAction,
+  SandboxOptions,
+  SandboxProcessInfo,
+} from "./host/options.ts";
 import {
   childProfile,
   granted,
@@ -32,50 +37,15 @@ import {
 } from "./host/call.ts";
 import { childEntry } from "./host/entry.ts";
 import { Watchdog } from "./host/watchdog.ts";
+import { Deadlines } from "./host/deadlines.ts";
 import { OutputRelay } from "./host/output.ts";
 import { privateCopy, realGrants } from "./host/files.ts";
 
-/** Options of the sandbox: pool sizes and how processes are started. */
-export interface SandboxOptions {
-  /** Most Workers kept per sandboxed action, in its process (default 2). */
-  maxWorkersPerAction?: number;
-  /**
-   * Most sandbox child processes at once (default 16); calls wait for a
-   * free one, and idle ones are stopped to make room.
-   */
-  maxProcesses?: number;
-  /**
-   * Where no sandbox can run (Deno Deploy: no Worker, no subprocess), load
-   * module actions in this process instead of refusing them. They then run
-   * with the host's permissions, no time limit that stops them, no memory
-   * cap: for code you trust as much as your own. Default false.
-   */
-  trustedInProcess?: boolean;
-}
-
-/** A running sandbox process, for monitoring. */
-export interface SandboxProcessInfo {
-  /** Its process id. */
-  pid: number;
-  /** The action it hosts. */
-  action: string;
-  /** Whether it hosts the action's dry runs. */
-  dryRun: boolean;
-  /** Workers alive in it. */
-  workers: number;
-  /** Calls waiting for an answer. */
-  pending: number;
-}
-
-/** One sandboxed action as the host runs it. */
-export interface SandboxedAction {
-  name: string;
-  module: URL;
-  permissions: Permissions;
-  timeoutMs: number;
-  memoryMb: number;
-  maxResultBytes: number;
-}
+export type {
+  SandboxedAction,
+  SandboxOptions,
+  SandboxProcessInfo,
+} from "./host/options.ts";
 
 const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 
@@ -105,6 +75,8 @@ export class SandboxHost {
   readonly #maxProcesses: number;
   readonly #spawn: Spawn;
   readonly #watchdog: Watchdog;
+  /** Every call's deadline, on one timer. */
+  readonly #deadlines = new Deadlines();
   readonly #prepared = new WeakMap<SandboxedAction, Prepared>();
   /** Actions unregistered or replaced: their calls fail, nothing starts again. */
   readonly #released = new WeakSet<SandboxedAction>();
@@ -207,7 +179,10 @@ export class SandboxHost {
     const id = freshId();
     try {
       const prepared = this.#prepare(action);
-      const reply = await withDeadline(action, input.signal, async (call) => {
+      const reply = await withDeadline(action, {
+        signal: input.signal,
+        deadlines: this.#deadlines,
+      }, async (call) => {
         const found = this.#processFor(action, prepared, input.dryRun);
         const process = found instanceof Promise ? await found : found;
         try {
@@ -242,7 +217,10 @@ export class SandboxHost {
     const details = { memoryMb: action.memoryMb, dryRun: true };
     try {
       const prepared = this.#prepare(action);
-      await withDeadline(action, NEVER_ABORTED, async (call) => {
+      await withDeadline(action, {
+        signal: NEVER_ABORTED,
+        deadlines: this.#deadlines,
+      }, async (call) => {
         const process = await this.#processFor(action, prepared, true);
         try {
           if (call.abandoned) throw new CallFailure(call.abandoned);
@@ -303,6 +281,7 @@ export class SandboxHost {
     // First: a call waiting for a process (woken as the killed ones exit)
     // must not start one now.
     this.#closed = true;
+    this.#deadlines.clear();
     for (const wake of this.#waiting.splice(0)) wake();
     const processes = [...this.#live];
     this.#live.clear();

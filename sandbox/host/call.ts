@@ -10,16 +10,13 @@ import type { ActionInput } from "../../src/types.ts";
 import type { CallPayload, CallReply, WireError } from "../_protocol.ts";
 import { CallFailure, wire } from "./errors.ts";
 import { codec } from "./codec.ts";
-import { Deadlines } from "./deadlines.ts";
+import type { Deadlines } from "./deadlines.ts";
 import {
   MAX_COST,
   measureReply,
   type ReplyMeasure,
   UnreadableReply,
 } from "./result_size.ts";
-
-/** Every call's deadline, on one timer. */
-const deadlines = new Deadlines();
 
 /** What a deadline needs to know of the action. */
 export interface Deadline {
@@ -36,14 +33,16 @@ export interface DeadlineCall {
 }
 
 /**
- * Runs a call's work against its time limit and its signal: whichever comes
- * first rejects with `ACTION_TIMEOUT`, and the work is told to abandon.
+ * Runs a call's work against its time limit (one of `deadlines`) and its
+ * signal: whichever comes first rejects with `ACTION_TIMEOUT`, and the work
+ * is told to abandon.
  */
 export function withDeadline<T>(
   action: Deadline,
-  signal: AbortSignal,
+  options: { signal: AbortSignal; deadlines: Deadlines },
   work: (call: DeadlineCall) => Promise<T>,
 ): Promise<T> {
+  const { signal, deadlines } = options;
   return new Promise<T>((resolve, reject) => {
     let abandon: ((siblings: WireError) => void) | undefined;
     let settled = false;

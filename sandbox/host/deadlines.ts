@@ -5,8 +5,11 @@
  * a few map operations, instead of creating and clearing a timer of its own
  * (about 2.4 µs a call, and a timer in the event loop each).
  *
- * A deadline fires no sooner than asked, and at most one tick later. With
- * nothing waiting, no timer is left behind.
+ * A deadline fires no sooner than asked, and at most one tick later. The
+ * timer is left armed when the last deadline is cancelled, so that calls
+ * one after another do not create and clear a timer each; when it fires
+ * with nothing due it is not armed again, and {@linkcode Deadlines.clear}
+ * (the host's `close()`) clears it.
  *
  * @module
  */
@@ -61,11 +64,17 @@ export class Deadlines {
     const members = this.#buckets.get(deadline.bucket);
     if (!members?.delete(deadline)) return;
     if (members.size === 0) this.#buckets.delete(deadline.bucket);
-    if (--this.#size > 0) return;
+    this.#size--;
+  }
+
+  /** Forgets every deadline and clears the timer. */
+  clear(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#armed = undefined;
     this.#heap.length = 0;
+    this.#buckets.clear();
+    this.#size = 0;
   }
 
   #arm(bucket: number): void {
