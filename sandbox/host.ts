@@ -23,6 +23,7 @@ import {
   childProfile,
   granted,
   hostEnv,
+  prepareDenoDir,
   type ProcessPlan,
   workerGrant,
 } from "./host/grants.ts";
@@ -343,12 +344,7 @@ export class SandboxHost {
       memoryMb: action.memoryMb,
       dryRun,
     };
-    // CacheStorage lives under <Deno dir>/location_data: a file there
-    // makes it fail for every isolate of the process, nested Workers too.
-    Deno.mkdirSync(plan.denoDir, { recursive: true, mode: 0o700 });
-    Deno.writeFileSync(`${plan.denoDir}/location_data`, new Uint8Array(), {
-      mode: 0o400,
-    });
+    prepareDenoDir(plan.denoDir);
     const process = new SandboxProcess({
       action: action.name,
       dryRun,

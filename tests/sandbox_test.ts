@@ -387,3 +387,42 @@ Deno.test("sandbox: close() removes the private folder (copies, sockets, Deno di
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test(
+  "sandbox: rows holding typed arrays, dates and maps reach the action intact",
+  withRegistry(async (registry) => {
+    registry.register("echo", fixture("echo.ts"));
+    const row = {
+      bytes: new Uint8Array([1, 2, 3]),
+      at: new Date(0),
+      map: new Map([[1, "one"]]),
+    };
+    const result = await registry.run("echo", [row]);
+    assert.deepEqual(result.data, [row]);
+  }),
+);
+
+Deno.test({
+  name:
+    "sandbox: a process's own Deno dir refuses CacheStorage and keeps Deno's analysis caches in memory",
+  ignore: Deno.build.os !== "linux",
+  fn: withRegistry(async (registry) => {
+    registry.register("echo", fixture("echo.ts"));
+    await registry.run("echo", []);
+    const [process] = registry.sandboxProcesses();
+    const environ = await Deno.readTextFile(`/proc/${process!.pid}/environ`);
+    const denoDir = environ.split("\0").find((entry) =>
+      entry.startsWith("DENO_DIR=")
+    )!.slice("DENO_DIR=".length);
+    assert.ok(Deno.lstatSync(`${denoDir}/location_data`).isFile);
+    const entries = [...Deno.readDirSync(denoDir)].map((entry) => entry.name);
+    for (const cache of ["dep_analysis_cache_v2", "node_analysis_cache_v2"]) {
+      assert.ok(Deno.lstatSync(`${denoDir}/${cache}`).isDirectory, cache);
+    }
+    // No SQLite file was made: no write-ahead logs, no code cache.
+    assert.deepEqual(
+      entries.filter((name) => name.endsWith("-wal") || name.includes("v8")),
+      [],
+    );
+  }),
+});
