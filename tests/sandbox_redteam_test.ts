@@ -63,6 +63,22 @@ for (
   );
 }
 
+Deno.test(
+  "sandbox red team: a binary reply frame whose call id is forged ends the Worker at once: ACTION_FAILED",
+  withRegistry(async (registry) => {
+    registry.register("forger", hostile("frame_id_forger.ts"), {
+      timeoutMs: 5_000,
+    });
+    const started = performance.now();
+    await rejectsWithCode(
+      registry.run("forger", []),
+      "ACTION_FAILED",
+      /broke the protocol \(it answered a call it was not given\)/,
+    );
+    assert.ok(performance.now() - started < 4_000);
+  }),
+);
+
 const FORGED: Array<
   { what: string; config: Record<string, unknown>; grants?: object }
 > = [

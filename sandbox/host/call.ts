@@ -146,9 +146,15 @@ export function decodeReply(
     return unreadable(error);
   }
   if (measure instanceof Promise) {
-    return measure.then((done) => build(bytes, done, cap), unreadable);
+    return measure.then((done) => build(bytes, done, cap), unreadable)
+      .then(afterYield);
   }
-  return build(bytes, measure, cap);
+  const reply = build(bytes, measure, cap);
+  return measure.cost > YIELD_AFTER_COST ? afterYield(reply) : reply;
+}
+
+function afterYield<T>(value: T): Promise<T> {
+  return new Promise((resolve) => setTimeout(() => resolve(value), 0));
 }
 
 function refuse(reason: string): never {
@@ -170,12 +176,12 @@ function build(
 ): CallReply {
   if (measure.json > cap) {
     refuse(
-      `returned a result and context over the cap of ${cap} bytes as JSON (shared references expanded)`,
+      `returned a result and context of ${bytes.byteLength} bytes serialized, over the cap of ${cap} bytes (maxResultBytes) as JSON (shared references expanded)`,
     );
   }
   if (measure.cost > MAX_COST) {
     refuse(
-      "returned a result and context that would block the host too long to build (more than about 400,000 objects, or 5 million numbers); return fewer, larger values",
+      `returned a result and context of ${bytes.byteLength} bytes serialized that would block the host too long to build (more than about 250,000 objects, or 3 million numbers); return fewer, larger values`,
     );
   }
   let reply: unknown;
@@ -192,6 +198,13 @@ function build(
   }
   return { result, context };
 }
+
+/**
+ * Building a reply this costly took a few ms or more: the caller yields to
+ * the event loop before it goes on, so that what it then does with the
+ * result (a job's report) is not added to the same block.
+ */
+export const YIELD_AFTER_COST = 200_000;
 
 /** Makes `target` hold what `source` holds (the context a call sent back). */
 export function replaceContents(

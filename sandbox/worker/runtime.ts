@@ -325,7 +325,7 @@ export function serveCalls(
       if (reply.byteLength > max) {
         throw coded(
           "INVALID_RESULT",
-          `returned ${reply.byteLength} bytes serialized, over the cap of ${max} bytes`,
+          `returned a result and context of ${reply.byteLength} bytes serialized, over the cap of ${max} bytes (maxResultBytes)`,
         );
       }
       await lane.send({ t: "reply", id, payload: reply });

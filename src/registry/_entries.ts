@@ -17,7 +17,7 @@ import type {
 export const SANDBOX_DEFAULTS = {
   timeoutMs: 30_000,
   memoryMb: 128,
-  maxResultBytes: 64 * 1024 * 1024,
+  maxResultBytes: 8 * 1024 * 1024,
 } as const;
 
 /** A registered action. */
