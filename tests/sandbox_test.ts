@@ -402,27 +402,34 @@ Deno.test(
   }),
 );
 
-Deno.test({
-  name:
-    "sandbox: a process's own Deno dir refuses CacheStorage and keeps Deno's analysis caches in memory",
-  ignore: Deno.build.os !== "linux",
-  fn: withRegistry(async (registry) => {
-    registry.register("echo", fixture("echo.ts"));
-    await registry.run("echo", []);
-    const [process] = registry.sandboxProcesses();
-    const environ = await Deno.readTextFile(`/proc/${process!.pid}/environ`);
-    const denoDir = environ.split("\0").find((entry) =>
-      entry.startsWith("DENO_DIR=")
-    )!.slice("DENO_DIR=".length);
-    assert.ok(Deno.lstatSync(`${denoDir}/location_data`).isFile);
-    const entries = [...Deno.readDirSync(denoDir)].map((entry) => entry.name);
-    for (const cache of ["dep_analysis_cache_v2", "node_analysis_cache_v2"]) {
-      assert.ok(Deno.lstatSync(`${denoDir}/${cache}`).isDirectory, cache);
-    }
-    // No SQLite file was made: no write-ahead logs, no code cache.
+Deno.test("sandbox: a process's own Deno dir refuses CacheStorage and keeps Deno's analysis caches in memory", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "triggerkit-denodir-" });
+  try {
+    const host = startHost(`
+      Deno.env.set("TMPDIR", ${JSON.stringify(tmp)});
+      const { createRegistry } = await import(${JSON.stringify(MOD)});
+      const registry = createRegistry();
+      registry.register("echo", ${JSON.stringify(fixture("echo.ts").href)});
+      await registry.run("echo", []);
+      const [runtime] = [...Deno.readDirSync(${JSON.stringify(tmp)})];
+      const dir = ${JSON.stringify(tmp)} + "/" + runtime.name + "/1/real-deno";
+      const kinds = Object.fromEntries([...Deno.readDirSync(dir)].map((entry) =>
+        [entry.name, entry.isDirectory ? "folder" : "file"]));
+      await registry.close();
+      console.log(JSON.stringify(kinds));`);
+    const kinds = await host.next();
+    assert.equal(kinds.location_data, "file");
+    assert.equal(kinds.dep_analysis_cache_v2, "folder");
+    assert.equal(kinds.node_analysis_cache_v2, "folder");
+    // No SQLite file was made: no write-ahead log, no code cache.
     assert.deepEqual(
-      entries.filter((name) => name.endsWith("-wal") || name.includes("v8")),
+      Object.keys(kinds).filter((name) =>
+        name.endsWith("-wal") || name.includes("code_cache")
+      ),
       [],
     );
-  }),
+    assert.equal(await host.done(), 0);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });
