@@ -88,7 +88,7 @@ export interface ChildInit {
   setup: WorkerSetup;
 }
 
-/** The first (and only) message a Worker gets on its global channel. */
+/** What a Worker is started with, as JSON in its name (read before any action code). */
 export interface WorkerInit extends WorkerSetup {
   /** The token of this Worker's lane. */
   token: string;

@@ -64,11 +64,16 @@ export async function childMain(
       .catch(() => {});
   };
   const load = (wid: number, token: string) => {
+    // The setup travels in the Worker's name, read at its start: a message
+    // would wait for the Worker's event loop (about 2 ms of every start).
+    // The token in it is spent (the host forgets it) before any action code
+    // runs, and the runtime hides the name from the action.
+    const workerInit: WorkerInit = { ...init.setup, token };
     let worker: Worker;
     try {
       worker = new Worker(workerUrl, {
         type: "module",
-        name: `triggerkit-action-${wid}`,
+        name: JSON.stringify(workerInit),
         deno: { permissions: init.grant },
       } as WorkerOptions);
     } catch (error) {
@@ -82,8 +87,6 @@ export async function childMain(
       event.preventDefault();
       died(wid, "ACTION_FAILED", `its Worker stopped: ${event.message}`);
     };
-    const workerInit: WorkerInit = { ...init.setup, token };
-    worker.postMessage(workerInit);
   };
 
   load(init.first.wid, init.first.token);

@@ -84,6 +84,8 @@ export function lockDown(): Captured {
       configurable: false,
     });
   lock(Deno, "exit", forbid("Deno.exit()"));
+  // The Worker's name held its setup (its lane's token, spent by then).
+  lock(globalThis, "name", "triggerkit-action");
   for (
     let scope: object | null = globalThis;
     scope;
@@ -348,19 +350,14 @@ export function serveCalls(
 }
 
 /**
- * The Worker's main: receives its setup, locks the Worker down, dials its
- * lane (and gives the lane's grant back), loads the action, serves calls.
+ * The Worker's main: reads its setup (from its name), locks the Worker
+ * down, dials its lane (and gives the lane's grant back), loads the action,
+ * serves calls.
  */
 export async function workerMain(openLane: OpenLane): Promise<void> {
-  const scope = globalThis as unknown as {
-    onmessage: ((event: MessageEvent<WorkerInit>) => void) | null;
-  };
-  const init = await new Promise<WorkerInit>((resolve) => {
-    scope.onmessage = (event) => {
-      scope.onmessage = null;
-      resolve(event.data);
-    };
-  });
+  const init = JSON.parse(
+    String((globalThis as { name?: unknown }).name),
+  ) as WorkerInit;
   const captured = lockDown();
   const conn = await Deno.connect({ transport: "unix", path: init.socket });
   // Connected: the action itself gets no way back to the socket.
