@@ -203,6 +203,17 @@ Deno.test(
   ),
 );
 
+Deno.test(
+  "sandbox transport: a Worker's name, which carried its setup and lane token, is hidden from the action",
+  withRegistry(async (registry) => {
+    registry.register("reader", hostile("name_reader.ts"));
+    assert.deepEqual(await registry.run("reader", []), {
+      name: "triggerkit-action",
+      selfName: "triggerkit-action",
+    });
+  }),
+);
+
 for (const kind of ["json", "js"]) {
   Deno.test(
     `sandbox files: a literal import() of a ${kind} file outside the grants is PERMISSION_DENIED`,
