@@ -4,8 +4,10 @@
  *
  * A frame is `[u32 length][u8 kind][body]`: kind 1 is a JSON message; kind 2
  * a message with a binary payload, `[u32 json length][json][payload]`, so
- * call data and results cross as bytes (no base64, no JSON). The JSON of a
- * frame is at most 1 MiB.
+ * call data and results cross as bytes (no base64, no JSON); kind 3 a call
+ * or a reply, the messages of every warm call, with no JSON at all:
+ * `[u8 0 call | 1 reply][f64 id][f64 max][payload]` (`max` is 0 for a
+ * reply). The JSON of a frame is at most 1 MiB.
  *
  * The functions here run on all three sides: the host imports them, and
  * {@linkcode LANE_SOURCE} ships them as source text into the sandbox process
@@ -49,8 +51,32 @@ export function encodeFrame(
   encoder: TextEncoder = new TextEncoder(),
 ): Uint8Array[] {
   const HEADER = 5;
+  const COMPACT = 17;
   const COALESCE = 64 * 1024;
-  const { payload, ...rest } = message;
+  const { payload } = message;
+  const { id, max } = message as { id?: unknown; max?: unknown };
+  const which = message.t === "call" ? 0 : message.t === "reply" ? 1 : -1;
+  let keys = 0;
+  for (const _key in message) keys++;
+  if (
+    payload instanceof Uint8Array && which >= 0 && typeof id === "number" &&
+    (which === 1 ? keys === 3 : typeof max === "number" && keys === 4)
+  ) {
+    // A call or a reply: a fixed header, no JSON.
+    const length = COMPACT + payload.byteLength;
+    const small = length < COALESCE;
+    const head = new Uint8Array(small ? HEADER + length : HEADER + COMPACT);
+    const view = new DataView(head.buffer);
+    view.setUint32(0, length);
+    head[4] = 3;
+    head[5] = which;
+    view.setFloat64(6, id);
+    view.setFloat64(14, which === 0 ? max as number : 0);
+    if (!small) return [head, payload];
+    head.set(payload, HEADER + COMPACT);
+    return [head];
+  }
+  const { payload: _payload, ...rest } = message;
   const json = encoder.encode(JSON.stringify(rest));
   const parts = payload ? [new Uint8Array(4), json, payload] : [json];
   if (payload) new DataView(parts[0]!.buffer).setUint32(0, json.byteLength);
@@ -76,8 +102,20 @@ export function decodeFrame(
 ): LaneMessage | string {
   // Messages are small: only a payload may be large (parsing JSON blocks).
   const MAX_JSON = 1024 * 1024;
+  const COMPACT = 17;
   let json = body;
   let payload: Uint8Array | undefined;
+  if (kind === 3) {
+    if (body.byteLength < COMPACT) return "a frame was too short";
+    const view = new DataView(body.buffer, body.byteOffset, COMPACT);
+    const id = view.getFloat64(1);
+    payload = body.subarray(COMPACT);
+    if (body[0] === 0) {
+      return { t: "call", id, max: view.getFloat64(9), payload } as LaneMessage;
+    }
+    if (body[0] === 1) return { t: "reply", id, payload } as LaneMessage;
+    return `a frame of kind 3 held an unknown message ${body[0]}`;
+  }
   if (kind === 2) {
     if (body.byteLength < 4) return "a frame was too short";
     const length = new DataView(body.buffer, body.byteOffset, 4).getUint32(0);

@@ -88,7 +88,7 @@ export interface ChildInit {
   setup: WorkerSetup;
 }
 
-/** The first (and only) message a Worker gets on its global channel. */
+/** What a Worker is started with, as JSON in its name (read before any action code). */
 export interface WorkerInit extends WorkerSetup {
   /** The token of this Worker's lane. */
   token: string;
@@ -102,7 +102,13 @@ export interface CallPayload {
   runId: string;
   jobName: string | null;
   dryRun: boolean;
+  /** The idempotency key, when `keyText` is null. */
   idempotencyKey: string;
+  /**
+   * The idempotency key's text, hashed in the Worker when the action reads
+   * the key (outside a job step, where the text is short).
+   */
+  keyText: string | null;
 }
 
 /** The value a successful call carries back (v8-serialized). */

@@ -14,7 +14,19 @@
  */
 import { TriggerKitError } from "../src/errors.ts";
 import type { ActionInput, ActionResult, Permissions } from "../src/types.ts";
-import { childProfile, type ProcessPlan, workerGrant } from "./host/grants.ts";
+import type {
+  SandboxedAction,
+  SandboxOptions,
+  SandboxProcessInfo,
+} from "./host/options.ts";
+import {
+  childProfile,
+  granted,
+  hostEnv,
+  prepareDenoDir,
+  type ProcessPlan,
+  workerGrant,
+} from "./host/grants.ts";
 import { type Spawn, spawnDeno } from "./host/spawn.ts";
 import { freshId, SandboxProcess, type WorkerSlot } from "./host/process.ts";
 import { CallFailure, toTriggerKitError, wire } from "./host/errors.ts";
@@ -26,50 +38,15 @@ import {
 } from "./host/call.ts";
 import { childEntry } from "./host/entry.ts";
 import { Watchdog } from "./host/watchdog.ts";
+import { Deadlines } from "./host/deadlines.ts";
 import { OutputRelay } from "./host/output.ts";
 import { privateCopy, realGrants } from "./host/files.ts";
 
-/** Options of the sandbox: pool sizes and how processes are started. */
-export interface SandboxOptions {
-  /** Most Workers kept per sandboxed action, in its process (default 2). */
-  maxWorkersPerAction?: number;
-  /**
-   * Most sandbox child processes at once (default 16); calls wait for a
-   * free one, and idle ones are stopped to make room.
-   */
-  maxProcesses?: number;
-  /**
-   * Where no sandbox can run (Deno Deploy: no Worker, no subprocess), load
-   * module actions in this process instead of refusing them. They then run
-   * with the host's permissions, no time limit that stops them, no memory
-   * cap: for code you trust as much as your own. Default false.
-   */
-  trustedInProcess?: boolean;
-}
-
-/** A running sandbox process, for monitoring. */
-export interface SandboxProcessInfo {
-  /** Its process id. */
-  pid: number;
-  /** The action it hosts. */
-  action: string;
-  /** Whether it hosts the action's dry runs. */
-  dryRun: boolean;
-  /** Workers alive in it. */
-  workers: number;
-  /** Calls waiting for an answer. */
-  pending: number;
-}
-
-/** One sandboxed action as the host runs it. */
-export interface SandboxedAction {
-  name: string;
-  module: URL;
-  permissions: Permissions;
-  timeoutMs: number;
-  memoryMb: number;
-  maxResultBytes: number;
-}
+export type {
+  SandboxedAction,
+  SandboxOptions,
+  SandboxProcessInfo,
+} from "./host/options.ts";
 
 const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 
@@ -99,6 +76,8 @@ export class SandboxHost {
   readonly #maxProcesses: number;
   readonly #spawn: Spawn;
   readonly #watchdog: Watchdog;
+  /** Every call's deadline, on one timer. */
+  readonly #deadlines = new Deadlines();
   readonly #prepared = new WeakMap<SandboxedAction, Prepared>();
   /** Actions unregistered or replaced: their calls fail, nothing starts again. */
   readonly #released = new WeakSet<SandboxedAction>();
@@ -187,18 +166,26 @@ export class SandboxHost {
   /**
    * Runs a sandboxed action on its input. Context changes are copied back
    * into `input.context`.
+   *
+   * @param keyText The text of `input.idempotencyKey`, when the Worker may
+   * compute the key itself (only if the action reads it).
    */
   async call(
     action: SandboxedAction,
     input: ActionInput,
+    keyText?: string,
   ): Promise<ActionResult> {
     const details = { memoryMb: action.memoryMb, dryRun: input.dryRun };
-    const payload = encodeCall(action.name, input);
+    const payload = encodeCall(action.name, input, keyText);
     const id = freshId();
     try {
       const prepared = this.#prepare(action);
-      const reply = await withDeadline(action, input.signal, async (call) => {
-        const process = await this.#processFor(action, prepared, input.dryRun);
+      const reply = await withDeadline(action, {
+        signal: input.signal,
+        deadlines: this.#deadlines,
+      }, async (call) => {
+        const found = this.#processFor(action, prepared, input.dryRun);
+        const process = found instanceof Promise ? await found : found;
         try {
           if (call.abandoned) throw new CallFailure(call.abandoned);
           const slot = this.#slotFor(process);
@@ -212,10 +199,10 @@ export class SandboxHost {
           this.#release(process);
         }
       });
-      const { result, context } = await decodeReply(
-        reply,
-        action.maxResultBytes,
-      );
+      const decoded = decodeReply(reply, action.maxResultBytes);
+      const { result, context } = decoded instanceof Promise
+        ? await decoded
+        : decoded;
       replaceContents(input.context, context);
       return result;
     } catch (error) {
@@ -231,7 +218,10 @@ export class SandboxHost {
     const details = { memoryMb: action.memoryMb, dryRun: true };
     try {
       const prepared = this.#prepare(action);
-      await withDeadline(action, NEVER_ABORTED, async (call) => {
+      await withDeadline(action, {
+        signal: NEVER_ABORTED,
+        deadlines: this.#deadlines,
+      }, async (call) => {
         const process = await this.#processFor(action, prepared, true);
         try {
           if (call.abandoned) throw new CallFailure(call.abandoned);
@@ -292,6 +282,7 @@ export class SandboxHost {
     // First: a call waiting for a process (woken as the killed ones exit)
     // must not start one now.
     this.#closed = true;
+    this.#deadlines.clear();
     for (const wake of this.#waiting.splice(0)) wake();
     const processes = [...this.#live];
     this.#live.clear();
@@ -353,12 +344,7 @@ export class SandboxHost {
       memoryMb: action.memoryMb,
       dryRun,
     };
-    // CacheStorage lives under <Deno dir>/location_data: a file there
-    // makes it fail for every isolate of the process, nested Workers too.
-    Deno.mkdirSync(plan.denoDir, { recursive: true, mode: 0o700 });
-    Deno.writeFileSync(`${plan.denoDir}/location_data`, new Uint8Array(), {
-      mode: 0o400,
-    });
+    prepareDenoDir(plan.denoDir);
     const process = new SandboxProcess({
       action: action.name,
       dryRun,
@@ -385,8 +371,26 @@ export class SandboxHost {
     return process;
   }
 
-  /** The action's process for this kind of run, reserved for one call. */
-  async #processFor(
+  /**
+   * The action's process for this kind of run, reserved for one call: at
+   * once when it is up (a warm call), else once one can start.
+   */
+  #processFor(
+    action: SandboxedAction,
+    prepared: Prepared,
+    dryRun: boolean,
+  ): SandboxProcess | Promise<SandboxProcess> {
+    const process = prepared[dryRun ? "dry" : "real"];
+    if (
+      process && !process.dead && !this.#closed && !this.#released.has(action)
+    ) {
+      process.reserve();
+      return process;
+    }
+    return this.#processOnceFree(action, prepared, dryRun);
+  }
+
+  async #processOnceFree(
     action: SandboxedAction,
     prepared: Prepared,
     dryRun: boolean,
@@ -455,28 +459,6 @@ function unregistered(action: SandboxedAction): TriggerKitError {
     "ACTION_NOT_FOUND",
     `Action "${action.name}" was unregistered (or replaced) while it was called`,
   );
-}
-
-function granted(descriptor: Deno.PermissionDescriptor): boolean {
-  const state = Deno.permissions?.querySync?.(descriptor).state;
-  return state === undefined || state === "granted";
-}
-
-/** The host variables a sandbox process may see (only those granted). */
-function hostEnv(names: string[] | true): Record<string, string> {
-  try {
-    if (names === true) return Deno.env.toObject();
-    const env: Record<string, string> = {};
-    for (const name of names) {
-      const value = granted({ name: "env", variable: name })
-        ? Deno.env.get(name)
-        : undefined;
-      if (value !== undefined) env[name] = value;
-    }
-    return env;
-  } catch {
-    return {};
-  }
 }
 
 function removeTree(path: string): void {

@@ -12,11 +12,13 @@ import {
   deliveryToken,
   MemoryJournal,
   rowHash,
+  runKeyText,
   type StepRunOptions,
   unitKeysOf,
 } from "../src/delivery/journal.ts";
 import type { Row } from "../src/types.ts";
 import { partsOf } from "../src/registry/action_registry.ts";
+import { sha256Key } from "../sandbox/worker/sha256.ts";
 import {
   fixture,
   pgTest,
@@ -133,15 +135,46 @@ Deno.test(
 );
 
 Deno.test(
-  "idempotencyKey: a sandboxed action receives it",
+  "idempotencyKey: a sandboxed action receives it, the same as a function action would",
   withRegistry(async (registry) => {
     registry.register("key", fixture("idempotency_key.ts"));
     const result = await registry.run("key", [{}], { runId: "r1" });
     const again = await registry.run("key", [{}], { runId: "r1" });
     assert.match(String(result.idempotencyKey), /^[A-Za-z0-9_-]{43}$/);
     assert.equal(again.idempotencyKey, result.idempotencyKey);
+    // Hashed in the Worker, when read: the host's token all the same.
+    assert.equal(result.idempotencyKey, deliveryToken(runKeyText("key", "r1")));
+    const step: StepRunOptions = {
+      runId: "r2",
+      delivery: scope({ stepKey: "job@g1/0:key" }),
+    };
+    const inStep = await partsOf(registry).actions.run(
+      "key",
+      [{ id: 1 }],
+      step,
+    );
+    const [batch] = unitKeysOf(
+      scope({ stepKey: "job@g1/0:key" }),
+      [{ id: 1 }],
+      false,
+    );
+    assert.equal(inStep.idempotencyKey, deliveryToken(batch!));
   }),
 );
+
+Deno.test("idempotencyKey: the Worker's SHA-256 gives the host's token for any text", () => {
+  const encoder = new TextEncoder();
+  for (
+    const text of [
+      "",
+      "run:r1/key",
+      "é日本😀".repeat(40),
+      ...[55, 56, 63, 64, 65, 1000].map((length) => "x".repeat(length)),
+    ]
+  ) {
+    assert.equal(sha256Key(text, encoder, btoa), deliveryToken(text));
+  }
+});
 
 /** A SQLite file with a table t (id, v), and the run_sql action bound to it. */
 async function withSqlite(

@@ -56,6 +56,35 @@ Deno.test("lanes: a frame round-trips a message and its payload", () => {
   );
 });
 
+Deno.test("lanes: a call and a reply cross in a binary frame (no JSON), with their id, cap and payload", () => {
+  const payload = new Uint8Array([9, 8, 7]);
+  const call = { t: "call", id: 2 ** 40 + 3, max: 8 * 1024 * 1024, payload };
+  const [frame] = encodeFrame(call as Message);
+  assert.equal(frame![4], 3, "frame kind 3");
+  assert.equal(frame!.byteLength, 5 + 17 + payload.byteLength);
+  assert.deepEqual(decodeFrame(3, frame!.subarray(5)), call);
+  const reply = { t: "reply", id: 5, payload };
+  const [replyFrame] = encodeFrame(reply as Message);
+  assert.deepEqual(decodeFrame(3, replyFrame!.subarray(5)), reply);
+  // Anything else, or a call or reply with more fields, stays JSON.
+  for (
+    const message of [
+      { t: "call", id: 1, payload },
+      { t: "reply", id: 1, payload, extra: true },
+      { t: "reply", id: "1", payload },
+    ]
+  ) {
+    const [json] = encodeFrame(message as Message);
+    assert.equal(json![4], 2);
+    assert.deepEqual(decodeFrame(2, json!.subarray(5)), message);
+  }
+  assert.equal(decodeFrame(3, new Uint8Array(4)), "a frame was too short");
+  assert.equal(
+    decodeFrame(3, new Uint8Array(17).fill(7)),
+    "a frame of kind 3 held an unknown message 7",
+  );
+});
+
 Deno.test("lanes: a lane that says hello with its token carries messages and payloads both ways", async () => {
   await withListener(async (listener, path) => {
     const replies: Array<[number, number]> = [];

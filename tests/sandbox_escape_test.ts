@@ -180,6 +180,40 @@ Deno.test(
   ),
 );
 
+Deno.test(
+  "sandbox files: an action granted read and write on a folder cannot make a link there (Deno or node:fs, symbolic or hard) to read outside its grants",
+  withRegistry((registry) =>
+    withFolder({ "inside.txt": "inside" }, async (dir) => {
+      registry.register("maker", hostile("link_maker.ts"), {
+        permissions: { read: [dir], write: [dir] },
+      });
+      const { outcomes, read } = await registry.run("maker", [], {
+        config: { dir, secret: SECRET_JSON },
+      }) as { outcomes: Record<string, string>; read: string[] };
+      // Deno refuses every symbolic link (it requires unscoped read and
+      // write), even one that stays inside; a hard link needs read and
+      // write on both names, so none reaches the secret.
+      for (const [how, outcome] of Object.entries(outcomes)) {
+        assert.equal(outcome, "NotCapable", how);
+      }
+      assert.deepEqual(read, []);
+      const left = [...Deno.readDirSync(dir)].map((entry) => entry.name);
+      assert.deepEqual(left, ["inside.txt"]);
+    })
+  ),
+);
+
+Deno.test(
+  "sandbox transport: a Worker's name, which carried its setup and lane token, is hidden from the action",
+  withRegistry(async (registry) => {
+    registry.register("reader", hostile("name_reader.ts"));
+    assert.deepEqual(await registry.run("reader", []), {
+      name: "triggerkit-action",
+      selfName: "triggerkit-action",
+    });
+  }),
+);
+
 for (const kind of ["json", "js"]) {
   Deno.test(
     `sandbox files: a literal import() of a ${kind} file outside the grants is PERMISSION_DENIED`,

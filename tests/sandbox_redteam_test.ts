@@ -63,6 +63,75 @@ for (
   );
 }
 
+Deno.test(
+  "sandbox red team: a link that stays inside a folder granted write cannot be moved to lead outside it: such a folder is refused at register",
+  withRegistry(async (registry) => {
+    const top = await Deno.makeTempDir({ prefix: "triggerkit-links-" });
+    const granted = `${top}/granted`;
+    try {
+      await Deno.mkdir(`${granted}/a`, { recursive: true });
+      await Deno.mkdir(`${granted}/b`);
+      await Deno.mkdir(`${top}/b`);
+      await Deno.writeTextFile(`${granted}/b/f.txt`, "inside");
+      await Deno.writeTextFile(`${top}/b/f.txt`, "outside");
+      // Inside as it stands: a/l → ../b is granted/b.
+      await Deno.symlink("../b", `${granted}/a/l`);
+      throwsWithCode(
+        () =>
+          registry.register("mover", hostile("link_mover.ts"), {
+            permissions: { read: [granted], write: [granted] },
+          }),
+        "INVALID_ACTION",
+        /write grant .*granted holds a symbolic link, .*granted\/a\/l → .*granted\/b; an action may move a link/,
+      );
+      // So is a link with ".." in an absolute target (once a link to the
+      // folder is moved to x, x/.. is the folder's parent).
+      await Deno.remove(`${granted}/a/l`);
+      await Deno.mkdir(`${granted}/x`);
+      await Deno.symlink(`${granted}/x/../b`, `${granted}/l2`);
+      throwsWithCode(
+        () =>
+          registry.register("mover", hostile("link_mover.ts"), {
+            permissions: { read: [granted], write: [granted] },
+          }),
+        "INVALID_ACTION",
+        /holds a symbolic link/,
+      );
+      // Read only, the folder is fine: without write, nothing in it moves.
+      await Deno.remove(`${granted}/l2`);
+      await Deno.symlink("../b", `${granted}/a/l`);
+      registry.register("mover", hostile("link_mover.ts"), {
+        permissions: { read: [granted] },
+      });
+      await rejectsWithCode(
+        registry.run("mover", [], { config: { dir: granted } }),
+        "PERMISSION_DENIED",
+        /denied write access/,
+      );
+      assert.equal(Deno.readLinkSync(`${granted}/a/l`), "../b");
+      assert.deepEqual([...Deno.readDirSync(`${top}/b`)].length, 1);
+    } finally {
+      await Deno.remove(top, { recursive: true });
+    }
+  }),
+);
+
+Deno.test(
+  "sandbox red team: a binary reply frame whose call id is forged ends the Worker at once: ACTION_FAILED",
+  withRegistry(async (registry) => {
+    registry.register("forger", hostile("frame_id_forger.ts"), {
+      timeoutMs: 5_000,
+    });
+    const started = performance.now();
+    await rejectsWithCode(
+      registry.run("forger", []),
+      "ACTION_FAILED",
+      /broke the protocol \(it answered a call it was not given\)/,
+    );
+    assert.ok(performance.now() - started < 4_000);
+  }),
+);
+
 const FORGED: Array<
   { what: string; config: Record<string, unknown>; grants?: object }
 > = [

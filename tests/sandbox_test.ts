@@ -387,3 +387,49 @@ Deno.test("sandbox: close() removes the private folder (copies, sockets, Deno di
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test(
+  "sandbox: rows holding typed arrays, dates and maps reach the action intact",
+  withRegistry(async (registry) => {
+    registry.register("echo", fixture("echo.ts"));
+    const row = {
+      bytes: new Uint8Array([1, 2, 3]),
+      at: new Date(0),
+      map: new Map([[1, "one"]]),
+    };
+    const result = await registry.run("echo", [row]);
+    assert.deepEqual(result.data, [row]);
+  }),
+);
+
+Deno.test("sandbox: a process's own Deno dir refuses CacheStorage and keeps Deno's analysis caches in memory", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "triggerkit-denodir-" });
+  try {
+    const host = startHost(`
+      Deno.env.set("TMPDIR", ${JSON.stringify(tmp)});
+      const { createRegistry } = await import(${JSON.stringify(MOD)});
+      const registry = createRegistry();
+      registry.register("echo", ${JSON.stringify(fixture("echo.ts").href)});
+      await registry.run("echo", []);
+      const [runtime] = [...Deno.readDirSync(${JSON.stringify(tmp)})];
+      const dir = ${JSON.stringify(tmp)} + "/" + runtime.name + "/1/real-deno";
+      const kinds = Object.fromEntries([...Deno.readDirSync(dir)].map((entry) =>
+        [entry.name, entry.isDirectory ? "folder" : "file"]));
+      await registry.close();
+      console.log(JSON.stringify(kinds));`);
+    const kinds = await host.next();
+    assert.equal(kinds.location_data, "file");
+    assert.equal(kinds.dep_analysis_cache_v2, "folder");
+    assert.equal(kinds.node_analysis_cache_v2, "folder");
+    // No SQLite file was made: no write-ahead log, no code cache.
+    assert.deepEqual(
+      Object.keys(kinds).filter((name) =>
+        name.endsWith("-wal") || name.includes("code_cache")
+      ),
+      [],
+    );
+    assert.equal(await host.done(), 0);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -23,17 +23,24 @@ import type {
  * Runs in the sandbox process.
  *
  * @param openLane The lane implementation.
- * @param workerUrl The Worker runtime's `data:` URL.
+ * @param workerSource The Worker runtime's source text.
  */
 export async function childMain(
   openLane: OpenLane,
-  workerUrl: string,
+  workerSource: string,
 ): Promise<void> {
+  const workerUrl = `data:application/javascript,${
+    encodeURIComponent(workerSource)
+  }`;
+  // Read directly: the first use of Deno.stdin.readable loads Deno's
+  // streams code, about 4 ms of every process's start.
   const decoder = new TextDecoder();
+  const buffer = new Uint8Array(64 * 1024);
   let text = "";
-  for await (const chunk of Deno.stdin.readable) {
-    text += decoder.decode(chunk, { stream: true });
-    if (text.includes("\n")) break;
+  while (!text.includes("\n")) {
+    const got = await Deno.stdin.read(buffer);
+    if (got === null) break;
+    text += decoder.decode(buffer.subarray(0, got), { stream: true });
   }
   const init = JSON.parse(text.slice(0, text.indexOf("\n"))) as ChildInit;
   const workers = new Map<number, Worker>();
@@ -57,11 +64,16 @@ export async function childMain(
       .catch(() => {});
   };
   const load = (wid: number, token: string) => {
+    // The setup travels in the Worker's name, read at its start: a message
+    // would wait for the Worker's event loop (about 2 ms of every start).
+    // The token in it is spent (the host forgets it) before any action code
+    // runs, and the runtime hides the name from the action.
+    const workerInit: WorkerInit = { ...init.setup, token };
     let worker: Worker;
     try {
       worker = new Worker(workerUrl, {
         type: "module",
-        name: `triggerkit-action-${wid}`,
+        name: JSON.stringify(workerInit),
         deno: { permissions: init.grant },
       } as WorkerOptions);
     } catch (error) {
@@ -75,8 +87,6 @@ export async function childMain(
       event.preventDefault();
       died(wid, "ACTION_FAILED", `its Worker stopped: ${event.message}`);
     };
-    const workerInit: WorkerInit = { ...init.setup, token };
-    worker.postMessage(workerInit);
   };
 
   load(init.first.wid, init.first.token);

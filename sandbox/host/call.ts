@@ -4,12 +4,13 @@
  *
  * @module
  */
-import { deserialize, serialize } from "node:v8";
 import { TriggerKitError } from "../../src/errors.ts";
 import { isPlainObject } from "../../src/_plain.ts";
 import type { ActionInput } from "../../src/types.ts";
 import type { CallPayload, CallReply, WireError } from "../_protocol.ts";
 import { CallFailure, wire } from "./errors.ts";
+import { codec } from "./codec.ts";
+import type { Deadlines } from "./deadlines.ts";
 import {
   MAX_COST,
   measureReply,
@@ -32,14 +33,16 @@ export interface DeadlineCall {
 }
 
 /**
- * Runs a call's work against its time limit and its signal: whichever comes
- * first rejects with `ACTION_TIMEOUT`, and the work is told to abandon.
+ * Runs a call's work against its time limit (one of `deadlines`) and its
+ * signal: whichever comes first rejects with `ACTION_TIMEOUT`, and the work
+ * is told to abandon.
  */
 export function withDeadline<T>(
   action: Deadline,
-  signal: AbortSignal,
+  options: { signal: AbortSignal; deadlines: Deadlines },
   work: (call: DeadlineCall) => Promise<T>,
 ): Promise<T> {
+  const { signal, deadlines } = options;
   return new Promise<T>((resolve, reject) => {
     let abandon: ((siblings: WireError) => void) | undefined;
     let settled = false;
@@ -52,7 +55,7 @@ export function withDeadline<T>(
     };
     const settle = () => {
       settled = true;
-      clearTimeout(timer);
+      deadlines.cancel(deadline);
       signal.removeEventListener("abort", onAbort);
     };
     const expire = (message: string, cause?: unknown) => {
@@ -72,9 +75,9 @@ export function withDeadline<T>(
       abandon?.(call.abandoned);
     };
     const onAbort = () => expire("was aborted", signal.reason);
-    const timer = setTimeout(
-      () => expire(`ran past its time limit of ${action.timeoutMs} ms`),
+    const deadline = deadlines.add(
       action.timeoutMs,
+      () => expire(`ran past its time limit of ${action.timeoutMs} ms`),
     );
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
@@ -93,8 +96,15 @@ export function withDeadline<T>(
   });
 }
 
-/** The bytes a call carries to its Worker. */
-export function encodeCall(action: string, input: ActionInput): Uint8Array {
+/**
+ * The bytes a call carries to its Worker. With `keyText`, the idempotency
+ * key is left for the Worker to compute if the action reads it.
+ */
+export function encodeCall(
+  action: string,
+  input: ActionInput,
+  keyText?: string,
+): Uint8Array {
   try {
     const value: CallPayload = {
       data: input.data,
@@ -103,9 +113,10 @@ export function encodeCall(action: string, input: ActionInput): Uint8Array {
       runId: input.runId,
       jobName: input.jobName ?? null,
       dryRun: input.dryRun,
-      idempotencyKey: input.idempotencyKey ?? "",
+      idempotencyKey: keyText === undefined ? input.idempotencyKey ?? "" : "",
+      keyText: keyText ?? null,
     };
-    return serialize(value);
+    return codec.serialize(value);
   } catch (error) {
     throw new TriggerKitError(
       "INVALID_DATA",
@@ -121,37 +132,61 @@ export function encodeCall(action: string, input: ActionInput): Uint8Array {
  * Checks a reply on the host, whatever the Worker claims: first its bytes
  * (its JSON, shared references expanded, fits the cap; building it costs at
  * most {@linkcode MAX_COST}), read in slices without blocking the event
- * loop; then, built, a plain result and context.
+ * loop; then, built, a plain result and context. A small reply is checked
+ * at once, with no promise.
  */
-export async function decodeReply(
+export function decodeReply(
   bytes: Uint8Array,
   cap: number,
-): Promise<CallReply> {
-  const refuse = (reason: string): never => {
-    throw new CallFailure(wire("INVALID_RESULT", reason));
-  };
-  let measure: ReplyMeasure;
+): CallReply | Promise<CallReply> {
+  let measure: ReplyMeasure | Promise<ReplyMeasure>;
   try {
-    measure = await measureReply(bytes, { json: cap, cost: MAX_COST });
+    measure = measureReply(bytes, { json: cap, cost: MAX_COST });
   } catch (error) {
-    if (!(error instanceof UnreadableReply)) throw error;
-    return refuse(
-      `returned a result that cannot be taken in: ${error.message}`,
-    );
+    return unreadable(error);
   }
+  if (measure instanceof Promise) {
+    return measure.then((done) => build(bytes, done, cap), unreadable)
+      .then(afterYield);
+  }
+  const reply = build(bytes, measure, cap);
+  return measure.cost > YIELD_AFTER_COST ? afterYield(reply) : reply;
+}
+
+function afterYield<T>(value: T): Promise<T> {
+  return new Promise((resolve) => setTimeout(() => resolve(value), 0));
+}
+
+function refuse(reason: string): never {
+  throw new CallFailure(wire("INVALID_RESULT", reason));
+}
+
+function unreadable(error: unknown): never {
+  if (!(error instanceof UnreadableReply)) throw error;
+  return refuse(
+    `returned a result that cannot be taken in: ${error.message}`,
+  );
+}
+
+/** Builds a measured reply, unless a measure is over its limit. */
+function build(
+  bytes: Uint8Array,
+  measure: ReplyMeasure,
+  cap: number,
+): CallReply {
   if (measure.json > cap) {
     refuse(
-      `returned a result and context over the cap of ${cap} bytes as JSON (shared references expanded)`,
+      `returned a result and context of ${bytes.byteLength} bytes serialized, over the cap of ${cap} bytes (maxResultBytes) as JSON (shared references expanded)`,
     );
   }
   if (measure.cost > MAX_COST) {
     refuse(
-      "returned a result and context that would block the host too long to build (more than about 400,000 objects, or 5 million numbers); return fewer, larger values",
+      `returned a result and context of ${bytes.byteLength} bytes serialized that would block the host too long to build (more than about 250,000 objects, or 3 million numbers); return fewer, larger values`,
     );
   }
   let reply: unknown;
   try {
-    reply = deserialize(bytes);
+    reply = codec.deserialize(bytes);
   } catch (error) {
     return refuse(
       `returned a reply that cannot be read: ${(error as Error).message}`,
@@ -163,6 +198,13 @@ export async function decodeReply(
   }
   return { result, context };
 }
+
+/**
+ * Building a reply this costly took a few ms or more: the caller yields to
+ * the event loop before it goes on, so that what it then does with the
+ * result (a job's report) is not added to the same block.
+ */
+export const YIELD_AFTER_COST = 200_000;
 
 /** Makes `target` hold what `source` holds (the context a call sent back). */
 export function replaceContents(

@@ -180,8 +180,14 @@ function within(path: string, roots: string[]): boolean {
 
 /**
  * Checks `read` and `write` grants: each must be a real path, neither hold
- * nor lie in the sandbox's private folder, and a granted folder must not
- * hold a link leading outside the grants of its kind.
+ * nor lie in the sandbox's private folder; a folder granted `read` must not
+ * hold a link leading outside the read grants, and a folder granted `write`
+ * must hold no link at all. An action cannot make a link (Deno requires
+ * unscoped read and write for that), but where it may write it may move
+ * one, and a moved link leads elsewhere: `a/l → ../b` moved to `l` leads
+ * out of the folder, and so does `l → /g/x/../s` once a link to `/g` is
+ * moved to `/g/x`. With no link where it may write, nothing it can move
+ * leads anywhere.
  *
  * @throws {TriggerKitError} `INVALID_ACTION` naming the link.
  */
@@ -261,6 +267,12 @@ function scanForLinks(
         target = Deno.realPathSync(path);
       } catch {
         target = `${Deno.readLinkSync(path)} (dangling)`;
+      }
+      if (kind === "write") {
+        throw invalid(
+          action,
+          `its write grant ${root} holds a symbolic link, ${path} → ${target}; an action may move a link where it may write, and a moved link can lead outside the grant (Deno follows links): remove the link, or grant that folder read only`,
+        );
       }
       if (!within(target, roots)) {
         throw invalid(

@@ -23,9 +23,12 @@ export class UnreadableReply extends Error {}
 
 /** The two measures of a reply. */
 export interface ReplyMeasure {
-  /** Its length as JSON, near enough; `limits.json + 1` once over. */
+  /**
+   * Its length as JSON, near enough; `limits.json + 1` once over, 0 when
+   * reading stopped at the cost limit.
+   */
   json: number;
-  /** The work of building it; `limits.cost + 1` once over. */
+  /** The work of building it; `limits.cost + 1` once over, 0 when reading stopped at the JSON limit. */
   cost: number;
 }
 
@@ -47,8 +50,13 @@ export const COST = {
   /** Each key, value or member of a Map or Set (V8 inserts them one by one). */
   entry: 32,
 };
-/** The most a reply may cost: about 50–100 ms of one core. */
-export const MAX_COST = 5_000_000;
+/**
+ * The most a reply may cost: about 250,000 objects, or 3 million numbers;
+ * 100,000 rows of three columns (2.3 million) fit. Building it takes V8's
+ * deserializer about 50 ms of one core on a 2-core VM (measured, Deno 2.9):
+ * the host's event loop is blocked that long, well under 100 ms.
+ */
+export const MAX_COST = 3_000_000;
 /** Replies smaller than this are measured at once; larger ones in slices of this many ms. */
 const SLICE = { bytes: 64 * 1024, ms: 8 };
 /** Past this many keys V8 keeps an object as a (slower) dictionary. */
@@ -150,16 +158,17 @@ interface Frame {
 }
 
 /**
- * Measures a serialized reply (see the module doc).
+ * Measures a serialized reply (see the module doc): at once when it is
+ * small, else in slices of a few milliseconds.
  *
  * @throws {UnreadableReply} for bytes that are not a value V8 would read
  * back here, a cycle (JSON cannot hold one), or nesting past
  * {@linkcode MAX_DEPTH}.
  */
-export async function measureReply(
+export function measureReply(
   bytes: Uint8Array,
   limits: { json: number; cost: number },
-): Promise<ReplyMeasure> {
+): ReplyMeasure | Promise<ReplyMeasure> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const end = bytes.length;
   const sizes: number[] = [];
@@ -277,11 +286,15 @@ export async function measureReply(
     cost += COST.view;
     return 2 + (byteLength / element) * 8;
   };
+  /** A number's JSON, exactly: `null` when not finite. */
+  const numberJson = (value: number): number =>
+    Number.isFinite(value) ? String(value).length : 4;
   const number = (value: number): boolean => {
     cost += COST.primitive;
-    if (!isKey()) return deliver(24);
+    const json = numberJson(value);
+    if (!isKey()) return deliver(json);
     return deliver(
-      24,
+      json,
       String(value).length,
       Number.isInteger(value) && value >= 0 ? value : -1,
     );
@@ -464,19 +477,24 @@ export async function measureReply(
     return true;
   };
 
+  const finish = (): ReplyMeasure => {
+    if (at !== end) fail("it holds bytes after its value");
+    return { json: root, cost };
+  };
   if (bytes[at++] !== T.version || varint() < 13) fail("its format is unknown");
-  for (;;) {
-    const done = slice(
-      end > SLICE.bytes ? performance.now() + SLICE.ms : Infinity,
-    );
-    if (done === false) return over(limits);
-    if (done) break;
-    await new Promise((resolve) => setTimeout(resolve, 0));
-  }
-  if (at !== end) fail("it holds bytes after its value");
-  return { json: root, cost };
-}
-
-function over(limits: { json: number; cost: number }): ReplyMeasure {
-  return { json: limits.json + 1, cost: limits.cost + 1 };
+  // A small reply at once, with no promise (every warm call's is small).
+  /** Stopped past a limit: the one passed is over, the other unknown (0). */
+  const over = (): ReplyMeasure =>
+    cost > limits.cost
+      ? { json: 0, cost: limits.cost + 1 }
+      : { json: limits.json + 1, cost: 0 };
+  if (end <= SLICE.bytes) return slice(Infinity) ? finish() : over();
+  return (async () => {
+    for (;;) {
+      const done = slice(performance.now() + SLICE.ms);
+      if (done === false) return over();
+      if (done) return finish();
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+  })();
 }

@@ -17,6 +17,7 @@ import type {
   WireError,
   WorkerInit,
 } from "../_protocol.ts";
+import { sha256Key } from "./sha256.ts";
 
 /** What the runtime keeps from before any action code ran. */
 export interface Captured {
@@ -28,6 +29,8 @@ export interface Captured {
   closeWorker: () => void;
   /** V8's serializer (the structured clone wire format), when Deno exposes it. */
   codec: Codec | undefined;
+  /** The idempotency key of a text ({@linkcode sha256Key}). */
+  keyOf: (text: string) => string;
 }
 
 /** Values to bytes and back, in V8's structured clone format. */
@@ -60,6 +63,9 @@ export function lockDown(): Captured {
       }
     },
     closeWorker: globalThis.close.bind(globalThis),
+    keyOf:
+      ((encoder, toBase64) => (text: string) =>
+        sha256Key(text, encoder, toBase64))(new TextEncoder(), btoa),
     codec: typeof core?.serialize === "function" &&
         typeof core.deserialize === "function"
       ? {
@@ -78,6 +84,8 @@ export function lockDown(): Captured {
       configurable: false,
     });
   lock(Deno, "exit", forbid("Deno.exit()"));
+  // The Worker's name held its setup (its lane's token, spent by then).
+  lock(globalThis, "name", "triggerkit-action");
   for (
     let scope: object | null = globalThis;
     scope;
@@ -282,13 +290,19 @@ export function serveCalls(
     controllers.set(id, controller);
     try {
       const input = codec.deserialize(bytes) as CallPayload;
+      const { keyText } = input;
+      let key: string | undefined;
       const actionInput: Record<string, unknown> = {
         data: input.data,
         context: input.context,
         config: input.config,
         runId: input.runId,
         dryRun: input.dryRun,
-        idempotencyKey: input.idempotencyKey,
+        get idempotencyKey(): string {
+          return key ??= keyText === null
+            ? input.idempotencyKey
+            : captured.keyOf(keyText);
+        },
         signal: controller.signal,
       };
       if (input.jobName !== null) actionInput.jobName = input.jobName;
@@ -313,7 +327,7 @@ export function serveCalls(
       if (reply.byteLength > max) {
         throw coded(
           "INVALID_RESULT",
-          `returned ${reply.byteLength} bytes serialized, over the cap of ${max} bytes`,
+          `returned a result and context of ${reply.byteLength} bytes serialized, over the cap of ${max} bytes (maxResultBytes)`,
         );
       }
       await lane.send({ t: "reply", id, payload: reply });
@@ -336,19 +350,14 @@ export function serveCalls(
 }
 
 /**
- * The Worker's main: receives its setup, locks the Worker down, dials its
- * lane (and gives the lane's grant back), loads the action, serves calls.
+ * The Worker's main: reads its setup (from its name), locks the Worker
+ * down, dials its lane (and gives the lane's grant back), loads the action,
+ * serves calls.
  */
 export async function workerMain(openLane: OpenLane): Promise<void> {
-  const scope = globalThis as unknown as {
-    onmessage: ((event: MessageEvent<WorkerInit>) => void) | null;
-  };
-  const init = await new Promise<WorkerInit>((resolve) => {
-    scope.onmessage = (event) => {
-      scope.onmessage = null;
-      resolve(event.data);
-    };
-  });
+  const init = JSON.parse(
+    String((globalThis as { name?: unknown }).name),
+  ) as WorkerInit;
   const captured = lockDown();
   const conn = await Deno.connect({ transport: "unix", path: init.socket });
   // Connected: the action itself gets no way back to the socket.
@@ -391,6 +400,7 @@ export async function workerMain(openLane: OpenLane): Promise<void> {
 
 /** The runtime's functions as source text, in the order they must be defined. */
 export const WORKER_FUNCTIONS: ReadonlyArray<(...args: never[]) => unknown> = [
+  sha256Key,
   lockDown,
   describeFailure,
   failureOf,

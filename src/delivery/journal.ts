@@ -269,5 +269,13 @@ export function idempotencyKeyOf(
 ): string {
   return options.delivery
     ? deliveryToken(unitKeysOf(options.delivery, rows, false)[0]!)
-    : deliveryToken(`run:${options.runId}/${action}`);
+    : deliveryToken(runKeyText(action, options.runId));
+}
+
+/**
+ * The text of `input.idempotencyKey` outside a job step: the run id and the
+ * action. Its token ({@linkcode deliveryToken}) is the key.
+ */
+export function runKeyText(action: string, runId: string): string {
+  return `run:${runId}/${action}`;
 }

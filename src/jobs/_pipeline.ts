@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import { describeType, isTriggerKitError, TriggerKitError } from "../errors.ts";
 import { isPlainObject } from "../_plain.ts";
-import { toJson } from "../_json.ts";
+import { jsonLongerThan, toJson } from "../_json.ts";
 import type { Clock } from "../clock.ts";
 import {
   type DeliveryJournal,
@@ -292,7 +292,11 @@ async function runJournaled(
   if (outcome.status !== "succeeded" || input.dryRun || step.dryRun) {
     return outcome;
   }
-  const text = toJson({ result: outcome.result, context: input.context });
+  // Measured first: writing the JSON of a large result (100,000 rows) only
+  // to learn that it is too large would block the event loop for tens of ms.
+  const done = { result: outcome.result, context: input.context };
+  if (jsonLongerThan(done, MAX_STEP_RECEIPT)) return outcome;
+  const text = toJson(done);
   if (text === undefined || text.length > MAX_STEP_RECEIPT) return outcome;
   try {
     await scope.journal.record(

@@ -17,7 +17,7 @@ import type {
 export const SANDBOX_DEFAULTS = {
   timeoutMs: 30_000,
   memoryMb: 128,
-  maxResultBytes: 64 * 1024 * 1024,
+  maxResultBytes: 8 * 1024 * 1024,
 } as const;
 
 /** A registered action. */
@@ -25,6 +25,15 @@ export interface Entry {
   info: ActionInfo;
   schema: ConfigSchema | undefined;
   invoke: (input: ActionInput) => ActionResult | Promise<ActionResult>;
+  /**
+   * Runs it outside a job step given the text of its idempotency key, for
+   * an action that hashes the key only if it reads it (a sandboxed one:
+   * its Worker does).
+   */
+  invokeWithKeyText?: (
+    input: ActionInput,
+    keyText: string,
+  ) => Promise<ActionResult>;
   /** Frees what the action holds (a sandboxed action's Workers). */
   release?: () => void;
   /** Loads a module action's code without running it (a dry-run Worker for a sandboxed one). */

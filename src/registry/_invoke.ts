@@ -22,6 +22,7 @@ import {
   type BuiltinInput,
   type DeliveryScope,
   idempotencyKeyOf,
+  runKeyText,
   type StepRunOptions,
 } from "../delivery/journal.ts";
 import type { Entry } from "./_entries.ts";
@@ -88,6 +89,11 @@ class LazyKey {
     this.#data = data;
     this.#delivery = delivery;
     this.#runId = runId;
+  }
+
+  /** Whether the key is a job step's (from its delivery scope). */
+  get inStep(): boolean {
+    return this.#delivery !== undefined;
   }
 
   get value(): string {
@@ -158,7 +164,12 @@ export function invoke(
   let pending: unknown;
   try {
     if (signal.aborted) throw abortError(name, signal);
-    pending = entry.invoke(input);
+    // Outside a job step, an action that can hash the key itself (a
+    // sandboxed one: its Worker, only if the action reads it) gets its text.
+    const lazy = (input as { [CALL]?: LazyKey })[CALL];
+    pending = entry.invokeWithKeyText && lazy && !lazy.inStep
+      ? entry.invokeWithKeyText(input, runKeyText(name, input.runId))
+      : entry.invoke(input);
   } catch (error) {
     return Promise.reject(failed(name, input, started, error));
   }

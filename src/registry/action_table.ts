@@ -117,6 +117,8 @@ export class ActionTable {
       info,
       schema,
       invoke: (input) => this.#getSandbox().call(sandboxed, input),
+      invokeWithKeyText: (input, keyText) =>
+        this.#getSandbox().call(sandboxed, input, keyText),
       release: () => this.#sandbox?.release(sandboxed),
       load: () => this.#getSandbox().load(sandboxed),
     };
