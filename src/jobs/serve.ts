@@ -5,7 +5,8 @@
  * instance died is taken over once its lease runs out, and recorded as a
  * retry. A job never overlaps itself, a missed slot runs once after
  * downtime, a slot that does not run is recorded `skipped` with the
- * reason, old runs are pruned (at start and daily), and a stop is graceful
+ * reason (slots missed while no instance ran too: a few one by one, then
+ * one record for the rest), old runs are pruned (at start and daily), and a stop is graceful
  * and bounded: `serve` returns within `graceMs` whatever is hung. Nothing in
  * it can end the process: every failure is logged, store calls retried.
  *
@@ -128,7 +129,8 @@ export async function runScheduler(
   })();
   try {
     for (const job of scheduled) {
-      // Down while slots passed: run once for them, not once per slot.
+      // Down while slots passed: run once for them, not once per slot; the
+      // others are recorded skipped (bounded: a few, then one for the rest).
       const missed = await withDeadline(
         clock,
         STORE_CALL_MS,
@@ -142,7 +144,7 @@ export async function runScheduler(
         });
         return undefined;
       });
-      if (missed !== undefined) runner.start(job, missed);
+      if (missed !== undefined) runner.catchUp(job, missed);
     }
     log.info("Scheduler {instance} started with {count} jobs", {
       instance,
