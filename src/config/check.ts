@@ -98,7 +98,7 @@ export function checkConfig(config: TriggerKitConfig): ValidationProblem[] {
 /** The least value of each number of `sandbox` and `serve` (all whole numbers). */
 const LEAST: Record<string, Record<string, number>> = {
   sandbox: { maxWorkersPerAction: 1, maxProcesses: 1 },
-  serve: { leaseMs: 1, graceMs: 0 },
+  serve: { leaseMs: 1, graceMs: 0, storeRetryMs: 1 },
 };
 
 /**

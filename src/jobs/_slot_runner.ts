@@ -49,6 +49,8 @@ export interface SlotRunnerOptions {
   leaseMs: number;
   instance: string;
   onRun?: (report: RunReport) => void;
+  /** How long a run's store call is retried (default: the registry's). */
+  storeRetryMs?: number;
 }
 
 /** Starts runs for slots, at most one per job at a time across instances. */
@@ -286,9 +288,11 @@ export class SlotRunner {
 
   /** Runs a claimed slot (the engine renews and releases the claim). */
   async #execute(job: Job, claim: Claim, claimedAt: number): Promise<void> {
+    const { clock, storeRetryMs } = this.#options;
     const report = await this.#jobs.runClaimed(job.name, claim, {
       signal: this.#abort.signal,
-      claimAgeMs: this.#options.clock.now() - claimedAt,
+      claimAgeMs: clock.now() - claimedAt,
+      ...(storeRetryMs === undefined ? {} : { storeRetryMs }),
     });
     this.#options.onRun?.(report);
   }

@@ -45,6 +45,13 @@ export interface ServeOptions {
    * (default 60000). A run whose instance died is taken over after it.
    */
   leaseMs?: number;
+  /**
+   * How long a run's store call is retried while its claim holds, in ms
+   * (default 300000). Past it the run fails with `STORE_ERROR` (recorded if
+   * the store lets it) and `serve` goes on. Keep it above `leaseMs`: a run
+   * then survives every store outage its lease survives.
+   */
+  storeRetryMs?: number;
   /** This instance's name in the store (default: pid and a random suffix). */
   instance?: string;
   /** `timer` (default): wake for each slot. `deno-cron`: `Deno.cron` wakes it every minute. */
@@ -102,6 +109,9 @@ export async function runScheduler(
     leaseMs,
     instance,
     ...(options.onRun ? { onRun: options.onRun } : {}),
+    ...(options.storeRetryMs === undefined
+      ? {}
+      : { storeRetryMs: options.storeRetryMs }),
   });
   const wanted = options.jobs ? new Set(options.jobs) : undefined;
   const scheduled = jobs.listJobs().filter((job) =>

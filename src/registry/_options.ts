@@ -26,8 +26,8 @@ export interface RegistryOptions {
   store?: string | RunStore;
   /** Database names usable wherever a database URL is: views, `run_sql`, the store. `{ main: "postgres://…" }`. */
   databases?: Record<string, string>;
-  /** Defaults of `serve()`: lease and grace period (the lease applies to `runJob` too). */
-  serve?: Pick<ServeOptions, "leaseMs" | "graceMs">;
+  /** Defaults of `serve()`: lease, grace period, store retries (the lease and `storeRetryMs` apply to `runJob` too). */
+  serve?: Pick<ServeOptions, "leaseMs" | "graceMs" | "storeRetryMs">;
   /** Run history: records older than `keepDays` (default 30) are pruned by `serve()`. */
   history?: { keepDays?: number };
   /** The clock of runs, stores, leases, heartbeats, retries and schedules (tests pass a fake one). */
@@ -72,7 +72,7 @@ export const OPTIONS = {
     sandbox: SANDBOX,
     store: "any",
     databases: "object",
-    serve: { leaseMs: "number", graceMs: "number" },
+    serve: { leaseMs: "number", graceMs: "number", storeRetryMs: "number" },
     history: { keepDays: "number" },
     clock: "object",
   } satisfies TableOf<RegistryOptions>,
@@ -103,6 +103,7 @@ export const OPTIONS = {
     signal: "signal",
     graceMs: "number",
     leaseMs: "number",
+    storeRetryMs: "number",
     instance: "string",
     driver: "string",
     handleSignals: "boolean",
