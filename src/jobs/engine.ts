@@ -35,6 +35,7 @@ import {
   unrecorded,
 } from "./_run_record.ts";
 import { runDry } from "./_dry_run.ts";
+import { claimNotices } from "./_notice_claim.ts";
 
 import {
   checkJob,
@@ -422,7 +423,7 @@ export class Jobs {
     }
   }
 
-  /** What alerts need: actions, store, clock; a run's journal and claim when there is one. */
+  /** What alerts need: actions, store, clock, the notice claim; a run's journal and claim when there is one. */
   #alertHost(
     run?: { journal: DeliveryJournal; fence: Claim },
   ): AlertHost {
@@ -432,6 +433,16 @@ export class Jobs {
       clock: host.clock,
       store: () => host.store(),
       ...(run ? { journal: () => run.journal, fence: run.fence } : {}),
+      claimNotices: (jobName) =>
+        claimNotices({
+          store: () => host.store(),
+          clock: host.clock,
+          holder: () => this.holder(),
+          leaseMs: this.#leaseMs(),
+          ...(host.storeRetryMs === undefined
+            ? {}
+            : { storeRetryMs: host.storeRetryMs }),
+        }, jobName),
     };
   }
 
