@@ -233,7 +233,20 @@ export class Jobs {
           leaseMs: this.#leaseMs(),
         }),
       options.signal ? { signal: options.signal } : {},
-    );
+    ).catch((error) => {
+      // The store could not be asked: no record, but a failed run all the
+      // same for metrics and traces; then the caller is told.
+      const report = newReport(job.name, runId, asked, {});
+      skipAll(
+        job,
+        report,
+        "failed",
+        "the run store could not be reached to claim the job",
+      );
+      failedWith(report, error, clock.now());
+      this.#observe(report).finished(report);
+      throw error;
+    });
     if (!result.claimed) {
       return await this.refused(job, runId, result.lease);
     }
