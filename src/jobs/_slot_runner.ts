@@ -119,7 +119,8 @@ export class SlotRunner {
         `a run of this job is already in progress: held by ${
           describeHolder(this.#jobs.holder(this.#options.instance))
         } (this instance)`,
-      );
+        { until: this.#until(slot, until) },
+      ).catch(() => this.#missed(job, slot));
       return undefined;
     }
     const { clock, leaseMs } = this.#options;
@@ -143,7 +144,7 @@ export class SlotRunner {
         },
         {
           // Not past the next slot: that one is claimed on its own.
-          forMs: Math.max(1_000, (until ?? claimedAt + leaseMs) - claimedAt),
+          forMs: Math.max(1_000, this.#until(slot, until) - claimedAt),
           signal: this.#abort.signal,
         },
       );
@@ -159,9 +160,20 @@ export class SlotRunner {
     if (result.claimed) return { claim: result.claim, claimedAt };
     // Another instance has this slot: nothing to do.
     if (result.lease.lastSlot >= slot) return undefined;
-    await this.#skip(job, slot, heldReason(result.lease), result.lease.holder)
-      .catch(() => this.#missed(job, slot));
+    await this.#skip(job, slot, heldReason(result.lease), {
+      heldBy: result.lease.holder,
+      until: this.#until(slot, until),
+    }).catch(() => this.#missed(job, slot));
     return undefined;
+  }
+
+  /**
+   * Until when a slot's store calls are retried: not past the next slot
+   * (each is claimed in turn), nor past a lease for a slot with none.
+   */
+  #until(slot: number, next: number | undefined): number {
+    return next ?? Math.max(slot, this.#options.clock.now()) +
+        this.#options.leaseMs;
   }
 
   /**
@@ -305,17 +317,27 @@ export class SlotRunner {
     job: Job,
     slot: number,
     reason: string,
-    heldBy?: RunReport["heldBy"],
-    retry = true,
-    through = slot,
+    options: {
+      heldBy?: RunReport["heldBy"];
+      /** Retried until then (ms); absent: one try. */
+      until?: number;
+      through?: number;
+    } = {},
   ): Promise<void> {
     const { clock } = this.#options;
+    const { heldBy, until, through = slot } = options;
     const store = this.#store();
     const mark = () => store.skipSlot(job.name, through);
     if (
-      !(retry
-        ? await retryStore(clock, "marking a slot skipped", mark)
-        : await mark())
+      !(until === undefined ? await mark() : await retryStore(
+        clock,
+        "marking a slot skipped",
+        mark,
+        {
+          forMs: Math.max(1_000, until - clock.now()),
+          signal: this.#abort.signal,
+        },
+      ))
     ) return;
     skipLog.warn("Job {jobName}: slot {slot} skipped: {reason}", {
       jobName: job.name,
@@ -376,14 +398,7 @@ export class SlotRunner {
   async #writePending(job: Job): Promise<void> {
     const queue = this.#pending.get(job.name);
     for (let next = queue?.peek(); next; next = queue!.peek()) {
-      await this.#skip(
-        job,
-        next.slot,
-        next.reason,
-        undefined,
-        false,
-        next.through,
-      );
+      await this.#skip(job, next.slot, next.reason, { through: next.through });
       queue!.shift();
     }
   }
