@@ -29,14 +29,17 @@ export class FakeClock implements Clock {
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     this.sleeps.push(ms);
+    // Whole milliseconds, as timers and `Date.now()` have them: a store
+    // refuses a fractional time into an integer column.
+    const whole = Math.max(0, Math.ceil(ms));
     if (this.#auto) {
       if (signal?.aborted) return Promise.reject(signal.reason);
-      this.#now += Math.max(0, ms);
+      this.#now += whole;
       return Promise.resolve();
     }
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
-      const sleeper = { at: this.#now + ms, resolve };
+      const sleeper = { at: this.#now + whole, resolve };
       this.#sleepers.push(sleeper);
       signal?.addEventListener("abort", () => {
         this.#sleepers = this.#sleepers.filter((s) => s !== sleeper);

@@ -3,6 +3,7 @@
  * on demand, `serve` as a real process, and waiting for a condition.
  */
 import type { Clock, RunStore } from "../mod.ts";
+import type { FakeClock } from "./_fake_clock.ts";
 import { SqlRunStore } from "../src/store/sql.ts";
 import { type KvLike, KvRunStore } from "../src/store/kv.ts";
 import { SqliteDatabase } from "../src/db/sqlite.ts";
@@ -93,6 +94,44 @@ export function flaky(store: RunStore): Flaky {
       return true;
     },
   }) as Flaky;
+}
+
+/**
+ * A store one of whose calls keeps failing (a table locked, a statement the
+ * store rejects) while every other call, renewals included, goes through.
+ */
+export function failingCall(
+  store: RunStore,
+  method: keyof RunStore,
+  failing: () => boolean = () => true,
+): RunStore {
+  return new Proxy(store, {
+    get(target, key) {
+      const value = Reflect.get(target, key);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) =>
+        key === method && failing()
+          ? Promise.reject(new Error(`${String(method)}: database is locked`))
+          : value.apply(target, args);
+    },
+  });
+}
+
+/** Advances a fake clock in steps until `work` settles; fails if it has not after `ms` of the clock. */
+export async function settlesWithin<T>(
+  clock: FakeClock,
+  work: Promise<T>,
+  ms: number,
+  step = 1_000,
+): Promise<T> {
+  let done = false;
+  const settled = work.finally(() => done = true);
+  settled.catch(() => {});
+  for (let passed = 0; passed < ms && !done; passed += step) {
+    await clock.advance(step, step);
+  }
+  if (!done) throw new Error(`still running after ${ms} ms of the clock`);
+  return await settled;
 }
 
 /** `mod.ts`, for config files written by tests. */

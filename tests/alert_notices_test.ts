@@ -1,8 +1,15 @@
 /** onFailure / onRecovery / stale: one notice per incident (SPEC §4.2). */
 import assert from "node:assert/strict";
-import type { JobDefinition, Row } from "../mod.ts";
-import { settle } from "./_fake_clock.ts";
+import {
+  createRegistry,
+  type JobDefinition,
+  openRunStore,
+  type Row,
+} from "../mod.ts";
+import { FakeClock, settle } from "./_fake_clock.ts";
 import { alertRegistry } from "./_alert_registry.ts";
+import { rejectsWithCode, TEST_PG, uniqueTable } from "./_helpers.ts";
+import { claimNotices } from "../src/jobs/_notice_claim.ts";
 
 const MIN = 60_000;
 
@@ -247,5 +254,122 @@ Deno.test("notices: a job that never succeeded goes stale counting from when ser
   } finally {
     stop.abort();
     await registry.close();
+  }
+});
+
+for (
+  const kind of [
+    { name: "sqlite", ignore: false },
+    { name: "kv", ignore: false },
+    { name: "postgres", ignore: !TEST_PG },
+  ]
+) {
+  Deno.test({
+    name:
+      `notices: two instances serving one store send a stale notice once per incident (the notice claim fences it) [${kind.name}]`,
+    ignore: kind.ignore,
+    fn: async () => {
+      const dir = await Deno.makeTempDir({ prefix: "triggerkit-stale-" });
+      const store = kind.name === "sqlite"
+        ? `sqlite:${dir}/state.db`
+        : kind.name === "kv"
+        ? `kv:${dir}/state.kv`
+        : TEST_PG!;
+      const job = uniqueTable("stale");
+      const clock = new FakeClock();
+      const pages: string[] = [];
+      const registries = [0, 1].map((instance) => {
+        const registry = createRegistry({
+          store,
+          databases: { db: "sqlite::memory:" },
+          clock,
+        });
+        registry.register("work", () => ({}));
+        registry.register("page", async ({ data }) => {
+          pages.push(`${instance}: ${data[0]!.status}`);
+          // A slow destination: the other instance's check comes meanwhile.
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          return {};
+        });
+        registry.defineView({ name: "items", database: "db", sql: "SELECT 1" });
+        registry.defineJob({
+          name: job,
+          view: "items",
+          actions: ["work"],
+          onFailure: { actions: ["page"], stale: "1h" },
+        });
+        return registry;
+      });
+      const stop = new AbortController();
+      try {
+        // Both see the job first at the same time (the notice state is shared).
+        const serving = registries.map((registry) =>
+          registry.serve({ signal: stop.signal, handleSignals: false })
+        );
+        // Both instances asleep (their staleness check and pruning): each
+        // minute's checks then start together, whatever the store's speed.
+        const asleep = async () => {
+          for (let i = 0; i < 2_000 && clock.pending < 4; i++) await settle(1);
+        };
+        await asleep();
+        for (let minute = 0; minute < 60; minute++) {
+          clock.tick(MIN);
+          await settle(1);
+          await asleep();
+        }
+        await settle(100); // time for a second one, if it came
+        assert.equal(pages.length, 1, `sent ${JSON.stringify(pages)}`);
+        assert.match(pages[0]!, /^[01]: stale$/);
+        await clock.advance(3 * 60 * MIN, 10 * MIN);
+        await settle(40);
+        assert.equal(pages.length, 1, "once per incident");
+        stop.abort();
+        await Promise.all(serving);
+      } finally {
+        stop.abort();
+        await Promise.all(registries.map((registry) => registry.close()));
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}
+
+Deno.test("notices: the notice claim has one holder at a time; a holder paused past its lease loses it, and its journal writes are refused", async () => {
+  const clock = new FakeClock();
+  const store = openRunStore("sqlite::memory:", { clock });
+  const host = (instance: string) => ({
+    store: () => store,
+    clock,
+    holder: () => ({ instance, host: "h", pid: 1 }),
+    leaseMs: 60_000,
+  });
+  try {
+    const first = await claimNotices(host("a"), "sync");
+    assert.ok(first);
+    assert.equal(await claimNotices(host("b"), "sync"), undefined);
+    clock.tick(61_000); // "a" was paused past its lease: no renewal got through
+    await settle();
+    const second = await claimNotices(host("b"), "sync");
+    assert.ok(second, "taken once the lease ran out");
+    assert.equal(first.signal.aborted, true);
+    await rejectsWithCode(
+      first.journal.record(new Map([["unit", { state: "delivered", at: 1 }]])),
+      "STORE_ERROR",
+      /lost its claim on job " notices of sync"/,
+    );
+    await second.journal.record(
+      new Map([["unit", { state: "delivered", at: 2 }]]),
+    );
+    assert.equal(
+      (await second.journal.get(["unit"])).get("unit")?.at,
+      2,
+    );
+    await first.release();
+    await second.release();
+    const third = await claimNotices(host("a"), "sync");
+    assert.ok(third, "free once released");
+    await third.release();
+  } finally {
+    await store.close?.();
   }
 });

@@ -4,7 +4,10 @@ import type { AlertStore, KeyState, NoticeState } from "../mod.ts";
 import { STORE_SUBJECTS } from "./_faults.ts";
 import { alertStoreOf, TOMBSTONE_MS } from "../src/alerts/store.ts";
 import { FakeClock } from "./_fake_clock.ts";
-import { throwsWithCode, uniqueTable } from "./_helpers.ts";
+import { rejectsWithCode, throwsWithCode, uniqueTable } from "./_helpers.ts";
+import { startHungServer } from "./_hung_server.ts";
+import { SqlRunStore } from "../src/store/sql.ts";
+import { PostgresDatabase } from "../src/db/postgres.ts";
 
 const clock = new FakeClock(Date.parse("2026-03-01T10:00:00Z"), { auto: true });
 
@@ -346,4 +349,22 @@ for (const subject of STORE_SUBJECTS) {
 
 Deno.test("alertStoreOf() refuses a store without alert state with INVALID_CONFIG", () => {
   throwsWithCode(() => alertStoreOf({}), "INVALID_CONFIG", /alert state/);
+});
+
+Deno.test("alert store (postgres): a call to a server that accepts and never answers fails at the run store's call deadline, never hangs", async () => {
+  const hung = startHungServer();
+  const db = new PostgresDatabase(hung.postgresUrl, "postgres");
+  const store = new SqlRunStore(db, { callTimeoutMs: 300 });
+  try {
+    const started = performance.now();
+    await rejectsWithCode(
+      alertStoreOf(store).summary("job"),
+      "DATABASE_ERROR",
+      /timed out after 300 ms/,
+    );
+    assert.ok(performance.now() - started < 5_000);
+  } finally {
+    await db.close();
+    await hung.close();
+  }
 });

@@ -123,6 +123,7 @@ other = "mysql://x"
 [serve]
 leaseMs = "1000"
 graceMs = -5
+storeRetryMs = 0
 [sandbox]
 maxProcesses = "two"
 trustedInProcess = 1
@@ -141,6 +142,7 @@ actions = ["nope"]
       "INVALID_CONFIG sandbox.trustedInProcess",
       "INVALID_CONFIG serve.leaseMs",
       "INVALID_CONFIG serve.graceMs",
+      "INVALID_CONFIG serve.storeRetryMs",
       "INVALID_CONFIG databases.shop",
       "INVALID_CONFIG databases.other",
       "INVALID_CONFIG store",

@@ -6,6 +6,7 @@ import {
   PROMETHEUS_CONTENT_TYPE,
 } from "../src/observe/metrics.ts";
 import { RunMetrics } from "../src/observe/run_metrics.ts";
+import { rejectsWithCode } from "./_helpers.ts";
 import {
   fakeRun,
   fiveHundredJobs,
@@ -256,4 +257,73 @@ Deno.test("one /metrics scrape with 500 jobs stays well under a generous bound",
   // SPEC §6 asks ≤ 5 ms (bench/observe_bench.ts); a shared CI machine gets slack.
   assert.ok(median < 50, `median scrape took ${median.toFixed(2)} ms`);
   handler.close();
+});
+
+Deno.test("metrics count a runJob that cannot even claim its job (its PostgreSQL store is down) as a failed run; /metrics answers during the outage", async () => {
+  // A port nothing listens on: the store's server is down.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const registry = createRegistry({
+    store: `postgres://postgres:secret@127.0.0.1:${port}/none`,
+  });
+  const stop = new AbortController();
+  try {
+    registry.defineView({
+      name: "one",
+      database: "sqlite::memory:",
+      sql: "SELECT 1 AS id",
+    });
+    registry.register("noop", () => ({}));
+    registry.defineJob({ name: "cut_off", view: "one", actions: ["noop"] });
+    // An alert job: /metrics reads its firing keys from the store.
+    registry.defineJob({
+      name: "watch",
+      view: "one",
+      actions: ["noop"],
+      dedupe: { key: ["id"] },
+      alert: {},
+    });
+    // Given up on after 300 ms (the signal) rather than the 30 s of retries.
+    await rejectsWithCode(
+      registry.runJob("cut_off", { signal: AbortSignal.timeout(300) }),
+      "STORE_ERROR",
+      /could not be reached after \d+ tries \(claiming the job\)/,
+    );
+    let url = "";
+    const serving = registry.serve({
+      http: "127.0.0.1:0",
+      signal: stop.signal,
+      handleSignals: false,
+      onListen: (address) => url = address.url,
+    });
+    while (!url) await new Promise((resolve) => setTimeout(resolve, 5));
+    const response = await fetch(`${url}metrics`);
+    const text = await response.text();
+    stop.abort();
+    await serving;
+    assert.equal(response.status, 200, text);
+    const samples = parseExposition(text);
+    assert.equal(
+      sampleValue(samples, "triggerkit_runs_total", {
+        job: "cut_off",
+        status: "failed",
+      }),
+      1,
+    );
+    assert.equal(
+      sampleValue(samples, "triggerkit_run_duration_seconds_count", {
+        job: "cut_off",
+      }),
+      1,
+    );
+    assert.equal(
+      sampleValue(samples, "triggerkit_alerts_firing", { job: "watch" }),
+      0,
+    );
+    assert.doesNotMatch(text, /secret/);
+  } finally {
+    stop.abort();
+    await registry.close();
+  }
 });

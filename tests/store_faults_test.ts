@@ -8,11 +8,13 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import postgres from "postgres";
 import {
   createRegistry,
   openRunStore,
   type Registry,
   type RunReport,
+  type RunStore,
 } from "../mod.ts";
 import { FakeClock, settle } from "./_fake_clock.ts";
 import { startFakeSlack } from "./_fake_slack.ts";
@@ -21,9 +23,11 @@ import { startHungServer } from "./_hung_server.ts";
 import { rejectsWithCode } from "./_helpers.ts";
 import {
   canRunPgCluster,
+  failingCall,
   type Flaky,
   flaky,
   MOD,
+  settlesWithin,
   spawnServe,
   until,
 } from "./_faults.ts";
@@ -195,6 +199,179 @@ Deno.test("runJob() rejects with STORE_ERROR when the store cannot be reached to
       /could not be reached after \d+ tries \(claiming the job\): connect ECONNREFUSED/,
     );
   });
+});
+
+// --- storeRetryMs: a store call that keeps failing while the claim holds. ---
+
+/** A registry on a SQLite store file whose journal reads fail while `failing()`. */
+async function withFailingJournal(
+  failing: () => boolean,
+  fn: (
+    registry: Registry,
+    clock: FakeClock,
+    store: RunStore,
+    calls: () => number,
+  ) => Promise<void>,
+  options: { storeRetryMs?: number } = {},
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "triggerkit-retry-" });
+  const clock = new FakeClock(START);
+  const real = openRunStore(`sqlite:${dir}/state.db`, { clock });
+  const registry = createRegistry({
+    store: failingCall(real, "deliveries", failing),
+    clock,
+    ...(options.storeRetryMs ? { serve: options } : {}),
+  });
+  let calls = 0;
+  try {
+    registry.defineView({
+      name: "one",
+      database: "sqlite::memory:",
+      sql: "SELECT 1 AS id",
+    });
+    registry.register("effect", () => ({ done: ++calls }));
+    registry.defineJob({
+      name: "stuck",
+      view: "one",
+      actions: ["effect"],
+      schedule: "every minute",
+    });
+    await fn(registry, clock, real, () => calls);
+  } finally {
+    await registry.close();
+    await real.close?.();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("a run's store call that keeps failing while its lease is renewed gives up after storeRetryMs (default 5 minutes): the run fails with STORE_ERROR, recorded", async () => {
+  await noUnhandledRejection(() =>
+    withFailingJournal(() => true, async (registry, clock, store, calls) => {
+      const started = clock.now();
+      const report = await settlesWithin(
+        clock,
+        registry.runJob("stuck"),
+        15 * 60_000,
+        10_000,
+      );
+      const took = clock.now() - started;
+      assert.ok(took >= 300_000 && took <= 320_000, `gave up after ${took} ms`);
+      assert.equal(report.status, "failed");
+      assert.equal(report.actions[0]!.error?.code, "STORE_ERROR");
+      assert.match(
+        report.actions[0]!.error!.message,
+        /could not be reached after \d+ tries \(reading the delivery journal; storeRetryMs 300000 passed\): deliveries: database is locked/,
+      );
+      assert.equal(calls(), 0, "no action runs without its journal");
+      const [record] = await store.history({ job: "stuck" });
+      assert.equal(record!.status, "failed");
+      assert.equal(record!.actions[0]!.error?.code, "STORE_ERROR");
+    })
+  );
+});
+
+Deno.test("serve({ storeRetryMs }): the run whose store call gave up fails with STORE_ERROR, and serve goes on with the next slot", async () => {
+  let failing = false;
+  await noUnhandledRejection(() =>
+    withFailingJournal(() => failing, async (registry, clock, store, calls) => {
+      const stop = new AbortController();
+      const runs: RunReport[] = [];
+      const serving = registry.serve({
+        signal: stop.signal,
+        handleSignals: false,
+        storeRetryMs: 5_000,
+        onRun: (report) => runs.push(report),
+      });
+      await settle();
+      failing = true;
+      await clock.advance(60_000, 1_000); // 10:01: the journal fails for 5 s
+      await clock.advance(10_000, 1_000);
+      failing = false;
+      await clock.advance(60_000, 1_000); // 10:02 runs
+      stop.abort();
+      await serving;
+      const bySlot = (await store.history({ job: "stuck" }))
+        .map((run) => [run.slot, run.status, run.actions[0]?.error?.code])
+        .sort(([a], [b]) => (a! < b! ? -1 : 1));
+      assert.deepEqual(bySlot, [
+        ["2026-03-01T10:01:00.000Z", "failed", "STORE_ERROR"],
+        ["2026-03-01T10:02:00.000Z", "succeeded", undefined],
+      ]);
+      assert.match(runs[0]!.actions[0]!.error!.message, /storeRetryMs 5000/);
+      assert.equal(calls(), 1);
+    }, { storeRetryMs: 60_000 })
+  );
+});
+
+Deno.test({
+  name:
+    "a PostgreSQL store whose journal table is locked by another session: the run gives up after storeRetryMs with STORE_ERROR, recorded; serve goes on once it is unlocked",
+  ignore: !(await canRunPgCluster()),
+  fn: async () => {
+    const cluster = await startPgCluster();
+    const registry = createRegistry({ store: cluster.url });
+    const locker = postgres(cluster.url, { onnotice: () => {}, max: 1 });
+    const stop = new AbortController();
+    try {
+      registry.defineView({
+        name: "one",
+        database: "sqlite::memory:",
+        sql: "SELECT 1 AS id",
+      });
+      let calls = 0;
+      registry.register("effect", () => ({ done: ++calls }));
+      registry.defineJob({
+        name: "locked",
+        view: "one",
+        actions: ["effect"],
+        schedule: "every 2 seconds",
+      });
+      assert.equal((await registry.runJob("locked")).status, "succeeded");
+      // Another session holds the journal table: every read of it waits.
+      let unlock!: () => void;
+      const unlocked = new Promise<void>((resolve) => unlock = resolve);
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => locked = resolve);
+      const holding = locker.begin(async (sql) => {
+        await sql`LOCK TABLE triggerkit_deliveries IN ACCESS EXCLUSIVE MODE`;
+        locked();
+        await unlocked;
+      });
+      await isLocked;
+      const runs: RunReport[] = [];
+      const serving = registry.serve({
+        signal: stop.signal,
+        handleSignals: false,
+        leaseMs: 60_000,
+        storeRetryMs: 2_000,
+        onRun: (report) => runs.push(report),
+      });
+      await until(
+        "a run that gave up",
+        () => runs.some((run) => run.status === "failed"),
+        30_000,
+      );
+      const failed = runs.find((run) => run.status === "failed")!;
+      assert.equal(failed.actions[0]!.error?.code, "STORE_ERROR");
+      assert.match(failed.actions[0]!.error!.message, /storeRetryMs 2000/);
+      assert.equal((await registry.getRun(failed.runId))?.status, "failed");
+      unlock();
+      await holding;
+      await until(
+        "a run after the unlock",
+        () => runs.some((run) => run.status === "succeeded"),
+        30_000,
+      );
+      stop.abort();
+      await serving;
+      assert.ok(calls >= 2);
+    } finally {
+      stop.abort();
+      await locker.end({ timeout: 1 });
+      await registry.close();
+      await cluster.drop();
+    }
+  },
 });
 
 // --- A real serve process; its PostgreSQL store stopped for 10 s mid-run. ---

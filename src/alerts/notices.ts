@@ -8,7 +8,10 @@
  * recorded before its notice is sent (write-ahead), with the notice's row:
  * a notice that failed, or whose process died, is sent again — with the
  * same row and incident number, so the delivery journal skips what went
- * through — by the next run or check.
+ * through — by the next run or check. A notice is sent by one instance at a
+ * time: the holder of the job's notice claim in the store, which fences the
+ * notice's delivery journal and the write that marks it sent (once per
+ * incident across instances, `stale` checks and runs alike).
  *
  * @module
  */
@@ -89,8 +92,65 @@ async function update(
   );
 }
 
-/** Sends a notice; when it went through, marks it so in the state. */
+/** Whether the notice is still to be sent: its incident is open and it did not go through. */
+function stillPending(state: NoticeState | undefined, pending: Pending) {
+  const open = state?.open;
+  if (!open || state.incidents !== pending.incident) return false;
+  return pending.kind === "onFailure"
+    ? !open.notified
+    : open.notified && open.recovery !== undefined;
+}
+
+/**
+ * Sends a notice; when it went through, marks it so in the state. With a
+ * store, under the job's notice claim: one sender across instances, which
+ * reads the state again first (another may have sent it meanwhile), and
+ * whose journal and writes are fenced. Undefined: not sent by this call
+ * (another instance holds the claim and sends it, or sent it already).
+ */
 async function send(
+  host: AlertHost,
+  job: Job,
+  pending: Pending,
+  { runId, signal, observeStep }: {
+    runId: string;
+    signal?: AbortSignal;
+    observeStep?: StepWrapper;
+  },
+): Promise<ActionOutcome[] | undefined> {
+  const claim = await host.claimNotices?.(job.name);
+  if (host.claimNotices && !claim) {
+    log.info(
+      "The {kind} notice of job {jobName} is being sent by another instance",
+      { kind: pending.kind, jobName: job.name },
+    );
+    return undefined;
+  }
+  try {
+    if (claim) {
+      const current = await claim.call(
+        "reading the notice state",
+        () => alertStoreOf(host.store()).notice(job.name),
+      );
+      if (!stillPending(current?.state, pending)) return undefined;
+    }
+    const sender: AlertHost = claim
+      ? { ...host, fence: claim.fence, journal: () => claim.journal }
+      : host;
+    const stop = claim
+      ? (signal ? AbortSignal.any([claim.signal, signal]) : claim.signal)
+      : signal;
+    return await sendClaimed(sender, job, pending, {
+      runId,
+      ...(stop ? { signal: stop } : {}),
+      ...(observeStep ? { observeStep } : {}),
+    });
+  } finally {
+    await claim?.release();
+  }
+}
+
+async function sendClaimed(
   host: AlertHost,
   job: Job,
   pending: Pending,
@@ -218,7 +278,7 @@ export async function runNotices(
     runId: report.runId,
     ...options,
   });
-  (report.notices ??= []).push({ kind: pending.kind, actions });
+  if (actions) (report.notices ??= []).push({ kind: pending.kind, actions });
 }
 
 /**
@@ -275,7 +335,7 @@ export async function checkStale(
       runId: crypto.randomUUID(),
       ...options,
     });
-    sent.push({ jobName: job.name, actions });
+    if (actions) sent.push({ jobName: job.name, actions });
   }
   return sent;
 }

@@ -41,6 +41,31 @@ export interface AlertHost extends StepHost {
   /** The run's claim: alert state and notice writes are fenced by it. */
   readonly fence?: AlertFence;
   readonly clock: Clock;
+  /**
+   * Claims the job's notices in the store: the one instance that sends
+   * them, across every process that shares it. Undefined when another
+   * holds them (it sends). Absent: notices are sent unfenced (a host with no
+   * run store).
+   */
+  claimNotices?(jobName: string): Promise<NoticeClaim | undefined>;
+}
+
+/**
+ * The claim of a job's notices (`onFailure`, `onRecovery`, `stale`): held
+ * while one is sent, it fences their delivery journal and the write that
+ * marks them sent, as a run's claim fences the run's.
+ */
+export interface NoticeClaim {
+  /** The notices' delivery journal, fenced by the claim. */
+  readonly journal: DeliveryJournal;
+  /** The claim, for fenced writes of the notice state. */
+  readonly fence: AlertFence;
+  /** Fires when the claim is lost. */
+  readonly signal: AbortSignal;
+  /** Runs a store call, retried while the claim holds. */
+  call<T>(what: string, op: () => Promise<T>): Promise<T>;
+  /** Gives the claim back. */
+  release(): Promise<void>;
 }
 
 /** What the engine passes on from `runJob`'s options. */

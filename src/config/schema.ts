@@ -47,8 +47,12 @@ export interface TriggerKitConfig {
   store?: string;
   /** Sandbox pool sizes. */
   sandbox?: SandboxOptions;
-  /** `serve` defaults: `leaseMs` (how soon another instance takes over a dead one's run), `graceMs`. */
-  serve?: { leaseMs?: number; graceMs?: number };
+  /**
+   * `serve` defaults: `leaseMs` (how soon another instance takes over a dead
+   * one's run), `graceMs`, `storeRetryMs` (how long a run's store call is
+   * retried before the run fails with `STORE_ERROR`).
+   */
+  serve?: { leaseMs?: number; graceMs?: number; storeRetryMs?: number };
   /** Run history: `keepDays` (default 30), how long `serve` keeps run records. */
   history?: { keepDays?: number };
   /** Team actions: functions (in-process) or modules (sandboxed). */
@@ -95,6 +99,7 @@ export const CONFIG_SHAPE = shapeOf<TriggerKitConfig>({
   serve: shapeOf<NonNullable<TriggerKitConfig["serve"]>>({
     leaseMs: null,
     graceMs: null,
+    storeRetryMs: null,
   }),
   history: shapeOf<NonNullable<TriggerKitConfig["history"]>>({
     keepDays: null,

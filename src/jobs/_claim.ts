@@ -20,14 +20,20 @@ const log = logger("store");
 
 /** How long one try of a store call is waited for, in ms. */
 export const STORE_CALL_MS = 10_000;
+/**
+ * How long a run's store call is retried while its claim holds, by
+ * default, in ms (`storeRetryMs`): longer than the default lease, so that a
+ * run survives any outage its lease survives.
+ */
+export const DEFAULT_STORE_RETRY_MS = 300_000;
 /** The first retry delay of a store call, doubled up to {@linkcode MAX_BACKOFF_MS}. */
 const FIRST_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
 
-/** The delay before retry number `attempt` (0-based): doubling, with jitter, capped. */
+/** The delay before retry number `attempt` (0-based): doubling, with jitter, capped; whole ms. */
 function backoff(attempt: number): number {
   const base = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** attempt);
-  return base / 2 + Math.random() * base / 2;
+  return Math.round(base / 2 + Math.random() * base / 2);
 }
 
 /**
@@ -64,11 +70,16 @@ function call<T>(
 }
 
 /** The error when a store call gives up: `STORE_ERROR` with the last failure as cause. */
-function gaveUp(what: string, tries: number, error: unknown): TriggerKitError {
+function gaveUp(
+  what: string,
+  tries: number,
+  error: unknown,
+  bound = "",
+): TriggerKitError {
   const message = error instanceof Error ? error.message : String(error);
   return new TriggerKitError(
     "STORE_ERROR",
-    `The run store could not be reached after ${tries} tries (${what}): ${message}`,
+    `The run store could not be reached after ${tries} tries (${what}${bound}): ${message}`,
     { cause: error },
   );
 }
@@ -143,6 +154,10 @@ export class HeldClaim {
   /** Until when the claim surely holds, by this instance's clock. */
   #deadline: number;
   readonly #renewing: Promise<void>;
+  /** How long a store call is retried, in ms. */
+  readonly #retryMs: number;
+  /** A store call gave up: later ones get one try each (to record the outcome if the store lets it). */
+  #gaveUp = false;
 
   /**
    * Starts renewing the claim.
@@ -150,16 +165,23 @@ export class HeldClaim {
    * @param store Where it was claimed.
    * @param claim The claim.
    * @param options The clock; when the claim was asked for (its lease runs
-   * from then at the latest); the run's own signal.
+   * from then at the latest); the run's own signal; how long a store call is
+   * retried (default {@linkcode DEFAULT_STORE_RETRY_MS}).
    */
   constructor(
     store: RunStore,
     claim: Claim,
-    options: { clock: Clock; claimedAt: number; signal?: AbortSignal },
+    options: {
+      clock: Clock;
+      claimedAt: number;
+      signal?: AbortSignal;
+      retryMs?: number;
+    },
   ) {
     this.#store = store;
     this.claim = claim;
     this.#clock = options.clock;
+    this.#retryMs = options.retryMs ?? DEFAULT_STORE_RETRY_MS;
     this.#outer = options.signal;
     this.#deadline = options.claimedAt + claim.leaseMs;
     this.signal = options.signal
@@ -190,22 +212,32 @@ export class HeldClaim {
     return true;
   }
 
+  /** Whether a store call of the run gave up (`storeRetryMs` passed). */
+  get gaveUp(): boolean {
+    return this.#gaveUp;
+  }
+
   /**
    * Runs a store call of the run, retried with backoff while the claim
-   * holds. A write the store refuses (the claim was taken over) loses the
+   * holds, for at most `storeRetryMs` (after a call gave up, later ones get
+   * one try). A write the store refuses (the claim was taken over) loses the
    * claim at once.
    *
    * @throws {ClaimLostError} When the claim was lost before it succeeded.
+   * @throws {TriggerKitError} `STORE_ERROR` when it gave up.
    */
   async call<T>(what: string, op: () => Promise<T>): Promise<T> {
+    const clock = this.#clock;
+    const once = this.#gaveUp;
+    const until = clock.now() + (once ? STORE_CALL_MS : this.#retryMs);
     for (let attempt = 0;; attempt++) {
       if (!this.holds()) throw new ClaimLostError(this.claim, what);
       try {
         const result = await call(
-          this.#clock,
+          clock,
           what,
           op,
-          STORE_CALL_MS,
+          Math.min(STORE_CALL_MS, until - clock.now()),
           this.#lost.signal,
         ).catch((error) => {
           throw this.#lostReason === undefined
@@ -221,9 +253,25 @@ export class HeldClaim {
           throw error;
         }
         if (this.#outer?.aborted) throw gaveUp(what, attempt + 1, error);
+        const delay = backoff(attempt);
+        if (once || clock.now() + delay > until) {
+          if (!once) {
+            this.#gaveUp = true;
+            log.error(
+              "Job {jobName}: a store call gave up after {ms} ms (storeRetryMs): {what}",
+              { jobName: this.claim.jobName, ms: this.#retryMs, what },
+            );
+          }
+          throw gaveUp(
+            what,
+            attempt + 1,
+            error,
+            once ? "" : `; storeRetryMs ${this.#retryMs} passed`,
+          );
+        }
         logFailure(what, error, attempt);
         try {
-          await this.#clock.sleep(backoff(attempt), this.signal);
+          await clock.sleep(delay, this.signal);
         } catch { /* lost, or the run was aborted: judged at the loop's top */ }
         if (this.#outer?.aborted && this.#lostReason === undefined) {
           throw gaveUp(what, attempt + 1, error);

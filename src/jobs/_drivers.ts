@@ -8,7 +8,8 @@
 import type { Clock } from "../clock.ts";
 import { TriggerKitError } from "../errors.ts";
 import type { Job } from "./definitions.ts";
-import type { SlotRunner } from "./_slot_runner.ts";
+import type { Missed, SlotRunner } from "./_slot_runner.ts";
+import { type DueSlots, dueSlots, missedReason } from "./_missed.ts";
 
 /** The cron function of Deno Deploy (`--unstable-cron` elsewhere). */
 export type DenoCron = (
@@ -65,9 +66,10 @@ export async function timerDriver(
     }
     for (const plan of planned) {
       if (plan.next > now) continue;
-      const slot = plan.next;
-      plan.next = plan.job.parsedSchedule!.next(Math.max(plan.next, now));
-      runner.start(plan.job, slot, plan.next);
+      // Woke late (a pause, a machine asleep): the latest due slot runs for the others.
+      const due = dueSlots(plan.job.parsedSchedule!, plan.next, now);
+      plan.next = plan.job.parsedSchedule!.next(due.run);
+      runner.start(plan.job, due.run, plan.next, late(due));
     }
   }
 }
@@ -106,14 +108,12 @@ export async function cronDriver(
     return cron(cronName(job.name), "* * * * *", { signal: stop }, () => {
       const now = clock.now();
       runner.rescue(job);
-      let slot: number | undefined;
-      for (
-        let next = job.parsedSchedule!.next(last);
-        next <= now;
-        next = job.parsedSchedule!.next(next)
-      ) slot = next;
+      const first = job.parsedSchedule!.next(last);
       last = now;
-      if (slot !== undefined) runner.start(job, slot);
+      if (first <= now) {
+        const due = dueSlots(job.parsedSchedule!, first, now);
+        runner.start(job, due.run, undefined, late(due));
+      }
       return Promise.resolve();
     });
   });
@@ -150,4 +150,11 @@ export function cronName(jobName: string): string {
   const suffix = (hash >>> 0).toString(16).padStart(8, "0");
   const safe = jobName.replace(/[^A-Za-z0-9 _-]/g, "_").slice(0, 44);
   return `triggerkit ${safe} ${suffix}`;
+}
+
+/** Slots due before the one that runs, when the scheduler woke after them. */
+function late(due: DueSlots): Missed | undefined {
+  return due.each.length === 0 && !due.rest
+    ? undefined
+    : { due, reason: missedReason("late", due.run) };
 }

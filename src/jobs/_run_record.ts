@@ -150,6 +150,29 @@ export function logOutcome(report: RunReport): void {
 }
 
 /**
+ * Marks a run failed by a store error (`STORE_ERROR` unless it has a code).
+ *
+ * @param report The run's report, changed in place.
+ * @param error What the store failed with.
+ * @param now The time, for `finishedAt` when it is not set yet.
+ * @returns The error, coded.
+ */
+export function failedWith(
+  report: RunReport,
+  error: unknown,
+  now: number,
+): TriggerKitError {
+  const coded = error instanceof TriggerKitError
+    ? error
+    : new TriggerKitError("STORE_ERROR", String(error), { cause: error });
+  report.status = "failed";
+  report.reason ??= coded.message;
+  report.error ??= { code: coded.code, message: coded.message };
+  report.finishedAt ||= new Date(now).toISOString();
+  return coded;
+}
+
+/**
  * A run whose outcome could not be recorded: failed, with the store's
  * error (the store shows it interrupted later).
  *
@@ -163,13 +186,7 @@ export function unrecorded(
   error: unknown,
   now: number,
 ): RunReport {
-  const coded = error instanceof TriggerKitError
-    ? error
-    : new TriggerKitError("STORE_ERROR", String(error), { cause: error });
-  report.status = "failed";
-  report.reason ??= coded.message;
-  report.error ??= { code: coded.code, message: coded.message };
-  report.finishedAt ||= new Date(now).toISOString();
+  const coded = failedWith(report, error, now);
   log.error(
     "Job {jobName}: the run's outcome could not be recorded: {error}",
     {

@@ -27,6 +27,7 @@ import { HeldClaim, retryStore } from "./_claim.ts";
 import { executeRun, type ProgressEvent, skipAll } from "./_pipeline.ts";
 import {
   dedupeRecord,
+  failedWith,
   logOutcome,
   newReport,
   ProgressWriter,
@@ -34,6 +35,7 @@ import {
   unrecorded,
 } from "./_run_record.ts";
 import { runDry } from "./_dry_run.ts";
+import { claimNotices } from "./_notice_claim.ts";
 
 import {
   checkJob,
@@ -86,6 +88,8 @@ export interface JobHost extends StepHost {
   readonly clock: Clock;
   /** How long a run's claim lasts without renewal (default 60000). */
   readonly leaseMs?: number;
+  /** How long a run's store call is retried while its claim holds (default 300000). */
+  readonly storeRetryMs?: number;
   /** Told of every run: metrics, traces, the status page. */
   readonly observer?: RunObserver;
 }
@@ -229,7 +233,20 @@ export class Jobs {
           leaseMs: this.#leaseMs(),
         }),
       options.signal ? { signal: options.signal } : {},
-    );
+    ).catch((error) => {
+      // The store could not be asked: no record, but a failed run all the
+      // same for metrics and traces; then the caller is told.
+      const report = newReport(job.name, runId, asked, {});
+      skipAll(
+        job,
+        report,
+        "failed",
+        "the run store could not be reached to claim the job",
+      );
+      failedWith(report, error, clock.now());
+      this.#observe(report).finished(report);
+      throw error;
+    });
     if (!result.claimed) {
       return await this.refused(job, runId, result.lease);
     }
@@ -292,12 +309,15 @@ export class Jobs {
    * Runs a job under a claim already made (by `runJob`, or by the
    * scheduler for a slot or a takeover), renewing it while the run lasts.
    * `claimAgeMs`: how long ago the claim was asked for (its lease runs from
-   * then at the latest).
+   * then at the latest); `storeRetryMs`: how long a store call is retried
+   * (default: the registry's). A store call that gives up fails the run with
+   * `STORE_ERROR`, recorded if the store lets it.
    */
   async runClaimed(
     name: string,
     claim: Claim,
-    options: RunJobOptions & { claimAgeMs?: number } = {},
+    options: RunJobOptions & { claimAgeMs?: number; storeRetryMs?: number } =
+      {},
   ): Promise<RunReport> {
     const job = this.getJob(name);
     const { clock } = this.#host;
@@ -306,20 +326,24 @@ export class Jobs {
       ...(claim.slot === undefined ? {} : { slot: claim.slot }),
       attempt: claim.attempt,
     });
+    const retryMs = options.storeRetryMs ?? this.#host.storeRetryMs;
     const held = new HeldClaim(store, claim, {
       clock,
       claimedAt: clock.now() - (options.claimAgeMs ?? 0),
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(retryMs === undefined ? {} : { retryMs }),
     });
     const progress = new ProgressWriter(store, claim, held, clock);
     const observed = this.#observe(report);
     this.#running.add(name);
     let finished = false;
+    let started = false;
     try {
       await held.call(
         "recording the run's start",
         () => store.start(startOf(report), claim),
       );
+      started = true;
       const journal = new StoreJournal(store, name, held);
       const outcome = await executeRun(this.#stepHost(), job, report, {
         signal: held.signal,
@@ -352,7 +376,20 @@ export class Jobs {
     } catch (error) {
       // A lost claim says more than "aborted" or the refused write.
       if (held.lostReason !== undefined) report.reason = held.lostReason;
-      return unrecorded(report, error, this.#host.clock.now());
+      failedWith(report, error, clock.now());
+      // A call gave up (storeRetryMs): the outcome gets one more try.
+      if (held.gaveUp && held.holds()) {
+        const recorded = await held.call(
+          "recording the run's outcome after a store call gave up",
+          () => started ? store.finish(report, claim) : store.record(report),
+        ).then(() => true, () => false);
+        if (recorded) {
+          finished = started; // a finish releases the claim; a record does not
+          logOutcome(report);
+          return report;
+        }
+      }
+      return unrecorded(report, error, clock.now());
     } finally {
       await progress.stop();
       await held.stop();
@@ -399,7 +436,7 @@ export class Jobs {
     }
   }
 
-  /** What alerts need: actions, store, clock; a run's journal and claim when there is one. */
+  /** What alerts need: actions, store, clock, the notice claim; a run's journal and claim when there is one. */
   #alertHost(
     run?: { journal: DeliveryJournal; fence: Claim },
   ): AlertHost {
@@ -409,6 +446,16 @@ export class Jobs {
       clock: host.clock,
       store: () => host.store(),
       ...(run ? { journal: () => run.journal, fence: run.fence } : {}),
+      claimNotices: (jobName) =>
+        claimNotices({
+          store: () => host.store(),
+          clock: host.clock,
+          holder: () => this.holder(),
+          leaseMs: this.#leaseMs(),
+          ...(host.storeRetryMs === undefined
+            ? {}
+            : { storeRetryMs: host.storeRetryMs }),
+        }, jobName),
     };
   }
 

@@ -20,6 +20,11 @@ export interface Schedule {
   readonly source: string;
   /** The first slot strictly after `after` (ms since the epoch). */
   next(after: number): number;
+  /**
+   * For `every N seconds|minutes|…`: the interval in ms (its slots are the
+   * multiples of it since the epoch). Absent for wall-clock schedules.
+   */
+  readonly intervalMs?: number;
 }
 
 const UNITS: Record<string, number> = {
@@ -71,7 +76,11 @@ export function parseSchedule(source: string, timeZone = "UTC"): Schedule {
     const count = Number(every[1]);
     if (count < 1) throw invalid(source, "the interval must be at least 1");
     const ms = count * UNITS[every[2]!]!;
-    return { source, next: (after) => Math.floor(after / ms) * ms + ms };
+    return {
+      source,
+      next: (after) => Math.floor(after / ms) * ms + ms,
+      intervalMs: ms,
+    };
   }
   return cronSchedule(source, toCron(source, text), timeZone);
 }

@@ -5,7 +5,8 @@
  * instance died is taken over once its lease runs out, and recorded as a
  * retry. A job never overlaps itself, a missed slot runs once after
  * downtime, a slot that does not run is recorded `skipped` with the
- * reason, old runs are pruned (at start and daily), and a stop is graceful
+ * reason (slots missed while no instance ran too: a few one by one, then
+ * one record for the rest), old runs are pruned (at start and daily), and a stop is graceful
  * and bounded: `serve` returns within `graceMs` whatever is hung. Nothing in
  * it can end the process: every failure is logged, store calls retried.
  *
@@ -44,6 +45,13 @@ export interface ServeOptions {
    * (default 60000). A run whose instance died is taken over after it.
    */
   leaseMs?: number;
+  /**
+   * How long a run's store call is retried while its claim holds, in ms
+   * (default 300000). Past it the run fails with `STORE_ERROR` (recorded if
+   * the store lets it) and `serve` goes on. Keep it above `leaseMs`: a run
+   * then survives every store outage its lease survives.
+   */
+  storeRetryMs?: number;
   /** This instance's name in the store (default: pid and a random suffix). */
   instance?: string;
   /** `timer` (default): wake for each slot. `deno-cron`: `Deno.cron` wakes it every minute. */
@@ -108,6 +116,9 @@ export async function runScheduler(
     leaseMs,
     instance,
     ...(options.onRun ? { onRun: options.onRun } : {}),
+    ...(options.storeRetryMs === undefined
+      ? {}
+      : { storeRetryMs: options.storeRetryMs }),
   });
   const wanted = options.jobs ? new Set(options.jobs) : undefined;
   const scheduled = jobs.listJobs().filter((job) =>
@@ -135,7 +146,8 @@ export async function runScheduler(
   })();
   try {
     for (const job of scheduled) {
-      // Down while slots passed: run once for them, not once per slot.
+      // Down while slots passed: run once for them, not once per slot; the
+      // others are recorded skipped (bounded: a few, then one for the rest).
       const missed = await withDeadline(
         clock,
         STORE_CALL_MS,
@@ -149,7 +161,7 @@ export async function runScheduler(
         });
         return undefined;
       });
-      if (missed !== undefined) runner.start(job, missed);
+      if (missed !== undefined) runner.catchUp(job, missed);
     }
     log.info("Scheduler {instance} started with {count} jobs", {
       instance,

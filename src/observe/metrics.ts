@@ -202,6 +202,11 @@ export class Gauge extends Metric<ValueSeries> {
     this.table.get(labels).value = value;
   }
 
+  /** Creates the series at 0 when it does not exist; an existing one keeps its value. */
+  touch(labels: readonly string[]): void {
+    this.table.get(labels);
+  }
+
   protected createSeries(labels: string): ValueSeries {
     return { prefix: `${this.name}${labels} `, value: 0 };
   }

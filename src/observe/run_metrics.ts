@@ -33,7 +33,10 @@ export interface ScrapeState {
   jobs: readonly string[];
   /** Sandbox processes running now. */
   sandboxProcesses: number;
-  /** Firing alert keys per job (jobs absent: 0). */
+  /**
+   * Firing alert keys per job (jobs absent: 0). Undefined: not known now
+   * (the store did not answer): each job keeps its last value.
+   */
   alertsFiring?: ReadonlyMap<string, number>;
 }
 
@@ -111,7 +114,9 @@ export class RunMetrics implements RunObserver {
     }
     // Jobs are never removed from a registry, so their series are only ever set.
     for (const job of state.jobs) {
-      this.#alertsFiring.set([job], state.alertsFiring?.get(job) ?? 0);
+      if (state.alertsFiring) {
+        this.#alertsFiring.set([job], state.alertsFiring.get(job) ?? 0);
+      } else this.#alertsFiring.touch([job]);
     }
     this.#sandboxProcesses.set([], state.sandboxProcesses);
     return this.#registry.render();

@@ -285,11 +285,20 @@ export function createStatusHandler(
 
   async function metricsText(): Promise<Response> {
     const jobs = source.jobNames();
-    const alertsFiring = source.alertsFiring
-      ? await fromStore(source.alertsFiring())
-      : source.alerts
-      ? countFiring(await fromStore(source.alerts()))
-      : undefined;
+    // The counters are in memory: a store that does not answer costs the
+    // firing-alert gauges' freshness (they keep their last values), never the
+    // scrape — metrics matter most during an outage.
+    const alertsFiring =
+      await (source.alertsFiring
+        ? fromStore(source.alertsFiring())
+        : source.alerts
+        ? fromStore(source.alerts()).then(countFiring)
+        : Promise.resolve(undefined)).catch((error) => {
+          log.warn("/metrics: firing alerts not read: {error}", {
+            error: (error as Error).message,
+          });
+          return undefined;
+        });
     const body = metrics.render({
       jobs,
       sandboxProcesses: source.sandboxProcesses(),

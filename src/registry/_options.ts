@@ -34,8 +34,8 @@ export interface RegistryOptions {
   store?: string | RunStore;
   /** Database names usable wherever a database URL is: views, `run_sql`, the store. `{ main: "postgres://…" }`. */
   databases?: Record<string, string>;
-  /** Defaults of `serve()`: lease and grace period (the lease applies to `runJob` too). */
-  serve?: Pick<ServeOptions, "leaseMs" | "graceMs">;
+  /** Defaults of `serve()`: lease, grace period, store retries (the lease and `storeRetryMs` apply to `runJob` too). */
+  serve?: Pick<ServeOptions, "leaseMs" | "graceMs" | "storeRetryMs">;
   /** Run history: records older than `keepDays` (default 30) are pruned by `serve()`. */
   history?: { keepDays?: number };
   /** The clock of runs, stores, leases, heartbeats, retries and schedules (tests pass a fake one). */
@@ -118,7 +118,7 @@ const NAMES = new Rule(
   (value) => Array.isArray(value) && value.every(isName),
 );
 const COUNT = whole(1);
-const LEASE_MS = whole(1, MAX_TIMER_MS, "milliseconds");
+const POSITIVE_MS = whole(1, MAX_TIMER_MS, "milliseconds");
 const GRACE_MS = whole(0, MAX_TIMER_MS, "milliseconds");
 const DAYS = positive("days");
 const CLOCK = new Rule(
@@ -157,7 +157,11 @@ export const OPTIONS = {
           isName(name) && typeof url === "string" && url.length > 0
         ),
     ),
-    serve: { leaseMs: LEASE_MS, graceMs: GRACE_MS },
+    serve: {
+      leaseMs: POSITIVE_MS,
+      graceMs: GRACE_MS,
+      storeRetryMs: POSITIVE_MS,
+    },
     history: HISTORY,
     clock: CLOCK,
   } satisfies TableOf<RegistryOptions>,
@@ -189,7 +193,8 @@ export const OPTIONS = {
   serve: {
     signal: "signal",
     graceMs: GRACE_MS,
-    leaseMs: LEASE_MS,
+    leaseMs: POSITIVE_MS,
+    storeRetryMs: POSITIVE_MS,
     instance: NAME,
     driver: new Rule(
       `"timer" or "deno-cron"`,

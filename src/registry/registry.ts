@@ -78,6 +78,9 @@ export class Registry extends ActionRegistry {
       clock: this.#clock,
       observer: this.#observe.observer,
       ...(options.serve?.leaseMs ? { leaseMs: options.serve.leaseMs } : {}),
+      ...(options.serve?.storeRetryMs
+        ? { storeRetryMs: options.serve.storeRetryMs }
+        : {}),
     });
   }
 

@@ -478,9 +478,13 @@ export class KvRunStore implements RunStore {
     return { runs };
   }
 
-  /** Closes the database. */
+  /** Closes the database (once: closed already, by its owner or before, is fine). */
   async close(): Promise<void> {
-    (await this.#kv).close();
+    try {
+      (await this.#kv).close();
+    } catch (error) {
+      if (!(error instanceof Deno.errors.BadResource)) throw error;
+    }
   }
 }
 

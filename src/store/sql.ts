@@ -81,11 +81,11 @@ export class SqlRunStore implements RunStore {
     this.#db = db;
     this.#clock = options.clock ?? realClock;
     this.#ownsDatabase = options.ownsDatabase ?? false;
-    this.alerts = new SqlAlertStore(db, this.#clock);
     // SQLite: locks wait up to its busy timeout (a deadline sends reads to a Worker).
     this.#call = db.kind === "postgres"
       ? { timeoutMs: options.callTimeoutMs ?? 10_000 }
       : {};
+    this.alerts = new SqlAlertStore(db, this.#clock, this.#call);
     this.#sql = statementsFor(db.kind);
   }
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Database } from "../db/contract.ts";
+import type { CallOptions, Database } from "../db/contract.ts";
 import { type NamedSql, parseNamedSql } from "../db/named_sql.ts";
 import type { Row } from "../types.ts";
 import { toJson } from "../_json.ts";
@@ -191,16 +191,21 @@ const IN_BATCH = 500;
 export class SqlAlertStore implements AlertStore {
   readonly #db: Database;
   readonly #clock: Clock;
+  /** Each call's deadline (PostgreSQL: the run store's), as the run store's own calls have. */
+  readonly #call: CallOptions;
   #ready: Promise<void> | undefined;
   #fenced: ReturnType<typeof fencedStatements> | undefined;
 
   /**
    * @param db The run store's database (the tables are created on first use).
    * @param clock The clock of retries when instances create the tables together.
+   * @param call Each call's options: its deadline (a PostgreSQL server that
+   * is down or hung fails the call, never hangs it).
    */
-  constructor(db: Database, clock: Clock) {
+  constructor(db: Database, clock: Clock, call: CallOptions = {}) {
     this.#db = db;
     this.#clock = clock;
+    this.#call = call;
   }
 
   #init(): Promise<void> {
@@ -214,12 +219,12 @@ export class SqlAlertStore implements AlertStore {
 
   async #run(sql: NamedSql, params: Row[]): Promise<void> {
     if (params.length === 0) return;
-    await this.#db.execute(sql, { params, dryRun: false });
+    await this.#db.execute(sql, { params, dryRun: false, ...this.#call });
   }
 
   async #query(sql: NamedSql, params: Row): Promise<Row[]> {
     await this.#init();
-    return await this.#db.query(sql, params);
+    return await this.#db.query(sql, params, this.#call);
   }
 
   /** Rows of `SELECT row_key, <columns> … WHERE job_name = :job AND <filter> AND row_key IN (…)`, in batches. */
@@ -338,6 +343,7 @@ export class SqlAlertStore implements AlertStore {
     const [held] = await this.#db.query(
       (statements as ReturnType<typeof fencedStatements>).held,
       params([{}])[0]!,
+      this.#call,
     );
     if (!held) throw new ClaimLostError(fence, what);
   }
@@ -441,6 +447,7 @@ export class SqlAlertStore implements AlertStore {
       ? await this.#db.execute(S.insertNotice, {
         params: params([{ job: jobName, state: text }]),
         dryRun: false,
+        ...this.#call,
       })
       : await this.#db.execute(S.updateNotice, {
         params: params([{
@@ -449,6 +456,7 @@ export class SqlAlertStore implements AlertStore {
           version: Number(expected),
         }]),
         dryRun: false,
+        ...this.#call,
       });
     // Nothing written: another writer came first, or the claim was lost.
     if (rowsAffected === 0 && fence) {
