@@ -114,6 +114,7 @@ export async function retryStore<T>(
   options: RetryOptions = {},
 ): Promise<T> {
   const until = clock.now() + (options.forMs ?? 30_000);
+  let last: unknown;
   for (let attempt = 0;; attempt++) {
     try {
       return await call(
@@ -123,8 +124,13 @@ export async function retryStore<T>(
         Math.min(STORE_CALL_MS, until - clock.now()),
         options.signal,
       );
-    } catch (error) {
-      if (error instanceof ClaimLostError) throw error;
+    } catch (thrown) {
+      if (thrown instanceof ClaimLostError) throw thrown;
+      // A try the signal cut short says less than the store's last answer.
+      const cutShort = options.signal?.aborted &&
+        thrown === options.signal.reason && last !== undefined;
+      const error = cutShort ? last : thrown;
+      last = error;
       const delay = backoff(attempt);
       if (clock.now() + delay > until || options.signal?.aborted) {
         throw gaveUp(what, attempt + 1, error);
