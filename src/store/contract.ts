@@ -180,7 +180,11 @@ export interface Lease {
   lastSlot: number;
   /** Whether that run finished (or was given up). */
   done: boolean;
-  /** Whether the lease ran out, by the store's clock, when read. */
+  /**
+   * Whether the lease ran out, by the store's clock, when read (Deno KV,
+   * which has none: this instance saw it unchanged for a whole lease, by
+   * its own clock).
+   */
   expired: boolean;
   /** 1, or more when the slot was taken over. */
   attempt: number;

@@ -6,9 +6,10 @@
  * A fenced write reads the job's claim, checks its epoch and lease, and
  * commits with an atomic `check` on the claim's versionstamp: a takeover
  * committed in between makes the write fail and be judged again. KV has no
- * clock of its own: leases run on the store's `Clock` (the instance's), so
- * instances sharing a KV database must keep their clocks in step (NTP) —
- * a skew shortens or lengthens leases by as much.
+ * clock of its own, and no instance trusts another's: a lease runs out for
+ * an instance when it saw the lease unchanged for its length by its own
+ * clock, and a running run is judged by its claim, not by a heartbeat
+ * written from another clock (see `_kv_claims.ts`).
  *
  * @module
  */
@@ -119,18 +120,21 @@ export class KvRunStore implements RunStore {
     return this.#clock.now();
   }
 
-  /** A run as KV keeps it, with its heartbeat now. */
+  /** A run as KV keeps it, with its heartbeat now, and its claim's epoch. */
   #stored(
     record: RunRecord | RunReport,
     status: RunRecord["status"],
+    claim?: Claim,
   ): StoredRun {
-    return {
+    const stored: StoredRun = {
       status,
       heartbeatAt: this.#now(),
       report: toJson(record),
       jobName: record.jobName,
       startedAt: record.startedAt,
     };
+    if (claim) stored.epoch = claim.epoch;
+    return stored;
   }
 
   #runSets(atomic: KvAtomic, run: RunStart | RunReport, stored: StoredRun) {
@@ -145,7 +149,7 @@ export class KvRunStore implements RunStore {
 
   async start(run: RunStart, claim?: Claim): Promise<void> {
     const kv = await this.#kv;
-    const stored = this.#stored(runningRecord(run), "running");
+    const stored = this.#stored(runningRecord(run), "running", claim);
     if (!claim) {
       await this.#runSets(kv.atomic(), run, stored).commit();
       return;
@@ -163,7 +167,7 @@ export class KvRunStore implements RunStore {
   async progress(report: RunReport, claim?: Claim): Promise<void> {
     const kv = await this.#kv;
     const key = [ROOT, "runs", report.runId];
-    const stored = this.#stored(report, "running");
+    const stored = this.#stored(report, "running", claim);
     if (!claim) {
       await kv.set(key, stored);
       return;
@@ -183,7 +187,7 @@ export class KvRunStore implements RunStore {
   ): Promise<void> {
     const kv = await this.#kv;
     const key = [ROOT, "runs", report.runId];
-    const stored = this.#stored(report, report.status);
+    const stored = this.#stored(report, report.status, claim);
     if (!claim) {
       await kv.set(key, stored);
       return;
@@ -276,7 +280,7 @@ export class KvRunStore implements RunStore {
         ids.slice(i, i + GET_MANY).map((id) => [ROOT, "runs", id]),
       );
       for (const entry of entries) {
-        if (entry.value) records.push(this.#record(entry.value));
+        if (entry.value) records.push(await this.#record(kv, entry.value));
       }
     }
     return records;
@@ -291,7 +295,7 @@ export class KvRunStore implements RunStore {
       if (keyTooLarge(error)) return undefined;
       throw error;
     }
-    return entry.value ? this.#record(entry.value) : undefined;
+    return entry.value ? await this.#record(kv, entry.value) : undefined;
   }
 
   async findByIdPrefix(prefix: string, limit: number): Promise<RunRecord[]> {
@@ -305,7 +309,7 @@ export class KvRunStore implements RunStore {
     const records: RunRecord[] = [];
     try {
       for await (const entry of kv.list<StoredRun>(selector, { limit })) {
-        if (entry.value) records.push(this.#record(entry.value));
+        if (entry.value) records.push(await this.#record(kv, entry.value));
       }
     } catch (error) {
       if (keyTooLarge(error)) return [];
@@ -314,11 +318,9 @@ export class KvRunStore implements RunStore {
     return records;
   }
 
-  #record(stored: StoredRun): RunRecord {
+  async #record(kv: KvLike, stored: StoredRun): Promise<RunRecord> {
     const record = JSON.parse(stored.report) as RunRecord;
-    const stale = stored.status === "running" &&
-      stored.heartbeatAt < this.#now() - STALE_AFTER_MS;
-    record.status = stale ? "interrupted" : stored.status;
+    record.status = await this.#claims.runStatus(kv, stored, STALE_AFTER_MS);
     return record;
   }
 
