@@ -202,3 +202,64 @@ Deno.test("Deno KV: a run by hand on an instance 10 minutes behind takes a dead 
     assert.equal(second.claim.epoch, claim.claim.epoch + 1);
   });
 });
+
+Deno.test("Deno KV: serve() on an instance 10 minutes ahead of a dead holder records the slots it waits through skipped naming the holder, and takes the run over after a whole lease seen unchanged", async () => {
+  await withSkewedStores(SKEW_MS, async (dead, b) => {
+    const slot = Date.parse("2026-03-01T10:10:00Z");
+    // The holder, whose clock is 10 minutes behind, claimed its slot and died.
+    const held = await dead.store.claim("job", {
+      runId: "dead-run",
+      holder: HOLDER_A,
+      leaseMs: 60_000,
+      slot,
+    });
+    assert.ok(held.claimed);
+    const registry = createRegistry({ store: b.store, clock: b.clock });
+    const runs: string[] = [];
+    const controller = new AbortController();
+    try {
+      registry.defineView({
+        name: "one",
+        database: "sqlite::memory:",
+        sql: "SELECT 1 AS id",
+      });
+      registry.register("count", () => ({}));
+      registry.defineJob({
+        name: "job",
+        view: "one",
+        actions: ["count"],
+        schedule: "every 10 seconds",
+      });
+      const serving = registry.serve({
+        signal: controller.signal,
+        handleSignals: false,
+        leaseMs: 60_000,
+        onRun: (report) =>
+          runs.push(`${report.status} ${report.slot} ${report.attempt ?? 1}`),
+      });
+      await settle();
+      await b.clock.advance(50_000, 1_000);
+      assert.ok(!runs.some((run) => run.startsWith("succeeded")), runs.join());
+      // Rescues look every half lease: the one after a whole lease takes it.
+      await b.clock.advance(50_000, 1_000);
+      assert.ok(
+        runs.includes(`succeeded ${new Date(slot).toISOString()} 2`),
+        runs.join(),
+      );
+      controller.abort();
+      await serving;
+      const skipped = (await b.store.history({ job: "job", limit: 100 }))
+        .filter((run) => run.status === "skipped");
+      assert.ok(skipped.length >= 4, `${skipped.length} slots skipped`);
+      for (const run of skipped) {
+        assert.match(
+          run.reason!,
+          /held by instance a \(host host-a, pid 1\), its run for slot 2026-03-01T10:10:00\.000Z/,
+        );
+      }
+    } finally {
+      controller.abort();
+      await registry.close();
+    }
+  });
+});
