@@ -101,6 +101,13 @@ function stillPending(state: NoticeState | undefined, pending: Pending) {
     : open.notified && open.recovery !== undefined;
 }
 
+/** How a notice is sent: for which run, until when, observed how. */
+interface SendOptions {
+  runId: string;
+  signal?: AbortSignal;
+  observeStep?: StepWrapper;
+}
+
 /**
  * Sends a notice; when it went through, marks it so in the state. With a
  * store, under the job's notice claim: one sender across instances, which
@@ -112,11 +119,7 @@ async function send(
   host: AlertHost,
   job: Job,
   pending: Pending,
-  { runId, signal, observeStep }: {
-    runId: string;
-    signal?: AbortSignal;
-    observeStep?: StepWrapper;
-  },
+  { runId, signal, observeStep }: SendOptions,
 ): Promise<ActionOutcome[] | undefined> {
   const claim = await host.claimNotices?.(job.name);
   if (host.claimNotices && !claim) {
@@ -154,11 +157,7 @@ async function sendClaimed(
   host: AlertHost,
   job: Job,
   pending: Pending,
-  { runId, signal, observeStep }: {
-    runId: string;
-    signal?: AbortSignal;
-    observeStep?: StepWrapper;
-  },
+  { runId, signal, observeStep }: SendOptions,
 ): Promise<ActionOutcome[]> {
   const plan = job.noticePlan!;
   const steps = pending.kind === "onFailure"
