@@ -80,6 +80,7 @@ export type {
   RunReport,
   RunStart,
   RunStore,
+  RunSummary,
   UnseenKeys,
 } from "./src/store/contract.ts";
 export { ClaimLostError } from "./src/store/contract.ts";

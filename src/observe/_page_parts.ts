@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { RunRecord } from "../store/contract.ts";
+import type { RunRecord, RunSummary } from "../store/contract.ts";
 import { html, type SafeHtml } from "./_escape.ts";
 import { redact } from "../redact.ts";
 
@@ -39,7 +39,7 @@ export function badge(status: string): SafeHtml {
  * height is its rows (square-root scale), failed runs are full red bars,
  * skipped ones a grey stub.
  */
-export function sparkline(runs: readonly RunRecord[]): SafeHtml {
+export function sparkline(runs: readonly RunSummary[]): SafeHtml {
   const shown = runs.slice(0, SPARKLINE_RUNS).reverse();
   if (shown.length === 0) return html`<span class="muted">no runs yet</span>`;
   const height = 26;
@@ -79,7 +79,7 @@ export function sparkline(runs: readonly RunRecord[]): SafeHtml {
   `;
 }
 
-export function rowsText(run: RunRecord): string {
+export function rowsText(run: RunSummary): string {
   if (run.status === "running" && run.rowCount === 0) return "…";
   const rows = `${run.rowCount} ${run.rowCount === 1 ? "row" : "rows"}`;
   return run.newRowCount !== run.rowCount

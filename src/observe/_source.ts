@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { RunRecord } from "../store/contract.ts";
+import type { RunRecord, RunSummary } from "../store/contract.ts";
 import type { AlertInfo } from "../alerts/mutes.ts";
 
 /** One job as the status page and `/api/jobs` show it. */
@@ -20,12 +20,15 @@ export interface JobStatus {
   enabled: boolean;
   /** When it runs next (ISO 8601), or null: no schedule, or disabled. */
   nextRunAt: string | null;
-  /** Its latest run (running ones included), or null. */
-  lastRun: RunRecord | null;
+  /**
+   * Its latest run (running ones included), or null: the whole record, or
+   * its summary when summaries were asked for.
+   */
+  lastRun: RunRecord | RunSummary | null;
   /** How many of its alert keys are firing now. */
   alertsFiring: number;
-  /** Its latest runs, newest first (at most what was asked for; at least `lastRun`). */
-  recentRuns: RunRecord[];
+  /** Its latest runs, newest first (at most what was asked for; at least `lastRun`), as `lastRun` is. */
+  recentRuns: Array<RunRecord | RunSummary>;
 }
 
 /** One alert key, as `registry.alerts()` gives it. */
@@ -61,8 +64,14 @@ export interface RunsQuery {
 export interface StatusSource {
   /** The job names, cheaply (no store access): `/metrics` labels. */
   jobNames(): string[];
-  /** Every job with its state, sorted by name. */
-  jobs(options?: { recentRuns?: number }): Promise<JobStatus[]>;
+  /**
+   * Every job with its state, sorted by name. With `summaries`, its runs
+   * are summaries, read without any action's result where the store can
+   * (the status page).
+   */
+  jobs(
+    options?: { recentRuns?: number; summaries?: boolean },
+  ): Promise<JobStatus[]>;
   /** Runs as `history()` gives them, newest first. */
   runs(query?: RunsQuery): Promise<RunRecord[]>;
   /** One run, or undefined when the store has none with that id. */

@@ -14,6 +14,7 @@ import type {
   HistoryOptions,
   RunRecord,
   RunReport,
+  RunSummary,
 } from "../store/contract.ts";
 import {
   type AlertStatus,
@@ -37,6 +38,14 @@ export interface RegistryParts {
   listJobs(): Job[];
   /** The run history. */
   history(options: HistoryOptions): Promise<RunRecord[]>;
+  /**
+   * Each job's latest runs as summaries (no action results), or undefined
+   * when the store cannot read them so: `history` is read instead.
+   */
+  recentRuns?(
+    jobs: readonly string[],
+    perJob: number,
+  ): Promise<Map<string, RunSummary[]>> | undefined;
   /** One run by its id, or undefined. */
   getRun(runId: string): Promise<RunRecord | undefined>;
   /** The runs whose id starts with a prefix, in id order, at most `limit`. */
@@ -120,8 +129,15 @@ export class RegistrySource implements StatusSource {
     return this.#registry.listJobs().map((job) => job.name);
   }
 
-  jobs(options: { recentRuns?: number } = {}): Promise<JobStatus[]> {
-    return jobStatuses(this.#registry, this.#clock.now(), options.recentRuns);
+  jobs(
+    options: { recentRuns?: number; summaries?: boolean } = {},
+  ): Promise<JobStatus[]> {
+    return jobStatuses(
+      this.#registry,
+      this.#clock.now(),
+      options.recentRuns,
+      options.summaries,
+    );
   }
 
   runs(query: RunsQuery = {}): Promise<RunRecord[]> {
@@ -226,25 +242,24 @@ export class RegistrySource implements StatusSource {
  * @param registry The registry's jobs, history and (once they exist) alerts.
  * @param now The time next runs are counted from (ms since the epoch).
  * @param recentRuns How many latest runs to read per job (default 1).
+ * @param summaries Read the runs as summaries where the store can: one
+ * read for every job, no action's result (the status page).
  * @returns One status per job, sorted by name.
  */
 export async function jobStatuses(
   registry: Pick<
     RegistryParts,
-    "listJobs" | "history" | "alerts" | "alertsFiring"
+    "listJobs" | "history" | "alerts" | "alertsFiring" | "recentRuns"
   >,
   now: number,
   recentRuns = 1,
+  summaries = false,
 ): Promise<JobStatus[]> {
   const limit = Math.max(1, recentRuns);
   const jobs = registry.listJobs();
   const [firing, recent] = await Promise.all([
     firingByJob(registry),
-    mapLimit(
-      jobs,
-      READ_CONCURRENCY,
-      (job) => registry.history({ job: job.name, limit }),
-    ),
+    latestRuns(registry, jobs.map((job) => job.name), limit, summaries),
   ]);
   return jobs.map((job, i) => {
     const enabled = job.enabled !== false;
@@ -264,6 +279,25 @@ export async function jobStatuses(
       recentRuns: runs,
     };
   });
+}
+
+/** Each job's latest runs: summaries in one read where asked and the store can, or each job's history. */
+async function latestRuns(
+  registry: Pick<RegistryParts, "history" | "recentRuns">,
+  names: readonly string[],
+  limit: number,
+  summaries: boolean,
+): Promise<Array<RunRecord[] | RunSummary[]>> {
+  const read = summaries ? registry.recentRuns?.(names, limit) : undefined;
+  if (read) {
+    const found = await read;
+    return names.map((name) => found.get(name) ?? []);
+  }
+  return await mapLimit(
+    names,
+    READ_CONCURRENCY,
+    (job) => registry.history({ job, limit }),
+  );
 }
 
 /** Firing keys per job: the registry's own count, or counted from its alerts. */

@@ -153,7 +153,7 @@ export function createStatusHandler(
 
   async function jobsPage(): Promise<Response> {
     const [jobs, recentRuns, firing] = await fromStore(Promise.all([
-      source.jobs({ recentRuns: SPARKLINE_RUNS }),
+      source.jobs({ recentRuns: SPARKLINE_RUNS, summaries: true }),
       source.runs({ limit: 15 }),
       firingAlerts(),
     ]));

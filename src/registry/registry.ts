@@ -316,6 +316,7 @@ export class Registry extends ActionRegistry {
       listJobs: () => this.listJobs(),
       history: (options) => this.history(options),
       getRun: (runId) => this.getRun(runId),
+      recentRuns: (jobs, n) => this.#getStore().recentRuns?.(jobs, n),
       findRuns: (prefix, limit) =>
         findByIdPrefix(this.#getStore(), prefix, limit),
       runJob: (name, options) => this.runJob(name, options),

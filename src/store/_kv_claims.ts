@@ -29,6 +29,7 @@ import {
   type Holder,
   type Lease,
   type RunRecord,
+  type RunSummary,
 } from "./contract.ts";
 import type { Clock } from "../clock.ts";
 
@@ -79,6 +80,44 @@ export interface StoredRun {
   startedAt?: string;
   /** The epoch of the claim it ran under (absent: a run without a claim, a dry run). */
   epoch?: number;
+}
+
+/**
+ * A run's summary, the value of its entry in the per-job index
+ * (`runs_by_job`): what the status page reads of a job's latest runs,
+ * without the record. Written with every write of the record; an index
+ * entry written before summaries holds the run id alone.
+ */
+export interface StoredSummary extends Omit<RunSummary, "jobName"> {
+  /** As the record's: judged by `runStatus` when `running`. */
+  heartbeatAt: number;
+  /** As the record's. */
+  epoch?: number;
+}
+
+/** A run's key in the per-job index. */
+export function jobIndexKey(
+  run: Pick<RunRecord, "jobName" | "startedAt" | "runId">,
+): KvKey {
+  return [ROOT, "runs_by_job", run.jobName, run.startedAt, run.runId];
+}
+
+/** The summary a run record's write puts in the per-job index. */
+export function storedSummary(
+  record: Pick<RunRecord, keyof RunSummary>,
+  stored: Pick<StoredRun, "status" | "heartbeatAt" | "epoch">,
+): StoredSummary {
+  return {
+    runId: record.runId,
+    dryRun: record.dryRun,
+    status: stored.status,
+    startedAt: record.startedAt,
+    finishedAt: record.finishedAt,
+    rowCount: record.rowCount,
+    newRowCount: record.newRowCount,
+    heartbeatAt: stored.heartbeatAt,
+    ...(stored.epoch === undefined ? {} : { epoch: stored.epoch }),
+  };
 }
 
 export interface StoredClaim {
@@ -413,10 +452,13 @@ export class KvClaims {
   async #interrupt(kv: KvLike, runId: string): Promise<void> {
     const run = await kv.get<StoredRun>([ROOT, "runs", runId]);
     if (run.value?.status !== "running") return;
-    await kv.atomic().check(run).set(run.key, {
-      ...run.value,
-      status: "interrupted",
-    }).commit();
+    const stored: StoredRun = { ...run.value, status: "interrupted" };
+    let atomic = kv.atomic().check(run).set(run.key, stored);
+    if (stored.jobName !== undefined) {
+      const record = JSON.parse(stored.report) as RunRecord;
+      atomic = atomic.set(jobIndexKey(record), storedSummary(record, stored));
+    }
+    await atomic.commit();
   }
 
   /**

@@ -90,7 +90,9 @@ export const SCHEMA: readonly string[] = [
     started_at TEXT NOT NULL,
     finished_at TEXT,
     heartbeat_at BIGINT NOT NULL,
-    report TEXT
+    report TEXT,
+    row_count BIGINT,
+    new_row_count BIGINT
   )`,
   "CREATE INDEX IF NOT EXISTS triggerkit_runs_job ON triggerkit_runs (job_name, started_at)",
   "CREATE INDEX IF NOT EXISTS triggerkit_runs_time ON triggerkit_runs (started_at)",
@@ -201,6 +203,25 @@ export function statementsFor(kind: "sqlite" | "postgres") {
   /** A run's status (gone quiet: interrupted) and report. */
   const RECORD =
     "SELECT CASE WHEN status = 'running' AND heartbeat_at < :staleBefore THEN 'interrupted' ELSE status END AS status, report FROM triggerkit_runs";
+  /** A report and the summary columns written with it. */
+  const COUNTS =
+    "report = :report, finished_at = :finishedAt, row_count = :rowCount, new_row_count = :newRowCount";
+  /**
+   * The latest runs of each job of `:keys`, newest first, as summaries:
+   * the columns, and the report only of a row written before the columns
+   * (row_count NULL). PostgreSQL takes each job's on its index
+   * (`LATERAL … LIMIT`); SQLite numbers each job's rows.
+   */
+  const SUMMARY_COLUMNS =
+    "r.run_id, r.job_name, r.dry_run, CASE WHEN r.status = 'running' AND r.heartbeat_at < :staleBefore THEN 'interrupted' ELSE r.status END AS status, r.started_at, r.finished_at, r.row_count, r.new_row_count, CASE WHEN r.row_count IS NULL THEN r.report END AS report";
+  const RECENT = pg
+    ? `SELECT ${SUMMARY_COLUMNS} FROM ${KEYS} CROSS JOIN LATERAL (SELECT * FROM triggerkit_runs x
+         WHERE x.job_name = j.value ORDER BY x.started_at DESC, x.run_id DESC LIMIT :perJob) r
+       ORDER BY r.job_name, r.started_at DESC, r.run_id DESC`
+    : `SELECT ${SUMMARY_COLUMNS} FROM (SELECT x.*, ROW_NUMBER() OVER (PARTITION BY x.job_name
+         ORDER BY x.started_at DESC, x.run_id DESC) AS n FROM triggerkit_runs x
+         WHERE x.job_name IN (SELECT j.value FROM ${KEYS})) r
+       WHERE r.n <= :perJob ORDER BY r.job_name, r.started_at DESC, r.run_id DESC`;
   /** Run ids in code point order (`_id_prefix.ts`), on an index either way. */
   const ID = pg ? 'run_id COLLATE "C"' : "run_id";
   return {
@@ -271,33 +292,41 @@ export function statementsFor(kind: "sqlite" | "postgres") {
        VALUES (:jobName, 0, '', '{}', NULL, :slot, 0, 1, 0, '') ON CONFLICT (job_name) DO NOTHING`,
     ),
     start: sql(
-      `INSERT INTO triggerkit_runs (run_id, job_name, dry_run, status, started_at, heartbeat_at, report)
-       VALUES (:runId, :jobName, :dryRun, 'running', :startedAt, :now, :report)`,
+      `INSERT INTO triggerkit_runs (run_id, job_name, dry_run, status, started_at, heartbeat_at, report, row_count, new_row_count)
+       VALUES (:runId, :jobName, :dryRun, 'running', :startedAt, :now, :report, 0, 0)`,
     ),
     startFenced: sql(
-      `INSERT INTO triggerkit_runs (run_id, job_name, dry_run, status, started_at, heartbeat_at, report)
+      `INSERT INTO triggerkit_runs (run_id, job_name, dry_run, status, started_at, heartbeat_at, report, row_count, new_row_count)
        SELECT CAST(:runId AS TEXT), CAST(:jobName AS TEXT), CAST(:dryRun AS INTEGER), 'running', CAST(:startedAt AS TEXT),
-         CAST(:now AS BIGINT), CAST(:report AS TEXT) WHERE ${FENCE}
+         CAST(:now AS BIGINT), CAST(:report AS TEXT), 0, 0 WHERE ${FENCE}
        ON CONFLICT (run_id) DO NOTHING`,
     ),
     runStatus: sql("SELECT status FROM triggerkit_runs WHERE run_id = :runId"),
+    recent: sql(RECENT),
+    /** The run table's columns (the summary columns are added to an older table). */
+    runColumns: sql(
+      pg
+        ? "SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'triggerkit_runs'"
+        : "SELECT name FROM pragma_table_info('triggerkit_runs')",
+    ),
     record: sql(
-      `INSERT INTO triggerkit_runs (run_id, job_name, dry_run, status, started_at, finished_at, heartbeat_at, report)
-       VALUES (:runId, :jobName, :dryRun, :status, :startedAt, :finishedAt, :now, :report) ON CONFLICT (run_id) DO NOTHING`,
+      `INSERT INTO triggerkit_runs (run_id, job_name, dry_run, status, started_at, finished_at, heartbeat_at, report, row_count, new_row_count)
+       VALUES (:runId, :jobName, :dryRun, :status, :startedAt, :finishedAt, :now, :report, :rowCount, :newRowCount)
+       ON CONFLICT (run_id) DO NOTHING`,
     ),
     progress: sql(
-      "UPDATE triggerkit_runs SET report = :report, heartbeat_at = :now WHERE run_id = :runId AND status = 'running'",
+      `UPDATE triggerkit_runs SET ${COUNTS}, heartbeat_at = :now WHERE run_id = :runId AND status = 'running'`,
     ),
     progressFenced: sql(
-      `UPDATE triggerkit_runs SET report = :report, heartbeat_at = :now
+      `UPDATE triggerkit_runs SET ${COUNTS}, heartbeat_at = :now
        WHERE run_id = :runId AND status = 'running' AND ${FENCE}`,
     ),
     finish: sql(
-      `UPDATE triggerkit_runs SET status = :status, finished_at = :finishedAt, heartbeat_at = :now, report = :report
+      `UPDATE triggerkit_runs SET status = :status, ${COUNTS}, heartbeat_at = :now
        WHERE run_id = :runId`,
     ),
     finishFenced: sql(
-      `UPDATE triggerkit_runs SET status = :status, finished_at = :finishedAt, heartbeat_at = :now, report = :report
+      `UPDATE triggerkit_runs SET status = :status, ${COUNTS}, heartbeat_at = :now
        WHERE run_id = :runId AND status = 'running' AND ${FENCE}`,
     ),
     historyAll: sql(

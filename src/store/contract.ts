@@ -104,6 +104,37 @@ export interface RunRecord extends Omit<RunReport, "status"> {
   status: RunReport["status"] | "running" | "interrupted";
 }
 
+/**
+ * A run as the status page's job rows show it: no action outcomes, no
+ * results. Every field is the run record's, judged as `history` judges it
+ * (a stale running run is `interrupted`).
+ */
+export type RunSummary = Pick<
+  RunRecord,
+  | "runId"
+  | "jobName"
+  | "dryRun"
+  | "status"
+  | "startedAt"
+  | "finishedAt"
+  | "rowCount"
+  | "newRowCount"
+>;
+
+/** A run record's summary: its fields, without its outcomes. */
+export function summaryOf(record: RunRecord): RunSummary {
+  return {
+    runId: record.runId,
+    jobName: record.jobName,
+    dryRun: record.dryRun,
+    status: record.status,
+    startedAt: record.startedAt,
+    finishedAt: record.finishedAt,
+    rowCount: record.rowCount,
+    newRowCount: record.newRowCount,
+  };
+}
+
 /** Options of {@linkcode RunStore.history}. */
 export interface HistoryOptions {
   /** Only this job's runs. */
@@ -299,6 +330,16 @@ export interface RunStore {
    * is searched through its latest runs only.
    */
   findByIdPrefix?(prefix: string, limit: number): Promise<RunRecord[]>;
+  /**
+   * The latest `perJob` runs of each job in `jobs`, newest first, as
+   * summaries: read without any action's outcome or result (the status
+   * page). A job without runs maps to an empty list. A store without it
+   * is read through `history`.
+   */
+  recentRuns?(
+    jobs: readonly string[],
+    perJob: number,
+  ): Promise<Map<string, RunSummary[]>>;
 
   /**
    * The keys among `keys` that no successful run of the job recorded, or

@@ -29,17 +29,16 @@ import {
   type RunReport,
   type RunStart,
   type RunStore,
+  type RunSummary,
   STALE_AFTER_MS,
   type UnseenKeys,
 } from "./contract.ts";
-import { toJson } from "../_json.ts";
 import { type Clock, realClock } from "../clock.ts";
 import { KvAlertStore } from "./kv_alerts.ts";
 import { idRange } from "./_id_prefix.ts";
 import {
   BATCH,
   GET_MANY,
-  type KvAtomic,
   KvClaims,
   type KvKey,
   type KvLike,
@@ -49,6 +48,7 @@ import {
   type StoredDelivery,
   type StoredRun,
 } from "./_kv_claims.ts";
+import { KvRuns, runKey } from "./_kv_runs.ts";
 
 export type { KvLike } from "./_kv_claims.ts";
 
@@ -73,6 +73,7 @@ export class KvRunStore implements RunStore {
   /** Alert state, mutes and notices, under keys of their own (issue 14). */
   readonly alerts: KvAlertStore;
   readonly #claims: KvClaims;
+  readonly #runs: KvRuns;
 
   /**
    * @param kv The open database.
@@ -82,6 +83,7 @@ export class KvRunStore implements RunStore {
     this.#kv = kv;
     this.#clock = options.clock ?? realClock;
     this.#claims = new KvClaims(kv, this.#clock);
+    this.#runs = new KvRuns(kv, this.#clock, this.#claims);
     this.#kv.catch(() => {});
     this.alerts = new KvAlertStore(
       kv,
@@ -120,63 +122,36 @@ export class KvRunStore implements RunStore {
     return this.#clock.now();
   }
 
-  /** A run as KV keeps it, with its heartbeat now, and its claim's epoch. */
-  #stored(
-    record: RunRecord | RunReport,
-    status: RunRecord["status"],
-    claim?: Claim,
-  ): StoredRun {
-    const stored: StoredRun = {
-      status,
-      heartbeatAt: this.#now(),
-      report: toJson(record),
-      jobName: record.jobName,
-      startedAt: record.startedAt,
-    };
-    if (claim) stored.epoch = claim.epoch;
-    return stored;
-  }
-
-  #runSets(atomic: KvAtomic, run: RunStart | RunReport, stored: StoredRun) {
-    return atomic
-      .set([ROOT, "runs", run.runId], stored)
-      .set([ROOT, "runs_by_time", run.startedAt, run.runId], run.runId)
-      .set(
-        [ROOT, "runs_by_job", run.jobName, run.startedAt, run.runId],
-        run.runId,
-      );
-  }
-
   async start(run: RunStart, claim?: Claim): Promise<void> {
     const kv = await this.#kv;
-    const stored = this.#stored(runningRecord(run), "running", claim);
+    const record = runningRecord(run);
+    const stored = this.#runs.stored(record, "running", claim);
     if (!claim) {
-      await this.#runSets(kv.atomic(), run, stored).commit();
+      await this.#runs.create(kv.atomic(), record, stored).commit();
       return;
     }
     // Written already by a try given up on: done.
-    if ((await kv.get([ROOT, "runs", run.runId])).value) return;
+    if ((await kv.get(runKey(run.runId))).value) return;
     await this.#claims.fenced(
       kv,
       claim,
       "recording the run's start",
-      (atomic) => this.#runSets(atomic, run, stored),
+      (atomic) => this.#runs.create(atomic, record, stored),
     );
   }
 
   async progress(report: RunReport, claim?: Claim): Promise<void> {
     const kv = await this.#kv;
-    const key = [ROOT, "runs", report.runId];
-    const stored = this.#stored(report, "running", claim);
+    const stored = this.#runs.stored(report, "running", claim);
     if (!claim) {
-      await kv.set(key, stored);
+      await this.#runs.update(kv.atomic(), report, stored).commit();
       return;
     }
     await this.#claims.fenced(
       kv,
       claim,
       "recording the run's progress",
-      (atomic) => atomic.set(key, stored),
+      (atomic) => this.#runs.update(atomic, report, stored),
     );
   }
 
@@ -186,10 +161,10 @@ export class KvRunStore implements RunStore {
     dedupe?: DedupeRecord,
   ): Promise<void> {
     const kv = await this.#kv;
-    const key = [ROOT, "runs", report.runId];
-    const stored = this.#stored(report, report.status, claim);
+    const key = runKey(report.runId);
+    const stored = this.#runs.stored(report, report.status, claim);
     if (!claim) {
-      await kv.set(key, stored);
+      await this.#runs.update(kv.atomic(), report, stored).commit();
       return;
     }
     // Written already by a try given up on: done.
@@ -201,7 +176,7 @@ export class KvRunStore implements RunStore {
       atomic,
       current,
     ) => {
-      let next = atomic.set(key, stored).set(
+      let next = this.#runs.update(atomic, report, stored).set(
         this.#claims.claimKey(claim.jobName),
         {
           ...current,
@@ -253,75 +228,38 @@ export class KvRunStore implements RunStore {
 
   async record(report: RunReport): Promise<void> {
     const kv = await this.#kv;
-    const existing = await kv.get<StoredRun>([ROOT, "runs", report.runId]);
+    const existing = await kv.get<StoredRun>(runKey(report.runId));
     if (existing.value) return;
-    const stored = this.#stored(report, report.status);
-    await this.#runSets(kv.atomic().check(existing), report, stored).commit();
+    const stored = this.#runs.stored(report, report.status);
+    await this.#runs.create(kv.atomic().check(existing), report, stored)
+      .commit();
   }
 
-  async history(options: HistoryOptions = {}): Promise<RunRecord[]> {
-    const kv = await this.#kv;
-    const limit = Math.max(1, Math.floor(options.limit ?? 20));
-    const prefix: KvKey = options.job === undefined
-      ? [ROOT, "runs_by_time"]
-      : [ROOT, "runs_by_job", options.job];
-    const ids: string[] = [];
-    try {
-      for await (
-        const entry of kv.list<string>({ prefix }, { reverse: true, limit })
-      ) ids.push(entry.value!);
-    } catch (error) {
-      if (keyTooLarge(error)) return [];
-      throw error;
-    }
-    const records: RunRecord[] = [];
-    for (let i = 0; i < ids.length; i += GET_MANY) {
-      const entries = await kv.getMany<StoredRun>(
-        ids.slice(i, i + GET_MANY).map((id) => [ROOT, "runs", id]),
-      );
-      for (const entry of entries) {
-        if (entry.value) records.push(await this.#record(kv, entry.value));
-      }
-    }
-    return records;
+  history(options: HistoryOptions = {}): Promise<RunRecord[]> {
+    return this.#runs.history(options);
   }
 
-  async get(runId: string): Promise<RunRecord | undefined> {
-    const kv = await this.#kv;
-    let entry: { value: StoredRun | null };
-    try {
-      entry = await kv.get<StoredRun>([ROOT, "runs", runId]);
-    } catch (error) {
-      if (keyTooLarge(error)) return undefined;
-      throw error;
-    }
-    return entry.value ? await this.#record(kv, entry.value) : undefined;
+  get(runId: string): Promise<RunRecord | undefined> {
+    return this.#runs.get(runId);
   }
 
-  async findByIdPrefix(prefix: string, limit: number): Promise<RunRecord[]> {
-    if (!(limit >= 1)) return [];
-    const kv = await this.#kv;
+  findByIdPrefix(prefix: string, limit: number): Promise<RunRecord[]> {
+    if (!(limit >= 1)) return Promise.resolve([]);
     const { start, end } = idRange(prefix);
     const runs: KvKey = [ROOT, "runs"];
-    const selector = end === undefined
-      ? { prefix: runs, start: [...runs, start] }
-      : { start: [...runs, start], end: [...runs, end] };
-    const records: RunRecord[] = [];
-    try {
-      for await (const entry of kv.list<StoredRun>(selector, { limit })) {
-        if (entry.value) records.push(await this.#record(kv, entry.value));
-      }
-    } catch (error) {
-      if (keyTooLarge(error)) return [];
-      throw error;
-    }
-    return records;
+    return this.#runs.findByIdPrefix(
+      end === undefined
+        ? { prefix: runs, start: [...runs, start] }
+        : { start: [...runs, start], end: [...runs, end] },
+      limit,
+    );
   }
 
-  async #record(kv: KvLike, stored: StoredRun): Promise<RunRecord> {
-    const record = JSON.parse(stored.report) as RunRecord;
-    record.status = await this.#claims.runStatus(kv, stored, STALE_AFTER_MS);
-    return record;
+  recentRuns(
+    jobs: readonly string[],
+    perJob: number,
+  ): Promise<Map<string, RunSummary[]>> {
+    return this.#runs.recentRuns(jobs, perJob);
   }
 
   async unseen(
@@ -488,13 +426,4 @@ export class KvRunStore implements RunStore {
       if (!(error instanceof Deno.errors.BadResource)) throw error;
     }
   }
-}
-
-/**
- * Whether Deno KV refused a read because its key is too large: no run has
- * that id or job name, since the write would have been refused too (KV
- * reads keys one byte longer than it writes).
- */
-function keyTooLarge(error: unknown): boolean {
-  return error instanceof TypeError && /key too large/i.test(error.message);
 }

@@ -34,6 +34,7 @@ import {
   type RunReport,
   type RunStart,
   type RunStore,
+  type RunSummary,
   STALE_AFTER_MS,
   type UnseenKeys,
 } from "./contract.ts";
@@ -44,13 +45,17 @@ import {
   createRetrying,
   KEY_BATCH,
   leaseOf,
-  PRUNE_MS,
-  receiptOf,
   recordOf,
   SCHEMA,
   type Statements,
   statementsFor,
 } from "./_sql_statements.ts";
+import {
+  addSummaryColumns,
+  readRecentRuns,
+  summaryParams,
+} from "./_sql_summaries.ts";
+import { pruneRuns, readDeliveries } from "./_sql_upkeep.ts";
 
 /** Options of {@linkcode SqlRunStore}. */
 export interface SqlRunStoreOptions {
@@ -101,6 +106,8 @@ export class SqlRunStore implements RunStore {
       for (const text of [...SCHEMA, ...this.#sql.schema]) {
         await createRetrying(run, this.#clock, text);
       }
+      const columns = await this.#query(this.#sql.runColumns, {});
+      await addSummaryColumns(columns, run);
       await this.#run(this.#sql.interrupt, {
         staleBefore: this.#now() - STALE_AFTER_MS,
       });
@@ -266,7 +273,11 @@ export class SqlRunStore implements RunStore {
 
   async progress(report: RunReport, claim?: Claim): Promise<void> {
     await this.#init();
-    const params = { runId: report.runId, report: toJson(report) };
+    const params = {
+      runId: report.runId,
+      report: toJson(report),
+      ...summaryParams(report),
+    };
     if (!claim) {
       await this.#run(this.#sql.progress, this.#params(params));
     } else if (
@@ -286,8 +297,8 @@ export class SqlRunStore implements RunStore {
     const params = {
       runId: report.runId,
       status: report.status,
-      finishedAt: report.finishedAt,
       report: toJson(report),
+      ...summaryParams(report),
     };
     if (!claim) {
       await this.#run(this.#sql.finish, this.#params(params));
@@ -356,8 +367,8 @@ export class SqlRunStore implements RunStore {
         dryRun: report.dryRun ? 1 : 0,
         status: report.status,
         startedAt: report.startedAt,
-        finishedAt: report.finishedAt,
         report: toJson(report),
+        ...summaryParams(report),
       }),
     );
   }
@@ -390,6 +401,16 @@ export class SqlRunStore implements RunStore {
     return end === undefined
       ? this.#records(this.#sql.byIdFrom, { start, limit })
       : this.#records(this.#sql.byIdRange, { start, end, limit });
+  }
+
+  async recentRuns(
+    jobs: readonly string[],
+    perJob: number,
+  ): Promise<Map<string, RunSummary[]>> {
+    await this.#init();
+    const query = (params: Row) => this.#query(this.#sql.recent, params);
+    const staleBefore = this.#now() - STALE_AFTER_MS;
+    return await readRecentRuns(query, jobs, perJob, staleBefore);
   }
 
   async unseen(
@@ -435,15 +456,11 @@ export class SqlRunStore implements RunStore {
     unitKeys: readonly string[],
   ): Promise<Map<string, DeliveryReceipt>> {
     await this.#init();
-    const found = new Map<string, DeliveryReceipt>();
-    for (let i = 0; i < unitKeys.length; i += KEY_BATCH) {
-      const rows = await this.#query(this.#sql.deliveries, {
-        jobName,
-        keys: JSON.stringify(unitKeys.slice(i, i + KEY_BATCH)),
-      });
-      for (const row of rows) found.set(String(row.unit_key), receiptOf(row));
-    }
-    return found;
+    return await readDeliveries(
+      (params) => this.#query(this.#sql.deliveries, params),
+      jobName,
+      unitKeys,
+    );
   }
 
   async recordDeliveries(
@@ -469,24 +486,7 @@ export class SqlRunStore implements RunStore {
 
   async prune(options: PruneOptions): Promise<PruneResult> {
     await this.#init();
-    // Deleting a month of runs may take longer than a run's write.
-    const long = { params: [] as Row[], dryRun: false, timeoutMs: PRUNE_MS };
-    const { rowsAffected: runs } = await this.#db.execute(this.#sql.pruneRuns, {
-      ...long,
-      params: [{
-        before: new Date(options.before).toISOString(),
-        staleBefore: options.now - STALE_AFTER_MS,
-      }],
-    });
-    await this.#db.execute(this.#sql.pruneDedupe, {
-      ...long,
-      params: [{ now: options.now }],
-    });
-    await this.#db.execute(this.#sql.pruneDeliveries, {
-      ...long,
-      params: [{}],
-    });
-    return { runs };
+    return await pruneRuns(this.#db, this.#sql, options);
   }
 
   /** Closes the database when the store owns it. */
