@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import type { RunReport } from "../mod.ts";
 import { FakeClock } from "./_fake_clock.ts";
 import { summaryOf } from "../src/store/contract.ts";
-import { uniqueTable } from "./_helpers.ts";
+import { serveStatus, uniqueTable } from "./_helpers.ts";
+import { createRegistry } from "../mod.ts";
 import { STORE_SUBJECTS } from "./_faults.ts";
 import { SqliteDatabase } from "../src/db/sqlite.ts";
 import { parseNamedSql } from "../src/db/named_sql.ts";
@@ -129,5 +130,49 @@ Deno.test("recentRuns [sqlite]: a run table made before the summary columns gets
     assert.deepEqual(columns.map((r) => r.row_count), [3, null]);
   } finally {
     await store.close();
+  }
+});
+
+Deno.test("status page: GET / reads each job's runs as summaries, never their results (history() only for the 15 latest runs)", async () => {
+  const db = new SqliteDatabase(":memory:", "sqlite::memory:");
+  const inner = new SqlRunStore(db);
+  const historyCalls: Array<{ job?: string; limit?: number }> = [];
+  const store = new Proxy(inner, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target);
+      if (key === "history") {
+        return (options: { job?: string; limit?: number } = {}) => {
+          historyCalls.push(options);
+          return target.history(options);
+        };
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const registry = createRegistry({ store });
+  const big = "x".repeat(200_000);
+  registry.defineView({
+    name: "v",
+    database: "sqlite::memory:",
+    sql: "SELECT 1 AS id",
+  });
+  registry.register("fetch", () => ({ image: big }));
+  for (let i = 0; i < 30; i++) {
+    registry.defineJob({ name: `job_${i}`, view: "v", actions: ["fetch"] });
+  }
+  for (let i = 0; i < 30; i++) await registry.runJob(`job_${i}`);
+  const served = await serveStatus(registry);
+  try {
+    historyCalls.length = 0;
+    const page = await (await fetch(served.url)).text();
+    assert.match(page, /job_29/);
+    assert.ok(!page.includes(big.slice(0, 1000)), "no result on the page");
+    // Only the "latest runs" list reads records; the 30 jobs' sparklines
+    // and last runs come from one summary read.
+    assert.deepEqual(historyCalls, [{ limit: 15 }]);
+  } finally {
+    await served.stop();
+    await registry.close();
+    await db.close();
   }
 });

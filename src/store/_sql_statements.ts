@@ -207,21 +207,21 @@ export function statementsFor(kind: "sqlite" | "postgres") {
   const COUNTS =
     "report = :report, finished_at = :finishedAt, row_count = :rowCount, new_row_count = :newRowCount";
   /**
-   * The latest runs of each job of `:keys`, newest first, as summaries:
-   * the columns, and the report only of a row written before the columns
-   * (row_count NULL). PostgreSQL takes each job's on its index
-   * (`LATERAL … LIMIT`); SQLite numbers each job's rows.
+   * The latest runs of a job (SQLite: of `:job`, one statement a job, on
+   * the covering `triggerkit_runs_summary` index: a row's `report`, stored
+   * before the summary columns, is never read) or of each job of `:keys`
+   * (PostgreSQL: `LATERAL … LIMIT` on its index; TOAST keeps reports out of
+   * the way), newest first, as summaries. A row written before the summary
+   * columns (row_count NULL) is summarised from its report, read apart.
    */
   const SUMMARY_COLUMNS =
-    "r.run_id, r.job_name, r.dry_run, CASE WHEN r.status = 'running' AND r.heartbeat_at < :staleBefore THEN 'interrupted' ELSE r.status END AS status, r.started_at, r.finished_at, r.row_count, r.new_row_count, CASE WHEN r.row_count IS NULL THEN r.report END AS report";
+    "r.run_id, r.job_name, r.dry_run, CASE WHEN r.status = 'running' AND r.heartbeat_at < :staleBefore THEN 'interrupted' ELSE r.status END AS status, r.started_at, r.finished_at, r.row_count, r.new_row_count";
   const RECENT = pg
     ? `SELECT ${SUMMARY_COLUMNS} FROM ${KEYS} CROSS JOIN LATERAL (SELECT * FROM triggerkit_runs x
          WHERE x.job_name = j.value ORDER BY x.started_at DESC, x.run_id DESC LIMIT :perJob) r
        ORDER BY r.job_name, r.started_at DESC, r.run_id DESC`
-    : `SELECT ${SUMMARY_COLUMNS} FROM (SELECT x.*, ROW_NUMBER() OVER (PARTITION BY x.job_name
-         ORDER BY x.started_at DESC, x.run_id DESC) AS n FROM triggerkit_runs x
-         WHERE x.job_name IN (SELECT j.value FROM ${KEYS})) r
-       WHERE r.n <= :perJob ORDER BY r.job_name, r.started_at DESC, r.run_id DESC`;
+    : `SELECT ${SUMMARY_COLUMNS} FROM triggerkit_runs r INDEXED BY triggerkit_runs_summary
+       WHERE r.job_name = :job ORDER BY r.started_at DESC, r.run_id DESC LIMIT :perJob`;
   /** Run ids in code point order (`_id_prefix.ts`), on an index either way. */
   const ID = pg ? 'run_id COLLATE "C"' : "run_id";
   return {
@@ -303,6 +303,14 @@ export function statementsFor(kind: "sqlite" | "postgres") {
     ),
     runStatus: sql("SELECT status FROM triggerkit_runs WHERE run_id = :runId"),
     recent: sql(RECENT),
+    /** Whether `recent` reads one job (`:job`) rather than a batch (`:keys`). */
+    recentPerJob: !pg,
+    /** A report, to summarise a row written before the summary columns. */
+    report: sql("SELECT report FROM triggerkit_runs WHERE run_id = :runId"),
+    /** What needs the summary columns, made once they exist. */
+    summaryIndex: pg ? [] : [
+      "CREATE INDEX IF NOT EXISTS triggerkit_runs_summary ON triggerkit_runs (job_name, started_at, run_id, status, heartbeat_at, finished_at, dry_run, row_count, new_row_count)",
+    ],
     /** The run table's columns (the summary columns are added to an older table). */
     runColumns: sql(
       pg

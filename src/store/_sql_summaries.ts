@@ -56,27 +56,13 @@ export function summaryParams(
   };
 }
 
-/** A summary row (`recent`) as a summary: from its columns, or from its report when written before them. */
-export function summaryRow(row: Row): RunSummary {
-  const status = String(row.status) as RunSummary["status"];
-  if (row.row_count === null || row.row_count === undefined) {
-    const report = JSON.parse(String(row.report)) as RunRecord;
-    return {
-      runId: report.runId,
-      jobName: report.jobName,
-      dryRun: report.dryRun,
-      status,
-      startedAt: report.startedAt,
-      finishedAt: report.finishedAt,
-      rowCount: report.rowCount,
-      newRowCount: report.newRowCount,
-    };
-  }
+/** A summary from the summary columns of a row that has them. */
+function summaryRow(row: Row): RunSummary {
   return {
     runId: String(row.run_id),
     jobName: String(row.job_name),
     dryRun: Number(row.dry_run) === 1,
-    status,
+    status: String(row.status) as RunSummary["status"],
     startedAt: String(row.started_at),
     finishedAt: row.finished_at === null || row.finished_at === undefined
       ? ""
@@ -86,17 +72,45 @@ export function summaryRow(row: Row): RunSummary {
   };
 }
 
+/** A summary of a row written before the summary columns: from its report. */
+function summaryFromReport(row: Row, report: string): RunSummary {
+  const record = JSON.parse(report) as RunRecord;
+  return {
+    runId: record.runId,
+    jobName: record.jobName,
+    dryRun: record.dryRun,
+    status: String(row.status) as RunSummary["status"],
+    startedAt: record.startedAt,
+    finishedAt: record.finishedAt,
+    rowCount: record.rowCount,
+    newRowCount: record.newRowCount,
+  };
+}
+
+/** The statements {@linkcode readRecentRuns} runs. */
+export interface RecentStatements {
+  /** The latest runs of a job (`job`) or a batch of jobs (`keys`). */
+  recent: NamedSql;
+  /** Whether `recent` reads one job rather than a batch. */
+  recentPerJob: boolean;
+  /** A run's report (for a row without summary columns). */
+  report: NamedSql;
+}
+
 /**
- * The latest runs of each job, newest first, as summaries: one statement
- * per batch of jobs.
+ * The latest runs of each job, newest first, as summaries: one statement a
+ * job or a batch of jobs; no report read but those of rows written before
+ * the summary columns.
  *
- * @param query Runs the `recent` statement with its parameters.
+ * @param query Runs a statement with its parameters.
+ * @param statements The store's statements.
  * @param jobs The jobs (each maps to a list, empty when it has no runs).
  * @param perJob At most this many per job.
  * @param staleBefore A running run whose heartbeat is older (ms) was cut short.
  */
 export async function readRecentRuns(
-  query: (params: Row) => Promise<Row[]>,
+  query: (sql: NamedSql, params: Row) => Promise<Row[]>,
+  statements: RecentStatements,
   jobs: readonly string[],
   perJob: number,
   staleBefore: number,
@@ -105,11 +119,28 @@ export async function readRecentRuns(
   const limit = Math.max(1, Math.floor(perJob));
   // No run has a NUL in its job: the binder would refuse it.
   const names = [...found.keys()].filter((job) => !job.includes("\u0000"));
-  for (let i = 0; i < names.length; i += KEY_BATCH) {
-    const keys = JSON.stringify(names.slice(i, i + KEY_BATCH));
-    for (const row of await query({ keys, perJob: limit, staleBefore })) {
-      found.get(String(row.job_name))?.push(summaryRow(row));
+  const rows: Row[] = [];
+  const { recent } = statements;
+  if (statements.recentPerJob) {
+    for (const job of names) {
+      rows.push(...await query(recent, { job, perJob: limit, staleBefore }));
     }
+  } else {
+    for (let i = 0; i < names.length; i += KEY_BATCH) {
+      const keys = JSON.stringify(names.slice(i, i + KEY_BATCH));
+      rows.push(...await query(recent, { keys, perJob: limit, staleBefore }));
+    }
+  }
+  for (const row of rows) {
+    let summary: RunSummary | undefined;
+    if (row.row_count === null || row.row_count === undefined) {
+      const [stored] = await query(statements.report, { runId: row.run_id });
+      if (!stored) continue; // pruned meanwhile
+      summary = summaryFromReport(row, String(stored.report));
+    } else {
+      summary = summaryRow(row);
+    }
+    found.get(String(row.job_name))?.push(summary);
   }
   return found;
 }

@@ -108,6 +108,9 @@ export class SqlRunStore implements RunStore {
       }
       const columns = await this.#query(this.#sql.runColumns, {});
       await addSummaryColumns(columns, run);
+      for (const index of this.#sql.summaryIndex) {
+        await createRetrying(run, this.#clock, index);
+      }
       await this.#run(this.#sql.interrupt, {
         staleBefore: this.#now() - STALE_AFTER_MS,
       });
@@ -408,9 +411,9 @@ export class SqlRunStore implements RunStore {
     perJob: number,
   ): Promise<Map<string, RunSummary[]>> {
     await this.#init();
-    const query = (params: Row) => this.#query(this.#sql.recent, params);
     const staleBefore = this.#now() - STALE_AFTER_MS;
-    return await readRecentRuns(query, jobs, perJob, staleBefore);
+    const query = (sql: NamedSql, params: Row) => this.#query(sql, params);
+    return await readRecentRuns(query, this.#sql, jobs, perJob, staleBefore);
   }
 
   async unseen(
