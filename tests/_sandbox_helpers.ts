@@ -2,6 +2,7 @@
  * Helpers of the sandbox tests: hostile fixtures, a host in its own process
  * (so that its CPU is measured alone), captured sandbox logs, event-loop lag.
  */
+import assert from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { scriptArgs, treeCpuTicks } from "./_helpers.ts";
 
@@ -132,4 +133,24 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Reads one line per expected value from a host script that prints
+ * `maxStall()`'s answers, and asserts each value and that the host's event
+ * loop was never blocked 100 ms; then that the script exits 0.
+ */
+export async function assertNoStall(
+  host: HostProcess,
+  expected: readonly unknown[],
+): Promise<void> {
+  for (const value of expected) {
+    const line = await host.next();
+    assert.deepEqual(line.value, value);
+    assert.ok(
+      (line.stallMs as number) < 100,
+      `the event loop was blocked ${Number(line.stallMs).toFixed(0)} ms`,
+    );
+  }
+  assert.equal(await host.done(), 0);
 }
