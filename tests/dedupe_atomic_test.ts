@@ -12,6 +12,8 @@ import { SqliteDatabase } from "../src/db/sqlite.ts";
 import { PostgresDatabase } from "../src/db/postgres.ts";
 import type { Database } from "../src/db/contract.ts";
 import { parseNamedSql } from "../src/db/named_sql.ts";
+import { type KvLike, KvRunStore } from "../src/store/kv.ts";
+import type { RunStore } from "../src/store/contract.ts";
 import { startFakeSlack } from "./_fake_slack.ts";
 import { pgTest, uniqueTable } from "./_helpers.ts";
 
@@ -46,17 +48,60 @@ function takenOverMidway(db: Database, job: string): Database {
   });
 }
 
+/** The same on Deno KV: its keys are written 500 an atomic operation. */
+function kvTakenOverMidway(kv: KvLike, job: string): KvLike {
+  let batches = 0;
+  return new Proxy(kv, {
+    get(target, key) {
+      const value = Reflect.get(target, key);
+      if (key !== "atomic") {
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return () => {
+        const atomic = target.atomic();
+        let dedupe = false;
+        const wrapped = new Proxy(atomic, {
+          get(inner, name) {
+            const method = Reflect.get(inner, name);
+            if (typeof method !== "function") return method;
+            return (...args: unknown[]) => {
+              if (name === "set" && (args[0] as unknown[])[1] === "dedupe") {
+                dedupe = true;
+              }
+              if (name === "commit") {
+                return (async () => {
+                  if (dedupe && ++batches === 2) {
+                    const claim = ["triggerkit", "claims", job];
+                    const { value } = await target.get<{ epoch: number }>(
+                      claim,
+                    );
+                    await target.set(claim, {
+                      ...value,
+                      epoch: value!.epoch + 1,
+                    });
+                  }
+                  return await method.apply(inner, args);
+                })();
+              }
+              const result = method.apply(inner, args);
+              return result === inner ? wrapped : result;
+            };
+          },
+        });
+        return wrapped;
+      };
+    },
+  });
+}
+
 async function takeover(
-  open: () => Database,
+  open: () => { store: RunStore; close: () => Promise<void> },
   url: string,
   job: string,
 ): Promise<string[]> {
   const slack = startFakeSlack();
-  const db = open();
-  const a = createRegistry({
-    store: new SqlRunStore(takenOverMidway(db, job)),
-    serve: { leaseMs: 3_000 },
-  });
+  const lossy = open();
+  const a = createRegistry({ store: lossy.store, serve: { leaseMs: 3_000 } });
   const b = createRegistry({ store: url, serve: { leaseMs: 3_000 } });
   Deno.env.set("SLACK_BOT_TOKEN", "xoxb-test-token");
   try {
@@ -95,17 +140,45 @@ async function takeover(
     return slack.delivered.map((message) => message.text);
   } finally {
     await Promise.all([a.close(), b.close()]);
-    await db.close();
+    await lossy.close();
     await slack.close();
   }
 }
+
+function sqlStore(db: Database, job: string) {
+  return {
+    store: new SqlRunStore(takenOverMidway(db, job)),
+    close: () => db.close(),
+  };
+}
+
+Deno.test("kv: a run that loses its claim while recording its dedupe keys leaves none seen: the summary is posted once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "triggerkit-dedupe-atomic-" });
+  const path = `${dir}/state.kv`;
+  try {
+    const texts = await takeover(
+      () => {
+        const kv = Deno.openKv(path) as unknown as Promise<KvLike>;
+        const store = new KvRunStore(
+          kv.then((kv) => kvTakenOverMidway(kv, "summary")),
+        );
+        return { store, close: () => store.close() };
+      },
+      `kv:${path}`,
+      "summary",
+    );
+    assert.deepEqual(texts, [`${ROWS} new rows`]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 Deno.test("sqlite: a run that loses its claim while recording its dedupe keys leaves none seen: the summary is posted once", async () => {
   const dir = await Deno.makeTempDir({ prefix: "triggerkit-dedupe-atomic-" });
   const file = `${dir}/state.db`;
   try {
     const texts = await takeover(
-      () => new SqliteDatabase(file, `sqlite:${file}`),
+      () => sqlStore(new SqliteDatabase(file, `sqlite:${file}`), "summary"),
       `sqlite:${file}`,
       "summary",
     );
@@ -118,10 +191,11 @@ Deno.test("sqlite: a run that loses its claim while recording its dedupe keys le
 pgTest(
   "postgres: a run that loses its claim while recording its dedupe keys leaves none seen: the summary is posted once",
   async (pg) => {
+    const job = uniqueTable("dedupe_atomic");
     const texts = await takeover(
-      () => new PostgresDatabase(pg, "postgres"),
+      () => sqlStore(new PostgresDatabase(pg, "postgres"), job),
       pg,
-      uniqueTable("dedupe_atomic"),
+      job,
     );
     assert.deepEqual(texts, [`${ROWS} new rows`]);
   },

@@ -16,6 +16,7 @@ import {
   type Holder,
   type Lease,
   type RunRecord,
+  type UnseenKeys,
 } from "./contract.ts";
 import type { Clock } from "../clock.ts";
 
@@ -78,6 +79,56 @@ export interface StoredClaim {
   generation: string;
   keyDigest?: string;
   keyValidUntil?: number;
+  /** The epoch whose run kept its dedupe keys last: keys of epochs up to it are seen. */
+  keysEpoch?: number;
+}
+
+/**
+ * A dedupe key's value: when it expires (as written before), or that and
+ * the epoch of the run that wrote it — seen once that run finished
+ * (`keysEpoch`), so that a run that lost its claim between two batches of
+ * keys leaves none of them seen.
+ */
+export type StoredKey = number | { epoch: number; expiresAt: number };
+
+/**
+ * When a stored dedupe key expires, as far as runs can see it: 0 (not seen)
+ * for a key whose run has not kept its keys.
+ *
+ * @param value The key's stored value (null: absent).
+ * @param keysEpoch The job's claim's `keysEpoch`.
+ */
+export function keyExpiry(value: StoredKey | null, keysEpoch = 0): number {
+  if (typeof value === "number") return value;
+  return value && value.epoch <= keysEpoch ? value.expiresAt : 0;
+}
+
+/**
+ * The keys among `keys` that the job's finished runs have not seen (or saw
+ * expire), and when the first seen one expires: `RunStore.unseen` on KV.
+ */
+export async function unseenKeys(
+  kv: KvLike,
+  jobName: string,
+  keys: readonly string[],
+  now: number,
+): Promise<UnseenKeys> {
+  const found = new Set<string>();
+  let seenUntil = Infinity;
+  const claim = await kv.get<StoredClaim>([ROOT, "claims", jobName]);
+  const keysEpoch = claim.value?.keysEpoch ?? 0;
+  for (let i = 0; i < keys.length; i += GET_MANY) {
+    const batch = keys.slice(i, i + GET_MANY);
+    const entries = await kv.getMany<StoredKey>(
+      batch.map((key) => [ROOT, "dedupe", jobName, kvPart(key)]),
+    );
+    entries.forEach((entry, j) => {
+      const until = keyExpiry(entry.value, keysEpoch);
+      if (until > now) seenUntil = Math.min(seenUntil, until);
+      else found.add(batch[j]!);
+    });
+  }
+  return { keys: [...found], seenUntil };
 }
 
 export interface StoredDelivery extends DeliveryReceipt {
