@@ -347,8 +347,10 @@ export function statementsFor(kind: "sqlite" | "postgres") {
          WHERE d.job_name = :jobName AND d.row_key = j.value AND d.expires_at > :now)`,
     ),
     seenUntil: sql(
-      `SELECT MIN(d.expires_at) AS until FROM ${KEYS} JOIN triggerkit_dedupe d
-         ON d.job_name = :jobName AND d.row_key = j.value WHERE d.expires_at > :now`,
+      // CROSS JOIN: SQLite then looks each key up (its planner, with no
+      // statistics, scanned the job's keys once per key: 9 s for 10,000).
+      `SELECT MIN(d.expires_at) AS until FROM ${KEYS} CROSS JOIN triggerkit_dedupe d
+         WHERE d.job_name = :jobName AND d.row_key = j.value AND d.expires_at > :now`,
     ),
     deliveries: sql(
       `SELECT unit_key, state, at, detail FROM triggerkit_deliveries
