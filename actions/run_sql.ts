@@ -68,7 +68,9 @@ export function runSql(databases: Databases, clock: Clock): ActionFn<Config> {
       : [{ rows: data, count: data.length, runId, jobName: jobName ?? null }];
     const { rowsAffected, statements } = params.length === 0
       ? { rowsAffected: 0, statements: 0 }
-      : await database.execute(named, { params, dryRun });
+      // The run's signal: a run that lost its claim (paused past its lease
+      // while the statements ran) rolls its transaction back.
+      : await database.execute(named, { params, dryRun, signal: input.signal });
     if (delivery && !dryRun && todo.length > 0) {
       const at = clock.now();
       await delivery.journal.record(

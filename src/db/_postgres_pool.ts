@@ -9,6 +9,7 @@
  */
 import postgres from "postgres";
 import net from "node:net";
+import { guardClosedSocketWrites } from "./_postgres_guard.ts";
 
 /** How long a connection may go without a first answer from the server, by default. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -50,6 +51,7 @@ export interface Pool {
  * without an answer.
  */
 export function openPool(url: string, connectTimeoutMs: number): Pool {
+  guardClosedSocketWrites();
   const sockets = new Set<net.Socket>();
   const sql = postgres(url, {
     max: 4,

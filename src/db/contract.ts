@@ -181,6 +181,18 @@ export function withDeadline<T>(
   });
 }
 
+/**
+ * Throws the call's `DATABASE_ERROR` when its signal has fired: checked
+ * right before a transaction commits, so that a run aborted while its
+ * statements ran (its claim lost) changes nothing.
+ */
+export function throwIfStopped(
+  label: string,
+  signal: AbortSignal | undefined,
+): void {
+  if (signal?.aborted) throw abortedError(label, signal);
+}
+
 function abortedError(label: string, signal: AbortSignal): TriggerKitError {
   return new TriggerKitError(
     "DATABASE_ERROR",

@@ -22,6 +22,7 @@ import {
   databaseError,
   type ExecuteOptions,
   type ExecuteResult,
+  throwIfStopped,
   withDeadline,
 } from "./contract.ts";
 import { postgresKind } from "./_column_kinds.ts";
@@ -239,7 +240,7 @@ export class PostgresDatabase implements Database {
         (pool, running) =>
           this.#transaction(
             pool,
-            options.dryRun,
+            options,
             (tx) =>
               insert
                 ? this.#insertBatches(tx, running, insert, options.params)
@@ -277,16 +278,20 @@ export class PostgresDatabase implements Database {
     }
   }
 
-  /** Runs `work` in a transaction, rolled back for a dry run. */
+  /**
+   * Runs `work` in a transaction, rolled back for a dry run or when the
+   * call's signal fired meanwhile (a run that lost its claim commits nothing).
+   */
   async #transaction(
     pool: postgres.Sql,
-    dryRun: boolean,
+    options: ExecuteOptions,
     work: (tx: postgres.TransactionSql) => Promise<ExecuteResult>,
   ): Promise<ExecuteResult> {
     try {
       return await pool.begin(async (tx) => {
         const result = await work(tx);
-        if (dryRun) throw new Rollback(result);
+        if (options.dryRun) throw new Rollback(result);
+        throwIfStopped(this.label, options.signal);
         return result;
       }) as ExecuteResult;
     } catch (error) {
@@ -382,7 +387,7 @@ export class PostgresDatabase implements Database {
     failed: FailedBatch,
   ): Promise<number | undefined> {
     let found: number | undefined;
-    await this.#transaction(pool, true, async (tx) => {
+    await this.#transaction(pool, { params: [], dryRun: true }, async (tx) => {
       await this.#insertBatches(tx, running, insert, params, failed.start);
       const text = insertText(insert, 1);
       const binding = await this.#bindingOf(

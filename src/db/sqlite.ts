@@ -20,6 +20,7 @@ import {
   databaseError,
   type ExecuteOptions,
   type ExecuteResult,
+  throwIfStopped,
   unlimited,
   withDeadline,
 } from "./contract.ts";
@@ -352,6 +353,8 @@ export class SqliteDatabase implements Database {
         rowsAffected += statement.run(...values as never[]).changes as number;
       }
       index = -1;
+      // A run that lost its claim meanwhile commits nothing.
+      if (!options.dryRun) throwIfStopped(this.label, options.signal);
       this.#db.exec(options.dryRun ? "ROLLBACK" : "COMMIT");
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");

@@ -18,140 +18,31 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { TriggerKitError } from "../errors.ts";
-import type { DeliveryReceipt } from "../delivery/journal.ts";
 import {
   type Claim,
   ClaimLostError,
   type ClaimRequest,
   type ClaimResult,
-  type Holder,
   type Lease,
   type RunRecord,
-  type RunSummary,
 } from "./contract.ts";
 import type { Clock } from "../clock.ts";
+import {
+  jobIndexKey,
+  type KvAtomic,
+  type KvKey,
+  type KvLike,
+  ROOT,
+  type StoredClaim,
+  type StoredRun,
+  storedSummary,
+} from "./_kv_records.ts";
 
-export type KvKey = readonly (string | number | bigint | boolean)[];
+export * from "./_kv_records.ts";
 
-export interface KvEntry<T> {
-  key: KvKey;
-  value: T | null;
-  versionstamp: string | null;
-}
-
-export interface KvAtomic {
-  check(
-    ...checks: Array<{ key: KvKey; versionstamp: string | null }>
-  ): KvAtomic;
-  set(key: KvKey, value: unknown, options?: { expireIn?: number }): KvAtomic;
-  delete(key: KvKey): KvAtomic;
-  commit(): Promise<{ ok: boolean }>;
-}
-
-/** The part of `Deno.Kv` the store uses. */
-export interface KvLike {
-  get<T>(key: KvKey): Promise<KvEntry<T>>;
-  getMany<T>(keys: KvKey[]): Promise<KvEntry<T>[]>;
-  set(
-    key: KvKey,
-    value: unknown,
-    options?: { expireIn?: number },
-  ): Promise<unknown>;
-  delete(key: KvKey): Promise<void>;
-  list<T>(
-    selector:
-      | { prefix: KvKey }
-      | { prefix: KvKey; start: KvKey }
-      | { prefix: KvKey; end: KvKey }
-      | { start: KvKey; end: KvKey },
-    options?: { reverse?: boolean; limit?: number; batchSize?: number },
-  ): AsyncIterable<KvEntry<T>>;
-  atomic(): KvAtomic;
-  close(): void;
-}
-
-export interface StoredRun {
-  status: RunRecord["status"];
-  heartbeatAt: number;
-  report: string;
-  jobName?: string;
-  startedAt?: string;
-  /** The epoch of the claim it ran under (absent: a run without a claim, a dry run). */
-  epoch?: number;
-}
-
-/**
- * A run's summary, the value of its entry in the per-job index
- * (`runs_by_job`): what the status page reads of a job's latest runs,
- * without the record. Written with every write of the record; an index
- * entry written before summaries holds the run id alone.
- */
-export interface StoredSummary extends Omit<RunSummary, "jobName"> {
-  /** As the record's: judged by `runStatus` when `running`. */
-  heartbeatAt: number;
-  /** As the record's. */
-  epoch?: number;
-}
-
-/** A run's key in the per-job index. */
-export function jobIndexKey(
-  run: Pick<RunRecord, "jobName" | "startedAt" | "runId">,
-): KvKey {
-  return [ROOT, "runs_by_job", run.jobName, run.startedAt, run.runId];
-}
-
-/** The summary a run record's write puts in the per-job index. */
-export function storedSummary(
-  record: Pick<RunRecord, keyof RunSummary>,
-  stored: Pick<StoredRun, "status" | "heartbeatAt" | "epoch">,
-): StoredSummary {
-  return {
-    runId: record.runId,
-    dryRun: record.dryRun,
-    status: stored.status,
-    startedAt: record.startedAt,
-    finishedAt: record.finishedAt,
-    rowCount: record.rowCount,
-    newRowCount: record.newRowCount,
-    heartbeatAt: stored.heartbeatAt,
-    ...(stored.epoch === undefined ? {} : { epoch: stored.epoch }),
-  };
-}
-
-export interface StoredClaim {
-  epoch: number;
-  runId: string;
-  holder: Holder;
-  slot: number | null;
-  lastSlot: number;
-  /** Written by the holder from its own clock: judged by the holder only. */
-  leaseUntil: number;
-  /** The holder's lease length, in ms (absent in records written before it was kept). */
-  leaseMs?: number;
-  /** Renewals of this epoch: every renewal writes a new version of the lease. */
-  beat?: number;
-  done: boolean;
-  attempt: number;
-  generation: string;
-  keyDigest?: string;
-  keyValidUntil?: number;
-}
-
-export interface StoredDelivery extends DeliveryReceipt {
-  generation: string;
-}
-
-export const ROOT = "triggerkit";
-/** KV's getMany limit. */
-export const GET_MANY = 10;
-/** Mutations per atomic operation, under KV's limit of 1000. */
-export const BATCH = 500;
 /** Tries of an atomic operation that lost a race on its check. */
 const TRIES = 20;
-/** Unit and row keys longer than this are hashed into the KV key (KV keys are at most 2 KiB). */
-const LONG_KEY = 1_000;
 
 /** The lease length assumed for a record that does not say (the default `leaseMs`). */
 const DEFAULT_LEASE_MS = 60_000;
@@ -484,12 +375,6 @@ export class KvClaims {
     }
     throw contention(claim.jobName);
   }
-}
-
-/** A unit or row key as a KV key part: hashed when too long for a KV key (at most 2 KiB). */
-export function kvPart(key: string): string {
-  if (key.length <= LONG_KEY) return key;
-  return `#${createHash("sha256").update(key).digest("base64url")}`;
 }
 
 function contention(jobName: string): TriggerKitError {

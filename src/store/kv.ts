@@ -47,6 +47,7 @@ import {
   type StoredClaim,
   type StoredDelivery,
   type StoredRun,
+  unseenKeys,
 } from "./_kv_claims.ts";
 import { KvRuns, runKey } from "./_kv_runs.ts";
 
@@ -187,6 +188,8 @@ export class KvRunStore implements RunStore {
               keyValidUntil: dedupe.viewDigest.validUntil,
             }
             : {}),
+          // The keys written by this claim become seen with its report.
+          ...(dedupe ? { keysEpoch: claim.epoch } : {}),
         },
       );
       if (report.status === "succeeded" && !report.dryRun) {
@@ -216,7 +219,7 @@ export class KvRunStore implements RunStore {
           for (const key of batch) {
             atomic = atomic.set(
               [ROOT, "dedupe", claim.jobName, kvPart(key)],
-              dedupe.expiresAt,
+              { epoch: claim.epoch, expiresAt: dedupe.expiresAt },
               { expireIn },
             );
           }
@@ -267,21 +270,7 @@ export class KvRunStore implements RunStore {
     keys: readonly string[],
     now: number,
   ): Promise<UnseenKeys> {
-    const kv = await this.#kv;
-    const found = new Set<string>();
-    let seenUntil = Infinity;
-    for (let i = 0; i < keys.length; i += GET_MANY) {
-      const batch = keys.slice(i, i + GET_MANY);
-      const entries = await kv.getMany<number>(
-        batch.map((key) => [ROOT, "dedupe", jobName, kvPart(key)]),
-      );
-      entries.forEach((entry, j) => {
-        if (entry.value !== null && entry.value > now) {
-          seenUntil = Math.min(seenUntil, entry.value);
-        } else found.add(batch[j]!);
-      });
-    }
-    return { keys: [...found], seenUntil };
+    return unseenKeys(await this.#kv, jobName, keys, now);
   }
 
   async sameKeySet(

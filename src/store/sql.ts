@@ -331,31 +331,31 @@ export class SqlRunStore implements RunStore {
 
   async #remember(claim: Claim, dedupe: DedupeRecord): Promise<void> {
     const fence = this.#fence(claim);
-    // Distinct keys, as one JSON parameter per statement.
+    // First expired keys, and pending ones (below `now`) of earlier claims.
+    await this.#run(this.#sql.forget, { ...fence, now: dedupe.now });
+    // Distinct keys in JSON batches, pending (not seen) until `keep`.
+    const pending = -claim.epoch;
     for (let i = 0; i < dedupe.keys.length; i += KEY_BATCH) {
-      const batch = dedupe.keys.slice(i, i + KEY_BATCH);
-      const written = await this.#run(this.#sql.remember, {
-        ...fence,
-        keys: JSON.stringify(batch),
-        expiresAt: dedupe.expiresAt,
-      });
-      if (written < batch.length) {
-        throw new ClaimLostError(claim, "recording dedupe keys");
-      }
+      const keys = JSON.stringify(dedupe.keys.slice(i, i + KEY_BATCH));
+      const params = { ...fence, keys, expiresAt: pending };
+      const written = await this.#run(this.#sql.remember, params);
+      if (written < Math.min(KEY_BATCH, dedupe.keys.length - i)) break;
     }
-    await this.#run(this.#sql.forget, {
-      jobName: claim.jobName,
-      now: dedupe.now,
-    });
+    const kept = dedupe.keys.length === 0 ? 0 : await this.#run(
+      this.#sql.keep,
+      { ...fence, pending, expiresAt: dedupe.expiresAt },
+    );
+    // A batch or `keep` refused by the fence: none of the keys is seen.
+    if (kept < dedupe.keys.length) {
+      throw new ClaimLostError(claim, "recording dedupe keys");
+    }
     if (dedupe.viewDigest) {
       const { digest, validUntil } = dedupe.viewDigest;
       await this.#run(this.#sql.keySet, {
         ...fence,
         digest,
         // Infinity does not fit a BIGINT: an empty set stays valid "forever".
-        validUntil: Number.isFinite(validUntil)
-          ? validUntil
-          : Number.MAX_SAFE_INTEGER,
+        validUntil: Math.min(validUntil, Number.MAX_SAFE_INTEGER),
       });
     }
   }
