@@ -17,6 +17,11 @@ import type { BuiltinInput } from "../src/delivery/journal.ts";
 import { unitKeysOf } from "../src/delivery/journal.ts";
 import type { Clock } from "../src/clock.ts";
 
+/** How long a `run_sql` transaction may take by default, in ms (5 minutes). */
+export const DEFAULT_TIMEOUT_MS = 300_000;
+/** setTimeout's longest delay. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 /**
  * The config of `run_sql` on a registry: `database` is a URL or one of the
  * registry's configured database names.
@@ -32,6 +37,11 @@ export function runSqlConfig(databases: Databases) {
     ),
     mode: z.enum(["each", "once"]).default("each").describe(
       "each: once per row; once: once per run",
+    ),
+    timeoutMs: z.number().int().positive().max(MAX_TIMEOUT_MS).default(
+      DEFAULT_TIMEOUT_MS,
+    ).describe(
+      "The transaction's deadline in ms (connecting and lock waits included): past it the step fails with DATABASE_ERROR and the transaction is rolled back (PostgreSQL cancels the statement; SQLite stops waiting for locks)",
     ),
   }).strict();
 }
@@ -70,7 +80,12 @@ export function runSql(databases: Databases, clock: Clock): ActionFn<Config> {
       ? { rowsAffected: 0, statements: 0 }
       // The run's signal: a run that lost its claim (paused past its lease
       // while the statements ran) rolls its transaction back.
-      : await database.execute(named, { params, dryRun, signal: input.signal });
+      : await database.execute(named, {
+        params,
+        dryRun,
+        signal: input.signal,
+        timeoutMs: config.timeoutMs,
+      });
     if (delivery && !dryRun && todo.length > 0) {
       const at = clock.now();
       await delivery.journal.record(

@@ -220,7 +220,7 @@ function runSqlStep(databases: Databases, database: string): RunSqlStep {
     await action(
       {
         data: rows,
-        config: { database, mode: "each", ...config },
+        config: { database, mode: "each", timeoutMs: 60_000, ...config },
         context: {},
         runId: crypto.randomUUID(),
         dryRun: extra.dryRun ?? false,

@@ -3,6 +3,7 @@ import postgres from "postgres";
 import { DatabaseSync } from "node:sqlite";
 import { createRegistry, type Registry } from "../mod.ts";
 import { pgTest, rejectsWithCode, uniqueTable } from "./_helpers.ts";
+import { startHungServer } from "./_hung_server.ts";
 
 async function withSqliteFile(
   fn: (url: string, path: string) => Promise<void>,
@@ -346,4 +347,47 @@ pgTest("run_sql: a password never appears in a DATABASE_ERROR", async (url) => {
     assert.ok(!error.message.includes("s3cret-pass"), error.message);
     assert.match(error.message, /\*\*\*/);
   });
+});
+
+Deno.test("run_sql: timeoutMs ends a transaction on a database that never answers with DATABASE_ERROR, on time", async () => {
+  const server = startHungServer();
+  const registry = createRegistry({ store: "sqlite::memory:" });
+  try {
+    const started = performance.now();
+    await rejectsWithCode(
+      registry.run("run_sql", [{ id: 1 }], {
+        config: {
+          database: server.postgresUrl,
+          sql: "INSERT INTO t (id) VALUES (:id)",
+          timeoutMs: 300,
+        },
+      }),
+      "DATABASE_ERROR",
+      /timed out after 300 ms/,
+    );
+    assert.ok(performance.now() - started < 2_000, "it gave up on time");
+  } finally {
+    await registry.close();
+    await server.close();
+  }
+});
+
+Deno.test("run_sql: timeoutMs must be a whole number of ms above 0 (INVALID_CONFIG); it defaults to 5 minutes", async () => {
+  const registry = createRegistry({ store: "sqlite::memory:" });
+  try {
+    for (const timeoutMs of [0, -1, 1.5, "5"]) {
+      await rejectsWithCode(
+        registry.run("run_sql", [], {
+          config: { database: "sqlite::memory:", sql: "SELECT 1", timeoutMs },
+        }),
+        "INVALID_CONFIG",
+      );
+    }
+    const schema = registry.getInfo("run_sql").configSchema as {
+      properties: { timeoutMs: { default: number } };
+    };
+    assert.equal(schema.properties.timeoutMs.default, 300_000);
+  } finally {
+    await registry.close();
+  }
 });
