@@ -2,6 +2,7 @@
  * What the fault tests share: the run stores under test, stores that fail
  * on demand, `serve` as a real process, and waiting for a condition.
  */
+import assert from "node:assert/strict";
 import type { Clock, RunStore } from "../mod.ts";
 import type { FakeClock } from "./_fake_clock.ts";
 import { SqlRunStore } from "../src/store/sql.ts";
@@ -169,4 +170,38 @@ export async function canRunPgCluster(): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * Lets a `serve` process hang on `hung` (once it has connected, 1.5 s
+ * more), sends it SIGTERM, and asserts that it exits 0 within `graceMs`
+ * plus 6 s (closing a hung PostgreSQL connection takes `npm:postgres` up to
+ * 5 s), with no uncaught error and no password in its log.
+ *
+ * @returns Its stderr.
+ */
+export async function assertStopsWhileHung(
+  server: Deno.ChildProcess,
+  hung: { readonly accepted: number },
+  graceMs: number,
+): Promise<string> {
+  const stderr = new Response(server.stderr).text();
+  await until(
+    "a connection to the hung server",
+    () => hung.accepted > 0,
+    20_000,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  server.kill("SIGTERM");
+  const stopped = performance.now();
+  const { code } = await server.status;
+  const took = performance.now() - stopped;
+  const log = await stderr;
+  assert.equal(code, 0, log);
+  assert.doesNotMatch(log, /Uncaught|hung-secret-pw/);
+  assert.ok(
+    took < graceMs + 6_000,
+    `took ${Math.round(took)} ms to stop\n${log}`,
+  );
+  return log;
 }

@@ -4,9 +4,8 @@
  * `run_sql` into PostgreSQL, `send_slack_message` (Web API and webhook),
  * `http_request` — real processes, a real hung TCP server.
  */
-import assert from "node:assert/strict";
 import { startHungServer } from "./_hung_server.ts";
-import { MOD, spawnServe, until } from "./_faults.ts";
+import { assertStopsWhileHung, MOD, spawnServe } from "./_faults.ts";
 
 const GRACE_MS = 2_000;
 
@@ -45,27 +44,8 @@ export default defineConfig({
       SLACK_BOT_TOKEN: "xoxb-test",
       TK_HOOK: `http://127.0.0.1:${hung.port}/hook`,
     });
-    const stderr = new Response(server.stderr).text();
     try {
-      await until(
-        "a connection to the hung server",
-        () => hung.accepted > 0,
-        20_000,
-      );
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
-      server.kill("SIGTERM");
-      const stopped = performance.now();
-      const { code } = await server.status;
-      const took = performance.now() - stopped;
-      const log = await stderr;
-      assert.equal(code, 0, log);
-      assert.doesNotMatch(log, /Uncaught|hung-secret-pw/);
-      // The grace period, then closing a PostgreSQL connection that hangs
-      // (up to 5 s).
-      assert.ok(
-        took < GRACE_MS + 6_000,
-        `took ${Math.round(took)} ms to stop\n${log}`,
-      );
+      await assertStopsWhileHung(server, hung, GRACE_MS);
     } finally {
       try {
         server.kill("SIGKILL");
