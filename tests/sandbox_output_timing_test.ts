@@ -3,7 +3,8 @@
  * event loop 100 ms. Run by `deno task soak`, one file after another, not in
  * the parallel test run: there every core is busy with other files, and a
  * wall-clock bound measures that contention as much as the host's work (a
- * job at the building limit took 50–60 ms alone, up to twice that there).
+ * job at the building limit of 3 million units blocked it 106 ms once even
+ * here, which is why the limit is now 2 million).
  */
 import { MAX_COST } from "../sandbox/host/result_size.ts";
 import { SANDBOX_DEFAULTS } from "../src/registry/_entries.ts";

@@ -181,7 +181,7 @@ function build(
   }
   if (measure.cost > MAX_COST) {
     refuse(
-      `returned a result and context of ${bytes.byteLength} bytes serialized that would block the host too long to build (more than about 250,000 objects, or 3 million numbers); return fewer, larger values`,
+      `returned a result and context of ${bytes.byteLength} bytes serialized that would block the host too long to build (more than about 165,000 objects, or 2 million numbers); return fewer, larger values`,
     );
   }
   let reply: unknown;

@@ -51,12 +51,12 @@ export const COST = {
   entry: 32,
 };
 /**
- * The most a reply may cost: about 250,000 objects, or 3 million numbers
- * (100,000 rows of five columns fit). V8's deserializer builds it in about
- * 50 ms of one core on a 2-core VM (Deno 2.9): the host's event loop is
- * blocked that long, under 100 ms (up to twice that with every core busy).
+ * The most a reply may cost: about 165,000 objects, or 2 million numbers
+ * (74,000 rows of five columns, 87,000 of three). V8's deserializer builds
+ * it in one go, about 35 ms of one core on a 2-core VM (Deno 2.9); at 3
+ * million a job's host was once blocked 106 ms, on a machine otherwise idle.
  */
-export const MAX_COST = 3_000_000;
+export const MAX_COST = 2_000_000;
 /** Replies smaller than this are measured at once; larger ones in slices of this many ms. */
 const SLICE = { bytes: 64 * 1024, ms: 8 };
 /** Past this many keys V8 keeps an object as a (slower) dictionary. */
