@@ -3,12 +3,13 @@ import assert from "node:assert/strict";
 import type { RunReport } from "../mod.ts";
 import { FakeClock } from "./_fake_clock.ts";
 import { summaryOf } from "../src/store/contract.ts";
-import { serveStatus, uniqueTable } from "./_helpers.ts";
+import { serveStatus, TEST_PG, uniqueTable } from "./_helpers.ts";
 import { createRegistry } from "../mod.ts";
 import { STORE_SUBJECTS } from "./_faults.ts";
 import { SqliteDatabase } from "../src/db/sqlite.ts";
 import { parseNamedSql } from "../src/db/named_sql.ts";
 import { SqlRunStore } from "../src/store/sql.ts";
+import { PostgresDatabase } from "../src/db/postgres.ts";
 
 function finished(runId: string, jobName: string, at: string): RunReport {
   return {
@@ -176,3 +177,45 @@ Deno.test("status page: GET / reads each job's runs as summaries, never their re
     await db.close();
   }
 });
+
+for (const subject of STORE_SUBJECTS.filter((s) => s.name !== "kv")) {
+  Deno.test({
+    name:
+      `recentRuns [${subject.name}]: rows without summary columns (written by an older version) are summarised from their reports, read in one batch`,
+    ignore: subject.ignore,
+    fn: async () => {
+      const dbUrl = subject.name === "postgres" ? TEST_PG! : undefined;
+      const db = dbUrl
+        ? new PostgresDatabase(dbUrl, "postgres")
+        : new SqliteDatabase(":memory:", "sqlite::memory:");
+      const store = new SqlRunStore(db);
+      const job = uniqueTable("older");
+      try {
+        for (let i = 0; i < 3; i++) {
+          await store.record(
+            finished(`${job}-${i}`, job, `2026-03-01T09:0${i}:00.000Z`),
+          );
+        }
+        // As an older version wrote them: no summary columns.
+        await db.execute(
+          parseNamedSql(
+            "UPDATE triggerkit_runs SET row_count = NULL, new_row_count = NULL WHERE job_name = :job AND run_id <> :kept",
+          ),
+          { params: [{ job, kept: `${job}-2` }], dryRun: false },
+        );
+        const found = await store.recentRuns([job], 5);
+        assert.deepEqual(
+          found.get(job),
+          (await store.history({ job })).map(summaryOf),
+        );
+        assert.equal(found.get(job)!.length, 3);
+      } finally {
+        await db.execute(
+          parseNamedSql("DELETE FROM triggerkit_runs WHERE job_name = :job"),
+          { params: [{ job }], dryRun: false },
+        );
+        await db.close();
+      }
+    },
+  });
+}

@@ -305,8 +305,10 @@ export function statementsFor(kind: "sqlite" | "postgres") {
     recent: sql(RECENT),
     /** Whether `recent` reads one job (`:job`) rather than a batch (`:keys`). */
     recentPerJob: !pg,
-    /** A report, to summarise a row written before the summary columns. */
-    report: sql("SELECT report FROM triggerkit_runs WHERE run_id = :runId"),
+    /** The reports of the runs of `:keys`, to summarise rows written before the summary columns. */
+    reports: sql(
+      `SELECT r.run_id, r.report FROM ${KEYS} JOIN triggerkit_runs r ON r.run_id = j.value`,
+    ),
     /** What needs the summary columns, made once they exist. */
     summaryIndex: pg ? [] : [
       "CREATE INDEX IF NOT EXISTS triggerkit_runs_summary ON triggerkit_runs (job_name, started_at, run_id, status, heartbeat_at, finished_at, dry_run, row_count, new_row_count)",

@@ -93,8 +93,8 @@ export interface RecentStatements {
   recent: NamedSql;
   /** Whether `recent` reads one job rather than a batch. */
   recentPerJob: boolean;
-  /** A run's report (for a row without summary columns). */
-  report: NamedSql;
+  /** The reports of the runs of `:keys` (rows without summary columns). */
+  reports: NamedSql;
 }
 
 /**
@@ -131,16 +131,24 @@ export async function readRecentRuns(
       rows.push(...await query(recent, { keys, perJob: limit, staleBefore }));
     }
   }
-  for (const row of rows) {
-    let summary: RunSummary | undefined;
-    if (row.row_count === null || row.row_count === undefined) {
-      const [stored] = await query(statements.report, { runId: row.run_id });
-      if (!stored) continue; // pruned meanwhile
-      summary = summaryFromReport(row, String(stored.report));
-    } else {
-      summary = summaryRow(row);
+  // Rows written before the summary columns: their reports, a batch at once.
+  const old = rows.filter((row) =>
+    row.row_count === null || row.row_count === undefined
+  ).map((row) => String(row.run_id));
+  const reports = new Map<string, string>();
+  for (let i = 0; i < old.length; i += KEY_BATCH) {
+    const keys = JSON.stringify(old.slice(i, i + KEY_BATCH));
+    for (const stored of await query(statements.reports, { keys })) {
+      reports.set(String(stored.run_id), String(stored.report));
     }
-    found.get(String(row.job_name))?.push(summary);
+  }
+  for (const row of rows) {
+    const stale = row.row_count === null || row.row_count === undefined;
+    const report = stale ? reports.get(String(row.run_id)) : undefined;
+    if (stale && report === undefined) continue; // pruned meanwhile
+    found.get(String(row.job_name))?.push(
+      report === undefined ? summaryRow(row) : summaryFromReport(row, report),
+    );
   }
   return found;
 }
