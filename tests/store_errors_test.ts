@@ -20,7 +20,7 @@ import { STORE_SUBJECTS } from "./_faults.ts";
 import { startHungServer } from "./_hung_server.ts";
 import { SqlRunStore } from "../src/store/sql.ts";
 import { type KvLike, KvRunStore } from "../src/store/kv.ts";
-import type { KvKey } from "../src/store/_kv_claims.ts";
+import type { KvKey } from "../src/store/_kv_records.ts";
 import { SqliteDatabase } from "../src/db/sqlite.ts";
 import { failedWith, unrecorded } from "../src/jobs/_run_record.ts";
 import { checkStale } from "../src/alerts/notices.ts";

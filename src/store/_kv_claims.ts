@@ -39,8 +39,6 @@ import {
   storedSummary,
 } from "./_kv_records.ts";
 
-export * from "./_kv_records.ts";
-
 /** Tries of an atomic operation that lost a race on its check. */
 const TRIES = 20;
 

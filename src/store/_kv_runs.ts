@@ -18,18 +18,18 @@ import {
 } from "./contract.ts";
 import { toJson } from "../_json.ts";
 import type { Clock } from "../clock.ts";
+import type { KvClaims } from "./_kv_claims.ts";
 import {
   GET_MANY,
   jobIndexKey,
   type KvAtomic,
-  type KvClaims,
   type KvKey,
   type KvLike,
   ROOT,
   type StoredRun,
   type StoredSummary,
   storedSummary,
-} from "./_kv_claims.ts";
+} from "./_kv_records.ts";
 
 /** A run's key. */
 export function runKey(runId: string): KvKey {

@@ -36,10 +36,10 @@ import {
 import { type Clock, realClock } from "../clock.ts";
 import { KvAlertStore } from "./kv_alerts.ts";
 import { idRange } from "./_id_prefix.ts";
+import { KvClaims } from "./_kv_claims.ts";
 import {
   BATCH,
   GET_MANY,
-  KvClaims,
   type KvKey,
   type KvLike,
   kvPart,
@@ -48,10 +48,10 @@ import {
   type StoredDelivery,
   type StoredRun,
   unseenKeys,
-} from "./_kv_claims.ts";
+} from "./_kv_records.ts";
 import { KvRuns, runKey } from "./_kv_runs.ts";
 
-export type { KvLike } from "./_kv_claims.ts";
+export type { KvLike } from "./_kv_records.ts";
 
 /** Opens Deno KV at a `kv:` URL's path (`kv:` alone: the default database). */
 export function openKvStore(url: string, clock: Clock = realClock): KvRunStore {

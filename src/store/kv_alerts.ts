@@ -14,7 +14,7 @@ import {
   type KvKey,
   type KvLike,
   ROOT,
-} from "./_kv_claims.ts";
+} from "./_kv_records.ts";
 import {
   type AlertFence,
   type AlertStore,
