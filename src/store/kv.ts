@@ -37,6 +37,7 @@ import { type Clock, realClock } from "../clock.ts";
 import { KvAlertStore } from "./kv_alerts.ts";
 import { idRange } from "./_id_prefix.ts";
 import { KvClaims } from "./_kv_claims.ts";
+import { lockTolerant } from "./_kv_locks.ts";
 import {
   BATCH,
   GET_MANY,
@@ -80,7 +81,8 @@ export class KvRunStore implements RunStore {
    * @param kv The open database.
    * @param options The clock of leases, heartbeats and staleness.
    */
-  constructor(kv: Promise<KvLike>, options: { clock?: Clock } = {}) {
+  constructor(opened: Promise<KvLike>, options: { clock?: Clock } = {}) {
+    const kv = opened.then(lockTolerant);
     this.#kv = kv;
     this.#clock = options.clock ?? realClock;
     this.#claims = new KvClaims(kv, this.#clock);
